@@ -1,0 +1,70 @@
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { UserError } from '../../errors.js';
+import { parseManifestText } from './manifest.js';
+import type { SourceDoc } from './source.js';
+
+export const NIX_FLAGS = ['--extra-experimental-features', 'nix-command flakes'];
+
+/** migen's own nix/inventory.nix, next to the package root. */
+export function inventoryHelper(): string {
+  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../nix/inventory.nix');
+}
+
+export interface FlakeSource { readonly flake: string; readonly overrideInputs?: readonly (readonly [string, string])[] }
+
+/** The nix command line that reads the inventory of a flake; shown to users and run as is. */
+export function inventoryCommand(src: FlakeSource): string[] {
+  const abs = path.resolve(src.flake);
+  const overrides = (src.overrideInputs ?? []).flatMap(([n, r]) => ['--override-input', n, r]);
+  return ['nix', ...NIX_FLAGS, 'eval', '--json', '--no-write-lock-file', ...overrides, `path:${abs}#nixosConfigurations`, '--apply', `import ${inventoryHelper()} {}`];
+}
+
+/** Evaluates the flake's nixosConfigurations with real nix; returns the JSON text. */
+export function evalInventory(src: FlakeSource): Promise<string> {
+  if (!existsSync(path.join(src.flake, 'flake.nix'))) {
+    return Promise.reject(new UserError('E_FLAKE', `${src.flake}: no flake.nix here; pass --flake DIR, or --inventory FILE with an exported inventory`));
+  }
+  const [bin, ...args] = inventoryCommand(src);
+  return new Promise((resolve, reject) => {
+    execFile(bin!, args, { maxBuffer: 256 * 1024 * 1024, env: { ...process.env, NIX_CONFIG: process.env.NIX_CONFIG ?? '' } }, (err, stdout, stderr) => {
+      if (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+          reject(new UserError('E_NIX', 'nix is not installed or not on PATH: migen reads the inventory with `nix eval`; install nix, or pass --inventory FILE with an exported inventory (migen inventory > inventory.json on a machine with nix)'));
+          return;
+        }
+        const msg = stderr.split('\n').filter((l) => l.trim() !== '' && !l.startsWith('warning: ')).slice(-12).join('\n');
+        reject(new UserError('E_NIX', `evaluating the inventory of ${src.flake} failed:\n${msg || err.message}\n(or pass --inventory FILE with an exported inventory)`));
+        return;
+      }
+      resolve(stdout);
+    });
+  });
+}
+
+/** Reads an exported inventory (JSON) with source positions for error messages. */
+export function readInventoryFile(file: string): SourceDoc {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UserError('E_READ', `${file}: cannot read the inventory (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+  }
+  return parseManifestText(file, text);
+}
+
+/** JSON with recursively sorted keys, 2-space indent and a final newline: the committed export format. */
+export function canonicalJson(value: unknown): string {
+  return `${JSON.stringify(sortKeys(value), null, 2)}\n`;
+}
+function sortKeys(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(sortKeys);
+  if (v && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const k of Object.keys(v).sort()) out[k] = sortKeys((v as Record<string, unknown>)[k]);
+    return out;
+  }
+  return v;
+}

@@ -1,0 +1,152 @@
+import type { ServiceName, Strategy } from '../types.js';
+
+/** What migen knows about a service before the manifest says anything. */
+export interface Preset {
+  readonly service: Exclude<ServiceName, 'custom'>;
+  readonly title: string;
+  /** NixOS module option set that enables it: services.<nixosService>.enable */
+  readonly nixosService: string;
+  /** The service usually runs in a nixos-container of this name (null: on the host). */
+  readonly container: string | null;
+  readonly unit: string;
+  /** Directories to copy, for a host whose system.stateVersion is >= the key (first match wins). */
+  readonly state: (stateVersion: string | null) => readonly string[];
+  readonly sqlite: readonly string[];
+  /** Files beside the database whose loss breaks clients; checked present after the final pass. */
+  readonly criticalFiles: readonly string[];
+  readonly subdomain: string | null;
+  readonly maintenance: { readonly on: string; readonly off: string } | null;
+  /** Shell command run on the old host before anything stops, writing a dump inside the state. */
+  readonly dump: string | null;
+  readonly secretPrefix: string;
+  readonly dynamicUser: boolean;
+  readonly defaultStrategy: Strategy;
+  readonly warnings: readonly string[];
+  /** Default checks when the manifest gives none; DOMAIN is replaced by each moved domain. */
+  readonly verifyPaths: readonly string[];
+}
+
+const atLeast = (v: string | null, min: string): boolean => v !== null && compareVersions(v, min) >= 0;
+
+export function compareVersions(a: string, b: string): number {
+  const pa = a.split('.').map((x) => Number.parseInt(x, 10) || 0);
+  const pb = b.split('.').map((x) => Number.parseInt(x, 10) || 0);
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = (pa[i] ?? 0) - (pb[i] ?? 0);
+    if (d !== 0) return d < 0 ? -1 : 1;
+  }
+  return 0;
+}
+
+export const CATALOG: Readonly<Record<Preset['service'], Preset>> = {
+  forgejo: {
+    service: 'forgejo',
+    title: 'Forgejo (git server)',
+    nixosService: 'forgejo',
+    container: 'forgejo',
+    unit: 'container@forgejo',
+    state: () => ['/var/lib/forgejo/data', '/var/lib/forgejo/postgres'],
+    sqlite: [],
+    criticalFiles: [],
+    subdomain: 'git',
+    maintenance: { on: 'touch /var/lib/forgejo/data/maintenance', off: 'rm -f /var/lib/forgejo/data/maintenance' },
+    dump: 'mkdir -p /var/lib/forgejo/backups && nixos-container run forgejo -- pg_dumpall -U postgres > /var/lib/forgejo/backups/pre-migration.sql',
+    secretPrefix: 'forgejo',
+    dynamicUser: false,
+    defaultStrategy: 'warm',
+    warnings: ['Git clients that push during the final pass get an error and retry; announce the window to users with CI pipelines.'],
+    verifyPaths: ['/'],
+  },
+  zitadel: {
+    service: 'zitadel',
+    title: 'Zitadel (SSO)',
+    nixosService: 'zitadel',
+    container: 'zitadel',
+    unit: 'container@zitadel',
+    state: () => ['/var/lib/zitadel/postgres'],
+    sqlite: [],
+    criticalFiles: [],
+    subdomain: 'sso',
+    maintenance: null,
+    dump: 'mkdir -p /var/lib/zitadel/backups && nixos-container run zitadel -- pg_dumpall -U postgres > /var/lib/zitadel/backups/pre-migration.sql',
+    secretPrefix: 'zitadel',
+    dynamicUser: false,
+    defaultStrategy: 'hot',
+    warnings: [
+      'Zitadel is the SSO for other services: logins everywhere fail during the window; coordinate the downtime with their users.',
+      'Test an authentication flow end to end after the move; OIDC clients may cache discovery documents and need a restart.',
+    ],
+    verifyPaths: ['/debug/healthz'],
+  },
+  vaultwarden: {
+    service: 'vaultwarden',
+    title: 'Vaultwarden (password manager)',
+    nixosService: 'vaultwarden',
+    container: null,
+    unit: 'vaultwarden',
+    // nixpkgs moved the data directory from bitwarden_rs to vaultwarden with stateVersion 24.11.
+    state: (sv) => [atLeast(sv, '24.11') ? '/var/lib/vaultwarden' : '/var/lib/bitwarden_rs'],
+    sqlite: ['db.sqlite3'],
+    criticalFiles: ['rsa_key.pem'],
+    subdomain: 'vault',
+    maintenance: null,
+    dump: null,
+    secretPrefix: 'vaultwarden',
+    dynamicUser: false,
+    defaultStrategy: 'warm',
+    warnings: [
+      'Most critical service: users depend on it constantly. Schedule the window at low usage and tell users; clients keep an offline copy but cannot sync.',
+      'Losing rsa_key.* logs every user out: the plan checks it arrived unchanged.',
+      'After the move, verify with the mobile app and the browser extension, and that emergency access still works.',
+    ],
+    verifyPaths: ['/alive'],
+  },
+  headscale: {
+    service: 'headscale',
+    title: 'Headscale (mesh coordination)',
+    nixosService: 'headscale',
+    container: null,
+    unit: 'headscale',
+    state: () => ['/var/lib/headscale'],
+    sqlite: ['db.sqlite'],
+    criticalFiles: ['noise_private.key'],
+    subdomain: 'headscale',
+    maintenance: null,
+    dump: null,
+    secretPrefix: 'headscale',
+    dynamicUser: false,
+    defaultStrategy: 'warm',
+    warnings: [
+      'All mesh connectivity depends on headscale: existing connections continue, but new devices and key renewals fail during the window.',
+      'If clients reach headscale by DNS rather than through the proxy, lower the record\'s TTL a day ahead and update DNS at cutover; the window then includes DNS propagation.',
+      'Test that a new device can join after the move.',
+    ],
+    verifyPaths: ['/health'],
+  },
+  adguardhome: {
+    service: 'adguardhome',
+    title: 'AdGuard Home (DNS)',
+    nixosService: 'adguardhome',
+    container: null,
+    unit: 'adguardhome',
+    // DynamicUser=true: the state lives in /var/lib/private; /var/lib/AdGuardHome is a symlink.
+    state: () => ['/var/lib/private/AdGuardHome'],
+    sqlite: [],
+    criticalFiles: [],
+    subdomain: null,
+    maintenance: null,
+    dump: null,
+    secretPrefix: 'adguardhome',
+    dynamicUser: true,
+    defaultStrategy: 'cold',
+    warnings: [
+      'LAN DNS fails during the window: give clients a secondary DNS server (DHCP option) before starting.',
+      'After the move, point DHCP\'s DNS option at the new host.',
+    ],
+    verifyPaths: [],
+  },
+};
+
+export function preset(service: ServiceName): Preset | null {
+  return service === 'custom' ? null : CATALOG[service];
+}

@@ -1,0 +1,150 @@
+import type { Inventory, InventoryHost, Manifest, MigrationSpec, DeployTool } from '../types.js';
+import { preset, type Preset } from './catalog.js';
+import type { HostRef, RouteChange, RouteStay } from './types.js';
+
+/** A located finding about the inputs: the path is into the manifest document. */
+export interface Finding { readonly path: readonly (string | number)[]; readonly message: string; readonly key?: boolean }
+
+/** Host as the plan sees it: inventory plus the manifest's overrides. */
+export function hostRef(manifest: Manifest, inv: InventoryHost): HostRef & { address: string } | (HostRef & { address: '' }) {
+  const o = manifest.hosts?.[inv.hostName] ?? {};
+  const address = o.address ?? inv.address ?? '';
+  const deploy: DeployTool = o.deploy ?? inv.deploy;
+  return { name: inv.hostName, address, ssh: o.ssh ?? inv.sshTarget, deploy } as HostRef & { address: string };
+}
+
+export function findHost(inventory: Inventory, name: string): InventoryHost | undefined {
+  return Object.prototype.hasOwnProperty.call(inventory.hosts, name) ? inventory.hosts[name] : undefined;
+}
+
+/** Parsed proxyPass: scheme://host[:port][path]. */
+export interface Backend { readonly scheme: string; readonly host: string; readonly port: string; readonly path: string }
+export function parseBackend(proxyPass: string): Backend | null {
+  const m = /^(https?):\/\/(\[[^\]]+\]|[^/:]+)(:\d+)?(\/.*)?$/.exec(proxyPass);
+  if (!m) return null;
+  return { scheme: m[1]!, host: m[2]!, port: m[3] ?? '', path: m[4] ?? '' };
+}
+export function withHost(b: Backend, host: string): string {
+  return `${b.scheme}://${host}${b.port}${b.path}`;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
+
+/** Does this backend address mean "the old host" when seen from the proxy? */
+export function pointsAt(b: Backend, old: HostRef, proxyName: string): boolean {
+  if (b.host === old.address || b.host === old.name) return true;
+  return proxyName === old.name && LOOPBACK.has(b.host);
+}
+
+export interface ResolvedRoutes {
+  readonly proxy: string | null;
+  readonly moved: RouteChange[];
+  readonly staying: RouteStay[];
+  readonly findings: Finding[];
+}
+
+const byStr = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+
+/** Works out which proxy host serves the moved domains, and what changes and what stays. */
+export function resolveRoutes(manifest: Manifest, inventory: Inventory, name: string, m: MigrationSpec, p: Preset | null): ResolvedRoutes {
+  const findings: Finding[] = [];
+  const oldInv = findHost(inventory, m.from);
+  const newInv = findHost(inventory, m.to);
+  if (!oldInv || !newInv) return { proxy: null, moved: [], staying: [], findings };
+  const old = hostRef(manifest, oldInv);
+  const neu = hostRef(manifest, newInv);
+  const hosts = Object.keys(inventory.hosts).sort(byStr);
+  const servers = (domain: string): string[] => hosts.filter((h) => inventory.hosts[h]!.nginx.enable && Object.prototype.hasOwnProperty.call(inventory.hosts[h]!.nginx.virtualHosts, domain));
+
+  let domains: string[];
+  let explicit = true;
+  if (m.domains) domains = [...m.domains];
+  else {
+    explicit = false;
+    // Default: vhosts named <subdomain>.* on some proxy that point at the old host.
+    const sub = p?.subdomain;
+    domains = [];
+    if (sub) {
+      for (const h of hosts) {
+        const inv = inventory.hosts[h]!;
+        if (!inv.nginx.enable) continue;
+        for (const d of Object.keys(inv.nginx.virtualHosts).sort(byStr)) {
+          if (!d.startsWith(`${sub}.`)) continue;
+          const locs = Object.values(inv.nginx.virtualHosts[d]!.locations);
+          if (locs.some((l) => l.proxyPass && (() => { const b = parseBackend(l.proxyPass); return b !== null && pointsAt(b, old, h); })())) domains.push(d);
+        }
+      }
+    }
+  }
+  if (domains.length === 0) return { proxy: manifest.proxy ?? null, moved: [], staying: [], findings };
+
+  let proxy = manifest.proxy ?? null;
+  if (proxy === null) {
+    const first = domains[0]!;
+    const candidates = servers(first);
+    if (candidates.length === 1) proxy = candidates[0]!;
+    else if (candidates.length === 0) {
+      findings.push({ path: explicit ? ['migrations', name, 'domains', 0] : ['migrations', name], message: `domain ${first} is not a virtual host of any nginx in the inventory; valid: ${allVhosts(inventory).join(', ') || '(none)'}` });
+      return { proxy: null, moved: [], staying: [], findings };
+    } else {
+      findings.push({ path: ['migrations', name, 'domains', 0], message: `domain ${first} is served by several hosts (${candidates.join(', ')}); name the proxy with the top-level "proxy:" field` });
+      return { proxy: null, moved: [], staying: [], findings };
+    }
+  }
+  const proxyInv = findHost(inventory, proxy);
+  if (!proxyInv) {
+    findings.push({ path: ['proxy'], message: `proxy host ${JSON.stringify(proxy)} is not in the inventory; valid: ${hosts.join(', ')}` });
+    return { proxy: null, moved: [], staying: [], findings };
+  }
+  const moved: RouteChange[] = [];
+  const vhosts = proxyInv.nginx.virtualHosts;
+  domains.forEach((d, i) => {
+    const vh = Object.prototype.hasOwnProperty.call(vhosts, d) ? vhosts[d] : undefined;
+    if (!vh) {
+      findings.push({ path: ['migrations', name, 'domains', i], message: `domain ${d} is not a virtual host of the proxy ${proxy}; its virtual hosts: ${Object.keys(vhosts).sort(byStr).join(', ') || '(none)'}` });
+      return;
+    }
+    let any = false;
+    for (const loc of Object.keys(vh.locations).sort(byStr)) {
+      const pp = vh.locations[loc]!.proxyPass;
+      if (!pp) continue;
+      const b = parseBackend(pp);
+      if (!b) continue;
+      if (!pointsAt(b, old, proxy!)) continue;
+      any = true;
+      moved.push({ domain: d, location: loc, from: pp, to: withHost(b, neu.address || neu.name) });
+    }
+    if (!any) {
+      const current = Object.values(vh.locations).map((l) => l.proxyPass).filter(Boolean).join(', ') || 'no proxyPass';
+      findings.push({ path: ['migrations', name, 'domains', i], message: `domain ${d} on ${proxy} points at ${current}, not at the old host ${old.name} (${old.address || 'no address'}); is "from" right?` });
+    }
+  });
+  const staying: RouteStay[] = [];
+  const movedDomains = new Set(domains);
+  for (const d of Object.keys(vhosts).sort(byStr)) {
+    if (movedDomains.has(d)) continue;
+    for (const loc of Object.keys(vhosts[d]!.locations).sort(byStr)) {
+      const pp = vhosts[d]!.locations[loc]!.proxyPass;
+      const b = pp ? parseBackend(pp) : null;
+      if (pp && b && pointsAt(b, old, proxy)) staying.push({ domain: d, location: loc, proxyPass: pp });
+    }
+  }
+  return { proxy, moved, staying, findings };
+}
+
+function allVhosts(inventory: Inventory): string[] {
+  const out = new Set<string>();
+  for (const h of Object.values(inventory.hosts)) for (const d of Object.keys(h.nginx.virtualHosts)) out.add(d);
+  return [...out].sort(byStr);
+}
+
+/** Does the host run the service (on the host or in the named container)? */
+export function runsService(h: InventoryHost, nixosService: string, container: string | null): boolean {
+  if (container !== null) {
+    const c = Object.prototype.hasOwnProperty.call(h.containers, container) ? h.containers[container] : undefined;
+    return c !== undefined;
+  }
+  return h.services.includes(nixosService);
+}
+
+export { preset };

@@ -1,0 +1,162 @@
+import type { MigrationPlan, Step, Script, HostRef } from './types.js';
+import { cmd, q } from './shell.js';
+
+type Ctx = Omit<MigrationPlan, 'steps' | 'window'>;
+
+const on = (where: string, script: string): Script => ({ on: where, script });
+const base = { undo: null, window: false } as const;
+
+/** The user part of an ssh target ("root" for "root@h001" or "h001"). */
+const sshUser = (h: HostRef): string => (h.ssh.includes('@') ? h.ssh.slice(0, h.ssh.indexOf('@')) : 'root');
+
+const RSYNC_FLAGS = ['-aHAX', '-x', '-S', '--delete', '--partial', '--stats'];
+const HOST_SSH = 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes';
+
+function rsyncArgs(c: Ctx, extra: readonly string[]): string[] {
+  return [...RSYNC_FLAGS, ...(c.numericIds ? ['--numeric-ids'] : []), ...extra];
+}
+
+/** One copy of every state directory, run on the host that rsync runs on (pull: new, push: old). */
+function rsyncScript(c: Ctx, extra: readonly string[], opts: { accept24: boolean; measure?: boolean }): Script {
+  const pull = c.sync.mode !== 'push';
+  const where = pull ? c.to.name : c.from.name;
+  const lines: string[] = [];
+  if (opts.measure) lines.push('total=0');
+  for (const s of c.state) {
+    const remote = pull ? `${sshUser(c.from)}@${c.from.address}:${s.path}/` : `${sshUser(c.to)}@${c.to.address}:${s.path}/`;
+    const src = pull ? remote : `${s.path}/`;
+    const dst = pull ? `${s.path}/` : remote;
+    const rs = cmd`rsync ${rsyncArgs(c, extra)} -e ${HOST_SSH} ${src} ${dst}`;
+    const mk = pull ? cmd`mkdir -p ${s.path}` : cmd`${HOST_SSH.split(' ')} ${`${sshUser(c.to)}@${c.to.address}`} mkdir -p ${s.path}`;
+    lines.push(mk);
+    if (opts.measure) {
+      lines.push(`out=$(${rs}) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }`);
+      lines.push(`n=$(printf '%s\\n' "$out" | sed -n 's/^Total transferred file size: \\([0-9,]*\\).*/\\1/p' | tr -d ,)`);
+      lines.push('total=$((total + ${n:-0}))');
+    } else if (opts.accept24) {
+      lines.push(`${rs} || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }`);
+    } else lines.push(rs);
+  }
+  if (opts.measure) lines.push('echo "$total"');
+  return on(where, lines.join('\n'));
+}
+
+/** Listing of owners and modes of every file, for comparing both sides. */
+function ownersScript(c: Ctx, host: string): Script {
+  const fmt = c.numericIds ? '%P %U:%G %m\\n' : '%P %u:%g %m\\n';
+  return on(host, `{\n${c.state.map((s) => cmd`  (cd ${s.path} && find . -printf ${fmt} | LC_ALL=C sort)`).join('\n')}\n} | sha256sum`);
+}
+
+function deployScript(c: Ctx, h: HostRef, action: 'switch' | 'boot'): string {
+  switch (h.deploy) {
+    case 'colmena': return cmd`colmena apply --on ${h.name} ${action}`;
+    case 'deploy-rs': return cmd`deploy --skip-checks ${`${c.flake}#${h.name}`}`;
+    default: return cmd`nixos-rebuild ${action} --flake ${`${c.flake}#${h.name}`} --target-host ${h.ssh}`;
+  }
+}
+
+const SYSTEM = '/nix/var/nix/profiles/system';
+
+export function buildSteps(c: Ctx): Step[] {
+  const steps: Step[] = [];
+  const { from, to, proxy } = c;
+  const add = (s: Step): void => { steps.push(s); };
+  const hosts = [from, to, ...(proxy && proxy.name !== from.name && proxy.name !== to.name ? [proxy] : [])];
+
+  // preflight
+  for (const h of hosts) {
+    add({ ...base, id: `reach-${h.name}`, phase: 'preflight', kind: 'check', title: `${h.name} answers over ssh (${h.ssh})`, run: on(h.name, 'true'), failure: `cannot reach ${h.name} over ssh as ${h.ssh}` });
+  }
+  const paths = c.state.map((s) => s.path);
+  add({
+    ...base, id: 'disk', phase: 'preflight', kind: 'compare', mode: 'fits', title: `free space on ${to.name} exceeds the state's size on ${from.name} (+10%)`,
+    left: on(from.name, cmd`du -sb --one-file-system ${paths} | awk '{ s += $1 } END { print s + 0 }'`),
+    right: on(to.name, cmd`mkdir -p ${paths} && df -B1 --output=avail ${paths[0] ?? '/var/lib'} | tail -n 1`),
+    failure: `not enough free disk on ${to.name} for the state of ${from.name}`,
+  });
+  for (const s of c.secrets) {
+    const file = s.kind === 'agenix' ? `/run/agenix/${s.name}` : `/run/secrets/${s.name}`;
+    add({ ...base, id: `secret-${s.name}`, phase: 'preflight', kind: 'check', title: `secret ${s.name} is present on ${to.name}`, run: on(to.name, cmd`test -s ${file}`), failure: `${file} is missing on ${to.name}: deploy it (rekey for ${to.name}'s host key) before migrating` });
+  }
+  add({ ...base, id: 'new-stopped', phase: 'preflight', kind: 'check', title: `${c.unit} is not running on ${to.name}`, run: on(to.name, cmd`! systemctl is-active --quiet ${c.unit}`), failure: `${c.unit} already runs on ${to.name}: two writers must never run at once` });
+  add({ ...base, id: 'old-running', phase: 'preflight', kind: 'check', title: `${c.unit} runs on ${from.name}`, run: on(from.name, cmd`systemctl is-active --quiet ${c.unit}`), failure: `${c.unit} is not running on ${from.name}: nothing to migrate, or it was already moved` });
+
+  // prepare
+  if (c.backup.kind === 'restic') {
+    add({ ...base, id: 'backup', phase: 'prepare', kind: 'command', title: `restic backup of the state on ${from.name}, tag ${c.backup.tag}`, run: on(from.name, cmd`restic -r ${c.backup.repository} backup --tag ${c.backup.tag} ${paths}`) });
+  } else if (c.backup.kind === 'job') {
+    add({ ...base, id: 'backup', phase: 'prepare', kind: 'command', title: `run the host's backup job ${c.backup.job} on ${from.name}`, run: on(from.name, cmd`systemctl start --wait ${`restic-backups-${c.backup.job}.service`}`) });
+  }
+  add({ ...base, id: `deploy-${to.name}`, phase: 'prepare', kind: 'command', title: `deploy ${to.name} with ${c.service} installed but not started`, run: on('operator', deployScript(c, to, 'switch')) });
+  if (proxy) add({ ...base, id: `deploy-${proxy.name}`, phase: 'prepare', kind: 'command', title: `deploy ${proxy.name}: routing unchanged, cutover routing ready as specialisation ${c.specialisation}`, run: on('operator', deployScript(c, proxy, 'switch')) });
+  if (c.strategy === 'hot') {
+    add({ ...base, id: 'replication', phase: 'prepare', kind: 'pending', title: 'PostgreSQL logical replication: roles, schema, publication and subscription', reason: 'hot migration\'s database steps are not implemented yet; use strategy warm meanwhile' });
+  }
+
+  // sync
+  if (c.strategy !== 'cold' && c.sync.mode !== 'relay') {
+    add({
+      ...base, id: 'sync-live', phase: 'sync', kind: 'converge', title: `copy the state to ${to.name} while ${c.unit} runs, until a final pass would move less than ${c.sync.thresholdBytes} bytes`,
+      run: rsyncScript(c, ['--info=progress2'], { accept24: true }),
+      measure: rsyncScript(c, ['-n'], { accept24: true, measure: true }),
+      acceptExit: [24], thresholdBytes: c.sync.thresholdBytes, maxPasses: c.sync.maxPasses, bandwidthBytesPerSecond: c.sync.bandwidthBytesPerSecond,
+    });
+  }
+
+  // cutover
+  const m = c.maintenance;
+  if (m) add({ ...base, id: 'maintenance-on', phase: 'cutover', kind: 'command', title: `maintenance mode on ${from.name}`, run: on(from.name, m.on), undo: on(from.name, m.off) });
+  add({ ...base, id: 'stop-old', phase: 'cutover', kind: 'command', window: true, stopsService: true, title: `stop ${c.unit} on ${from.name}`, run: on(from.name, cmd`systemctl stop ${c.unit}`), undo: on(from.name, cmd`systemctl start ${c.unit}`) });
+  if (c.sync.mode === 'relay') {
+    const lines = c.state.map((s) => `migen_ssh ${q(from.name)} ${q(cmd`tar -C ${s.path} --numeric-owner --xattrs --acls -cf - .`)} | migen_ssh ${q(to.name)} ${q(cmd`mkdir -p ${s.path} && find ${s.path} -mindepth 1 -delete && tar -C ${s.path} --numeric-owner --xattrs --acls -xpf -`)}`);
+    add({ ...base, id: 'final-pass', phase: 'cutover', kind: 'command', window: true, title: `copy the state from ${from.name} to ${to.name} through the operator`, run: on('operator', lines.join('\n')) });
+  } else {
+    add({ ...base, id: 'final-pass', phase: 'cutover', kind: 'command', window: true, title: `final copy of the state to ${to.name} (service stopped)`, run: rsyncScript(c, [], { accept24: false }) });
+    add({ ...base, id: 'copy-identical', phase: 'cutover', kind: 'check', window: true, title: `a dry run lists no difference between ${from.name} and ${to.name}`, run: diffScript(c), failure: 'the copies differ after the final pass' });
+  }
+  add({ ...base, id: 'owners', phase: 'cutover', kind: 'compare', mode: 'equal', window: true, title: `owners and modes on ${to.name} equal ${from.name}'s`, left: ownersScript(c, from.name), right: ownersScript(c, to.name), failure: `ownership differs between ${from.name} and ${to.name}` });
+  for (const db of c.sqlite) {
+    add({ ...base, id: `sqlite-${db.replace(/[^A-Za-z0-9]+/g, '-')}`, phase: 'cutover', kind: 'check', window: true, title: `SQLite ${db} passes integrity_check on ${to.name}`, run: on(to.name, cmd`test "$(sqlite3 -readonly ${db} 'PRAGMA integrity_check;')" = ok`), failure: `${db} is damaged on ${to.name}` });
+  }
+  for (const f of c.criticalFiles) {
+    add({ ...base, id: `critical-${f.replace(/[^A-Za-z0-9]+/g, '-')}`, phase: 'cutover', kind: 'compare', mode: 'equal', window: true, title: `${f} is identical on both hosts`, left: on(from.name, cmd`sha256sum < ${f}`), right: on(to.name, cmd`sha256sum < ${f}`), failure: `${f} differs or is missing on ${to.name}` });
+  }
+  add({ ...base, id: 'start-new', phase: 'cutover', kind: 'command', window: true, title: `start ${c.unit} on ${to.name}`, run: on(to.name, cmd`systemctl start ${c.unit}`), undo: on(to.name, cmd`systemctl stop ${c.unit}`) });
+  const first = c.routes.moved[0];
+  if (proxy && first) {
+    add({ ...base, id: 'backend-healthy', phase: 'cutover', kind: 'probe', window: true, endsWindow: false, intervalSeconds: 1, deadlineSeconds: 60, title: `${proxy.name} reaches the new backend ${first.to}`, run: on(proxy.name, cmd`code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -H ${`Host: ${first.domain}`} ${first.to}) && [ "$code" -ge 200 ] && [ "$code" -lt 500 ]`) });
+    add({ ...base, id: 'route-new', phase: 'cutover', kind: 'command', window: true, title: `${proxy.name} routes ${[...new Set(c.routes.moved.map((r) => r.domain))].join(', ')} to ${to.name}`, run: on(proxy.name, cmd`${`${SYSTEM}/specialisation/${c.specialisation}/bin/switch-to-configuration`} test`), undo: on(proxy.name, cmd`${`${SYSTEM}/bin/switch-to-configuration`} test`) });
+  } else {
+    add({ ...base, id: 'unit-active', phase: 'cutover', kind: 'probe', window: true, endsWindow: false, intervalSeconds: 1, deadlineSeconds: 60, title: `${c.unit} stays active on ${to.name}`, run: on(to.name, cmd`systemctl is-active --quiet ${c.unit}`) });
+  }
+
+  // verify
+  c.verify.forEach((v, i) => {
+    if (v.http) {
+      const u = new URL(v.http);
+      const port = u.port || (u.protocol === 'https:' ? '443' : '80');
+      const resolve = proxy && c.routes.moved.some((r) => r.domain === u.hostname) ? ['--resolve', `${u.hostname}:${port}:${proxy.address}`] : [];
+      add({ ...base, id: `verify-${i + 1}`, phase: 'verify', kind: 'probe', window: true, endsWindow: true, intervalSeconds: 1, deadlineSeconds: c.verifyDeadlineSeconds, title: `${v.http} answers ${v.status ?? 200}${resolve.length ? ` through ${proxy!.name}` : ''}`, run: on('operator', cmd`test "$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 ${resolve} ${v.http})" = ${v.status ?? 200}`) });
+    } else if (v.command) {
+      const where = v.on === 'new' ? to.name : v.on === 'old' ? from.name : v.on === 'proxy' && proxy ? proxy.name : 'operator';
+      add({ ...base, id: `verify-${i + 1}`, phase: 'verify', kind: 'probe', window: true, endsWindow: true, intervalSeconds: 1, deadlineSeconds: c.verifyDeadlineSeconds, title: `check on ${where}: ${v.command}`, run: on(where, v.command) });
+    }
+  });
+  if (m) add({ ...base, id: 'maintenance-off', phase: 'verify', kind: 'command', title: `maintenance mode off on ${to.name}`, run: on(to.name, m.off) });
+
+  // finalize
+  add({ ...base, id: 'finalize', phase: 'finalize', kind: 'note', title: 'make the move permanent', text: `Run \`migen finalize ${c.name}\`, review and merge the diff, and deploy ${[from.name, to.name, ...(proxy ? [proxy.name] : [])].join(', ')}: ${from.name} then has ${c.unit} disabled so no rebuild or reboot starts a second writer${proxy ? `, and ${proxy.name}'s base configuration routes to ${to.name}` : ''}.` });
+  add({ ...base, id: 'grace', phase: 'finalize', kind: 'note', title: `keep ${from.name}'s state for ${c.graceDays} days`, text: `After ${c.graceDays} days without a rollback, remove ${paths.join(', ')} on ${from.name}. Until then it is the rollback source.` });
+  return steps;
+}
+
+function diffScript(c: Ctx): Script {
+  const pull = c.sync.mode !== 'push';
+  const where = pull ? c.to.name : c.from.name;
+  const lines = c.state.map((s) => {
+    const remote = pull ? `${sshUser(c.from)}@${c.from.address}:${s.path}/` : `${sshUser(c.to)}@${c.to.address}:${s.path}/`;
+    const [src, dst] = pull ? [remote, `${s.path}/`] : [`${s.path}/`, remote];
+    return cmd`d=$(rsync -n -i ${['-aHAX', '-x', '--delete', ...(c.numericIds ? ['--numeric-ids'] : [])]} -e ${HOST_SSH} ${src} ${dst}) && test -z "$d" || { printf '%s\\n' "$d" | head -n 20; exit 1; }`;
+  });
+  return on(where, lines.join('\n'));
+}

@@ -1,0 +1,78 @@
+// Types of the data that flows between stages. Field meanings and defaults are documented once,
+// in schemas/*.schema.json; these types mirror them.
+
+export type Strategy = 'cold' | 'warm' | 'hot';
+export type Status = 'planned' | 'done';
+export type ServiceName = 'forgejo' | 'zitadel' | 'vaultwarden' | 'headscale' | 'adguardhome' | 'custom';
+export type DeployTool = 'nixos-rebuild' | 'colmena' | 'deploy-rs';
+export type SyncMode = 'pull' | 'push' | 'relay';
+
+export interface VerifyCheck {
+  readonly http?: string;
+  readonly status?: number;
+  readonly command?: string;
+  readonly on?: 'new' | 'old' | 'proxy' | 'operator';
+}
+
+export interface MigrationSpec {
+  readonly description?: string;
+  readonly service: ServiceName;
+  readonly from: string;
+  readonly to: string;
+  readonly strategy: Strategy;
+  readonly status?: Status;
+  readonly container?: string;
+  readonly unit?: string;
+  readonly state?: readonly string[];
+  readonly domains?: readonly string[];
+  readonly secrets?: readonly string[];
+  readonly maintenance?: { readonly on: string; readonly off: string };
+  readonly backup?: { readonly restic?: { readonly repository: string; readonly tag?: string; readonly passwordFile?: string }; readonly none?: true };
+  readonly database?: { readonly engine: 'postgresql'; readonly databases: readonly string[]; readonly passwordSecret?: string };
+  readonly sqlite?: readonly string[];
+  readonly sync?: { readonly mode?: SyncMode; readonly thresholdBytes?: number; readonly maxPasses?: number; readonly bandwidthBytesPerSecond?: number };
+  readonly verify?: readonly VerifyCheck[];
+  readonly verifyDeadlineSeconds?: number;
+  readonly graceDays?: number;
+}
+
+export interface Manifest {
+  readonly version: 1;
+  readonly flake?: string;
+  readonly inventory?: string;
+  readonly proxy?: string;
+  readonly hosts?: Readonly<Record<string, { readonly address?: string; readonly ssh?: string; readonly deploy?: DeployTool }>>;
+  readonly migrations: Readonly<Record<string, MigrationSpec>>;
+}
+
+export interface InventoryLocation { readonly proxyPass: string | null }
+export interface InventoryHost {
+  readonly hostName: string;
+  readonly address: string | null;
+  readonly sshTarget: string;
+  readonly system: string;
+  readonly stateVersion: string | null;
+  readonly deploy: DeployTool;
+  readonly services: readonly string[];
+  readonly containers: Readonly<Record<string, { readonly autoStart: boolean; readonly localAddress: string | null; readonly services: readonly string[] }>>;
+  readonly users: Readonly<Record<string, { readonly uid: number | null; readonly group: string }>>;
+  readonly groups: Readonly<Record<string, { readonly gid: number | null }>>;
+  readonly postgresql: { readonly enable: boolean; readonly port: number; readonly version: string | null };
+  readonly secrets: { readonly agenix: readonly string[]; readonly sops: readonly string[] };
+  readonly nginx: { readonly enable: boolean; readonly virtualHosts: Readonly<Record<string, { readonly locations: Readonly<Record<string, InventoryLocation>> }>> };
+  readonly backups: { readonly restic: Readonly<Record<string, { readonly repository: string | null; readonly paths: readonly string[] }>> };
+  readonly monitoring: { readonly scrapeTargets: readonly { readonly job: string; readonly target: string }[] };
+}
+export interface Inventory {
+  readonly formatVersion: 1;
+  readonly hosts: Readonly<Record<string, InventoryHost>>;
+}
+
+/** Where the inputs came from; hashed into the DO-NOT-EDIT headers and migen.sum. */
+export interface InputInfo {
+  readonly manifestPath: string;      // as given on the command line, relative to the working directory
+  readonly manifestSha256: string;
+  readonly inventorySha256: string;
+  readonly flakeLockSha256: string | null;
+  readonly migenVersion: string;
+}

@@ -1,0 +1,124 @@
+import type { Inventory, Manifest, MigrationSpec } from '../types.js';
+import { preset, type Preset } from '../plan/catalog.js';
+import { findHost, hostRef, resolveRoutes, runsService, type Finding } from '../plan/resolve.js';
+import { stateDirs, serviceSecrets } from '../plan/migration.js';
+
+interface Ctx { readonly manifest: Manifest; readonly inventory: Inventory; readonly name: string; readonly m: MigrationSpec; readonly p: Preset | null }
+type Rule = (c: Ctx) => Finding[];
+
+const at = (c: Ctx, ...rest: (string | number)[]): (string | number)[] => ['migrations', c.name, ...rest];
+const hostList = (inv: Inventory): string => Object.keys(inv.hosts).sort().join(', ');
+
+const hostsExist: Rule = (c) => {
+  const out: Finding[] = [];
+  for (const f of ['from', 'to'] as const) {
+    if (!findHost(c.inventory, c.m[f])) out.push({ path: at(c, f), message: `${f}: host ${JSON.stringify(c.m[f])} is not in the inventory; valid: ${hostList(c.inventory)}` });
+  }
+  return out;
+};
+
+const distinctHosts: Rule = (c) => (c.m.from === c.m.to ? [{ path: at(c, 'to'), message: `to: ${JSON.stringify(c.m.to)} is the same host as from; a migration moves a service to another host` }] : []);
+
+const addresses: Rule = (c) => {
+  const out: Finding[] = [];
+  for (const f of ['from', 'to'] as const) {
+    const h = findHost(c.inventory, c.m[f]);
+    if (h && !hostRef(c.manifest, h).address) out.push({ path: at(c, f), message: `${f}: host ${h.hostName} has no address; set migen.address in its configuration or hosts.${h.hostName}.address in the manifest` });
+  }
+  return out;
+};
+
+const customNeedsBasics: Rule = (c) => {
+  if (c.m.service !== 'custom') return [];
+  const out: Finding[] = [];
+  if (!c.m.unit && !c.m.container) out.push({ path: at(c, 'service'), message: 'service: custom needs "unit" (or "container") since no preset provides it' });
+  if (!c.m.state) out.push({ path: at(c, 'service'), message: 'service: custom needs "state": the directories to copy' });
+  return out;
+};
+
+const oldRunsService: Rule = (c) => {
+  const h = findHost(c.inventory, c.m.from);
+  if (!h || !c.p) return [];
+  const container = c.m.container ?? c.p.container;
+  if (runsService(h, c.p.nixosService, container)) return [];
+  const where = container ? `container ${container}` : `services.${c.p.nixosService}`;
+  const has = [...h.services, ...Object.keys(h.containers).map((n) => `container ${n}`)].sort().join(', ') || 'nothing migen knows';
+  return [{ path: at(c, 'from'), message: `from: ${h.hostName} does not run ${c.m.service} (${where}); it runs ${has}` }];
+};
+
+const newDeclaresService: Rule = (c) => {
+  const h = findHost(c.inventory, c.m.to);
+  if (!h || !c.p) return [];
+  const container = c.m.container ?? c.p.container;
+  if (runsService(h, c.p.nixosService, container)) return [];
+  const where = container ? `containers.${container}` : `services.${c.p.nixosService}.enable`;
+  return [{ path: at(c, 'to'), message: `to: ${h.hostName} does not declare ${where}; import the same service module as on ${c.m.from} into ${h.hostName} (migen keeps it stopped there until cutover)` }];
+};
+
+const hotNeedsDatabase: Rule = (c) => (c.m.strategy === 'hot' && !c.m.database
+  ? [{ path: at(c, 'strategy'), message: 'strategy: hot needs "database: { engine: postgresql, databases: [...] }"; without a database use warm' }]
+  : []);
+
+const databaseOnOldHost: Rule = (c) => {
+  if (!c.m.database) return [];
+  const h = findHost(c.inventory, c.m.from);
+  if (!h) return [];
+  const container = c.m.container ?? c.p?.container ?? null;
+  const inContainer = container !== null && (h.containers[container]?.services.includes('postgresql') ?? false);
+  if (h.postgresql.enable || inContainer) return [];
+  return [{ path: at(c, 'database'), message: `database: ${h.hostName} runs no PostgreSQL (services.postgresql.enable is false${container ? ` on the host and in container ${container}` : ''})` }];
+};
+
+const secretsDeclared: Rule = (c) => {
+  const oldH = findHost(c.inventory, c.m.from);
+  const newH = findHost(c.inventory, c.m.to);
+  if (!oldH || !newH) return [];
+  const out: Finding[] = [];
+  serviceSecrets(c.m, c.p, oldH).forEach((s, i) => {
+    const declared = s.kind === 'agenix' ? newH.secrets.agenix : newH.secrets.sops;
+    if (!declared.includes(s.name)) {
+      out.push({
+        path: c.m.secrets ? at(c, 'secrets', i) : at(c, 'to'),
+        message: `secret ${s.name} (${s.kind}) used by ${c.m.service} on ${oldH.hostName} is not declared on ${newH.hostName}; declare it there and rekey it for ${newH.hostName}'s host key`,
+      });
+    }
+  });
+  return out;
+};
+
+const routes: Rule = (c) => resolveRoutes(c.manifest, c.inventory, c.name, c.m, c.p).findings;
+
+export const RULES: readonly Rule[] = [hostsExist, distinctHosts, addresses, customNeedsBasics, oldRunsService, newDeclaresService, hotNeedsDatabase, databaseOnOldHost, secretsDeclared, routes];
+
+/** Across migrations: two migrations may not copy overlapping state from one host. */
+function overlaps(manifest: Manifest, inventory: Inventory): Finding[] {
+  const out: Finding[] = [];
+  const seen: { name: string; host: string; path: string }[] = [];
+  for (const name of Object.keys(manifest.migrations).sort()) {
+    const m = manifest.migrations[name]!;
+    const h = findHost(inventory, m.from);
+    const dirs = stateDirs(m, preset(m.service), h ?? null);
+    dirs.forEach((d, i) => {
+      for (const s of seen) {
+        if (s.host !== m.from) continue;
+        if (d === s.path || d.startsWith(`${s.path}/`) || s.path.startsWith(`${d}/`)) {
+          out.push({ path: m.state ? ['migrations', name, 'state', i] : ['migrations', name], message: `state ${d} overlaps ${s.path} of migration ${s.name} on ${m.from}; one directory can move only once` });
+        }
+      }
+    });
+    for (const d of dirs) seen.push({ name, host: m.from, path: d });
+  }
+  return out;
+}
+
+/** Semantic checks of a schema-valid manifest against the inventory. */
+export function semanticFindings(manifest: Manifest, inventory: Inventory): Finding[] {
+  const out: Finding[] = [];
+  for (const name of Object.keys(manifest.migrations).sort()) {
+    const m = manifest.migrations[name]!;
+    const c: Ctx = { manifest, inventory, name, m, p: preset(m.service) };
+    for (const rule of RULES) out.push(...rule(c));
+  }
+  out.push(...overlaps(manifest, inventory));
+  return out;
+}
