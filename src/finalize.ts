@@ -1,6 +1,71 @@
+import { readFileSync, writeFileSync, renameSync } from 'node:fs';
+import { isMap, isPair, isScalar, type Pair } from 'yaml';
 import { UserError } from './errors.js';
 import type { Opts } from './commands.js';
+import { loadManifestSource } from './generator/load/manifest.js';
+import { validateManifestShape } from './generator/validate/index.js';
+import type { SourceDoc } from './generator/load/source.js';
 
-export async function finalizeCommand(_o: Opts): Promise<number> {
-  throw new UserError('E_NOT_YET', 'migen finalize is not available yet: it arrives with issue [2]');
+/**
+ * Sets `status: done` for one migration by editing the text in place, so that comments,
+ * ordering and layout stay as the user wrote them.
+ */
+export function setStatusDone(src: SourceDoc, name: string): string {
+  const migrations = src.doc.get('migrations', true);
+  const entry = isMap(migrations) ? migrations.items.find((p) => isScalar(p.key) && String(p.key.value) === name) : undefined;
+  if (!entry || !isMap(entry.value)) throw new UserError('E_FINALIZE', `${src.file}: no migration named ${JSON.stringify(name)}; migrations here: ${isMap(migrations) ? migrations.items.map((p) => String((p.key as { value?: unknown }).value)).join(', ') : '(none)'}`);
+  const body = entry.value;
+  const status = body.items.find((p) => isScalar(p.key) && p.key.value === 'status') as Pair | undefined;
+  const text = src.text;
+  if (status && isScalar(status.value) && status.value.range) {
+    const [start, end] = status.value.range;
+    return `${text.slice(0, start)}done${text.slice(end)}`;
+  }
+  if (body.flow) {
+    // A flow mapping ({ ... }): insert before the closing brace.
+    const end = body.range![1];
+    const close = text.lastIndexOf('}', end);
+    return `${text.slice(0, close).replace(/\s*$/, '')}, status: done ${text.slice(close)}`;
+  }
+  // Block mapping: a new line after `strategy:` (or the last pair) with the same indentation.
+  const after = (body.items.find((p) => isScalar(p.key) && p.key.value === 'strategy') ?? body.items[body.items.length - 1]) as Pair;
+  const keyStart = (after.key as { range: [number, number, number] }).range[0];
+  const lineStart = text.lastIndexOf('\n', keyStart) + 1;
+  const indent = text.slice(lineStart, keyStart);
+  const valueEnd = (after.value as { range?: [number, number, number] } | null)?.range?.[2] ?? keyStart;
+  const lineEnd = text.indexOf('\n', valueEnd - 1 < keyStart ? keyStart : valueEnd - 1);
+  const at = lineEnd === -1 ? text.length : lineEnd + 1;
+  const prefix = lineEnd === -1 ? `${text}\n` : text.slice(0, at);
+  return `${prefix}${indent}status: done\n${text.slice(at)}`;
+}
+
+export async function finalizeCommand(o: Opts): Promise<number> {
+  const [name, manifest] = o.positional;
+  if (!name || !manifest) throw new UserError('E_USAGE', 'migen finalize needs NAME and MANIFEST, e.g. migen finalize forgejo examples/homelab/migrations/forgejo.yaml');
+  const src = loadManifestSource(manifest);
+  const m = validateManifestShape(src);
+  if (!m.migrations[name]) throw new UserError('E_FINALIZE', `${manifest}: no migration named ${JSON.stringify(name)}; migrations here: ${Object.keys(m.migrations).sort().join(', ')}`);
+  if (m.migrations[name]!.status === 'done') {
+    process.stdout.write(`migen: ${name} is already done in ${manifest}\n`);
+  } else {
+    const next = setStatusDone(src, name);
+    // Prove the edit before writing it: the result must parse and say done.
+    const { parseManifestText } = await import('./generator/load/manifest.js');
+    const check = validateManifestShape(parseManifestText(manifest, next));
+    if (check.migrations[name]?.status !== 'done') throw new Error(`finalize: editing ${manifest} did not set the status`);
+    // Regenerate from the edited manifest before touching the file: a failing generate leaves both as they were.
+    const before = readFileSync(manifest, 'utf8');
+    const tmp = `${manifest}.migen-tmp`;
+    writeFileSync(tmp, next);
+    renameSync(tmp, manifest);
+    try {
+      const { commands } = await import('./commands.js');
+      return await commands.generate({ ...o, positional: [manifest] });
+    } catch (e) {
+      writeFileSync(manifest, before);
+      throw e;
+    }
+  }
+  const { commands } = await import('./commands.js');
+  return commands.generate({ ...o, positional: [manifest] });
 }

@@ -18,8 +18,16 @@ export interface FlakeSource { readonly flake: string; readonly overrideInputs?:
 /** The nix command line that reads the inventory of a flake; shown to users and run as is. */
 export function inventoryCommand(src: FlakeSource): string[] {
   const abs = path.resolve(src.flake);
-  const overrides = (src.overrideInputs ?? []).flatMap(([n, r]) => ['--override-input', n, r]);
-  return ['nix', ...NIX_FLAGS, 'eval', '--json', '--no-write-lock-file', ...overrides, `path:${abs}#nixosConfigurations`, '--apply', `import ${inventoryHelper()} {}`];
+  const overrides = (src.overrideInputs ?? []).flatMap(([n, r]) => ['--override-input', n, absoluteRef(r)]);
+  // A plain directory: nix reads it as git+file (tracked files only) inside a git repository,
+  // else as path:. --impure lets --apply import migen's helper from its own location.
+  return ['nix', ...NIX_FLAGS, 'eval', '--json', '--impure', '--no-write-lock-file', ...overrides, `${abs}#nixosConfigurations`, '--apply', `import ${inventoryHelper()} {}`];
+}
+
+/** Relative `path:`/`git+file:` references resolve against the working directory. */
+export function absoluteRef(ref: string): string {
+  const m = /^(path:|git\+file:)(?!\/)(.*)$/.exec(ref);
+  return m ? `${m[1]}${path.resolve(m[2]!)}` : ref;
 }
 
 /** Evaluates the flake's nixosConfigurations with real nix; returns the JSON text. */

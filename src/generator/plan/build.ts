@@ -82,6 +82,11 @@ function buildMigration(manifest: Manifest, inventory: Inventory, ctx: PlanConte
       ? { estimateSeconds: FIXED_WINDOW_SECONDS, basis: 'replication lag below the threshold at the freeze, plus stop, sequence sync, start and route switch' }
       : { estimateSeconds: Math.ceil(sync.thresholdBytes / sync.bandwidthBytesPerSecond) + FIXED_WINDOW_SECONDS, basis: `final pass below ${sync.thresholdBytes} bytes at ${sync.bandwidthBytesPerSecond} B/s, plus about ${FIXED_WINDOW_SECONDS} s for stop, checks, start and route switch` };
 
+  const loopbackPorts = routes.moved
+    .filter((r) => /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:|\/|$)/.test(r.from))
+    .map((r) => { const port = /:(\d+)/.exec(r.from.replace(/^https?:\/\//, ''))?.[1]; return port ? Number(port) : r.from.startsWith('https') ? 443 : 80; });
+  const listen = loopbackPorts.length ? { option: p?.listenOption ?? null, address: to.address, ports: [...new Set(loopbackPorts)].sort((a, b) => a - b) } : null;
+  if (listen && !listen.option) warnings.push(`${from.name}'s proxy reaches ${m.service} on loopback; on ${to.name} it must listen on ${to.address} (ports ${listen.ports.join(', ')}): set its listen address in ${to.name}'s configuration.`);
   const ctxNoSteps = {
     name,
     description: m.description ?? null,
@@ -97,6 +102,7 @@ function buildMigration(manifest: Manifest, inventory: Inventory, ctx: PlanConte
     numericIds, sync, database,
     routes: { moved: routes.moved, staying: routes.staying },
     specialisation: `migen-${name}`,
+    listen,
     follow,
     graceDays: m.graceDays ?? DEFAULTS.graceDays,
     warnings,

@@ -22,6 +22,8 @@ export interface Preset {
   readonly dynamicUser: boolean;
   readonly defaultStrategy: Strategy;
   readonly warnings: readonly string[];
+  /** The option (attribute path) that sets the address the service listens on, when it has one. */
+  readonly listenOption: readonly string[] | null;
   /** Default checks when the manifest gives none; DOMAIN is replaced by each moved domain. */
   readonly verifyPaths: readonly string[];
 }
@@ -55,6 +57,7 @@ export const CATALOG: Readonly<Record<Preset['service'], Preset>> = {
     dynamicUser: false,
     defaultStrategy: 'warm',
     warnings: ['Git clients that push during the final pass get an error and retry; announce the window to users with CI pipelines.'],
+    listenOption: ['services', 'forgejo', 'settings', 'server', 'HTTP_ADDR'],
     verifyPaths: ['/'],
   },
   zitadel: {
@@ -76,6 +79,7 @@ export const CATALOG: Readonly<Record<Preset['service'], Preset>> = {
       'Zitadel is the SSO for other services: logins everywhere fail during the window; coordinate the downtime with their users.',
       'Test an authentication flow end to end after the move; OIDC clients may cache discovery documents and need a restart.',
     ],
+    listenOption: null,
     verifyPaths: ['/debug/healthz'],
   },
   vaultwarden: {
@@ -99,6 +103,7 @@ export const CATALOG: Readonly<Record<Preset['service'], Preset>> = {
       'Losing rsa_key.* logs every user out: the plan checks it arrived unchanged.',
       'After the move, verify with the mobile app and the browser extension, and that emergency access still works.',
     ],
+    listenOption: ['services', 'vaultwarden', 'config', 'ROCKET_ADDRESS'],
     verifyPaths: ['/alive'],
   },
   headscale: {
@@ -121,6 +126,7 @@ export const CATALOG: Readonly<Record<Preset['service'], Preset>> = {
       'If clients reach headscale by DNS rather than through the proxy, lower the record\'s TTL a day ahead and update DNS at cutover; the window then includes DNS propagation.',
       'Test that a new device can join after the move.',
     ],
+    listenOption: ['services', 'headscale', 'address'],
     verifyPaths: ['/health'],
   },
   adguardhome: {
@@ -143,6 +149,7 @@ export const CATALOG: Readonly<Record<Preset['service'], Preset>> = {
       'LAN DNS fails during the window: give clients a secondary DNS server (DHCP option) before starting.',
       'After the move, point DHCP\'s DNS option at the new host.',
     ],
+    listenOption: null,
     verifyPaths: [],
   },
 };

@@ -27,7 +27,7 @@ function rsyncScript(c: Ctx, extra: readonly string[], opts: { accept24: boolean
     const src = pull ? remote : `${s.path}/`;
     const dst = pull ? `${s.path}/` : remote;
     const rs = cmd`rsync ${rsyncArgs(c, extra)} -e ${HOST_SSH} ${src} ${dst}`;
-    const mk = pull ? cmd`mkdir -p ${s.path}` : cmd`${HOST_SSH.split(' ')} ${`${sshUser(c.to)}@${c.to.address}`} mkdir -p ${s.path}`;
+    const mk = pull ? mkdirs([s.path]) : cmd`${HOST_SSH.split(' ')} ${`${sshUser(c.to)}@${c.to.address}`} mkdir -p ${s.path}`;
     lines.push(mk);
     if (opts.measure) {
       lines.push(`out=$(${rs}) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }`);
@@ -45,6 +45,12 @@ function rsyncScript(c: Ctx, extra: readonly string[], opts: { accept24: boolean
 function ownersScript(c: Ctx, host: string): Script {
   const fmt = c.numericIds ? '%P %U:%G %m\\n' : '%P %u:%g %m\\n';
   return on(host, `{\n${c.state.map((s) => cmd`  (cd ${s.path} && find . -printf ${fmt} | LC_ALL=C sort)`).join('\n')}\n} | sha256sum`);
+}
+
+/** mkdir -p for state directories; /var/lib/private (DynamicUser state) must stay mode 0700. */
+function mkdirs(paths: readonly string[]): string {
+  const priv = paths.some((p) => p.startsWith('/var/lib/private/')) ? 'install -d -m 0700 /var/lib/private && ' : '';
+  return `${priv}${cmd`mkdir -p ${paths}`}`;
 }
 
 function deployScript(c: Ctx, h: HostRef, action: 'switch' | 'boot'): string {
@@ -71,7 +77,7 @@ export function buildSteps(c: Ctx): Step[] {
   add({
     ...base, id: 'disk', phase: 'preflight', kind: 'compare', mode: 'fits', title: `free space on ${to.name} exceeds the state's size on ${from.name} (+10%)`,
     left: on(from.name, cmd`du -sb --one-file-system ${paths} | awk '{ s += $1 } END { print s + 0 }'`),
-    right: on(to.name, cmd`mkdir -p ${paths} && df -B1 --output=avail ${paths[0] ?? '/var/lib'} | tail -n 1`),
+    right: on(to.name, `${mkdirs(paths)} && ${cmd`df -B1 --output=avail ${paths[0] ?? '/var/lib'}`} | tail -n 1`),
     failure: `not enough free disk on ${to.name} for the state of ${from.name}`,
   });
   for (const s of c.secrets) {

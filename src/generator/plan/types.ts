@@ -85,6 +85,8 @@ export interface MigrationPlan {
   readonly database: { readonly engine: 'postgresql'; readonly databases: readonly string[]; readonly passwordSecret: string; readonly role: string; readonly publication: string; readonly subscription: string } | null;
   readonly routes: { readonly moved: readonly RouteChange[]; readonly staying: readonly RouteStay[] };
   readonly specialisation: string;
+  /** Set when the old host served the proxy on loopback: the new host must listen on its mesh address. */
+  readonly listen: { readonly option: readonly string[] | null; readonly address: string; readonly ports: readonly number[] } | null;
   readonly follow: { readonly backups: readonly { readonly host: string; readonly name: string; readonly paths: readonly string[] }[]; readonly scrapeTargets: readonly { readonly host: string; readonly job: string; readonly from: string; readonly to: string }[] };
   readonly window: { readonly estimateSeconds: number | null; readonly basis: string };
   readonly flake: string;

@@ -1,8 +1,96 @@
 import type { Inputs } from '../../pipeline.js';
 import type { OutFile } from '../../emit/index.js';
 import type { Header } from '../index.js';
+import { headerText } from '../index.js';
+import { hbs, nixAttr as nixAttrName, renderTemplate } from '../handlebars.js';
+import type { MigrationPlan } from '../../plan/types.js';
+import type { Inventory } from '../../types.js';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { TEMPLATES_DIR } from '../handlebars.js';
 
-/** NixOS modules per affected host (issue [2]). */
-export function renderHostModules(_inputs: Inputs, _header: Header): OutFile[] {
-  return [];
+/** A host's contribution from one migration: a template (partial) and its view. */
+interface Block { readonly host: string; readonly migration: string; readonly comment: string; readonly partial: string; readonly [k: string]: unknown }
+
+const PARTIALS = ['routes-specialisation', 'routes-base', 'prepared', 'retired', 'owners', 'pg-publisher', 'pg-subscriber', 'listen', 'meta'] as const;
+type Partial = (typeof PARTIALS)[number];
+
+let registered = false;
+function registerPartials(): void {
+  if (registered) return;
+  for (const p of PARTIALS) hbs().registerPartial(p, readFileSync(path.join(TEMPLATES_DIR, 'nix', `${p}.nix.hbs`), 'utf8'));
+  registered = true;
+}
+
+/** Comments are one line of plain text: newlines and control characters would end them early. */
+const oneLine = (s: string): string => s.replace(/[\u0000-\u001f\u007f]+/g, ' ').trim();
+
+const MESH_INTERFACE = 'tailscale0';
+
+function blocksOf(m: MigrationPlan, inventory: Inventory): Block[] {
+  const out: Block[] = [];
+  const head = `${m.name}: ${m.serviceTitle}, ${m.strategy}, ${m.from.name} -> ${m.to.name}, ${m.status}${m.description ? `. ${oneLine(m.description)}` : ''}`;
+  const block = (host: string, partial: Partial, view: Record<string, unknown>): void => {
+    out.push({ host, migration: m.name, comment: oneLine(head), partial, name: m.name, from: m.from.name, to: m.to.name, ...view });
+  };
+  const unitService = m.unit.replace(/\.service$/, '');
+  const done = m.status === 'done';
+
+  if (m.proxy && m.routes.moved.length > 0) {
+    block(m.proxy.name, done ? 'routes-base' : 'routes-specialisation', { specialisation: m.specialisation, routes: m.routes.moved });
+  }
+  // New host: same owners as the old one where it pinned them; prepared (not started) until done.
+  const users = m.state.filter((s) => s.owner && s.uid !== null).map((s) => ({ name: s.owner!, uid: s.uid! }));
+  const groups = m.state.filter((s) => s.group && s.gid !== null).map((s) => ({ name: s.group!, gid: s.gid! }));
+  const uniq = <T extends { name: string }>(xs: T[]): T[] => [...new Map(xs.map((x) => [x.name, x])).values()].sort((a, b) => (a.name < b.name ? -1 : 1));
+  if (users.length || groups.length) block(m.to.name, 'owners', { users: uniq(users), groups: uniq(groups) });
+  if (m.listen) block(m.to.name, 'listen', { option: m.listen.option ? m.listen.option.map(nixAttrName).join('.') : null, address: m.listen.address, ports: m.listen.ports, meshInterface: MESH_INTERFACE });
+  if (!done) block(m.to.name, 'prepared', { unit: m.unit, unitService, container: m.container });
+  else block(m.from.name, 'retired', { unitService, container: m.container, nixosService: m.nixosService, statePaths: m.state.map((s) => s.path).join(', '), graceDays: m.graceDays });
+
+  if (m.database && !done) {
+    const oldInv = inventory.hosts[m.from.name]!;
+    const inContainer = (h: string): boolean => m.container !== null && (inventory.hosts[h]?.containers[m.container]?.services.includes('postgresql') ?? false);
+    const pgPath = (h: string): string => (inContainer(h) ? `containers.${m.container}.config.services.postgresql` : 'services.postgresql');
+    const unitsPath = (h: string): string => (inContainer(h) ? `containers.${m.container}.config.systemd.services` : 'systemd.services');
+    const secretKind = oldInv.secrets.sops.includes(m.database.passwordSecret) ? 'sops' : 'agenix';
+    block(m.from.name, 'pg-publisher', {
+      container: inContainer(m.from.name) ? m.container : null,
+      pgPath: pgPath(m.from.name), unitsPath: unitsPath(m.from.name), grantUnit: `migen-replication-${m.name}`,
+      toAddress: m.to.address, role: m.database.role, databases: m.database.databases,
+      slots: 20, senders: 20, port: oldInv.postgresql.port, meshInterface: MESH_INTERFACE,
+      passwordSecret: m.database.passwordSecret,
+      passwordFile: secretKind === 'sops' ? `/run/secrets/${m.database.passwordSecret}` : `/run/agenix/${m.database.passwordSecret}`,
+    });
+    block(m.to.name, 'pg-subscriber', { pgPath: pgPath(m.to.name), slots: 20, workers: 8, processes: 16, syncWorkers: 4 });
+  }
+  // Every touched host records the migration's facts (informational, and a Nix string for every free-text value).
+  const roles = new Map<string, string[]>();
+  const addRole = (h: string, r: string): void => { roles.set(h, [...(roles.get(h) ?? []), r]); };
+  addRole(m.from.name, 'old'); addRole(m.to.name, 'new');
+  if (m.proxy && m.routes.moved.length > 0) addRole(m.proxy.name, 'proxy');
+  const verify = m.verify.map((v) => (v.http ? `${v.http} -> ${v.status ?? 200}` : `${v.on ?? 'operator'}: ${v.command ?? ''}`));
+  for (const [h, r] of [...roles].sort(([a], [b]) => (a < b ? -1 : 1))) {
+    out.unshift({ host: h, migration: m.name, comment: oneLine(head), partial: 'meta', name: m.name, from: m.from.name, to: m.to.name, description: m.description ?? '', roles: [...new Set(r)].sort(), status: m.status, verify });
+  }
+  return out;
+}
+
+/** NixOS modules per affected host, merging every migration's contribution, plus default.nix. */
+export function renderHostModules(inputs: Inputs, header: Header): OutFile[] {
+  registerPartials();
+  const blocks = inputs.plans.flatMap((p) => p.migrations.flatMap((m) => blocksOf(m, inputs.inventory.inventory)));
+  const hosts = [...new Set(blocks.map((b) => b.host))].sort();
+  const files: OutFile[] = hosts.map((host) => {
+    const mine = blocks.filter((b) => b.host === host);
+    // One attribute set per migration, its parts in a fixed order, under one comment.
+    const groups = [...new Set(mine.map((b) => b.migration))].map((migration) => {
+      const parts = mine.filter((b) => b.migration === migration);
+      return { comment: parts[0]!.comment, parts };
+    });
+    const manifests = [...new Set(mine.map((b) => inputs.plans.find((p) => p.migrations.some((m) => m.name === b.migration))!.manifest))].sort();
+    return { path: `hosts/${host}.nix`, content: renderTemplate('nix/host.nix.hbs', { header: headerText({ manifests, digest: header.digest }), host, groups }) };
+  });
+  if (hosts.length > 0) files.push({ path: 'default.nix', content: renderTemplate('nix/default.nix.hbs', { header: headerText(header), hosts }) });
+  return files;
 }

@@ -1,0 +1,9 @@
+# Shared by l001 (today) and newvps (migration target): the same module on both hosts.
+{ config, lib, ... }:
+{
+  services.headscale = {
+    enable = true;
+    port = 8080;
+    settings.server_url = "https://headscale.joshuabell.xyz";
+  };
+}

@@ -1,0 +1,142 @@
+/**
+ * migen lab: load clients that run inside the lab's operator network namespace (the host
+ * addresses exist only there) and talk to the service through the proxy host, by Host header.
+ *
+ * - writer: `POST /items` every `intervalMs` (default 20), sequentially, bounded by `maxMs` /
+ *   `maxCount`; records every acknowledged id (201) with its time. `stop()` lets the request in
+ *   flight finish, so every acknowledgement the client saw is in the list.
+ * - prober: `GET /healthz` every `intervalMs` (default 50), records each sample (ok/fail, which
+ *   host answered, time). `stop()` returns the samples and the longest unavailability window:
+ *   from the first failing sample of a run of failures to the next successful sample (or the last
+ *   sample when none succeeded afterwards), in ms.
+ * Both are small node scripts (client-runner.mjs) started with lab.operatorSpawn.
+ */
+import type { ChildProcess } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Lab } from './lab.js';
+
+const RUNNER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'client-runner.mjs');
+
+export interface ClientOptions {
+  /** proxy address, e.g. '100.64.0.1' */
+  address: string;
+  /** Host header = the vhost's server_name, e.g. 'vault.example.org' */
+  host: string;
+  port?: number; // default 80
+  intervalMs?: number;
+  maxMs?: number; // default 60 000
+  maxCount?: number;
+  timeoutMs?: number; // per request, default 2000 (writer) / 1000 (prober)
+}
+export interface WriterOptions extends ClientOptions {
+  /** every n-th write asks for an attachment file (?attach=1) */
+  attachEvery?: number;
+}
+
+export interface AckedWrite { id: number; t: number; ms: number; seq: number; attach: boolean }
+export interface FailedRequest { t: number; ms: number; status?: number; err?: string; seq?: number }
+export interface ProbeSample { t: number; ok: boolean; ms: number; host?: string; status?: number; err?: string }
+export interface ProbeResult { samples: ProbeSample[]; longestOutageMs: number; hosts: Record<string, number>; failures: number }
+
+interface Line { t: number; ok: boolean; ms: number; done?: boolean; [k: string]: unknown }
+
+class Runner {
+  readonly child: ChildProcess;
+  readonly lines: Line[] = [];
+  private buf = '';
+  private stderr = '';
+  readonly exited: Promise<void>;
+
+  constructor(lab: Lab, mode: 'writer' | 'prober', opts: ClientOptions & { attachEvery?: number }) {
+    const args = { mode, ...opts };
+    this.child = lab.operatorSpawn([process.execPath, RUNNER, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      this.buf += d;
+      let i: number;
+      while ((i = this.buf.indexOf('\n')) >= 0) {
+        const l = this.buf.slice(0, i);
+        this.buf = this.buf.slice(i + 1);
+        if (l.trim()) this.lines.push(JSON.parse(l) as Line);
+      }
+    });
+    this.child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
+    this.exited = new Promise((resolve, reject) => {
+      this.child.on('error', reject);
+      this.child.on('close', (code, sig) => {
+        if (code !== 0 && sig !== 'SIGTERM') reject(new Error(`lab client ${mode} exited ${code ?? sig}: ${this.stderr}`));
+        else resolve();
+      });
+    });
+    this.exited.catch(() => {}); // reported by stop() / done, never as an unhandled rejection
+  }
+
+  async stop(): Promise<Line[]> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill('SIGTERM');
+    await this.exited;
+    return this.lines.filter((l) => !l.done);
+  }
+}
+
+export interface Writer {
+  /** acknowledged writes so far (live view) */
+  readonly acked: AckedWrite[];
+  readonly failed: FailedRequest[];
+  /** resolves when the writer stopped on its own (maxMs / maxCount) */
+  readonly done: Promise<void>;
+  stop(): Promise<AckedWrite[]>;
+}
+
+export function startWriter(lab: Lab, opts: WriterOptions): Writer {
+  const r = new Runner(lab, 'writer', { intervalMs: 20, ...opts });
+  return {
+    get acked() { return r.lines.filter((l) => l.ok && !l.done) as unknown as AckedWrite[]; },
+    get failed() { return r.lines.filter((l) => !l.ok && !l.done) as unknown as FailedRequest[]; },
+    done: r.exited,
+    async stop() {
+      const lines = await r.stop();
+      return lines.filter((l) => l.ok) as unknown as AckedWrite[];
+    },
+  };
+}
+
+export interface Prober {
+  readonly samples: ProbeSample[];
+  readonly done: Promise<void>;
+  stop(): Promise<ProbeResult>;
+}
+
+export function summarizeProbes(samples: ProbeSample[]): ProbeResult {
+  let longest = 0;
+  let failStart: number | undefined;
+  const hosts: Record<string, number> = {};
+  let failures = 0;
+  for (const s of samples) {
+    if (s.ok) {
+      if (s.host) hosts[s.host] = (hosts[s.host] ?? 0) + 1;
+      if (failStart !== undefined) longest = Math.max(longest, s.t - failStart);
+      failStart = undefined;
+    } else {
+      failures++;
+      failStart ??= s.t - s.ms; // when the failing request was sent
+    }
+  }
+  const last = samples[samples.length - 1];
+  if (failStart !== undefined && last) longest = Math.max(longest, last.t - failStart);
+  return { samples, longestOutageMs: longest, hosts, failures };
+}
+
+export function startProber(lab: Lab, opts: ClientOptions): Prober {
+  const r = new Runner(lab, 'prober', { intervalMs: 50, timeoutMs: 1000, ...opts });
+  return {
+    get samples() { return r.lines.filter((l) => !l.done) as unknown as ProbeSample[]; },
+    done: r.exited,
+    async stop() {
+      return summarizeProbes((await r.stop()) as unknown as ProbeSample[]);
+    },
+  };
+}
+
+/** aliases matching the brief's wording */
+export const writer = startWriter;
+export const prober = startProber;

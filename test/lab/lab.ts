@@ -1,0 +1,798 @@
+/**
+ * migen lab: a fleet of "hosts" on one Linux machine, so that generated runbooks (zx scripts
+ * that ssh to hosts and run bash there) can be executed for real in tests and benchmarks.
+ *
+ * What a lab is
+ * - One network namespace per host (`<id>-h-<name>`), each with an `eth0` veth whose peer sits on
+ *   a bridge `<id>br` inside a per-lab operator network namespace (`<id>-operator`, address
+ *   `operatorAddress`, default 100.64.255.254/10). Nothing is added to the root namespace but the
+ *   /run/netns entries, so several labs with the same host addresses run side by side.
+ * - Per host, a mount + PID + UTS namespace (`unshare --mount --propagation private --uts --pid
+ *   --fork --mount-proc`, `hostname` = the host's name) whose PID 1 is the host's real sshd. Private bind mounts of per-host
+ *   directories under lab.dir over /var/lib, /etc/nginx, /run, /root, /var/log,
+ *   /usr/local/sbin, /backup and /nix/var/nix/profiles; `<lab.dir>/hosts` is hidden by a tmpfs, so
+ *   a host's processes see only their own state. Its own PID namespace means `ps`/`pkill` on a host
+ *   see only that host, and sshd (PID 1 there) reaps the host's orphans; killing it ends the host.
+ *   Everything else (/usr, /etc, /tmp, /nix/store) is shared with the machine.
+ * - sshd per host: own ed25519 host key, port 22 on the host address, PermitRootLogin
+ *   prohibit-password, key auth only, no AcceptEnv, UsePAM no, pidfile /run/sshd.pid. One lab
+ *   client key is authorized everywhere; every host's /root/.ssh has that key, a known_hosts with
+ *   every host's real key (by name and address) and an ssh config, so host-to-host ssh and
+ *   `rsync -e ssh` work with StrictHostKeyChecking yes. Host keys are never unchecked.
+ *
+ * STAND-INS (what cannot be real here, and why)
+ * - systemd cannot run in the lab (it needs to be PID 1 with cgroup delegation; this machine's
+ *   PID 1 is not systemd and /usr/bin/systemctl cannot talk to anything). Each host gets
+ *   `/usr/local/sbin/systemctl` (first in root's PATH, for ssh sessions and lab.exec), a bash
+ *   stand-in managing units written by `defineUnit` (see stand-ins/systemctl for exact semantics:
+ *   start/stop/restart/reload/is-active/is-failed/status/show; stop = SIGTERM, 10 s, SIGKILL;
+ *   is-active exits 0/3), and `/usr/local/sbin/journalctl -u UNIT` reading the unit's log
+ *   /var/log/lab-units/<unit>.log. No dependencies, no Restart=, no cgroups.
+ * - NixOS activation: `nginx()` writes one nginx.conf per profile under the host's
+ *   /nix/var/nix/profiles/system (profile 'base') and .../system/specialisation/<profile>/
+ *   (others), each with an executable `bin/switch-to-configuration` that, for `test` or `switch`,
+ *   installs that profile's nginx.conf, reloads (or starts) the real nginx unit and waits until
+ *   nginx serves the new generation. Only nginx is "activated": no other unit changes.
+ * - `nixos-rebuild` on the operator's PATH only appends its arguments to
+ *   <lab.dir>/operator/nixos-rebuild.log and exits 0: deploying needs real NixOS (store closure,
+ *   systemd, bootloader), which the lab does not have.
+ * - The operator's PATH also has an `ssh` wrapper that adds `-F <lab.sshConfig>`.
+ *
+ * Requirements: root, iproute2, util-linux (unshare, nsenter), openssh-server, nginx, curl,
+ * python3, sqlite3. A missing /backup on the machine is created (empty) as a mount point.
+ */
+import { spawn, spawnSync, type ChildProcess, type SpawnOptions, type StdioOptions } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
+
+export const LAB_PREFIX = 'mglab';
+const TMP_ROOT = '/tmp';
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const STANDINS = path.join(HERE, 'stand-ins');
+export const HOST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+export interface LabHostSpec { name: string; address: string }
+export interface LabOptions {
+  hosts: LabHostSpec[];
+  operatorAddress?: string; // default 100.64.255.254
+  prefixLen?: number; // default 10
+  diskMiB?: Record<string, number>; // size-limited tmpfs as that host's /var/lib
+  /** operator ssh connection sharing (ControlMaster auto, ControlPersist 60 s): a second ssh to a
+   * host costs ~10 ms instead of ~250 ms (a full key exchange on this machine). Default off. */
+  sshMultiplex?: boolean;
+}
+export interface ExecResult { code: number; stdout: string; stderr: string }
+export interface RunOptions { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number }
+export interface SpawnOpts { env?: NodeJS.ProcessEnv; cwd?: string; stdio?: StdioOptions }
+export interface UnitSpec {
+  exec: string[];
+  env?: Record<string, string>;
+  user?: string;
+  ready?: { tcp?: number; http?: string; timeoutSec?: number };
+}
+export interface NginxVhost { serverName: string; locations: Record<string, { proxyPass: string | null }> }
+
+export interface Lab {
+  id: string;
+  dir: string;
+  sshConfig: string;
+  operatorEnv: NodeJS.ProcessEnv;
+  hosts: LabHostSpec[];
+  operatorAddress: string;
+  operator(cmd: string[], opts?: RunOptions): Promise<ExecResult>;
+  operatorSpawn(cmd: string[], opts?: SpawnOpts): ChildProcess;
+  exec(host: string, script: string, opts?: RunOptions): Promise<ExecResult>;
+  defineUnit(host: string, unit: string, spec: UnitSpec): Promise<void>;
+  nginx(host: string, profiles: Record<string, NginxVhost[]>, active: string): Promise<void>;
+  /** per-host directory under lab.dir (its var-lib, run, root, ... as seen from the machine) */
+  hostDir(host: string): string;
+  /** PID (in the machine's PID namespace) of the host's init = its sshd */
+  hostPid(host: string): number;
+  teardown(): Promise<void>;
+}
+
+// ---------------------------------------------------------------- helpers
+
+export const sq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+function run(cmd: string, args: string[], opts: RunOptions & { spawnOpts?: SpawnOptions } = {}): Promise<ExecResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, {
+      env: opts.env ?? process.env,
+      cwd: opts.cwd,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      ...opts.spawnOpts,
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    let timer: NodeJS.Timeout | undefined;
+    if (opts.timeoutMs) {
+      timer = setTimeout(() => {
+        stderr += `\n[lab] timeout after ${opts.timeoutMs} ms, killed`;
+        child.kill('SIGKILL');
+      }, opts.timeoutMs);
+    }
+    child.on('error', (e) => { if (timer) clearTimeout(timer); reject(e); });
+    child.on('close', (code, signal) => {
+      if (timer) clearTimeout(timer);
+      resolve({ code: code ?? (signal ? 128 + (signalNumber(signal) ?? 9) : 1), stdout, stderr });
+    });
+    child.stdin!.on('error', () => {});
+    child.stdin!.end(opts.input ?? '');
+  });
+}
+
+function signalNumber(sig: NodeJS.Signals): number | undefined {
+  const n = (fs.constants as unknown as { signals?: Record<string, number> }).signals?.[sig];
+  return n ?? ({ SIGKILL: 9, SIGTERM: 15, SIGINT: 2, SIGHUP: 1 } as Record<string, number>)[sig];
+}
+
+async function must(cmd: string, args: string[], opts: RunOptions = {}): Promise<ExecResult> {
+  const r = await run(cmd, args, opts);
+  if (r.code !== 0) throw new Error(`lab: ${cmd} ${args.join(' ')} exited ${r.code}: ${r.stderr.trim()}`);
+  return r;
+}
+
+function sleepSync(ms: number): void {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+function write(file: string, content: string, mode = 0o644): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, content, { mode });
+  fs.chmodSync(file, mode);
+}
+
+const NAME_RE = /^[a-z0-9][a-z0-9-]{0,30}$/i;
+const IPV4_RE = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/;
+
+// host directory name under lab.dir/hosts/<name>/ -> mount point inside the host
+const HOST_MOUNTS: [string, string][] = [
+  ['var-lib', '/var/lib'],
+  ['etc-nginx', '/etc/nginx'],
+  ['run', '/run'],
+  ['root', '/root'],
+  ['var-log', '/var/log'],
+  ['usr-local-sbin', '/usr/local/sbin'],
+  ['backup', '/backup'],
+  ['nix-profiles', '/nix/var/nix/profiles'],
+];
+
+// ---------------------------------------------------------------- registry / last-resort hooks
+
+const live = new Set<LabImpl>();
+let hooksInstalled = false;
+function installHooks(): void {
+  if (hooksInstalled) return;
+  hooksInstalled = true;
+  process.on('exit', () => {
+    for (const lab of [...live]) lab.teardownSync();
+  });
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      for (const lab of [...live]) lab.teardownSync();
+      process.kill(process.pid, sig);
+    });
+  }
+}
+
+// ---------------------------------------------------------------- the lab
+
+interface HostState {
+  spec: LabHostSpec;
+  index: number;
+  ns: string;
+  dir: string;
+  sshdDir: string;
+  child?: ChildProcess;
+  unsharePid?: number;
+  initPid?: number;
+}
+
+class LabImpl implements Lab {
+  readonly id: string;
+  readonly dir: string;
+  readonly sshConfig: string;
+  readonly operatorEnv: NodeJS.ProcessEnv;
+  readonly hosts: LabHostSpec[];
+  readonly operatorAddress: string;
+  readonly prefixLen: number;
+  readonly opNs: string;
+  readonly bridge: string;
+  readonly byName = new Map<string, HostState>();
+  private torn = false;
+
+  constructor(readonly opts: LabOptions) {
+    this.id = LAB_PREFIX + randomBytes(3).toString('hex');
+    this.dir = path.join(TMP_ROOT, this.id);
+    this.hosts = opts.hosts.map((h) => ({ ...h }));
+    this.operatorAddress = opts.operatorAddress ?? '100.64.255.254';
+    this.prefixLen = opts.prefixLen ?? 10;
+    this.opNs = `${this.id}-operator`;
+    this.bridge = `${this.id}br`;
+    this.sshConfig = path.join(this.dir, 'operator', 'ssh_config');
+    this.operatorEnv = {
+      ...process.env,
+      PATH: `${path.join(this.dir, 'operator', 'bin')}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+      MIGEN_SSH_CONFIG: this.sshConfig,
+      MIGEN_LAB: this.id,
+      MIGEN_LAB_DIR: this.dir,
+    };
+    this.hosts.forEach((spec, index) => {
+      this.byName.set(spec.name, {
+        spec,
+        index,
+        ns: `${this.id}-h-${spec.name}`,
+        dir: path.join(this.dir, 'hosts', spec.name),
+        sshdDir: path.join(this.dir, 'sshd', spec.name),
+      });
+    });
+  }
+
+  validate(): void {
+    const names = new Set<string>();
+    const addrs = new Set<string>([this.operatorAddress]);
+    if (this.hosts.length === 0) throw new Error('lab: no hosts');
+    if (this.hosts.length > 999) throw new Error('lab: at most 999 hosts');
+    if (!IPV4_RE.test(this.operatorAddress)) throw new Error(`lab: bad operatorAddress ${this.operatorAddress}`);
+    for (const h of this.hosts) {
+      if (!NAME_RE.test(h.name)) throw new Error(`lab: bad host name ${JSON.stringify(h.name)} (want ${NAME_RE})`);
+      if (!IPV4_RE.test(h.address)) throw new Error(`lab: bad address ${h.address} for ${h.name}`);
+      if (names.has(h.name)) throw new Error(`lab: duplicate host name ${h.name}`);
+      if (addrs.has(h.address)) throw new Error(`lab: duplicate address ${h.address}`);
+      names.add(h.name);
+      addrs.add(h.address);
+    }
+    for (const k of Object.keys(this.opts.diskMiB ?? {})) {
+      if (!names.has(k)) throw new Error(`lab: diskMiB names unknown host ${k}`);
+    }
+  }
+
+  host(name: string): HostState {
+    const h = this.byName.get(name);
+    if (!h) throw new Error(`lab ${this.id}: no host ${JSON.stringify(name)} (hosts: ${[...this.byName.keys()].join(', ')})`);
+    return h;
+  }
+
+  hostDir(name: string): string {
+    return this.host(name).dir;
+  }
+
+  hostPid(name: string): number {
+    const h = this.host(name);
+    if (!h.initPid) throw new Error(`lab ${this.id}: host ${name} not running`);
+    return h.initPid;
+  }
+
+  // ---------------------------------------------------------------- creation
+
+  async start(): Promise<void> {
+    this.validate();
+    for (const p of ['/backup', '/nix/var/nix/profiles']) fs.mkdirSync(p, { recursive: true });
+    fs.mkdirSync(this.dir, { mode: 0o711 });
+    const opDir = path.join(this.dir, 'operator');
+    fs.mkdirSync(path.join(opDir, 'bin'), { recursive: true });
+
+    // keys
+    const clientKey = path.join(opDir, 'id_ed25519');
+    await Promise.all([
+      must('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `${this.id}-operator`, '-f', clientKey]),
+      ...[...this.byName.values()].map(async (h) => {
+        fs.mkdirSync(h.sshdDir, { recursive: true, mode: 0o700 });
+        await must('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `${this.id}-${h.spec.name}`, '-f', path.join(h.sshdDir, 'ssh_host_ed25519_key')]);
+      }),
+    ]);
+    const clientPriv = fs.readFileSync(clientKey, 'utf8');
+    const clientPub = fs.readFileSync(`${clientKey}.pub`, 'utf8');
+    const knownHosts = [...this.byName.values()]
+      .map((h) => {
+        const [type, key] = fs.readFileSync(path.join(h.sshdDir, 'ssh_host_ed25519_key.pub'), 'utf8').trim().split(/\s+/);
+        return `${h.spec.name},${h.spec.address} ${type} ${key}\n`;
+      })
+      .join('');
+
+    const sshCfg = (identity: string, known: string, multiplex = false) =>
+      `# migen lab ${this.id}\n` +
+      [...this.byName.values()]
+        .map((h) =>
+          [
+            `Host ${h.spec.name}`,
+            `  HostName ${h.spec.address}`,
+            `  User root`,
+            `  IdentityFile ${identity}`,
+            `  UserKnownHostsFile ${known}`,
+            `  StrictHostKeyChecking yes`,
+            `  BatchMode yes`,
+            '',
+          ].join('\n'),
+        )
+        .join('\n') +
+      [
+        '',
+        'Host *',
+        '  User root',
+        `  IdentityFile ${identity}`,
+        '  IdentitiesOnly yes',
+        `  UserKnownHostsFile ${known}`,
+        '  GlobalKnownHostsFile /dev/null',
+        '  StrictHostKeyChecking yes',
+        '  BatchMode yes',
+        '  ConnectTimeout 5',
+        '  LogLevel ERROR',
+        ...(multiplex ? ['  ControlMaster auto', `  ControlPath ${path.join(this.dir, 'operator', 'cm-%C')}`, '  ControlPersist 60'] : []),
+        '',
+      ].join('\n');
+
+    // operator files
+    write(path.join(opDir, 'known_hosts'), knownHosts);
+    write(this.sshConfig, sshCfg(clientKey, path.join(opDir, 'known_hosts'), this.opts.sshMultiplex), 0o600);
+    write(path.join(opDir, 'nixos-rebuild.log'), '');
+    write(
+      path.join(opDir, 'bin', 'nixos-rebuild'),
+      fs.readFileSync(path.join(STANDINS, 'nixos-rebuild'), 'utf8').replace('@LOG@', sq(path.join(opDir, 'nixos-rebuild.log'))),
+      0o755,
+    );
+    write(
+      path.join(opDir, 'bin', 'ssh'),
+      `#!/bin/sh\n# migen lab ${this.id}: ssh with the lab's ssh_config (strict host key checking)\nexec /usr/bin/ssh -F ${sq(this.sshConfig)} "$@"\n`,
+      0o755,
+    );
+
+    // host files
+    const systemctl = fs.readFileSync(path.join(STANDINS, 'systemctl'), 'utf8');
+    const journalctl = fs.readFileSync(path.join(STANDINS, 'journalctl'), 'utf8');
+    for (const h of this.byName.values()) {
+      for (const [sub] of HOST_MOUNTS) fs.mkdirSync(path.join(h.dir, sub), { recursive: true, mode: 0o755 });
+      fs.chmodSync(path.join(h.dir, 'root'), 0o700);
+      fs.mkdirSync(path.join(h.dir, 'run', 'sshd'), { mode: 0o755 });
+      fs.mkdirSync(path.join(h.dir, 'run', 'lab-units'), { mode: 0o755 });
+      fs.mkdirSync(path.join(h.dir, 'run', 'nginx'), { mode: 0o755 });
+      fs.mkdirSync(path.join(h.dir, 'var-log', 'nginx'), { recursive: true });
+      fs.mkdirSync(path.join(h.dir, 'var-log', 'lab-units'), { recursive: true });
+      fs.mkdirSync(path.join(h.dir, 'nix-profiles', 'system'), { recursive: true });
+      fs.writeFileSync(path.join(h.dir, 'run', 'lab-host'), `${h.spec.name}\n`);
+      const dotSsh = path.join(h.dir, 'root', '.ssh');
+      fs.mkdirSync(dotSsh, { mode: 0o700 });
+      write(path.join(dotSsh, 'authorized_keys'), clientPub, 0o600);
+      write(path.join(dotSsh, 'id_ed25519'), clientPriv, 0o600);
+      write(path.join(dotSsh, 'id_ed25519.pub'), clientPub, 0o644);
+      write(path.join(dotSsh, 'known_hosts'), knownHosts, 0o644);
+      write(path.join(dotSsh, 'config'), sshCfg('/root/.ssh/id_ed25519', '/root/.ssh/known_hosts'), 0o600);
+      write(path.join(h.dir, 'usr-local-sbin', 'systemctl'), systemctl, 0o755);
+      write(path.join(h.dir, 'usr-local-sbin', 'journalctl'), journalctl, 0o755);
+      write(
+        path.join(h.sshdDir, 'sshd_config'),
+        [
+          `# migen lab ${this.id} host ${h.spec.name}`,
+          'Port 22',
+          'AddressFamily inet',
+          `ListenAddress ${h.spec.address}:22`,
+          `HostKey ${path.join(h.sshdDir, 'ssh_host_ed25519_key')}`,
+          'PidFile /run/sshd.pid',
+          'PermitRootLogin prohibit-password',
+          'PubkeyAuthentication yes',
+          'AuthenticationMethods publickey',
+          'PasswordAuthentication no',
+          'KbdInteractiveAuthentication no',
+          'UsePAM no',
+          'AuthorizedKeysFile .ssh/authorized_keys',
+          'StrictModes yes',
+          '# AcceptEnv: none (no AcceptEnv line, so no client environment is accepted)',
+          `SetEnv PATH=${HOST_PATH} MIGEN_LAB=${this.id} LAB_HOST=${h.spec.name} LANG=C.UTF-8`,
+          'UseDNS no',
+          'PrintMotd no',
+          'PrintLastLog no',
+          'X11Forwarding no',
+          'MaxStartups 200',
+          'MaxSessions 100',
+          'LogLevel INFO',
+          'Subsystem sftp internal-sftp',
+          '',
+        ].join('\n'),
+        0o600,
+      );
+    }
+
+    await this.network();
+    await Promise.all([...this.byName.values()].map((h) => this.startHost(h)));
+  }
+
+  private async network(): Promise<void> {
+    const p = this.prefixLen;
+    const root = [`netns add ${this.opNs}`];
+    const op = [
+      'link set lo up',
+      `link add ${this.bridge} type bridge stp_state 0 forward_delay 0`,
+      `addr add ${this.operatorAddress}/${p} dev ${this.bridge}`,
+      `link set ${this.bridge} up`,
+    ];
+    for (const h of this.byName.values()) {
+      const veth = `${this.id}v${h.index}`;
+      root.push(`netns add ${h.ns}`);
+      root.push(`link add ${veth} netns ${this.opNs} type veth peer name eth0 netns ${h.ns}`);
+      op.push(`link set ${veth} master ${this.bridge}`, `link set ${veth} up`);
+    }
+    await must('ip', ['-batch', '-'], { input: root.join('\n') + '\n' });
+    await must('ip', ['-n', this.opNs, '-batch', '-'], { input: op.join('\n') + '\n' });
+    await Promise.all(
+      [...this.byName.values()].map((h) =>
+        must('ip', ['-n', h.ns, '-batch', '-'], {
+          input: ['link set lo up', `addr add ${h.spec.address}/${p} dev eth0`, 'link set eth0 up', ''].join('\n'),
+        }),
+      ),
+    );
+  }
+
+  private async startHost(h: HostState): Promise<void> {
+    const disk = this.opts.diskMiB?.[h.spec.name];
+    const lines = ['set -e', `hostname ${h.spec.name}`];
+    for (const [sub, target] of HOST_MOUNTS) {
+      if (target === '/var/lib' && disk !== undefined) {
+        lines.push(`mount -t tmpfs -o size=${Math.max(1, Math.floor(disk))}m,mode=0755 ${this.id}-${h.spec.name}-varlib /var/lib`);
+      } else {
+        lines.push(`mount --bind ${sq(path.join(h.dir, sub))} ${target}`);
+      }
+    }
+    // hide every host's directories (including this one's) from the host's processes
+    lines.push(`mount -t tmpfs -o size=64k,mode=0700 ${this.id}-hidden ${sq(path.join(this.dir, 'hosts'))}`);
+    lines.push(`exec /usr/sbin/sshd -D -f ${sq(path.join(h.sshdDir, 'sshd_config'))} -E /var/log/sshd.log`);
+    const log = fs.openSync(path.join(this.dir, `host-${h.spec.name}.log`), 'a');
+    const child = spawn(
+      'nsenter',
+      [`--net=/run/netns/${h.ns}`, '--', 'unshare', '--mount', '--propagation', 'private', '--uts', '--pid', '--fork', '--mount-proc', '--kill-child', '--', '/bin/sh', '-c', lines.join('\n')],
+      {
+        env: { PATH: HOST_PATH, MIGEN_LAB: this.id, LAB_HOST: h.spec.name, LANG: 'C.UTF-8', HOME: '/root' },
+        stdio: ['ignore', log, log],
+        detached: true,
+        cwd: '/',
+      },
+    );
+    fs.closeSync(log);
+    child.unref();
+    h.child = child;
+    h.unsharePid = child.pid;
+    let exited: string | undefined;
+    child.on('exit', (code, sig) => (exited = `exited ${code ?? sig}`));
+    const pidfile = path.join(h.dir, 'run', 'sshd.pid');
+    const deadline = Date.now() + 15000;
+    for (;;) {
+      if (!h.initPid && h.unsharePid) {
+        try {
+          const kids = fs.readFileSync(`/proc/${h.unsharePid}/task/${h.unsharePid}/children`, 'utf8').trim();
+          if (kids) h.initPid = Number(kids.split(/\s+/)[0]);
+        } catch { /* not yet */ }
+      }
+      if (h.initPid && fs.existsSync(pidfile)) return;
+      if (exited || Date.now() > deadline) {
+        let why = '';
+        try { why = fs.readFileSync(path.join(this.dir, `host-${h.spec.name}.log`), 'utf8'); } catch { /* none */ }
+        try { why += fs.readFileSync(path.join(h.dir, 'var-log', 'sshd.log'), 'utf8'); } catch { /* none */ }
+        throw new Error(`lab ${this.id}: host ${h.spec.name} did not start (${exited ?? 'timeout'}): ${why.trim()}`);
+      }
+      await sleep(10);
+    }
+  }
+
+  // ---------------------------------------------------------------- operator
+
+  operatorSpawn(cmd: string[], opts: SpawnOpts = {}): ChildProcess {
+    if (this.torn) throw new Error(`lab ${this.id} is torn down`);
+    return spawn('nsenter', [`--net=/run/netns/${this.opNs}`, '--', ...cmd], {
+      env: opts.env ?? this.operatorEnv,
+      cwd: opts.cwd,
+      stdio: opts.stdio ?? ['pipe', 'pipe', 'pipe'],
+    });
+  }
+
+  operator(cmd: string[], opts: RunOptions = {}): Promise<ExecResult> {
+    if (this.torn) return Promise.reject(new Error(`lab ${this.id} is torn down`));
+    return run('nsenter', [`--net=/run/netns/${this.opNs}`, '--', ...cmd], { ...opts, env: opts.env ?? this.operatorEnv });
+  }
+
+  // ---------------------------------------------------------------- hosts
+
+  exec(host: string, script: string, opts: RunOptions = {}): Promise<ExecResult> {
+    const h = this.host(host);
+    const pid = this.hostPid(host);
+    return run('nsenter', ['-t', String(pid), '-m', '-n', '-p', '-u', '--', '/bin/bash', '-c', `cd /root || exit 1\n${script}`], {
+      ...opts,
+      cwd: '/',
+      env: opts.env ?? { PATH: HOST_PATH, HOME: '/root', USER: 'root', LOGNAME: 'root', LANG: 'C.UTF-8', MIGEN_LAB: this.id, LAB_HOST: h.spec.name },
+    });
+  }
+
+  async defineUnit(host: string, unit: string, spec: UnitSpec): Promise<void> {
+    const h = this.host(host);
+    const name = unit.replace(/\.service$/, '');
+    if (!/^[A-Za-z0-9@._:-]+$/.test(name) || name.startsWith('.')) throw new Error(`lab: bad unit name ${unit}`);
+    if (!spec.exec.length) throw new Error(`lab: unit ${unit} has no exec`);
+    for (const k of Object.keys(spec.env ?? {})) if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`lab: bad env name ${k}`);
+    const d = path.join(h.dir, 'run', 'lab-units', name);
+    fs.mkdirSync(d, { recursive: true });
+    const envs = [
+      `PATH=${HOST_PATH}`,
+      'LANG=C.UTF-8',
+      `MIGEN_LAB=${this.id}`,
+      `LAB_HOST=${h.spec.name}`,
+      `LAB_UNIT=${name}`,
+      ...Object.entries(spec.env ?? {}).map(([k, v]) => `${k}=${v}`),
+    ];
+    const user = spec.user && spec.user !== 'root' ? spec.user : undefined;
+    const script = [
+      '#!/bin/bash',
+      `# migen lab unit ${name} on ${h.spec.name} (started by the systemctl stand-in)`,
+      `s=$(</proc/$$/stat); s=\${s##*) }; read -ra f <<<"$s"`,
+      `echo "$$ \${f[19]}" >/run/lab-units/${name}/pid.tmp && mv -f /run/lab-units/${name}/pid.tmp /run/lab-units/${name}/pid`,
+      '# close inherited descriptors (locks, pipes) beyond stdio, as systemd would',
+      'for fd in /proc/$$/fd/*; do fd=${fd##*/}; case $fd in 0|1|2|255) ;; *) eval "exec $fd>&-" ;; esac; done',
+      'cd /',
+      user
+        ? `home=$(getent passwd ${sq(user)} | cut -d: -f6); exec env -i HOME="\${home:-/}" USER=${sq(user)} LOGNAME=${sq(user)} ${envs.map(sq).join(' ')} setpriv --reuid=${sq(user)} --regid="$(id -g ${sq(user)})" --init-groups -- ${spec.exec.map(sq).join(' ')}`
+        : `exec env -i HOME=/root USER=root LOGNAME=root ${envs.map(sq).join(' ')} ${spec.exec.map(sq).join(' ')}`,
+      '',
+    ].join('\n');
+    write(path.join(d, 'run'), script, 0o755);
+    for (const f of ['ready.tcp', 'ready.http', 'ready.timeout']) fs.rmSync(path.join(d, f), { force: true });
+    if (spec.ready?.tcp !== undefined) write(path.join(d, 'ready.tcp'), `${Number(spec.ready.tcp)}\n`);
+    if (spec.ready?.http !== undefined) write(path.join(d, 'ready.http'), `${spec.ready.http}\n`);
+    if (spec.ready?.timeoutSec !== undefined) write(path.join(d, 'ready.timeout'), `${Math.ceil(spec.ready.timeoutSec)}\n`);
+  }
+
+  async nginx(host: string, profiles: Record<string, NginxVhost[]>, active: string): Promise<void> {
+    const h = this.host(host);
+    if (!profiles.base) throw new Error(`lab: nginx profiles need a 'base' profile (got ${Object.keys(profiles).join(', ')})`);
+    if (!profiles[active]) throw new Error(`lab: nginx active profile ${active} not in profiles`);
+    const sysDir = path.join(h.dir, 'nix-profiles', 'system');
+    fs.rmSync(sysDir, { recursive: true, force: true });
+    for (const [profile, vhosts] of Object.entries(profiles)) {
+      if (profile !== 'base' && !NAME_RE.test(profile)) throw new Error(`lab: bad profile name ${profile}`);
+      const inHost = profile === 'base' ? '/nix/var/nix/profiles/system' : `/nix/var/nix/profiles/system/specialisation/${profile}`;
+      const outside = profile === 'base' ? sysDir : path.join(sysDir, 'specialisation', profile);
+      const conf0 = renderNginx(vhosts, 'TOKEN');
+      const token = `${profile}:${createHash('sha256').update(conf0).digest('hex').slice(0, 12)}`;
+      const conf = renderNginx(vhosts, token);
+      write(path.join(outside, 'etc', 'nginx', 'nginx.conf'), conf);
+      write(path.join(outside, 'etc', 'nginx', 'generation'), `${token}\n`);
+      write(path.join(outside, 'bin', 'switch-to-configuration'), switchScript(h.spec.name, profile, inHost), 0o755);
+    }
+    await this.defineUnit(host, 'nginx', {
+      exec: ['/usr/sbin/nginx', '-g', 'daemon off;', '-e', '/var/log/nginx/error.log'],
+      ready: { tcp: 80 },
+    });
+    const stc = active === 'base' ? '/nix/var/nix/profiles/system/bin/switch-to-configuration' : `/nix/var/nix/profiles/system/specialisation/${active}/bin/switch-to-configuration`;
+    const r = await this.exec(host, `${stc} switch`);
+    if (r.code !== 0) throw new Error(`lab: nginx on ${host}: switch-to-configuration ${active} failed (${r.code}): ${r.stderr}${r.stdout}`);
+  }
+
+  // ---------------------------------------------------------------- teardown
+
+  async teardown(): Promise<void> {
+    this.teardownSync();
+  }
+
+  teardownSync(): void {
+    if (this.torn && !fs.existsSync(this.dir)) return;
+    this.torn = true;
+    const nss = [this.opNs, ...[...this.byName.values()].map((h) => h.ns)];
+    const existing = new Set(listNetns());
+    for (let round = 0; round < 5; round++) {
+      const pids = new Set<number>();
+      for (const ns of nss) if (existing.has(ns)) for (const p of netnsPids(ns)) pids.add(p);
+      for (const h of this.byName.values()) {
+        if (h.unsharePid) pids.add(h.unsharePid);
+        if (h.initPid) pids.add(h.initPid);
+      }
+      for (const p of processesMatching(this.id)) pids.add(p.pid);
+      pids.delete(process.pid);
+      const alive = [...pids].filter(isAlive);
+      if (alive.length === 0) break;
+      for (const p of alive) {
+        try { process.kill(p, 'SIGKILL'); } catch { /* gone */ }
+      }
+      const until = Date.now() + 2000;
+      while (Date.now() < until && alive.some(isAlive)) sleepSync(10);
+      for (const h of this.byName.values()) { h.unsharePid = undefined; h.initPid = undefined; }
+    }
+    const del = nss.filter((ns) => existing.has(ns)).map((ns) => `netns del ${ns}`);
+    if (del.length) spawnSync('ip', ['-force', '-batch', '-'], { input: del.join('\n') + '\n', stdio: ['pipe', 'ignore', 'ignore'] });
+    for (const m of mountsMatching(this.dir).reverse()) spawnSync('umount', ['-l', m], { stdio: 'ignore' });
+    try {
+      fs.rmSync(this.dir, { recursive: true, force: true, maxRetries: 3 });
+    } catch { /* reported by findLeftovers */ }
+    live.delete(this);
+  }
+}
+
+// ---------------------------------------------------------------- nginx rendering
+
+function checkToken(s: string, what: string): string {
+  if (!s || /[\s;{}"'\\$#]/.test(s)) throw new Error(`lab: nginx ${what} ${JSON.stringify(s)} not allowed`);
+  return s;
+}
+
+function renderNginx(vhosts: NginxVhost[], token: string): string {
+  const out = [
+    '# migen lab nginx.conf (written by lab.nginx)',
+    'user nobody nogroup;',
+    'worker_processes 1;',
+    'pid /run/nginx.pid;',
+    'error_log /var/log/nginx/error.log warn;',
+    'events { worker_connections 1024; }',
+    'http {',
+    '  default_type text/plain;',
+    '  access_log /var/log/nginx/access.log;',
+    '  client_body_temp_path /run/nginx/body;',
+    '  proxy_temp_path /run/nginx/proxy;',
+    '  fastcgi_temp_path /run/nginx/fastcgi;',
+    '  uwsgi_temp_path /run/nginx/uwsgi;',
+    '  scgi_temp_path /run/nginx/scgi;',
+    '  proxy_connect_timeout 2s;',
+    '  proxy_read_timeout 30s;',
+    '  proxy_http_version 1.1;',
+    '  server {',
+    '    listen 80 default_server;',
+    '    server_name _;',
+    `    location = /.lab/generation { return 200 "${token}"; }`,
+    '    location / { return 404; }',
+    '  }',
+  ];
+  for (const v of vhosts) {
+    out.push('  server {', '    listen 80;', `    server_name ${checkToken(v.serverName, 'server_name')};`);
+    for (const [loc, { proxyPass }] of Object.entries(v.locations)) {
+      out.push(`    location ${checkToken(loc, 'location')} {`);
+      if (proxyPass === null) out.push('      return 404;');
+      else {
+        out.push(
+          `      proxy_pass ${checkToken(proxyPass, 'proxy_pass')};`,
+          '      proxy_set_header Host $host;',
+          '      proxy_set_header X-Real-IP $remote_addr;',
+          '      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
+          '      proxy_set_header X-Forwarded-Proto $scheme;',
+        );
+      }
+      out.push('    }');
+    }
+    out.push('  }');
+  }
+  out.push('}', '');
+  return out.join('\n');
+}
+
+function switchScript(host: string, profile: string, top: string): string {
+  return `#!/bin/bash
+# migen lab: STAND-IN for NixOS's switch-to-configuration, profile '${profile}' on ${host}.
+# Real activation needs NixOS (systemd, /nix/store closures). This one activates only nginx:
+#   switch|test   install ${top}/etc/nginx/nginx.conf as /etc/nginx/nginx.conf, reload nginx
+#                 (start it if not running) and wait until nginx serves this profile's generation;
+#                 switch also records the profile as the boot default.
+#   boot          only record the boot default;  dry-activate  print what would change.
+set -euo pipefail
+profile=${sq(profile)}
+top=${sq(top)}
+action=\${1:-}
+case "$action" in
+  switch|test) ;;
+  boot) echo "$profile" >/nix/var/nix/profiles/.lab-boot-profile; exit 0 ;;
+  dry-activate) echo "would activate nginx configuration of profile $profile"; exit 0 ;;
+  *) echo "Usage: switch-to-configuration [switch|boot|test|dry-activate]" >&2; exit 1 ;;
+esac
+exec 9>/run/lab-switch.lock
+flock 9
+echo "activating the configuration ($profile)..."
+nginx -t -q -c "$top/etc/nginx/nginx.conf" -e /var/log/nginx/error.log
+cp "$top/etc/nginx/nginx.conf" /etc/nginx/.nginx.conf.new
+mv -f /etc/nginx/.nginx.conf.new /etc/nginx/nginx.conf
+ln -sfn "$top" /run/current-system
+echo "$profile" >/run/lab-active-profile
+[ "$action" = switch ] && echo "$profile" >/nix/var/nix/profiles/.lab-boot-profile
+want=$(<"$top/etc/nginx/generation")
+if systemctl is-active -q nginx; then
+  nginx -s reload -e /var/log/nginx/error.log
+else
+  systemctl start nginx 9>&-
+fi
+ok=0
+for _ in $(seq 1 400); do
+  got=$(curl -s --noproxy '*' --max-time 1 -H 'Host: lab-generation.invalid' http://127.0.0.1/.lab/generation || true)
+  if [ "$got" = "$want" ]; then ok=$((ok + 1)); [ $ok -ge 2 ] && exit 0; else ok=0; fi
+  sleep 0.025
+done
+echo "switch-to-configuration: nginx did not take up profile $profile within 10 s" >&2
+exit 1
+`;
+}
+
+// ---------------------------------------------------------------- process / ns scanning (shared with leftovers.ts)
+
+export function listNetns(): string[] {
+  const r = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' });
+  return (r.stdout ?? '')
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/)[0] ?? '')
+    .filter(Boolean);
+}
+
+export function netnsPids(ns: string): number[] {
+  const r = spawnSync('ip', ['netns', 'pids', ns], { encoding: 'utf8' });
+  return (r.stdout ?? '').split(/\s+/).filter(Boolean).map(Number).filter((n) => n > 0);
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
+  } catch {
+    return false;
+  }
+}
+
+/** live processes whose command line or environment mentions `needle` (not this process) */
+export function processesMatching(needle: string): { pid: number; cmd: string }[] {
+  const out: { pid: number; cmd: string }[] = [];
+  for (const e of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    const pid = Number(e);
+    if (pid === process.pid || pid === process.ppid) continue;
+    let cmd = '';
+    let env = '';
+    try { cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim(); } catch { continue; }
+    try { env = fs.readFileSync(`/proc/${pid}/environ`, 'utf8'); } catch { /* gone or zombie */ }
+    if ((cmd.includes(needle) || env.includes(`MIGEN_LAB=${needle}`)) && isAlive(pid)) out.push({ pid, cmd });
+  }
+  return out;
+}
+
+/** mount points (in this mount namespace) whose path or source mentions `needle` */
+export function mountsMatching(needle: string): string[] {
+  let info = '';
+  try { info = fs.readFileSync('/proc/self/mountinfo', 'utf8'); } catch { return []; }
+  const out: string[] = [];
+  for (const line of info.split('\n')) {
+    if (!line.includes(needle)) continue;
+    const mp = line.split(' ')[4];
+    if (mp) out.push(mp.replace(/\\040/g, ' '));
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------- public entry points
+
+export async function createLab(opts: LabOptions): Promise<Lab> {
+  installHooks();
+  const lab = new LabImpl(opts);
+  live.add(lab);
+  try {
+    await lab.start();
+  } catch (e) {
+    lab.teardownSync();
+    throw e;
+  }
+  return lab;
+}
+
+/** vitest helper: creates the lab in beforeAll, tears it down in afterAll (also on failure). */
+export function useLab(opts: LabOptions | (() => LabOptions), timeoutMs = 60_000): { readonly lab: Lab } {
+  let lab: Lab | undefined;
+  beforeAll(async () => {
+    lab = await createLab(typeof opts === 'function' ? opts() : opts);
+  }, timeoutMs);
+  afterAll(async () => {
+    await lab?.teardown();
+  }, timeoutMs);
+  return {
+    get lab(): Lab {
+      if (!lab) throw new Error('useLab: the lab exists only inside tests (after beforeAll)');
+      return lab;
+    },
+  };
+}
+
+/** the lab's stateful service (python3 stdlib); run it as `/usr/bin/python3 APP_PY` in a unit */
+export const APP_PY = path.join(HERE, 'service', 'app.py');
