@@ -81,8 +81,16 @@ let
       (try cfg.nixpkgs.system
         (try sys.pkgs.stdenv.hostPlatform.system "x86_64-linux"));
 
-  host = name: sys:
+  # The configuration as the user wrote it: without migen's own generated modules, which
+  # would otherwise feed back (a finalized migration disables the service on the old host).
+  userView = sys:
+    if sys ? extendModules && (sys.options.migen.generated.enable or null) != null
+    then sys.extendModules { modules = [ { migen.generated.enable = false; } ]; }
+    else sys;
+
+  host = name: sys0:
     let
+      sys = userView sys0;
       cfg = sys.config;
       hostName = cfg.networking.hostName;
     in

@@ -39,6 +39,11 @@ in
       default = { };
       description = "Informational, set by the generated modules: the migrations that touch this host.";
     };
+    generated.enable = mkOption {
+      type = types.bool;
+      default = true;
+      description = "Apply the generated modules. migen's inventory evaluation turns this off to read the configuration as written by hand.";
+    };
     generatedDir = mkOption {
       type = types.nullOr types.path;
       default = null;

@@ -8,7 +8,7 @@ Usage: migen <command> [options]
 
 Commands:
   plan MANIFEST...       validate and print the plan and the files generate would change
-                         (exit 0: nothing to change, 2: changes pending, 1: error)
+                         (exit 0: nothing to do, 2: changes pending, 1: error)
   generate MANIFEST...   write generated/ (NixOS modules, runbooks, plans, migen.sum)
   check MANIFEST...      exit 1 when generated/ is stale, incomplete or edited by hand
   inventory              print the inventory read from the flake with nix eval
@@ -30,7 +30,8 @@ Validates the manifests against the inventory and prints, per migration, the ste
 phase with their host and exact commands, the downtime window, the proxy routes that move and
 those that stay, warnings, and the files that \`migen generate\` would add (+), change (~) or
 remove (-). Writes nothing.
-Exit status: 0 nothing to change, 2 changes pending, 1 error.`,
+Exit status: 0 nothing to do (every migration done, generated/ up to date), 2 changes pending
+(a migration still planned, or generated/ would change), 1 error.`,
   generate: `Usage: migen generate MANIFEST... [--out DIR] [--inventory FILE | --flake DIR]
 
 Writes DIR (default generated/) for the given manifests and those already recorded in

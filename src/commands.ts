@@ -49,13 +49,15 @@ async function plan(o: Opts): Promise<number> {
   const changes = diffOutput(o.out, files).map((c) => ({ ...c, path: `${o.out}/${c.path}` }));
   const given = new Set(inputs.manifests.filter((m) => manifests.map((x) => path.resolve(x)).includes(path.resolve(m.path))).map((m) => m.path));
   const shown = inputs.plans.filter((p) => given.has(p.manifest));
-  const pending = changes.some((c) => c.mark !== ' ');
+  const fileChanges = changes.some((c) => c.mark !== ' ');
+  // Pending: generated/ would change, or a shown migration is still planned (the fleet will change).
+  const pending = fileChanges || shown.some((p) => p.migrations.some((m) => m.status === 'planned'));
   for (const p of shown) {
     if (format === 'json') process.stdout.write(canonicalJson(planJson(p, changes)));
     else if (format === 'markdown') process.stdout.write(renderPlanMarkdown(p, changes));
     else process.stdout.write(renderPlanText(p, changes));
   }
-  if (o.diff && pending) {
+  if (o.diff && fileChanges) {
     const { unifiedDiff } = await import('./generator/emit/diff.js');
     for (const c of changes.filter((x) => x.mark !== ' ')) process.stdout.write(unifiedDiff(c.path, files.find((f) => `${o.out}/${f.path}` === c.path)?.content ?? null));
   }

@@ -132,6 +132,11 @@ describe('lab', () => {
     expect(r.code).toBe(5);
     expect((await sc('status nope')).code).toBe(4);
 
+    // a unit with `user` runs as that user, with a clean environment plus its own
+    await lab.defineUnit('h001', 'whoami', { exec: ['/bin/sh', '-c', 'echo "$(id -un) $FOO $LAB_HOST ${SSH_CONNECTION:-no-ssh}"; exec sleep 1000'], user: 'nobody', env: { FOO: 'bar baz' } });
+    r = await lab.exec('h001', 'systemctl start whoami && sleep 0.1 && journalctl -u whoami -n 1 && systemctl stop whoami');
+    expect([r.code, r.stdout]).toEqual([0, 'nobody bar baz h001 no-ssh\n']);
+
     // container@ units, and a unit that ignores SIGTERM is killed after 10 s
     await lab.defineUnit('h002', 'container@box', { exec: ['/bin/bash', '-c', 'trap "" TERM; echo box up; while :; do sleep 0.1; done'] });
     r = await ssh(lab, 'h002', 'systemctl start container@box && systemctl is-active container@box.service && journalctl -u container@box');

@@ -65,6 +65,7 @@ export interface LabOptions {
   sshMultiplex?: boolean;
 }
 export interface ExecResult { code: number; stdout: string; stderr: string }
+/** env is merged over the default environment (operatorEnv for the operator, root's for a host) */
 export interface RunOptions { input?: string; env?: NodeJS.ProcessEnv; cwd?: string; timeoutMs?: number }
 export interface SpawnOpts { env?: NodeJS.ProcessEnv; cwd?: string; stdio?: StdioOptions }
 export interface UnitSpec {
@@ -484,7 +485,7 @@ class LabImpl implements Lab {
   operatorSpawn(cmd: string[], opts: SpawnOpts = {}): ChildProcess {
     if (this.torn) throw new Error(`lab ${this.id} is torn down`);
     return spawn('nsenter', [`--net=/run/netns/${this.opNs}`, '--', ...cmd], {
-      env: opts.env ?? this.operatorEnv,
+      env: { ...this.operatorEnv, ...opts.env },
       cwd: opts.cwd,
       stdio: opts.stdio ?? ['pipe', 'pipe', 'pipe'],
     });
@@ -492,7 +493,7 @@ class LabImpl implements Lab {
 
   operator(cmd: string[], opts: RunOptions = {}): Promise<ExecResult> {
     if (this.torn) return Promise.reject(new Error(`lab ${this.id} is torn down`));
-    return run('nsenter', [`--net=/run/netns/${this.opNs}`, '--', ...cmd], { ...opts, env: opts.env ?? this.operatorEnv });
+    return run('nsenter', [`--net=/run/netns/${this.opNs}`, '--', ...cmd], { ...opts, env: { ...this.operatorEnv, ...opts.env } });
   }
 
   // ---------------------------------------------------------------- hosts
@@ -503,7 +504,7 @@ class LabImpl implements Lab {
     return run('nsenter', ['-t', String(pid), '-m', '-n', '-p', '-u', '--', '/bin/bash', '-c', `cd /root || exit 1\n${script}`], {
       ...opts,
       cwd: '/',
-      env: opts.env ?? { PATH: HOST_PATH, HOME: '/root', USER: 'root', LOGNAME: 'root', LANG: 'C.UTF-8', MIGEN_LAB: this.id, LAB_HOST: h.spec.name },
+      env: { PATH: HOST_PATH, HOME: '/root', USER: 'root', LOGNAME: 'root', LANG: 'C.UTF-8', MIGEN_LAB: this.id, LAB_HOST: h.spec.name, ...opts.env },
     });
   }
 

@@ -91,7 +91,7 @@ describe('the CLI prints one clear error, exit 1, no stack trace', () => {
     ['unknown host', ok.replace('from: h001', 'from: nope'), /^migen: .*unknown-host\.yaml:5:11: from: host "nope" is not in the inventory/],
   ])('%s', (_name, text, want) => {
     const file = write(String(_name) === 'path with ;' ? 'semi' : String(_name) === 'bad YAML' ? 'yaml-bad' : 'unknown-host', text);
-    const r = migen(['plan', file, '--inventory', inventory]);
+    const r = migen(['plan', file, '--inventory', inventory], { cwd: dir });
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr).toMatch(want);
@@ -100,7 +100,7 @@ describe('the CLI prints one clear error, exit 1, no stack trace', () => {
   });
 
   it('a missing manifest file', () => {
-    const r = migen(['plan', path.join(dir, 'nope.yaml'), '--inventory', inventory]);
+    const r = migen(['plan', path.join(dir, 'nope.yaml'), '--inventory', inventory], { cwd: dir });
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/nope\.yaml: cannot read the manifest \(ENOENT\)/);
   });

@@ -1,0 +1,161 @@
+// The generated NixOS modules, parsed and evaluated by real nix over the example fleet
+// (nixpkgs replaced by the test double: it cannot be fetched here). Values come from the
+// evaluation, not from the text.
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { migen, ROOT } from '../helpers/cli.js';
+import { nixEvalJson, nixInventory, repoRoot } from '../helpers/nix.js';
+import { exampleRepo, overridesFor } from '../helpers/repo.js';
+
+const FLEET = ['h001', 'h002', 'h003', 'l001', 'newvps', 'o001'];
+/** Routing, containers and services of every host, in one evaluation. */
+const probe = `cfgs: builtins.mapAttrs (n: s: let c = s.config; vh = c.services.nginx.virtualHosts; in {
+  routes = builtins.mapAttrs (d: v: builtins.mapAttrs (l: x: x.proxyPass) v.locations) vh;
+  specialisations = builtins.mapAttrs (sn: sp: builtins.mapAttrs (d: v: builtins.mapAttrs (l: x: x.proxyPass) v.locations) sp.configuration.services.nginx.virtualHosts) c.specialisation;
+  containers = builtins.mapAttrs (cn: ct: { autoStart = ct.autoStart; }) c.containers;
+  wantedBy = builtins.mapAttrs (u: v: v.wantedBy or null) (builtins.intersectAttrs { "container@forgejo" = 1; "container@zitadel" = 1; vaultwarden = 1; adguardhome = 1; headscale = 1; } c.systemd.services);
+  vaultwarden = c.services.vaultwarden.enable;
+  migrations = builtins.mapAttrs (mn: m: { inherit (m) description role status verify; }) c.migen.migrations;
+}) cfgs`;
+
+type Probe = Record<string, {
+  routes: Record<string, Record<string, string | null>>;
+  specialisations: Record<string, Record<string, Record<string, string | null>>>;
+  containers: Record<string, { autoStart: boolean }>;
+  wantedBy: Record<string, string[] | null>;
+  vaultwarden: boolean;
+  migrations: Record<string, { description: string; role: string[]; status: string; verify: string[] }>;
+}>;
+
+const evalFleet = (flakeRepo: string): Promise<Probe> =>
+  nixEvalJson(path.join(flakeRepo, 'examples/homelab'), 'nixosConfigurations', { overrides: overridesFor(flakeRepo), apply: probe }) as Promise<Probe>;
+
+describe('generated/ of the repository', () => {
+  it('every generated .nix file parses', () => {
+    const files = ['generated/default.nix', ...readdirSync(path.join(ROOT, 'generated/hosts')).map((f) => `generated/hosts/${f}`)];
+    expect(files.length).toBeGreaterThanOrEqual(5);
+    for (const f of files) execFileSync('nix-instantiate', ['--parse', path.join(ROOT, f)], { stdio: 'pipe' });
+  });
+
+  it('is what migen generate writes (drift check)', () => {
+    const r = migen(['check', ...readdirSync(path.join(ROOT, 'examples/homelab/migrations')).map((f) => `examples/homelab/migrations/${f}`)]);
+    expect(r.stderr, 'generated/ is stale: run npx migen generate examples/homelab/migrations/*.yaml').toBe('');
+    expect(r.code).toBe(0);
+  });
+});
+
+describe('the example fleet with the generated modules (planned)', () => {
+  let fleet: Probe;
+  it('evaluates every host', async () => {
+    fleet = await evalFleet(repoRoot);
+    expect(Object.keys(fleet).sort()).toEqual(FLEET);
+  });
+
+  it('o001 keeps routing git to h001 in the base, and the cutover specialisation routes only git to h002', () => {
+    const o = fleet.o001!;
+    expect(o.routes['git.joshuabell.xyz']).toEqual({ '/': 'http://100.64.0.13' });
+    const spec = o.specialisations['migen-forgejo']!;
+    expect(spec['git.joshuabell.xyz']).toEqual({ '/': 'http://100.64.0.20' });
+    // Every other vhost is identical in base and specialisation, llm keeps :8095.
+    const others = (r: Record<string, unknown>) => Object.fromEntries(Object.entries(r).filter(([d]) => d !== 'git.joshuabell.xyz'));
+    expect(others(spec)).toEqual(others(o.routes));
+    expect(spec['llm.joshuabell.xyz']).toEqual({ '/': 'http://100.64.0.13:8095' });
+    expect(o.routes['vault.joshuabell.xyz']).toEqual({ '/': 'http://127.0.0.1:8222' });
+    expect(o.specialisations['migen-vaultwarden']!['vault.joshuabell.xyz']).toEqual({ '/': 'http://100.64.0.20:8222' });
+  });
+
+  it('h002 has the services installed but not started; h001 still runs them', () => {
+    expect(fleet.h002!.containers.forgejo).toEqual({ autoStart: false });
+    expect(fleet.h002!.wantedBy['container@forgejo']).toEqual([]);
+    expect(fleet.h002!.wantedBy.vaultwarden).toEqual([]);
+    expect(fleet.h001!.containers.forgejo).toEqual({ autoStart: true });
+    expect(fleet.o001!.vaultwarden).toBe(true);
+    expect(fleet.h001!.migrations.forgejo!.role).toEqual(['old']);
+    expect(fleet.o001!.migrations.vaultwarden!.role).toEqual(['old', 'proxy']);
+  });
+
+  it('hot: PostgreSQL publisher settings on h001 (inside the zitadel container), subscriber settings on h002', async () => {
+    const apply = `cfgs: let pg = h: (cfgs.\${h}.config.containers.zitadel.config.services.postgresql); in {
+      old = { inherit ((pg "h001").settings) wal_level max_replication_slots max_wal_senders; tcp = (pg "h001").enableTCPIP; hba = (pg "h001").authentication; users = map (u: { inherit (u) name; clauses = { inherit (u.ensureClauses) login replication; }; perms = builtins.attrNames (u.ensurePermissions or { }); }) (pg "h001").ensureUsers; fw = cfgs.h001.config.networking.firewall.interfaces.tailscale0.allowedTCPPorts; };
+      new = { inherit ((pg "h002").settings) max_logical_replication_workers max_worker_processes max_sync_workers_per_subscription; };
+    }`;
+    const r = await nixEvalJson(path.join(repoRoot, 'examples/homelab'), 'nixosConfigurations', { overrides: overridesFor(repoRoot), apply }) as { old: Record<string, unknown>; new: Record<string, number> };
+    expect(r.old.wal_level).toBe('logical');
+    expect(r.old.max_replication_slots).toBeGreaterThan(10);
+    expect(r.old.max_wal_senders).toBeGreaterThan(10);
+    expect(r.old.tcp).toBe(true);
+    expect(r.old.hba).toContain('host zitadel migen_repl_zitadel 100.64.0.20/32 scram-sha-256');
+    expect(r.old.users).toContainEqual({ name: 'migen_repl_zitadel', clauses: { login: true, replication: true }, perms: [] });
+    expect(r.old.fw).toContain(5432);
+    expect(r.new.max_worker_processes).toBeGreaterThan(r.new.max_logical_replication_workers!);
+    const text = readFileSync(path.join(ROOT, 'generated/hosts/h001.nix'), 'utf8');
+    expect(text).not.toMatch(/ensurePermissions/);
+    expect(text).not.toMatch(/PASSWORD '/);
+  });
+});
+
+describe('after migen finalize forgejo', () => {
+  const repo = exampleRepo();
+  afterAll(() => repo.cleanup());
+  let before: Probe; let after: Probe;
+
+  it('sets status: done, keeping the manifest\'s comments and layout', async () => {
+    before = await evalFleet(repo.dir);
+    const file = 'examples/homelab/migrations/forgejo.yaml';
+    const text = readFileSync(path.join(repo.dir, file), 'utf8');
+    const r = migen(['finalize', 'forgejo', file], { cwd: repo.dir });
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const next = readFileSync(path.join(repo.dir, file), 'utf8');
+    expect(next).toBe(text.replace('    status: planned\n', '    status: done\n'));
+    repo.commitAll();
+    after = await evalFleet(repo.dir);
+  });
+
+  it('o001\'s base routes git to h002; no other vhost changed; h001 has forgejo disabled', () => {
+    expect(after.o001!.routes['git.joshuabell.xyz']).toEqual({ '/': 'http://100.64.0.20' });
+    expect(after.o001!.specialisations['migen-forgejo']).toBeUndefined();
+    const others = (r: Record<string, unknown>) => Object.fromEntries(Object.entries(r).filter(([d]) => d !== 'git.joshuabell.xyz'));
+    expect(others(after.o001!.routes)).toEqual(others(before.o001!.routes));
+    expect(after.h001!.containers.forgejo).toEqual({ autoStart: false });
+    expect(after.h001!.wantedBy['container@forgejo']).toEqual([]);
+    expect(after.h002!.containers.forgejo).toEqual({ autoStart: true });
+    expect(after.h001!.migrations.forgejo!.status).toBe('done');
+    // Other migrations are untouched.
+    expect(after.h002!.containers.zitadel).toEqual({ autoStart: false });
+    // A later cutover's specialisation builds on the new base: it keeps git on h002.
+    const vault = after.o001!.specialisations['migen-vaultwarden']!;
+    expect(vault['vault.joshuabell.xyz']).toEqual({ '/': 'http://100.64.0.20:8222' });
+    expect(vault['git.joshuabell.xyz']).toEqual({ '/': 'http://100.64.0.20' });
+  });
+
+  it('the inventory still reads the configuration as written (migen\'s own modules do not feed back)', async () => {
+    const inv = await nixInventory(path.join(repo.dir, 'examples/homelab'), overridesFor(repo.dir)) as { hosts: Record<string, { containers: Record<string, { autoStart: boolean }> }> };
+    expect(inv.hosts.h001!.containers.forgejo!.autoStart).toBe(true);
+    expect(inv.hosts.h002!.containers.forgejo!.autoStart).toBe(true);
+    const r = migen(['check', 'examples/homelab/migrations/forgejo.yaml'], { cwd: repo.dir });
+    expect(r.stderr).toBe('');
+  });
+});
+
+describe('free text reaches Nix as inert strings', () => {
+  const repo = exampleRepo();
+  afterAll(() => repo.cleanup());
+  it('a description and a verify URL with ${, " and \\ evaluate to the literal text', async () => {
+    const file = path.join(repo.dir, 'examples/homelab/migrations/forgejo.yaml');
+    const description = 'Moves ${builtins.throw "boom"} and "quotes" and \\back\\slash and \'\' too';
+    const url = 'https://git.joshuabell.xyz/?q=${x}&r="y"';
+    const text = readFileSync(file, 'utf8')
+      .replace(/    description: .*\n/, `    description: ${JSON.stringify(description)}\n`)
+      .replace('      - http: https://git.joshuabell.xyz/\n', `      - http: ${JSON.stringify(url)}\n`);
+    writeFileSync(file, text);
+    const r = migen(['generate', ...readdirSync(path.dirname(file)).map((f) => `examples/homelab/migrations/${f}`)], { cwd: repo.dir });
+    expect(r.stderr).toBe('');
+    repo.commitAll();
+    const got = await nixEvalJson(path.join(repo.dir, 'examples/homelab'), 'nixosConfigurations.h001.config.migen.migrations.forgejo', { overrides: overridesFor(repo.dir), apply: 'm: { inherit (m) description verify; }' }) as { description: string; verify: string[] };
+    expect(got.description).toBe(description);
+    expect(got.verify[0]).toBe(`${url} -> 200`);
+  });
+});

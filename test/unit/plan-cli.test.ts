@@ -1,0 +1,79 @@
+import { createRequire } from 'node:module';
+import { describe, expect, it } from 'vitest';
+import { migen } from '../helpers/cli.js';
+
+const require = createRequire(import.meta.url);
+
+describe('migen plan on the example fleet', () => {
+  const r = migen(['plan', 'examples/homelab/migrations/forgejo.yaml']);
+
+  it('prints the plan and exits 2 (a migration is pending)', () => {
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(2);
+    expect(r.stdout).toMatch(/^== forgejo: Forgejo \(git server\), warm, h001 \(100\.64\.0\.13\) -> h002 \(100\.64\.0\.20\) \[planned\]$/m);
+  });
+
+  it('moves the backend of git.joshuabell.xyz only, and lists the other vhosts on h001 as staying', () => {
+    const moves = r.stdout.split('proxy o001 moves:\n')[1]!.split('   stays on h001:\n');
+    expect(moves[0]!.trim().split('\n').map((l) => l.trim().replace(/\s+/g, ' '))).toEqual(['git.joshuabell.xyz / http://100.64.0.13 -> http://100.64.0.20']);
+    const lines = moves[1]!.split('\n');
+    const staying = lines.slice(0, lines.findIndex((l) => !/^ {5}\S/.test(l))).map((l) => l.trim().replace(/\s+/g, ' '));
+    expect(staying).toEqual([
+      'chat.joshuabell.xyz / http://100.64.0.13',
+      'llm.joshuabell.xyz / http://100.64.0.13:8095',
+      'notes.joshuabell.xyz / http://100.64.0.13',
+      'sec.joshuabell.xyz / http://100.64.0.13',
+      'sso.joshuabell.xyz / http://100.64.0.13',
+    ]);
+  });
+
+  it('shows every phase with hosts and literal commands, and the downtime window', () => {
+    for (const phase of ['preflight', 'prepare', 'sync', 'cutover', 'verify', 'finalize']) expect(r.stdout).toContain(`   -- ${phase}\n`);
+    expect(r.stdout).toContain('downtime window: about 12 s');
+    expect(r.stdout).toContain('h001$ systemctl stop container@forgejo');
+    expect(r.stdout).toMatch(/h002\$ rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e \$'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes' root@100\.64\.0\.13:\/var\/lib\/forgejo\/data\/ \/var\/lib\/forgejo\/data\/$/m);
+    // The backup runs before the first stop.
+    expect(r.stdout.indexOf('restic -r /backup/h001 backup')).toBeLessThan(r.stdout.indexOf('systemctl stop container@forgejo'));
+  });
+
+  it('is byte-identical to the reviewed snapshot', async () => {
+    await expect(r.stdout).toMatchFileSnapshot('../__snapshots__/plan-forgejo.txt');
+  });
+
+  it('--format json validates against schemas/plan.schema.json', () => {
+    const j = migen(['plan', 'examples/homelab/migrations/forgejo.yaml', '--format', 'json']);
+    expect(j.code).toBe(2);
+    const data = JSON.parse(j.stdout);
+    const Ajv = require('ajv');
+    const ajv = new Ajv({ allErrors: true, strict: false });
+    const validate = ajv.compile(require('../../schemas/plan.schema.json'));
+    expect(validate(data), JSON.stringify(validate.errors)).toBe(true);
+    expect(data.formatVersion).toBe(1);
+    expect(data.migrations[0].routes.moved).toEqual([{ domain: 'git.joshuabell.xyz', location: '/', from: 'http://100.64.0.13', to: 'http://100.64.0.20' }]);
+    expect(data.migrations[0].steps.filter((s: { window: boolean }) => s.window).map((s: { id: string }) => s.id)[0]).toBe('stop-old');
+  });
+
+  it.each(['vaultwarden', 'headscale', 'adguardhome', 'zitadel'])('%s plans (exit 2) and its JSON validates', (name) => {
+    const j = migen(['plan', `examples/homelab/migrations/${name}.yaml`, '--format', 'json']);
+    expect(j.stderr).toBe('');
+    expect(j.code).toBe(2);
+    const Ajv = require('ajv');
+    const validate = new Ajv({ allErrors: true, strict: false }).compile(require('../../schemas/plan.schema.json'));
+    expect(validate(JSON.parse(j.stdout)), JSON.stringify(validate.errors)).toBe(true);
+  });
+
+  it('--format markdown is the pull-request description committed in generated/plans', () => {
+    const md = migen(['plan', 'examples/homelab/migrations/forgejo.yaml', '--format', 'markdown']);
+    expect(md.stdout).toMatch(/^# Migrate forgejo: Forgejo \(git server\) from h001 to h002$/m);
+    expect(md.stdout).toContain('| llm.joshuabell.xyz | `/` | `http://100.64.0.13:8095` |');
+  });
+
+  it('--help on every command', () => {
+    for (const c of ['plan', 'generate', 'check', 'inventory', 'run', 'finalize']) {
+      const h = migen([c, '--help']);
+      expect(h.code).toBe(0);
+      expect(h.stdout).toMatch(new RegExp(`^Usage: migen ${c}`));
+    }
+    expect(migen(['--help']).stdout).toMatch(/^migen: generate reviewable NixOS service migrations/);
+  });
+});
