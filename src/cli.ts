@@ -44,9 +44,7 @@ Exit 1 and name every generated file that is stale, missing, extra or edited by 
 
 Evaluates the flake's nixosConfigurations with migen's nix/inventory.nix (real nix eval) and prints
 the inventory as JSON (sorted keys): the format of --inventory FILE.`,
-  run: `Usage: migen run NAME [--dry-run] [--resume] [--yes] [--no-rollback] [--out DIR]
-
-Runs generated/runbooks/migrate-NAME.mjs (the same as nix run .#migrate-NAME).`,
+  run: '',
   finalize: `Usage: migen finalize NAME MANIFEST [--out DIR] [--inventory FILE | --flake DIR]
 
 Sets status: done for migration NAME in MANIFEST (keeping comments and layout) and regenerates.`,
@@ -86,6 +84,7 @@ const str = (a: Args, f: string): string | undefined => { const v = a.flags.get(
 export async function main(argv: readonly string[]): Promise<number> {
   const debug = argv.includes('--debug');
   try {
+    if (argv[0] === 'run') return await runCli(argv.slice(1));
     const a = parseArgs(argv);
     if (a.command === '' || a.command === 'help') { process.stdout.write(`${USAGE.main}\n`); return a.command === '' && !a.flags.has('--help') ? 1 : 0; }
     if (!(a.command in USAGE) || a.command === 'main') throw new UserError('E_USAGE', `unknown command ${JSON.stringify(a.command)}; commands: plan, generate, check, inventory, run, finalize`);
@@ -113,4 +112,28 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`migen: internal error: ${(e as Error)?.message ?? String(e)}\n${debug ? `${(e as Error)?.stack ?? ''}\n` : 'Run again with --debug for the stack trace, and report it.\n'}`);
     return 1;
   }
+}
+
+/** `migen run NAME [runtime options]`: --out/--runbook pick the file, the rest goes to the runbook. */
+async function runCli(argv: readonly string[]): Promise<number> {
+  const rest: string[] = [];
+  let out = 'generated';
+  let runbook: string | undefined;
+  let name: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--out' || a === '--runbook') {
+      const v = argv[++i];
+      if (!v) throw new UserError('E_USAGE', `${a} needs a value`);
+      if (a === '--out') out = v; else runbook = v;
+    } else if (!a.startsWith('-') && name === undefined) name = a;
+    else rest.push(a);
+  }
+  if (name === undefined || rest.includes('--help') || rest.includes('-h')) {
+    const { RUN_USAGE } = await import('./runtime/index.js');
+    process.stdout.write(`${RUN_USAGE}\n  --out DIR          the generated/ directory (default: generated)\n  --runbook FILE     run this runbook file instead of DIR/runbooks/migrate-NAME.mjs\n`);
+    return name === undefined && !rest.includes('--help') ? 2 : 0;
+  }
+  const { runCommand } = await import('./run.js');
+  return runCommand({ positional: [name], out, runbook, overrideInputs: [], diff: false, dryRun: false, resume: false, yes: false, noRollback: false }, rest);
 }

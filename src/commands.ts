@@ -20,6 +20,7 @@ export interface Opts {
   readonly resume: boolean;
   readonly yes: boolean;
   readonly noRollback: boolean;
+  readonly runbook?: string;
 }
 
 function needManifests(o: Opts, cmd: string): string[] {
@@ -102,7 +103,7 @@ async function inventory(o: Opts): Promise<number> {
 
 async function run(o: Opts): Promise<number> {
   const { runCommand } = await import('./run.js');
-  return runCommand(o);
+  return runCommand(o, []);
 }
 
 async function finalize(o: Opts): Promise<number> {

@@ -1,0 +1,211 @@
+// The runtime against local processes: every "host" is a directory on this machine and each
+// script runs in a real bash with set -euo pipefail (real hosts come with the lab suite).
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { Engine, EXIT, main, type Executor, type ExecResult, type RunbookDef } from '../../src/runtime/index.js';
+import { FileJournal } from '../../src/runtime/journal.js';
+import type { Out } from '../../src/runtime/output.js';
+import type { Step } from '../../src/generator/plan/types.js';
+import { quote } from 'zx';
+import { migen, ROOT } from '../helpers/cli.js';
+
+class Crash extends Error {}
+
+/** Runs scripts with bash in HOSTS/<host>; records every call; can crash (like SIGKILL) at a script. */
+class LocalExecutor implements Executor {
+  calls: { on: string; script: string }[] = [];
+  crashOn: string | null = null;
+  constructor(readonly base: string) {}
+  async run(on: string, script: string): Promise<ExecResult> {
+    if (this.crashOn !== null && script.includes(this.crashOn)) throw new Crash(`killed at ${this.crashOn}`);
+    this.calls.push({ on, script });
+    const cwd = path.join(this.base, on);
+    mkdirSync(cwd, { recursive: true });
+    const r = spawnSync('bash', ['-s'], { input: `set -euo pipefail\n${script}\n`, cwd, env: { ...process.env, BASE: this.base, HOST: on }, encoding: 'utf8' });
+    return { code: r.status ?? 1, stdout: r.stdout, stderr: r.stderr, ms: 0 };
+  }
+  async close(): Promise<void> {}
+}
+
+function silent(): Out & { text: string } {
+  const o = { text: '', tty: false, color: false, line(s: string) { o.text += `${s}\n`; }, err(s: string) { o.text += `${s}\n`; }, green: (s: string) => s, red: (s: string) => s, yellow: (s: string) => s, dim: (s: string) => s, bold: (s: string) => s };
+  return o;
+}
+
+const mark = (id: string): string => `echo ${id} >> "$BASE/log"; test ! -e "$BASE/fail-${id}"`;
+const s = (id: string, phase: Step['phase'], on: string, extra: Partial<Step> = {}): Step => ({ id, phase, kind: 'command', title: id, window: phase === 'cutover' || phase === 'verify', undo: null, run: { on, script: mark(id) }, ...extra } as Step);
+
+function def(dir: string): RunbookDef {
+  return {
+    formatVersion: 1, name: 'demo', service: 'custom', strategy: 'warm', from: 'old', to: 'new',
+    inputs: [], hosts: { old: { name: 'old', ssh: 'old', address: '127.0.0.1' }, new: { name: 'new', ssh: 'new', address: '127.0.0.1' } },
+    lock: { on: 'old', path: path.join(dir, 'lock/demo.lock') },
+    steps: [
+      s('pre', 'preflight', 'old'),
+      s('sync', 'sync', 'new'),
+      s('stop-old', 'cutover', 'old', { stopsService: true, undo: { on: 'old', script: 'echo undo-stop-old >> "$BASE/log"' } }),
+      s('copy', 'cutover', 'new'),
+      s('start-new', 'cutover', 'new', { undo: { on: 'new', script: 'echo undo-start-new >> "$BASE/log"' } }),
+      s('route', 'cutover', 'old', { undo: { on: 'old', script: 'echo undo-route >> "$BASE/log"' } }),
+      { id: 'verify', phase: 'verify', kind: 'probe', title: 'verify', window: true, undo: null, endsWindow: true, intervalSeconds: 0.01, deadlineSeconds: 0.05, run: { on: 'new', script: mark('verify') } } as Step,
+    ],
+  };
+}
+
+function setup() {
+  const dir = mkdtempSync(path.join(tmpdir(), 'migen-rt-'));
+  const exec = new LocalExecutor(dir);
+  const journal = new FileJournal(path.join(dir, '.migen/demo'));
+  const log = (): string[] => (existsSync(path.join(dir, 'log')) ? readFileSync(path.join(dir, 'log'), 'utf8').trim().split('\n') : []);
+  const engine = (opts: Partial<ConstructorParameters<typeof Engine>[4]> = {}) => new Engine(def(dir), exec, journal, silent(), { dryRun: false, resume: false, rollbackOnly: false, yes: true, noRollback: false, forwardAgent: false, confirm: async () => true, sleep: async () => {}, ...opts }, quote);
+  return { dir, exec, journal, log, engine };
+}
+
+const IDS = ['pre', 'sync', 'stop-old', 'copy', 'start-new', 'route', 'verify'];
+
+describe('runtime', () => {
+  it('a successful run executes every step once, in order, then releases the lock', async () => {
+    const t = setup();
+    const { code, report } = await t.engine().run();
+    expect(code).toBe(EXIT.done);
+    expect(t.log()).toEqual(IDS);
+    expect(report!.result).toBe('done');
+    expect(report!.window.ms).not.toBeNull();
+    expect(existsSync(path.join(t.dir, 'lock/demo.lock'))).toBe(false);
+    expect(t.journal.load()!.status).toBe('done');
+  });
+
+  it.each(IDS.map((id, i) => [id, i] as const))('killed at step %s: --resume continues at that step, nothing runs twice', async (id, i) => {
+    const t = setup();
+    t.exec.crashOn = `echo ${id} >>`;
+    await expect(t.engine().run()).rejects.toThrow(Crash);
+    expect(t.log()).toEqual(IDS.slice(0, i));
+    expect(t.journal.load()!.status).toBe('running');
+    // A plain rerun refuses and says how to continue.
+    const plain = await t.engine().run();
+    expect(plain.code).toBe(EXIT.usage);
+    t.exec.crashOn = null;
+    const { code } = await t.engine({ resume: true }).run();
+    expect(code).toBe(EXIT.done);
+    expect(t.log()).toEqual(IDS);
+    expect(existsSync(path.join(t.dir, 'lock/demo.lock'))).toBe(false);
+  });
+
+  it('a failing verification rolls back in reverse order and exits 3', async () => {
+    const t = setup();
+    writeFileSync(path.join(t.dir, 'fail-verify'), '');
+    const { code, report } = await t.engine().run();
+    expect(code).toBe(EXIT.rolledBack);
+    expect(report!.result).toBe('rolled-back');
+    const log = t.log();
+    expect(log.filter((l) => l.startsWith('undo-'))).toEqual(['undo-route', 'undo-start-new', 'undo-stop-old']);
+    expect(log.indexOf('undo-route')).toBeGreaterThan(log.lastIndexOf('verify'));
+    expect(t.journal.load()!.status).toBe('rolled-back');
+    expect(existsSync(path.join(t.dir, 'lock/demo.lock'))).toBe(false);
+  });
+
+  it('a failure in the middle of the cutover undoes only what ran', async () => {
+    const t = setup();
+    writeFileSync(path.join(t.dir, 'fail-start-new'), '');
+    const { code } = await t.engine().run();
+    expect(code).toBe(EXIT.rolledBack);
+    expect(t.log()).toEqual(['pre', 'sync', 'stop-old', 'copy', 'start-new', 'undo-stop-old']);
+  });
+
+  it('--no-rollback stops, prints the undo commands and leaves the run resumable', async () => {
+    const t = setup();
+    writeFileSync(path.join(t.dir, 'fail-route'), '');
+    const out = silent();
+    const e = new Engine(def(t.dir), t.exec, t.journal, out, { dryRun: false, resume: false, rollbackOnly: false, yes: true, noRollback: true, forwardAgent: false, confirm: async () => true, sleep: async () => {} }, quote);
+    const { code } = await e.run();
+    expect(code).toBe(EXIT.failed);
+    expect(t.log().some((l) => l.startsWith('undo-'))).toBe(false);
+    expect(out.text).toContain('old$ echo undo-stop-old');
+    // --rollback undoes it afterwards.
+    const rb = await t.engine({ rollbackOnly: true }).run();
+    expect(rb.code).toBe(EXIT.rolledBack);
+    expect(t.log().filter((l) => l.startsWith('undo-'))).toEqual(['undo-start-new', 'undo-stop-old']);
+  });
+
+  it('a failure before the cutover changes nothing and exits 1', async () => {
+    const t = setup();
+    writeFileSync(path.join(t.dir, 'fail-sync'), '');
+    const { code, report } = await t.engine().run();
+    expect(code).toBe(EXIT.failed);
+    expect(report!.message).toMatch(/no service was stopped/);
+    expect(t.log()).toEqual(['pre', 'sync']);
+  });
+
+  it('the lock: a second run of the same migration refuses while the first holds it', async () => {
+    const t = setup();
+    mkdirSync(path.join(t.dir, 'lock'), { recursive: true });
+    writeFileSync(path.join(t.dir, 'lock/demo.lock'), 'other-run\n');
+    const out = silent();
+    const e = new Engine(def(t.dir), t.exec, t.journal, out, { dryRun: false, resume: false, rollbackOnly: false, yes: true, noRollback: false, forwardAgent: false, confirm: async () => true }, quote);
+    const { code } = await e.run();
+    expect(code).toBe(EXIT.failed);
+    expect(out.text).toContain('migration demo is locked by run other-run');
+    expect(t.log()).toEqual([]);
+    expect(readFileSync(path.join(t.dir, 'lock/demo.lock'), 'utf8')).toBe('other-run\n');
+  });
+
+  it('declining the confirmation stops before the first stop, nothing stopped', async () => {
+    const t = setup();
+    const { code } = await t.engine({ yes: false, confirm: async () => false }).run();
+    expect(code).toBe(EXIT.failed);
+    expect(t.log()).toEqual(['pre', 'sync']);
+  });
+
+  it('a stale manifest makes the runbook refuse: "plan is stale"', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'migen-stale-'));
+    writeFileSync(path.join(dir, 'm.yaml'), 'version: 1\n');
+    const d: RunbookDef = { ...def(dir), inputs: [{ kind: 'manifest', path: 'm.yaml', sha256: '0'.repeat(64) }] };
+    const out = silent();
+    const exec = new LocalExecutor(dir);
+    const code = await main(d, ['--root', dir, '--yes'], { out, executor: exec, journal: new FileJournal(path.join(dir, '.j')) });
+    expect(code).toBe(EXIT.failed);
+    expect(out.text).toMatch(/plan is stale, re-run migen plan/);
+    expect(out.text).toContain('manifest m.yaml changed since the runbook was generated');
+    expect(exec.calls).toEqual([]);
+  });
+});
+
+describe('the generated forgejo runbook', () => {
+  it('--dry-run prints every command in order, exactly what a successful run executes', async () => {
+    const dry = migen(['run', 'forgejo', '--dry-run']);
+    expect(dry.code).toBe(0);
+    // Parse "  host$ first line" + continuation lines into (host, script) pairs of the main sequence.
+    const sequence = dry.stdout.split('\n-- rollback')[0]!;
+    const printed: { on: string; script: string }[] = [];
+    for (const line of sequence.split('\n')) {
+      const m = /^ {2}(\S+)\$ (.*)$/.exec(line);
+      if (m) printed.push({ on: m[1]!, script: m[2]! });
+      else if (/^ {4,}/.test(line) && printed.length) printed[printed.length - 1]!.script += `\n${line.replace(new RegExp(`^ {${printed[printed.length - 1]!.on.length + 4}}`), '')}`;
+    }
+    const { runbook } = await import(path.join(ROOT, 'generated/runbooks/migrate-forgejo.mjs')) as { runbook: RunbookDef };
+    const exec = new (class implements Executor {
+      calls: { on: string; script: string }[] = [];
+      async run(on: string, script: string): Promise<ExecResult> {
+        this.calls.push({ on, script });
+        const stdout = script.includes('total=0') ? '0\n' : script.startsWith('du ') ? '1000\n' : script.includes('df -B1') ? '99999999\n' : 'same\n';
+        return { code: 0, stdout, stderr: '', ms: 0 };
+      }
+      async close(): Promise<void> {}
+    })();
+    const dir = mkdtempSync(path.join(tmpdir(), 'migen-dry-'));
+    const code = await main(runbook, ['--yes', '--root', ROOT], { executor: exec, out: silent(), journal: new FileJournal(dir) });
+    expect(code).toBe(EXIT.done);
+    const runId = (JSON.parse(readFileSync(path.join(dir, 'journal.json'), 'utf8')) as { runId: string }).runId;
+    const executed = exec.calls.map((c) => ({ on: c.on, script: c.script.split(runId).join('RUN_ID') }));
+    expect(printed.length).toBeGreaterThan(20);
+    expect(executed).toEqual(printed);
+  });
+
+  it('type-checks and is listed with its sha256 in migen.sum', () => {
+    const sum = readFileSync(path.join(ROOT, 'generated/migen.sum'), 'utf8');
+    expect(sum).toMatch(/^file runbooks\/migrate-forgejo\.mjs [0-9a-f]{64}$/m);
+  });
+});
