@@ -19,6 +19,12 @@
           imports = [ ./nix/module.nix ] ++ (if hasGenerated then [ generatedDefault ] else [ ]);
           config.migen.generatedDir = lib.mkIf (generatedDir != null) generatedDir;
         };
+
+      # Everything below that needs nixpkgs reads it per system, lazily: lib.*, nixosModules and
+      # lib.mkApps itself (a function) evaluate without fetching nixpkgs.
+      systems = [ "x86_64-linux" "aarch64-linux" ];
+      forAllSystems = f: builtins.listToAttrs (map (system: { name = system; value = f system; }) systems);
+      mkApps = import ./nix/apps.nix { inherit self; };
     in
     {
       # These outputs never touch nixpkgs: evaluating them does not fetch it.
@@ -26,13 +32,22 @@
         inventory = import ./nix/inventory.nix { };
         inventoryWith = import ./nix/inventory.nix;
         inherit nixosModule;
-        # ---- reserved for the lead: lib.mkApps (runbooks as flake apps) goes here ----
+        # lib.mkApps { pkgs, generatedDir, migen ? packages.<system>.default }: the apps below
+        # for a user's own flake (migen + migrate-<name> per generatedDir/runbooks/*.mjs).
+        inherit mkApps;
       };
 
       nixosModules.default = ./nix/module.nix;
 
-      # ---- reserved for the lead: packages.<system>.default (buildNpmPackage of migen) and
-      # ---- apps.<system>.* (migen, migrate-<name>) go here. They are the only outputs that
-      # ---- need nixpkgs (nixpkgs.legacyPackages.<system>).
+      # The only outputs that need nixpkgs (nixpkgs.legacyPackages.<system>).
+      packages = forAllSystems (system: {
+        default = import ./nix/package.nix { pkgs = nixpkgs.legacyPackages.${system}; };
+      });
+
+      apps = forAllSystems (system: mkApps {
+        pkgs = nixpkgs.legacyPackages.${system};
+        generatedDir = ./generated;
+        migen = self.packages.${system}.default;
+      });
     };
 }

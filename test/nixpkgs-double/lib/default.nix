@@ -13,6 +13,8 @@ let
     systems.elaborate = p: if b.isString p then { system = p; } else p // { system = p.system or "x86_64-linux"; };
     fakeHash = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=";
     fakeSha256 = "0000000000000000000000000000000000000000000000000000";
+    # Only the licenses migen's package uses (same attribute shape as nixpkgs' lib.licenses).
+    licenses.mit = { shortName = "mit"; spdxId = "MIT"; fullName = "MIT License"; free = true; };
     # Marker so tests can tell the double from the real thing.
     isNixpkgsTestDouble = true;
   };

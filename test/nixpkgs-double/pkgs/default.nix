@@ -62,8 +62,23 @@ rec {
 
   inherit writeShellApplication;
   writeShellScriptBin = name: text: writeShellApplication { inherit name text; };
-  writeShellScript = name: text: writeShellApplication { inherit name text; };
-  writeText = name: text: b.derivation { inherit name system text; builder = "/bin/sh"; args = [ "-c" "exit 1" ]; };
+  # As nixpkgs' writeTextFile: the text is a derivation attribute (passAsFile), so it can be
+  # read back with `drv.text` / `nix show-derivation` (env.text). writeShellScript's output is
+  # the script itself ($out, not $out/bin/<name>), its text starting with #!runtimeShell.
+  writeTextFile = { name, text, executable ? false, destination ? "", checkPhase ? "", meta ? { }, ... }:
+    (b.derivation {
+      inherit name system text executable destination checkPhase;
+      passAsFile = [ "text" ];
+      builder = "/bin/sh";
+      args = [ "-c" "echo 'nixpkgs test double: not buildable' >&2; exit 1" ];
+    }) // { inherit meta; };
+  writeShellScript = name: text: writeTextFile {
+    inherit name;
+    executable = true;
+    text = "#!${runtimeShell}\n${text}";
+  };
+  writeText = name: text: writeTextFile { inherit name text; };
+  runtimeShell = "${bash}/bin/bash";
   symlinkJoin = { name, paths, meta ? { }, ... }:
     (b.derivation {
       inherit name system;
@@ -71,11 +86,121 @@ rec {
       args = [ "-c" "exit 1" ];
       paths = map toString paths;
     }) // { inherit meta; };
-  buildNpmPackage = { pname, version, src ? null, npmDepsHash ? lib.fakeHash, meta ? { }, ... }:
-    (b.derivation {
-      name = "${pname}-${version}";
-      inherit system pname version npmDepsHash;
+
+  # fetchurl as a fixed-output derivation (so the lock's `integrity` must be a valid SRI hash);
+  # never built here.
+  fetchurl = { url, hash ? "", sha256 ? "", name ? baseNameOf url, ... }:
+    b.derivation {
+      inherit name system url;
       builder = "/bin/sh";
-      args = [ "-c" "exit 1" ];
-    }) // { meta = { mainProgram = pname; } // meta; };
+      args = [ "-c" "echo 'nixpkgs test double: not buildable' >&2; exit 1" ];
+      outputHashMode = "flat";
+      outputHash = if hash != "" then hash else if sha256 != "" then sha256 else lib.fakeHash;
+    } // (if sha256 != "" && hash == "" then { outputHashAlgo = "sha256"; } else { });
+
+  # nixpkgs' importNpmLock (pkgs/build-support/node/import-npm-lock): a functor; called with
+  # { npmRoot ? null, package ? <npmRoot>/package.json, packageLock ? <npmRoot>/package-lock.json,
+  # pname, version } it returns "<pname>-<version>-sources" holding package.json and
+  # package-lock.json whose modules' `resolved` point at fetched store paths. As in nixpkgs, a
+  # module without `resolved` is passed through unchanged (npm would then need the network).
+  importNpmLock =
+    let
+      importJSON = f: b.fromJSON (b.readFile f);
+      fetchModule = { module, npmRoot ? null }:
+        if module ? resolved && module.resolved != null then
+          let m = b.match "(.+)://(.+)" module.resolved; in
+          if m == null then { outPath = npmRoot + "/${module.resolved}"; }
+          else if b.elem (b.head m) [ "http" "https" ] then fetchurl { url = module.resolved; hash = module.integrity; }
+          else throw "Unsupported URL scheme: ${b.head m}"
+        else null;
+      hook = name: b.derivation {
+        inherit name system;
+        builder = "/bin/sh";
+        args = [ "-c" "exit 1" ];
+        # marks which implementation this is (nixpkgs' npmHooks.npmConfigHook has the same name)
+        hookOf = "importNpmLock";
+      };
+      self = {
+        importNpmLock =
+          { npmRoot ? null
+          , package ? importJSON (npmRoot + "/package.json")
+          , packageLock ? importJSON (npmRoot + "/package-lock.json")
+          , pname ? package.name or "unknown"
+          , version ? package.version or "0.0.0"
+          }:
+          let
+            packageLock' = packageLock // {
+              packages = b.mapAttrs (_: module:
+                let src = fetchModule { inherit module npmRoot; }; in
+                b.removeAttrs module [ "link" "funding" ]
+                // (if src != null then { resolved = "file:${src}"; } else { }))
+                packageLock.packages;
+            };
+            resolvedOf = name: packageLock'.packages."node_modules/${name}".resolved;
+            package' = package
+              // (if package ? dependencies then { dependencies = b.mapAttrs (n: _: resolvedOf n) package.dependencies; } else { })
+              // (if package ? devDependencies then { devDependencies = b.mapAttrs (n: _: resolvedOf n) package.devDependencies; } else { });
+          in
+          b.derivation {
+            name = "${pname}-${version}-sources";
+            inherit system pname version;
+            passAsFile = [ "package" "packageLock" ];
+            package = b.toJSON package';
+            packageLock = b.toJSON packageLock';
+            builder = "/bin/sh";
+            args = [ "-c" "echo 'nixpkgs test double: not buildable' >&2; exit 1" ];
+          };
+        npmConfigHook = hook "npm-config-hook";
+        linkNodeModulesHook = hook "node-modules-hook.sh";
+        hooks = { inherit (self) npmConfigHook linkNodeModulesHook; };
+        __functor = s: s.importNpmLock;
+      };
+    in
+    self;
+
+  npmHooks = {
+    npmConfigHook = b.derivation { name = "npm-config-hook"; inherit system; builder = "/bin/sh"; args = [ "-c" "exit 1" ]; hookOf = "npmHooks"; };
+    npmBuildHook = b.derivation { name = "npm-build-hook"; inherit system; builder = "/bin/sh"; args = [ "-c" "exit 1" ]; };
+    npmInstallHook = b.derivation { name = "npm-install-hook"; inherit system; builder = "/bin/sh"; args = [ "-c" "exit 1" ]; };
+  };
+
+  # nixpkgs' buildNpmPackage argument shape: npmDeps defaults to fetchNpmDeps (needs
+  # npmDepsHash); a custom npmConfigHook (importNpmLock.npmConfigHook) replaces npmHooks'. Like
+  # mkDerivation, the other arguments become derivation attributes (readable as pkg.<attr>).
+  buildNpmPackage =
+    { pname, version, name ? "${pname}-${version}", src ? null
+    , npmDepsHash ? ""
+    , nodejs ? nodejs_20
+    , npmDeps ? b.derivation {
+        name = "${name}-npm-deps";
+        inherit system;
+        builder = "/bin/sh";
+        args = [ "-c" "exit 1" ];
+        outputHashMode = "recursive";
+        outputHash = if npmDepsHash == "" then lib.fakeHash else npmDepsHash;
+      }
+    , npmConfigHook ? null, npmBuildHook ? null, npmInstallHook ? null
+    , nativeBuildInputs ? [ ], buildInputs ? [ ]
+    , npmBuildScript ? "build"
+    , meta ? { }, passthru ? { }
+    , ...
+    }@args:
+    let
+      drvArgs = b.removeAttrs args [ "meta" "passthru" "npmConfigHook" "npmBuildHook" "npmInstallHook" "nodejs" ];
+      drv = b.derivation (drvArgs // {
+        inherit name system npmDeps npmBuildScript src;
+        nativeBuildInputs = nativeBuildInputs ++ [
+          nodejs
+          (if npmConfigHook != null then npmConfigHook else npmHooks.npmConfigHook)
+          (if npmBuildHook != null then npmBuildHook else npmHooks.npmBuildHook)
+          (if npmInstallHook != null then npmInstallHook else npmHooks.npmInstallHook)
+        ];
+        buildInputs = buildInputs ++ [ nodejs ];
+        strictDeps = true;
+        dontStrip = true;
+        builder = "/bin/sh";
+        args = [ "-c" "echo 'nixpkgs test double: not buildable' >&2; exit 1" ];
+      });
+    in
+    drv // passthru // { meta = meta // { platforms = meta.platforms or [ "x86_64-linux" "aarch64-linux" ]; }; };
 }
