@@ -1,12 +1,11 @@
 import path from 'node:path';
 import { UserError } from './errors.js';
-import { canonicalJson, evalInventory, readInventoryFile } from './generator/load/inventory.js';
+import { canonicalJson, evalInventory, parseInventoryText, readInventoryFile } from './generator/load/inventory.js';
 import { manifestSet, prepare, type Inputs } from './generator/pipeline.js';
 import { checkOutput, diffOutput, writeOutput, type OutFile } from './generator/emit/index.js';
 import { renderAll } from './generator/render/index.js';
 import { planJson, renderPlanMarkdown, renderPlanText } from './generator/render/plan/index.js';
 import { validateInventoryShape } from './generator/validate/index.js';
-import { parseManifestText } from './generator/load/manifest.js';
 
 export interface Opts {
   readonly positional: readonly string[];
@@ -96,7 +95,7 @@ async function inventory(o: Opts): Promise<number> {
   }
   const flake = o.flake ?? '.';
   const text = await evalInventory({ flake, overrideInputs: o.overrideInputs });
-  const inv = validateInventoryShape(parseManifestText(`nix eval of ${flake}`, text));
+  const inv = validateInventoryShape(parseInventoryText(`nix eval of ${flake}`, text));
   process.stdout.write(canonicalJson(inv));
   return 0;
 }

@@ -2,8 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { UserError, ValidationError } from '../errors.js';
 import { loadManifestSource } from './load/manifest.js';
-import { evalInventory, readInventoryFile, type FlakeSource } from './load/inventory.js';
-import { parseManifestText } from './load/manifest.js';
+import { evalInventory, parseInventoryText, readInventoryFile, type FlakeSource } from './load/inventory.js';
 import type { SourceDoc } from './load/source.js';
 import { validateAgainstInventory, validateInventoryShape, validateManifestShape } from './validate/index.js';
 import type { Inventory, Manifest } from './types.js';
@@ -57,7 +56,7 @@ export async function loadInventory(first: LoadedManifest, opts: InventoryOption
   } else {
     const flake: FlakeSource = { flake: opts.flake ?? first.flake, overrideInputs: opts.overrideInputs };
     const text = await evalInventory(flake);
-    src = parseManifestText(`nix eval of ${flake.flake}`, text);
+    src = parseInventoryText(`nix eval of ${flake.flake}`, text);
     source = { kind: 'flake', path: rel(flake.flake) };
   }
   const inventory = validateInventoryShape(src);

@@ -104,9 +104,9 @@ export class Engine {
     });
     o.line(`\n-- unlock (${this.def.lock.on})`);
     print('unlock', release);
-    const undos = this.def.steps.filter((s) => s.undo && isCutover(s)).reverse();
+    const undos = this.def.steps.filter((s) => s.undo).reverse();
     if (undos.length) {
-      o.line('\n-- rollback, only if a cutover or verify step fails (reverse order of what ran)');
+      o.line('\n-- rollback, only if a step fails: the undo of every step that ran, newest first');
       for (const s of undos) print(`undo ${s.id}`, s.undo!);
     }
     return EXIT.done;
@@ -181,14 +181,15 @@ export class Engine {
       const s = e.step;
       // Rollback once any cutover step has started (the confirmation prompt comes before that).
       const cut = this.def.steps.some((x) => isCutover(x) && this.journal.steps[x.id] !== undefined);
+      const undos = this.doneUndos();
       if (cut && !this.opts.noRollback) {
         o.err(o.red(`\nstep ${s.id} failed: ${e.message}\nrolling back`));
         const ok = await this.rollback(e.message);
         result = ok ? 'rolled-back' : 'rollback-failed';
         message = ok ? `rolled back after ${s.id} failed: ${e.message}` : `rollback incomplete after ${s.id} failed: ${e.message}`;
-      } else if (cut) {
+      } else if (cut || (this.opts.noRollback && undos.length > 0)) {
         o.err(o.red(`\nstep ${s.id} failed: ${e.message}\n--no-rollback: nothing undone. To undo by hand, in this order:`));
-        for (const x of this.doneUndos()) o.err(`  ${x.undo!.on}$ ${x.undo!.script}`);
+        for (const x of undos) o.err(`  ${x.undo!.on}$ ${x.undo!.script}`);
         result = 'failed';
         message = `${s.id} failed (no rollback): ${e.message}`;
         this.journal = { ...this.journal, status: 'running' };
@@ -196,8 +197,11 @@ export class Engine {
         await this.exec.run(release.on, release.script);
         return this.finish(result, message, EXIT.failed, true);
       } else {
-        result = e.interrupted ? 'interrupted' : s.kind === 'pending' ? 'stopped' : 'failed';
+        // Before the cutover: undo what preparation created (a publication, a subscription), nothing else.
+        const cleaned = undos.length === 0 || await this.rollback(e.message);
+        result = !cleaned ? 'rollback-failed' : e.interrupted ? 'interrupted' : s.kind === 'pending' ? 'stopped' : 'failed';
         message = e.interrupted ? `interrupted during ${s.id}; no service was stopped` : `${s.id}: ${e.message}; no service was stopped`;
+        if (undos.length && cleaned) message += ` (undone: ${undos.map((x) => x.id).join(', ')})`;
         o.err(o.red(`\nmigen: ${message}`));
       }
     }
@@ -206,7 +210,7 @@ export class Engine {
   }
 
   private doneUndos(): Step[] {
-    return this.def.steps.filter((s) => s.undo && isCutover(s) && this.journal.steps[s.id]?.status === 'done').reverse();
+    return this.def.steps.filter((s) => s.undo && this.journal.steps[s.id]?.status === 'done').reverse();
   }
 
   /** Undoes every finished cutover/verify step with an undo, newest first. */
@@ -353,6 +357,7 @@ export class Engine {
           last = await this.exec.run(s.run.on, s.run.script, { signal: this.opts.signal });
           if (this.opts.signal?.aborted) throw new StepFailure(s, 'interrupted', true);
           if (last.code === 0) { if (s.endsWindow) this.markWindow('end', this.clock()); return; }
+          if (s.fatalExit?.includes(last.code)) throw new StepFailure(s, `failed (exit ${last.code}, not retried): ${tail(last)}`);
           if (this.clock() + s.intervalSeconds * 1000 > deadline) break;
           await this.sleep(s.intervalSeconds * 1000);
         }

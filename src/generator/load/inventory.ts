@@ -60,7 +60,23 @@ export function readInventoryFile(file: string): SourceDoc {
   } catch (e) {
     throw new UserError('E_READ', `${file}: cannot read the inventory (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
   }
-  return parseManifestText(file, text);
+  return parseInventoryText(file, text);
+}
+
+/** An inventory may describe thousands of hosts: far more than a manifest's size limit. */
+const MAX_INVENTORY_BYTES = 256 * 1024 * 1024;
+
+/**
+ * Parses an inventory (JSON from nix eval or an export). JSON.parse is far faster than the YAML
+ * parser on megabytes of JSON; the YAML document (for error positions) is built only when asked
+ * for. Text that is not JSON goes through the YAML parser as before, with its located errors.
+ */
+export function parseInventoryText(file: string, text: string): SourceDoc {
+  let data: unknown;
+  try { data = JSON.parse(text); } catch { return parseManifestText(file, text, MAX_INVENTORY_BYTES); }
+  let full: SourceDoc | null = null;
+  const yamlDoc = (): SourceDoc => (full ??= parseManifestText(file, text, MAX_INVENTORY_BYTES));
+  return { file, text, data, get doc() { return yamlDoc().doc; }, get lines() { return yamlDoc().lines; } };
 }
 
 /** JSON with recursively sorted keys, 2-space indent and a final newline: the committed export format. */

@@ -16,9 +16,9 @@ export function loadManifestSource(file: string): SourceDoc {
   return parseManifestText(file, text);
 }
 
-export function parseManifestText(file: string, text: string): SourceDoc {
-  if (Buffer.byteLength(text) > MAX_BYTES) {
-    throw new ValidationError([{ file, line: 1, column: 1, message: `the manifest is larger than ${MAX_BYTES} bytes; a manifest describes a few migrations and is far smaller` }]);
+export function parseManifestText(file: string, text: string, maxBytes: number = MAX_BYTES): SourceDoc {
+  if (Buffer.byteLength(text) > maxBytes) {
+    throw new ValidationError([{ file, line: 1, column: 1, message: `the manifest is larger than ${maxBytes} bytes; a manifest describes a few migrations and is far smaller` }]);
   }
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false, strict: true });
@@ -33,6 +33,7 @@ export function parseManifestText(file: string, text: string): SourceDoc {
 
 /** The document as plain data (aliases resolved with a bounded count). */
 export function manifestData(src: SourceDoc): unknown {
+  if (Object.prototype.hasOwnProperty.call(src, 'data')) return src.data;
   try {
     return src.doc.toJS({ maxAliasCount: 50 });
   } catch (e) {

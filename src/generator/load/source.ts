@@ -6,6 +6,8 @@ export interface SourceDoc {
   readonly text: string;
   readonly doc: Document.Parsed;
   readonly lines: LineCounter;
+  /** The document as plain data when it was parsed without YAML (a JSON inventory); doc and lines are then built on first use. */
+  readonly data?: unknown;
 }
 
 export interface Position { readonly line: number; readonly column: number; }

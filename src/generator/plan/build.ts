@@ -5,6 +5,11 @@ import { serviceSecrets, stateDirs, unitOf } from './migration.js';
 import { buildSteps } from './steps.js';
 import type { MigrationPlan, Plan, StateDir } from './types.js';
 
+/** Where NixOS puts a secret at run time: agenix /run/agenix/<name>, sops-nix /run/secrets/<name>. */
+function secretPath(h: import('../types.js').InventoryHost, name: string): string {
+  return h.secrets.sops.includes(name) && !h.secrets.agenix.includes(name) ? `/run/secrets/${name}` : `/run/agenix/${name}`;
+}
+
 export interface PlanContext {
   /** The manifest's path as it appears in headers and plans (relative to the repository). */
   readonly manifestPath: string;
@@ -75,7 +80,17 @@ function buildMigration(manifest: Manifest, inventory: Inventory, ctx: PlanConte
     role: `migen_repl_${name.replace(/-/g, '_')}`,
     publication: `migen_pub_${name.replace(/-/g, '_')}`,
     subscription: `migen_sub_${name.replace(/-/g, '_')}`,
+    ports: { old: oldInv.postgresql.port, new: newInv.postgresql.port },
+    secretFiles: {
+      old: secretPath(oldInv, m.database.passwordSecret ?? `migen-replication-${name}`),
+      new: secretPath(newInv, m.database.passwordSecret ?? `migen-replication-${name}`),
+    },
   } : null;
+  if (database) {
+    warnings.push(`Rollback after ${to.name} took writes (once the application started there) loses those writes: migen keeps ${from.name} read-only-then-thawed, it does not replicate back. Verification runs before the proxy sends users to ${to.name}.`);
+    warnings.push(`The subscription's connection string holds the replication password (from ${database.passwordSecret}) on ${to.name} until the cutover drops the subscription.`);
+    if (!newInv.secrets.agenix.includes(database.passwordSecret) && !newInv.secrets.sops.includes(database.passwordSecret)) warnings.push(`Declare the secret ${database.passwordSecret} (owner postgres) on ${from.name} and ${to.name}: the replication role's password.`);
+  }
   const window = m.strategy === 'cold'
     ? { estimateSeconds: null, basis: `a full copy of the state at ${sync.bandwidthBytesPerSecond} B/s plus about ${FIXED_WINDOW_SECONDS} s; preflight measures the state's size` }
     : m.strategy === 'hot'

@@ -1,5 +1,6 @@
 import type { MigrationPlan, Step, Script, HostRef } from './types.js';
 import { cmd, q } from './shell.js';
+import { hotParts } from './hot.js';
 
 type Ctx = Omit<MigrationPlan, 'steps' | 'window'>;
 
@@ -63,7 +64,16 @@ function deployScript(c: Ctx, h: HostRef, action: 'switch' | 'boot'): string {
 
 const SYSTEM = '/nix/var/nix/profiles/system';
 
-export function buildSteps(c: Ctx): Step[] {
+/** Database directories move by replication in a hot migration, never by rsync. */
+export function isDatabaseDir(p: string): boolean {
+  return /(^|\/)(postgres|postgresql|pgdata)(\/|$)/.test(p) || p.startsWith('/var/lib/postgresql');
+}
+
+export function buildSteps(full: Ctx): Step[] {
+  const hot = full.strategy === 'hot' && full.database ? hotParts(full, full.database.ports, full.database.secretFiles) : null;
+  // In a hot migration rsync copies only the files beside the database.
+  const c: Ctx = hot ? { ...full, state: full.state.filter((s) => !isDatabaseDir(s.path)) } : full;
+  const copyFiles = c.state.length > 0;
   const steps: Step[] = [];
   const { from, to, proxy } = c;
   const add = (s: Step): void => { steps.push(s); };
@@ -73,7 +83,7 @@ export function buildSteps(c: Ctx): Step[] {
   for (const h of hosts) {
     add({ ...base, id: `reach-${h.name}`, phase: 'preflight', kind: 'check', title: `${h.name} answers over ssh (${h.ssh})`, run: on(h.name, 'true'), failure: `cannot reach ${h.name} over ssh as ${h.ssh}` });
   }
-  const paths = c.state.map((s) => s.path);
+  const paths = full.state.map((s) => s.path);
   add({
     ...base, id: 'disk', phase: 'preflight', kind: 'compare', mode: 'fits', title: `free space on ${to.name} exceeds the state's size on ${from.name} (+10%)`,
     left: on(from.name, cmd`du -sb --one-file-system ${paths} | awk '{ s += $1 } END { print s + 0 }'`),
@@ -86,6 +96,12 @@ export function buildSteps(c: Ctx): Step[] {
   }
   add({ ...base, id: 'new-stopped', phase: 'preflight', kind: 'check', title: `${c.unit} is not running on ${to.name}`, run: on(to.name, cmd`! systemctl is-active --quiet ${c.unit}`), failure: `${c.unit} already runs on ${to.name}: two writers must never run at once` });
   add({ ...base, id: 'old-running', phase: 'preflight', kind: 'check', title: `${c.unit} runs on ${from.name}`, run: on(from.name, cmd`systemctl is-active --quiet ${c.unit}`), failure: `${c.unit} is not running on ${from.name}: nothing to migrate, or it was already moved` });
+  if (hot) {
+    for (const [h, file] of [[to.name, full.database!.secretFiles.new], [from.name, full.database!.secretFiles.old]] as const) {
+      add({ ...base, id: `secret-replication-${h}`, phase: 'preflight', kind: 'check', title: `replication password ${full.database!.passwordSecret} is present on ${h}`, run: on(h, cmd`test -s ${file}`), failure: `${file} is missing on ${h}: declare the secret ${full.database!.passwordSecret} (owner postgres) and deploy` });
+    }
+    hot.preflight.forEach(add);
+  }
 
   // prepare
   if (c.backup.kind === 'restic') {
@@ -95,12 +111,14 @@ export function buildSteps(c: Ctx): Step[] {
   }
   add({ ...base, id: `deploy-${to.name}`, phase: 'prepare', kind: 'command', title: `deploy ${to.name} with ${c.service} installed but not started`, run: on('operator', deployScript(c, to, 'switch')) });
   if (proxy) add({ ...base, id: `deploy-${proxy.name}`, phase: 'prepare', kind: 'command', title: `deploy ${proxy.name}: routing unchanged, cutover routing ready as specialisation ${c.specialisation}`, run: on('operator', deployScript(c, proxy, 'switch')) });
-  if (c.strategy === 'hot') {
-    add({ ...base, id: 'replication', phase: 'prepare', kind: 'pending', title: 'PostgreSQL logical replication: roles, schema, publication and subscription', reason: 'hot migration\'s database steps are not implemented yet; use strategy warm meanwhile' });
+  if (hot) {
+    add({ ...base, id: `deploy-${from.name}`, phase: 'prepare', kind: 'command', title: `deploy ${from.name}: replication settings (wal_level, slots, pg_hba entry for ${to.name}, mesh listener, role)`, run: on('operator', deployScript(c, from, 'switch')) });
+    hot.prepare.forEach(add);
   }
 
   // sync
-  if (c.strategy !== 'cold' && c.sync.mode !== 'relay') {
+  if (hot) hot.sync.forEach(add);
+  if (c.strategy !== 'cold' && c.sync.mode !== 'relay' && copyFiles) {
     add({
       ...base, id: 'sync-live', phase: 'sync', kind: 'converge', title: `copy the state to ${to.name} while ${c.unit} runs, until a final pass would move less than ${c.sync.thresholdBytes} bytes`,
       run: rsyncScript(c, ['--info=progress2'], { accept24: true }),
@@ -112,22 +130,30 @@ export function buildSteps(c: Ctx): Step[] {
   // cutover
   const m = c.maintenance;
   if (m) add({ ...base, id: 'maintenance-on', phase: 'cutover', kind: 'command', title: `maintenance mode on ${from.name}`, run: on(from.name, m.on), undo: on(from.name, m.off) });
-  add({ ...base, id: 'stop-old', phase: 'cutover', kind: 'command', window: true, stopsService: true, title: `stop ${c.unit} on ${from.name}`, run: on(from.name, cmd`systemctl stop ${c.unit}`), undo: on(from.name, cmd`systemctl start ${c.unit}`) });
-  if (c.sync.mode === 'relay') {
+  if (hot) {
+    add({ ...base, id: 'stop-old', phase: 'cutover', kind: 'command', window: true, stopsService: true, title: `stop ${hot.app.unitTitle} on ${from.name} (PostgreSQL keeps running, read-only from the next step)`, run: on(from.name, hot.app.stop(from.name)), undo: on(from.name, hot.app.start(from.name)) });
+    hot.freeze.forEach(add);
+  } else {
+    add({ ...base, id: 'stop-old', phase: 'cutover', kind: 'command', window: true, stopsService: true, title: `stop ${c.unit} on ${from.name}`, run: on(from.name, cmd`systemctl stop ${c.unit}`), undo: on(from.name, cmd`systemctl start ${c.unit}`) });
+  }
+  if (!copyFiles) {
+    // Nothing but the database: replication moved it.
+  } else if (c.sync.mode === 'relay') {
     const lines = c.state.map((s) => `migen_ssh ${q(from.name)} ${q(cmd`tar -C ${s.path} --numeric-owner --xattrs --acls -cf - .`)} | migen_ssh ${q(to.name)} ${q(cmd`mkdir -p ${s.path} && find ${s.path} -mindepth 1 -delete && tar -C ${s.path} --numeric-owner --xattrs --acls -xpf -`)}`);
     add({ ...base, id: 'final-pass', phase: 'cutover', kind: 'command', window: true, title: `copy the state from ${from.name} to ${to.name} through the operator`, run: on('operator', lines.join('\n')) });
   } else {
     add({ ...base, id: 'final-pass', phase: 'cutover', kind: 'command', window: true, title: `final copy of the state to ${to.name} (service stopped)`, run: rsyncScript(c, [], { accept24: false }) });
     add({ ...base, id: 'copy-identical', phase: 'cutover', kind: 'check', window: true, title: `a dry run lists no difference between ${from.name} and ${to.name}`, run: diffScript(c), failure: 'the copies differ after the final pass' });
   }
-  add({ ...base, id: 'owners', phase: 'cutover', kind: 'compare', mode: 'equal', window: true, title: `owners and modes on ${to.name} equal ${from.name}'s`, left: ownersScript(c, from.name), right: ownersScript(c, to.name), failure: `ownership differs between ${from.name} and ${to.name}` });
+  if (copyFiles) add({ ...base, id: 'owners', phase: 'cutover', kind: 'compare', mode: 'equal', window: true, title: `owners and modes on ${to.name} equal ${from.name}'s`, left: ownersScript(c, from.name), right: ownersScript(c, to.name), failure: `ownership differs between ${from.name} and ${to.name}` });
   for (const db of c.sqlite) {
     add({ ...base, id: `sqlite-${db.replace(/[^A-Za-z0-9]+/g, '-')}`, phase: 'cutover', kind: 'check', window: true, title: `SQLite ${db} passes integrity_check on ${to.name}`, run: on(to.name, cmd`test "$(sqlite3 -readonly ${db} 'PRAGMA integrity_check;')" = ok`), failure: `${db} is damaged on ${to.name}` });
   }
   for (const f of c.criticalFiles) {
     add({ ...base, id: `critical-${f.replace(/[^A-Za-z0-9]+/g, '-')}`, phase: 'cutover', kind: 'compare', mode: 'equal', window: true, title: `${f} is identical on both hosts`, left: on(from.name, cmd`sha256sum < ${f}`), right: on(to.name, cmd`sha256sum < ${f}`), failure: `${f} differs or is missing on ${to.name}` });
   }
-  add({ ...base, id: 'start-new', phase: 'cutover', kind: 'command', window: true, title: `start ${c.unit} on ${to.name}`, run: on(to.name, cmd`systemctl start ${c.unit}`), undo: on(to.name, cmd`systemctl stop ${c.unit}`) });
+  if (hot) add({ ...base, id: 'start-new', phase: 'cutover', kind: 'command', window: true, title: `start ${hot.app.unitTitle} on ${to.name}: from here it takes writes`, run: on(to.name, hot.app.start(to.name)), undo: on(to.name, hot.app.stop(to.name)) });
+  else add({ ...base, id: 'start-new', phase: 'cutover', kind: 'command', window: true, title: `start ${c.unit} on ${to.name}`, run: on(to.name, cmd`systemctl start ${c.unit}`), undo: on(to.name, cmd`systemctl stop ${c.unit}`) });
   const first = c.routes.moved[0];
   if (proxy && first) {
     add({ ...base, id: 'backend-healthy', phase: 'cutover', kind: 'probe', window: true, endsWindow: false, intervalSeconds: 1, deadlineSeconds: 60, title: `${proxy.name} reaches the new backend ${first.to}`, run: on(proxy.name, cmd`code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -H ${`Host: ${first.domain}`} ${first.to}) && [ "$code" -ge 200 ] && [ "$code" -lt 500 ]`) });
@@ -148,6 +174,7 @@ export function buildSteps(c: Ctx): Step[] {
       add({ ...base, id: `verify-${i + 1}`, phase: 'verify', kind: 'probe', window: true, endsWindow: true, intervalSeconds: 1, deadlineSeconds: c.verifyDeadlineSeconds, title: `check on ${where}: ${v.command}`, run: on(where, v.command) });
     }
   });
+  if (hot) hot.cleanup.forEach(add);
   if (m) add({ ...base, id: 'maintenance-off', phase: 'verify', kind: 'command', title: `maintenance mode off on ${to.name}`, run: on(to.name, m.off) });
 
   // finalize

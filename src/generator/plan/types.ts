@@ -37,7 +37,7 @@ export interface ConvergeStep extends StepBase {
   readonly bandwidthBytesPerSecond: number;
 }
 /** Retries `run` until it succeeds or the deadline passes. */
-export interface ProbeStep extends StepBase { readonly kind: 'probe'; readonly run: Script; readonly intervalSeconds: number; readonly deadlineSeconds: number; readonly endsWindow: boolean }
+export interface ProbeStep extends StepBase { readonly kind: 'probe'; readonly run: Script; readonly intervalSeconds: number; readonly deadlineSeconds: number; readonly endsWindow: boolean; /** Exit codes that mean "will not get better": fail at once. */ readonly fatalExit?: readonly number[] }
 /** A part of the procedure that migen cannot perform yet; the runbook stops here with the reason. */
 export interface PendingStep extends StepBase { readonly kind: 'pending'; readonly reason: string }
 /** Something for the operator to do later (not executed by the runbook). */
@@ -82,7 +82,7 @@ export interface MigrationPlan {
   readonly secrets: readonly { readonly name: string; readonly kind: 'agenix' | 'sops' }[];
   readonly numericIds: boolean;
   readonly sync: { readonly mode: SyncMode; readonly thresholdBytes: number; readonly maxPasses: number; readonly bandwidthBytesPerSecond: number };
-  readonly database: { readonly engine: 'postgresql'; readonly databases: readonly string[]; readonly passwordSecret: string; readonly role: string; readonly publication: string; readonly subscription: string } | null;
+  readonly database: { readonly engine: 'postgresql'; readonly databases: readonly string[]; readonly passwordSecret: string; readonly role: string; readonly publication: string; readonly subscription: string; readonly ports: { readonly old: number; readonly new: number }; readonly secretFiles: { readonly old: string; readonly new: string } } | null;
   readonly routes: { readonly moved: readonly RouteChange[]; readonly staying: readonly RouteStay[] };
   readonly specialisation: string;
   /** Set when the old host served the proxy on loopback: the new host must listen on its mesh address. */

@@ -45,24 +45,22 @@ function blocksOf(m: MigrationPlan, inventory: Inventory): Block[] {
   const uniq = <T extends { name: string }>(xs: T[]): T[] => [...new Map(xs.map((x) => [x.name, x])).values()].sort((a, b) => (a.name < b.name ? -1 : 1));
   if (users.length || groups.length) block(m.to.name, 'owners', { users: uniq(users), groups: uniq(groups) });
   if (m.listen) block(m.to.name, 'listen', { option: m.listen.option ? m.listen.option.map(nixAttrName).join('.') : null, address: m.listen.address, ports: m.listen.ports, meshInterface: MESH_INTERFACE });
-  if (!done) block(m.to.name, 'prepared', { unit: m.unit, unitService, container: m.container });
+  if (!done) block(m.to.name, 'prepared', { unit: m.unit, unitService, container: m.container, appInContainer: m.database && m.container ? (m.nixosService ?? null) : null });
   else block(m.from.name, 'retired', { unitService, container: m.container, nixosService: m.nixosService, statePaths: m.state.map((s) => s.path).join(', '), graceDays: m.graceDays });
 
   if (m.database && !done) {
     const oldInv = inventory.hosts[m.from.name]!;
     const inContainer = (h: string): boolean => m.container !== null && (inventory.hosts[h]?.containers[m.container]?.services.includes('postgresql') ?? false);
     const pgPath = (h: string): string => (inContainer(h) ? `containers.${m.container}.config.services.postgresql` : 'services.postgresql');
-    const unitsPath = (h: string): string => (inContainer(h) ? `containers.${m.container}.config.systemd.services` : 'systemd.services');
-    const secretKind = oldInv.secrets.sops.includes(m.database.passwordSecret) ? 'sops' : 'agenix';
     block(m.from.name, 'pg-publisher', {
       container: inContainer(m.from.name) ? m.container : null,
-      pgPath: pgPath(m.from.name), unitsPath: unitsPath(m.from.name), grantUnit: `migen-replication-${m.name}`,
+      pgPath: pgPath(m.from.name),
       toAddress: m.to.address, role: m.database.role, databases: m.database.databases,
       slots: 20, senders: 20, port: oldInv.postgresql.port, meshInterface: MESH_INTERFACE,
       passwordSecret: m.database.passwordSecret,
-      passwordFile: secretKind === 'sops' ? `/run/secrets/${m.database.passwordSecret}` : `/run/agenix/${m.database.passwordSecret}`,
+      passwordFile: m.database.secretFiles.old,
     });
-    block(m.to.name, 'pg-subscriber', { pgPath: pgPath(m.to.name), slots: 20, workers: 8, processes: 16, syncWorkers: 4 });
+    block(m.to.name, 'pg-subscriber', { container: inContainer(m.to.name) ? m.container : null, passwordFile: m.database.secretFiles.new, pgPath: pgPath(m.to.name), slots: 20, workers: 8, processes: 16, syncWorkers: 4 });
   }
   // Every touched host records the migration's facts (informational, and a Nix string for every free-text value).
   const roles = new Map<string, string[]>();

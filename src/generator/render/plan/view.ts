@@ -27,7 +27,7 @@ function stepView(s: Step, n: number): StepView {
 export function migrationView(m: MigrationPlan) {
   let n = 0;
   const phases = PHASES.map((phase) => ({ phase, steps: m.steps.filter((s) => s.phase === phase).map((s) => stepView(s, ++n)) })).filter((p) => p.steps.length > 0);
-  const rollback = m.steps.filter((s) => s.undo && (s.phase === 'cutover' || s.phase === 'verify')).slice().reverse().map((s) => ({ id: s.id, undo: script(s.undo!) }));
+  const rollback = m.steps.filter((s) => s.undo).slice().reverse().map((s) => ({ id: s.id, undo: script(s.undo!) }));
   const pad = (xs: readonly string[]): number => Math.max(0, ...xs.map((x) => x.length));
   const w = pad([...m.routes.moved.map((r) => `${r.domain} ${r.location}`), ...m.routes.staying.map((r) => `${r.domain} ${r.location}`)]);
   return {

@@ -1,4 +1,3 @@
-import { IndentationText, Project, QuoteKind, type SourceFile } from 'ts-morph';
 import type { Inputs } from '../../pipeline.js';
 import type { OutFile } from '../../emit/index.js';
 import { sha256 } from '../../emit/index.js';
@@ -46,26 +45,25 @@ function stepComment(steps: readonly Step[]) {
   };
 }
 
-let project: Project | null = null;
-
-/** One in-memory project with fixed formatting, printed once per runbook. */
+/**
+ * The runbook module: the header comments, then `runbook` as a literal and the direct-run guard.
+ * Printed as plain text (formerly through an in-memory ts-morph project, which printed exactly
+ * this; loading the TypeScript compiler cost more than half a second per command).
+ */
 function printRunbook(m: MigrationPlan, def: RunbookDef, header: string): string {
-  project ??= new Project({ useInMemoryFileSystem: true, manipulationSettings: { indentationText: IndentationText.TwoSpaces, quoteKind: QuoteKind.Single, useTrailingCommas: true } });
-  const sf: SourceFile = project.createSourceFile(`migrate-${m.name}.mjs`, '', { overwrite: true });
-  sf.addImportDeclaration({ moduleSpecifier: 'node:url', namedImports: ['pathToFileURL'] });
-  sf.addStatements([
-    '',
+  const body = [
+    "import { pathToFileURL } from 'node:url';",
     "/** @type {import('migen/runtime').RunbookDef} */",
     `export const runbook = ${jsLiteral(def, { comment: stepComment(def.steps) })};`,
-  ]);
-  sf.addStatements((w) => {
-    w.blankLine();
-    w.writeLine('// Run directly (node generated/runbooks/migrate-NAME.mjs); `migen run NAME` imports `runbook` instead.');
-    w.write('if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href)').block(() => {
-      w.writeLine("const { main } = await import('migen/runtime');");
-      w.writeLine('process.exitCode = await main(runbook, process.argv.slice(2));');
-    });
-  });
+    '',
+    '',
+    '// Run directly (node generated/runbooks/migrate-NAME.mjs); `migen run NAME` imports `runbook` instead.',
+    'if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {',
+    "  const { main } = await import('migen/runtime');",
+    '  process.exitCode = await main(runbook, process.argv.slice(2));',
+    '}',
+    '',
+  ].join('\n');
   const lines = [
     '#!/usr/bin/env node',
     `// ${header}`,
@@ -76,7 +74,7 @@ function printRunbook(m: MigrationPlan, def: RunbookDef, header: string): string
     '// @ts-check',
     '',
   ];
-  return `${lines.join('\n')}${sf.getFullText()}`;
+  return `${lines.join('\n')}${body}`;
 }
 
 /** zx runbooks per planned migration, generated with ts-morph from the plan. */
