@@ -90,7 +90,37 @@ export const runbook = {
       failure: 'not enough free disk on h002 for the state of h003',
       undo: null,
     },
-    // 4. preflight on h002: adguardhome is not running on h002
+    // 4. preflight on h003: every state directory on h003 is a real directory, not a symlink
+    {
+      id: 'state-real-dirs',
+      phase: 'preflight',
+      kind: 'check',
+      title: 'every state directory on h003 is a real directory, not a symlink',
+      window: false,
+      run: {
+        on: 'h003',
+        script: 'test -d /var/lib/private/AdGuardHome && test ! -L /var/lib/private/AdGuardHome',
+      },
+      failure: 'a state path on h003 is missing or a symlink: name the real directory in state:',
+      undo: null,
+    },
+    // 5. preflight on h002: the state directories on h002 are empty, or hold only what an earlier run of adguardhome copied
+    {
+      id: 'target-empty',
+      phase: 'preflight',
+      kind: 'check',
+      title: 'the state directories on h002 are empty, or hold only what an earlier run of adguardhome copied',
+      window: false,
+      run: {
+        on: 'h002',
+        script: `if test -e /var/lib/migen/adguardhome.target; then exit 0; fi
+if test -d /var/lib/private/AdGuardHome && test -n "$(ls -A /var/lib/private/AdGuardHome)"; then echo $'/var/lib/private/AdGuardHome on h002 already holds data that migen did not copy' >&2; exit 1; fi
+mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/private/AdGuardHome > /var/lib/migen/adguardhome.target`,
+      },
+      failure: 'refusing to overwrite data on h002: move it away or pick another target',
+      undo: null,
+    },
+    // 6. preflight on h002: adguardhome is not running on h002
     {
       id: 'new-stopped',
       phase: 'preflight',
@@ -104,7 +134,7 @@ export const runbook = {
       failure: 'adguardhome already runs on h002: two writers must never run at once',
       undo: null,
     },
-    // 5. preflight on h003: adguardhome runs on h003
+    // 7. preflight on h003: adguardhome runs on h003
     {
       id: 'old-running',
       phase: 'preflight',
@@ -118,7 +148,7 @@ export const runbook = {
       failure: 'adguardhome is not running on h003: nothing to migrate, or it was already moved',
       undo: null,
     },
-    // 6. prepare on operator: deploy h002 with adguardhome installed but not started
+    // 8. prepare on operator: deploy h002 with adguardhome installed but not started
     {
       id: 'deploy-h002',
       phase: 'prepare',
@@ -131,7 +161,7 @@ export const runbook = {
       },
       undo: null,
     },
-    // 7. cutover on h003 [downtime]: stop adguardhome on h003
+    // 9. cutover on h003 [downtime]: stop adguardhome on h003
     {
       id: 'stop-old',
       phase: 'cutover',
@@ -148,7 +178,7 @@ export const runbook = {
         script: 'systemctl start adguardhome',
       },
     },
-    // 8. cutover on h002 [downtime]: final copy of the state to h002 (service stopped)
+    // 10. cutover on h002 [downtime]: final copy of the state to h002 (service stopped)
     {
       id: 'final-pass',
       phase: 'cutover',
@@ -162,7 +192,7 @@ rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e $'ssh -o BatchMode
       },
       undo: null,
     },
-    // 9. cutover on h002 [downtime]: a dry run lists no difference between h003 and h002
+    // 11. cutover on h002 [downtime]: a dry run lists no difference between h003 and h002
     {
       id: 'copy-identical',
       phase: 'cutover',
@@ -176,7 +206,7 @@ rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e $'ssh -o BatchMode
       failure: 'the copies differ after the final pass',
       undo: null,
     },
-    // 10. cutover on h003, h002 [downtime]: owners and modes on h002 equal h003's
+    // 12. cutover on h003, h002 [downtime]: owners and modes on h002 equal h003's
     {
       id: 'owners',
       phase: 'cutover',
@@ -199,7 +229,7 @@ rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e $'ssh -o BatchMode
       failure: 'ownership differs between h003 and h002',
       undo: null,
     },
-    // 11. cutover on h002 [downtime]: start adguardhome on h002
+    // 13. cutover on h002 [downtime]: start adguardhome on h002
     {
       id: 'start-new',
       phase: 'cutover',
@@ -215,7 +245,7 @@ rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e $'ssh -o BatchMode
         script: 'systemctl stop adguardhome',
       },
     },
-    // 12. cutover on h002 [downtime]: adguardhome stays active on h002
+    // 14. cutover on h002 [downtime]: adguardhome stays active on h002
     {
       id: 'unit-active',
       phase: 'cutover',
@@ -231,7 +261,7 @@ rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e $'ssh -o BatchMode
       deadlineSeconds: 60,
       undo: null,
     },
-    // 13. verify on h002 [downtime]: check on h002: test -n "$(dig +short +time=2 +tries=1 @127.0.0.1 nixos.org)"
+    // 15. verify on h002 [downtime]: check on h002: test -n "$(dig +short +time=2 +tries=1 @127.0.0.1 nixos.org)"
     {
       id: 'verify-1',
       phase: 'verify',
@@ -247,7 +277,7 @@ rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e $'ssh -o BatchMode
       deadlineSeconds: 60,
       undo: null,
     },
-    // 14. finalize on -: make the move permanent
+    // 16. finalize on -: make the move permanent
     {
       id: 'finalize',
       phase: 'finalize',
@@ -257,7 +287,7 @@ rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e $'ssh -o BatchMode
       text: 'Run `migen finalize adguardhome`, review and merge the diff, and deploy h003, h002: h003 then has adguardhome disabled so no rebuild or reboot starts a second writer.',
       undo: null,
     },
-    // 15. finalize on -: keep h003's state for 14 days
+    // 17. finalize on -: keep h003's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',

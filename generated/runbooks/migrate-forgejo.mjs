@@ -109,7 +109,39 @@ export const runbook = {
       failure: 'not enough free disk on h002 for the state of h001',
       undo: null,
     },
-    // 5. preflight on h002: secret forgejo-db-password is present on h002
+    // 5. preflight on h001: every state directory on h001 is a real directory, not a symlink
+    {
+      id: 'state-real-dirs',
+      phase: 'preflight',
+      kind: 'check',
+      title: 'every state directory on h001 is a real directory, not a symlink',
+      window: false,
+      run: {
+        on: 'h001',
+        script: `test -d /var/lib/forgejo/data && test ! -L /var/lib/forgejo/data
+test -d /var/lib/forgejo/postgres && test ! -L /var/lib/forgejo/postgres`,
+      },
+      failure: 'a state path on h001 is missing or a symlink: name the real directory in state:',
+      undo: null,
+    },
+    // 6. preflight on h002: the state directories on h002 are empty, or hold only what an earlier run of forgejo copied
+    {
+      id: 'target-empty',
+      phase: 'preflight',
+      kind: 'check',
+      title: 'the state directories on h002 are empty, or hold only what an earlier run of forgejo copied',
+      window: false,
+      run: {
+        on: 'h002',
+        script: `if test -e /var/lib/migen/forgejo.target; then exit 0; fi
+if test -d /var/lib/forgejo/data && test -n "$(ls -A /var/lib/forgejo/data)"; then echo $'/var/lib/forgejo/data on h002 already holds data that migen did not copy' >&2; exit 1; fi
+if test -d /var/lib/forgejo/postgres && test -n "$(ls -A /var/lib/forgejo/postgres)"; then echo $'/var/lib/forgejo/postgres on h002 already holds data that migen did not copy' >&2; exit 1; fi
+mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/forgejo/data /var/lib/forgejo/postgres > /var/lib/migen/forgejo.target`,
+      },
+      failure: 'refusing to overwrite data on h002: move it away or pick another target',
+      undo: null,
+    },
+    // 7. preflight on h002: secret forgejo-db-password is present on h002
     {
       id: 'secret-forgejo-db-password',
       phase: 'preflight',
@@ -123,7 +155,7 @@ export const runbook = {
       failure: '/run/agenix/forgejo-db-password is missing on h002: deploy it (rekey for h002\'s host key) before migrating',
       undo: null,
     },
-    // 6. preflight on h002: container@forgejo is not running on h002
+    // 8. preflight on h002: container@forgejo is not running on h002
     {
       id: 'new-stopped',
       phase: 'preflight',
@@ -137,7 +169,7 @@ export const runbook = {
       failure: 'container@forgejo already runs on h002: two writers must never run at once',
       undo: null,
     },
-    // 7. preflight on h001: container@forgejo runs on h001
+    // 9. preflight on h001: container@forgejo runs on h001
     {
       id: 'old-running',
       phase: 'preflight',
@@ -151,7 +183,7 @@ export const runbook = {
       failure: 'container@forgejo is not running on h001: nothing to migrate, or it was already moved',
       undo: null,
     },
-    // 8. prepare on h001: restic backup of the state on h001, tag pre-migration
+    // 10. prepare on h001: restic backup of the state on h001, tag pre-migration
     {
       id: 'backup',
       phase: 'prepare',
@@ -164,7 +196,7 @@ export const runbook = {
       },
       undo: null,
     },
-    // 9. prepare on operator: deploy h002 with forgejo installed but not started
+    // 11. prepare on operator: deploy h002 with forgejo installed but not started
     {
       id: 'deploy-h002',
       phase: 'prepare',
@@ -177,7 +209,7 @@ export const runbook = {
       },
       undo: null,
     },
-    // 10. prepare on operator: deploy o001: routing unchanged, cutover routing ready as specialisation migen-forgejo
+    // 12. prepare on operator: deploy o001: routing unchanged, cutover routing ready as specialisation migen-forgejo
     {
       id: 'deploy-o001',
       phase: 'prepare',
@@ -190,7 +222,7 @@ export const runbook = {
       },
       undo: null,
     },
-    // 11. sync on h002: copy the state to h002 while container@forgejo runs, until a final pass would move less than 67108864 bytes
+    // 13. sync on h002: copy the state to h002 while container@forgejo runs, until a final pass would move less than 67108864 bytes
     {
       id: 'sync-live',
       phase: 'sync',
@@ -223,7 +255,7 @@ echo "$total"`,
       bandwidthBytesPerSecond: 50000000,
       undo: null,
     },
-    // 12. cutover on h001: maintenance mode on h001
+    // 14. cutover on h001: maintenance mode on h001
     {
       id: 'maintenance-on',
       phase: 'cutover',
@@ -239,7 +271,7 @@ echo "$total"`,
         script: 'rm -f /var/lib/forgejo/data/maintenance',
       },
     },
-    // 13. cutover on h001 [downtime]: stop container@forgejo on h001
+    // 15. cutover on h001 [downtime]: stop container@forgejo on h001
     {
       id: 'stop-old',
       phase: 'cutover',
@@ -256,7 +288,7 @@ echo "$total"`,
         script: 'systemctl start container@forgejo',
       },
     },
-    // 14. cutover on h002 [downtime]: final copy of the state to h002 (service stopped)
+    // 16. cutover on h002 [downtime]: final copy of the state to h002 (service stopped)
     {
       id: 'final-pass',
       phase: 'cutover',
@@ -272,7 +304,7 @@ rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e $'ssh -o BatchMode
       },
       undo: null,
     },
-    // 15. cutover on h002 [downtime]: a dry run lists no difference between h001 and h002
+    // 17. cutover on h002 [downtime]: a dry run lists no difference between h001 and h002
     {
       id: 'copy-identical',
       phase: 'cutover',
@@ -287,7 +319,7 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
       failure: 'the copies differ after the final pass',
       undo: null,
     },
-    // 16. cutover on h001, h002 [downtime]: owners and modes on h002 equal h001's
+    // 18. cutover on h001, h002 [downtime]: owners and modes on h002 equal h001's
     {
       id: 'owners',
       phase: 'cutover',
@@ -312,7 +344,7 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
       failure: 'ownership differs between h001 and h002',
       undo: null,
     },
-    // 17. cutover on h002 [downtime]: start container@forgejo on h002
+    // 19. cutover on h002 [downtime]: start container@forgejo on h002
     {
       id: 'start-new',
       phase: 'cutover',
@@ -328,7 +360,7 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
         script: 'systemctl stop container@forgejo',
       },
     },
-    // 18. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20
+    // 20. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20
     {
       id: 'backend-healthy',
       phase: 'cutover',
@@ -344,7 +376,7 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
       deadlineSeconds: 60,
       undo: null,
     },
-    // 19. cutover on o001 [downtime]: o001 routes git.joshuabell.xyz to h002
+    // 21. cutover on o001 [downtime]: o001 routes git.joshuabell.xyz to h002
     {
       id: 'route-new',
       phase: 'cutover',
@@ -360,7 +392,7 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
         script: '/nix/var/nix/profiles/system/bin/switch-to-configuration test',
       },
     },
-    // 20. verify on operator [downtime]: https://git.joshuabell.xyz/ answers 200 through o001
+    // 22. verify on operator [downtime]: https://git.joshuabell.xyz/ answers 200 through o001
     {
       id: 'verify-1',
       phase: 'verify',
@@ -376,7 +408,7 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
       deadlineSeconds: 60,
       undo: null,
     },
-    // 21. verify on operator [downtime]: check on operator: git ls-remote https://git.joshuabell.xyz/test/repo.git
+    // 23. verify on operator [downtime]: check on operator: git ls-remote https://git.joshuabell.xyz/test/repo.git
     {
       id: 'verify-2',
       phase: 'verify',
@@ -392,7 +424,7 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
       deadlineSeconds: 60,
       undo: null,
     },
-    // 22. verify on h002: maintenance mode off on h002
+    // 24. verify on h002: maintenance mode off on h002
     {
       id: 'maintenance-off',
       phase: 'verify',
@@ -405,7 +437,7 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
       },
       undo: null,
     },
-    // 23. finalize on -: make the move permanent
+    // 25. finalize on -: make the move permanent
     {
       id: 'finalize',
       phase: 'finalize',
@@ -415,7 +447,7 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
       text: 'Run `migen finalize forgejo`, review and merge the diff, and deploy h001, h002, o001: h001 then has container@forgejo disabled so no rebuild or reboot starts a second writer, and o001\'s base configuration routes to h002.',
       undo: null,
     },
-    // 24. finalize on -: keep h001's state for 14 days
+    // 26. finalize on -: keep h001's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',

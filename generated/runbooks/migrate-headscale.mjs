@@ -90,7 +90,37 @@ export const runbook = {
       failure: 'not enough free disk on newvps for the state of l001',
       undo: null,
     },
-    // 4. preflight on newvps: headscale is not running on newvps
+    // 4. preflight on l001: every state directory on l001 is a real directory, not a symlink
+    {
+      id: 'state-real-dirs',
+      phase: 'preflight',
+      kind: 'check',
+      title: 'every state directory on l001 is a real directory, not a symlink',
+      window: false,
+      run: {
+        on: 'l001',
+        script: 'test -d /var/lib/headscale && test ! -L /var/lib/headscale',
+      },
+      failure: 'a state path on l001 is missing or a symlink: name the real directory in state:',
+      undo: null,
+    },
+    // 5. preflight on newvps: the state directories on newvps are empty, or hold only what an earlier run of headscale copied
+    {
+      id: 'target-empty',
+      phase: 'preflight',
+      kind: 'check',
+      title: 'the state directories on newvps are empty, or hold only what an earlier run of headscale copied',
+      window: false,
+      run: {
+        on: 'newvps',
+        script: `if test -e /var/lib/migen/headscale.target; then exit 0; fi
+if test -d /var/lib/headscale && test -n "$(ls -A /var/lib/headscale)"; then echo $'/var/lib/headscale on newvps already holds data that migen did not copy' >&2; exit 1; fi
+mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/headscale > /var/lib/migen/headscale.target`,
+      },
+      failure: 'refusing to overwrite data on newvps: move it away or pick another target',
+      undo: null,
+    },
+    // 6. preflight on newvps: headscale is not running on newvps
     {
       id: 'new-stopped',
       phase: 'preflight',
@@ -104,7 +134,7 @@ export const runbook = {
       failure: 'headscale already runs on newvps: two writers must never run at once',
       undo: null,
     },
-    // 5. preflight on l001: headscale runs on l001
+    // 7. preflight on l001: headscale runs on l001
     {
       id: 'old-running',
       phase: 'preflight',
@@ -118,7 +148,7 @@ export const runbook = {
       failure: 'headscale is not running on l001: nothing to migrate, or it was already moved',
       undo: null,
     },
-    // 6. prepare on l001: restic backup of the state on l001, tag pre-migration
+    // 8. prepare on l001: restic backup of the state on l001, tag pre-migration
     {
       id: 'backup',
       phase: 'prepare',
@@ -131,7 +161,7 @@ export const runbook = {
       },
       undo: null,
     },
-    // 7. prepare on operator: deploy newvps with headscale installed but not started
+    // 9. prepare on operator: deploy newvps with headscale installed but not started
     {
       id: 'deploy-newvps',
       phase: 'prepare',
@@ -144,7 +174,7 @@ export const runbook = {
       },
       undo: null,
     },
-    // 8. prepare on operator: deploy l001: routing unchanged, cutover routing ready as specialisation migen-headscale
+    // 10. prepare on operator: deploy l001: routing unchanged, cutover routing ready as specialisation migen-headscale
     {
       id: 'deploy-l001',
       phase: 'prepare',
@@ -157,7 +187,7 @@ export const runbook = {
       },
       undo: null,
     },
-    // 9. sync on newvps: copy the state to newvps while headscale runs, until a final pass would move less than 67108864 bytes
+    // 11. sync on newvps: copy the state to newvps while headscale runs, until a final pass would move less than 67108864 bytes
     {
       id: 'sync-live',
       phase: 'sync',
@@ -184,7 +214,7 @@ echo "$total"`,
       bandwidthBytesPerSecond: 50000000,
       undo: null,
     },
-    // 10. cutover on l001 [downtime]: stop headscale on l001
+    // 12. cutover on l001 [downtime]: stop headscale on l001
     {
       id: 'stop-old',
       phase: 'cutover',
@@ -201,7 +231,7 @@ echo "$total"`,
         script: 'systemctl start headscale',
       },
     },
-    // 11. cutover on newvps [downtime]: final copy of the state to newvps (service stopped)
+    // 13. cutover on newvps [downtime]: final copy of the state to newvps (service stopped)
     {
       id: 'final-pass',
       phase: 'cutover',
@@ -215,7 +245,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       },
       undo: null,
     },
-    // 12. cutover on newvps [downtime]: a dry run lists no difference between l001 and newvps
+    // 14. cutover on newvps [downtime]: a dry run lists no difference between l001 and newvps
     {
       id: 'copy-identical',
       phase: 'cutover',
@@ -229,7 +259,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       failure: 'the copies differ after the final pass',
       undo: null,
     },
-    // 13. cutover on l001, newvps [downtime]: owners and modes on newvps equal l001's
+    // 15. cutover on l001, newvps [downtime]: owners and modes on newvps equal l001's
     {
       id: 'owners',
       phase: 'cutover',
@@ -252,7 +282,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       failure: 'ownership differs between l001 and newvps',
       undo: null,
     },
-    // 14. cutover on newvps [downtime]: SQLite /var/lib/headscale/db.sqlite passes integrity_check on newvps
+    // 16. cutover on newvps [downtime]: SQLite /var/lib/headscale/db.sqlite passes integrity_check on newvps
     {
       id: 'sqlite--var-lib-headscale-db-sqlite',
       phase: 'cutover',
@@ -266,7 +296,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       failure: '/var/lib/headscale/db.sqlite is damaged on newvps',
       undo: null,
     },
-    // 15. cutover on l001, newvps [downtime]: /var/lib/headscale/noise_private.key is identical on both hosts
+    // 17. cutover on l001, newvps [downtime]: /var/lib/headscale/noise_private.key is identical on both hosts
     {
       id: 'critical--var-lib-headscale-noise-private-key',
       phase: 'cutover',
@@ -285,7 +315,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       failure: '/var/lib/headscale/noise_private.key differs or is missing on newvps',
       undo: null,
     },
-    // 16. cutover on newvps [downtime]: start headscale on newvps
+    // 18. cutover on newvps [downtime]: start headscale on newvps
     {
       id: 'start-new',
       phase: 'cutover',
@@ -301,7 +331,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
         script: 'systemctl stop headscale',
       },
     },
-    // 17. cutover on l001 [downtime]: l001 reaches the new backend http://100.64.0.30:8080
+    // 19. cutover on l001 [downtime]: l001 reaches the new backend http://100.64.0.30:8080
     {
       id: 'backend-healthy',
       phase: 'cutover',
@@ -317,7 +347,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       deadlineSeconds: 60,
       undo: null,
     },
-    // 18. cutover on l001 [downtime]: l001 routes headscale.joshuabell.xyz to newvps
+    // 20. cutover on l001 [downtime]: l001 routes headscale.joshuabell.xyz to newvps
     {
       id: 'route-new',
       phase: 'cutover',
@@ -333,7 +363,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
         script: '/nix/var/nix/profiles/system/bin/switch-to-configuration test',
       },
     },
-    // 19. verify on newvps [downtime]: check on newvps: headscale nodes list
+    // 21. verify on newvps [downtime]: check on newvps: headscale nodes list
     {
       id: 'verify-1',
       phase: 'verify',
@@ -349,7 +379,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       deadlineSeconds: 60,
       undo: null,
     },
-    // 20. finalize on -: make the move permanent
+    // 22. finalize on -: make the move permanent
     {
       id: 'finalize',
       phase: 'finalize',
@@ -359,7 +389,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       text: 'Run `migen finalize headscale`, review and merge the diff, and deploy l001, newvps, l001: l001 then has headscale disabled so no rebuild or reboot starts a second writer, and l001\'s base configuration routes to newvps.',
       undo: null,
     },
-    // 21. finalize on -: keep l001's state for 14 days
+    // 23. finalize on -: keep l001's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',

@@ -90,7 +90,37 @@ export const runbook = {
       failure: 'not enough free disk on h002 for the state of o001',
       undo: null,
     },
-    // 4. preflight on h002: secret vaultwarden-env is present on h002
+    // 4. preflight on o001: every state directory on o001 is a real directory, not a symlink
+    {
+      id: 'state-real-dirs',
+      phase: 'preflight',
+      kind: 'check',
+      title: 'every state directory on o001 is a real directory, not a symlink',
+      window: false,
+      run: {
+        on: 'o001',
+        script: 'test -d /var/lib/vaultwarden && test ! -L /var/lib/vaultwarden',
+      },
+      failure: 'a state path on o001 is missing or a symlink: name the real directory in state:',
+      undo: null,
+    },
+    // 5. preflight on h002: the state directories on h002 are empty, or hold only what an earlier run of vaultwarden copied
+    {
+      id: 'target-empty',
+      phase: 'preflight',
+      kind: 'check',
+      title: 'the state directories on h002 are empty, or hold only what an earlier run of vaultwarden copied',
+      window: false,
+      run: {
+        on: 'h002',
+        script: `if test -e /var/lib/migen/vaultwarden.target; then exit 0; fi
+if test -d /var/lib/vaultwarden && test -n "$(ls -A /var/lib/vaultwarden)"; then echo $'/var/lib/vaultwarden on h002 already holds data that migen did not copy' >&2; exit 1; fi
+mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/vaultwarden > /var/lib/migen/vaultwarden.target`,
+      },
+      failure: 'refusing to overwrite data on h002: move it away or pick another target',
+      undo: null,
+    },
+    // 6. preflight on h002: secret vaultwarden-env is present on h002
     {
       id: 'secret-vaultwarden-env',
       phase: 'preflight',
@@ -104,7 +134,7 @@ export const runbook = {
       failure: '/run/agenix/vaultwarden-env is missing on h002: deploy it (rekey for h002\'s host key) before migrating',
       undo: null,
     },
-    // 5. preflight on h002: vaultwarden is not running on h002
+    // 7. preflight on h002: vaultwarden is not running on h002
     {
       id: 'new-stopped',
       phase: 'preflight',
@@ -118,7 +148,7 @@ export const runbook = {
       failure: 'vaultwarden already runs on h002: two writers must never run at once',
       undo: null,
     },
-    // 6. preflight on o001: vaultwarden runs on o001
+    // 8. preflight on o001: vaultwarden runs on o001
     {
       id: 'old-running',
       phase: 'preflight',
@@ -132,7 +162,7 @@ export const runbook = {
       failure: 'vaultwarden is not running on o001: nothing to migrate, or it was already moved',
       undo: null,
     },
-    // 7. prepare on o001: restic backup of the state on o001, tag pre-migration
+    // 9. prepare on o001: restic backup of the state on o001, tag pre-migration
     {
       id: 'backup',
       phase: 'prepare',
@@ -145,7 +175,7 @@ export const runbook = {
       },
       undo: null,
     },
-    // 8. prepare on operator: deploy h002 with vaultwarden installed but not started
+    // 10. prepare on operator: deploy h002 with vaultwarden installed but not started
     {
       id: 'deploy-h002',
       phase: 'prepare',
@@ -158,7 +188,7 @@ export const runbook = {
       },
       undo: null,
     },
-    // 9. prepare on operator: deploy o001: routing unchanged, cutover routing ready as specialisation migen-vaultwarden
+    // 11. prepare on operator: deploy o001: routing unchanged, cutover routing ready as specialisation migen-vaultwarden
     {
       id: 'deploy-o001',
       phase: 'prepare',
@@ -171,7 +201,7 @@ export const runbook = {
       },
       undo: null,
     },
-    // 10. sync on h002: copy the state to h002 while vaultwarden runs, until a final pass would move less than 8388608 bytes
+    // 12. sync on h002: copy the state to h002 while vaultwarden runs, until a final pass would move less than 8388608 bytes
     {
       id: 'sync-live',
       phase: 'sync',
@@ -198,7 +228,7 @@ echo "$total"`,
       bandwidthBytesPerSecond: 50000000,
       undo: null,
     },
-    // 11. cutover on o001 [downtime]: stop vaultwarden on o001
+    // 13. cutover on o001 [downtime]: stop vaultwarden on o001
     {
       id: 'stop-old',
       phase: 'cutover',
@@ -215,7 +245,7 @@ echo "$total"`,
         script: 'systemctl start vaultwarden',
       },
     },
-    // 12. cutover on h002 [downtime]: final copy of the state to h002 (service stopped)
+    // 14. cutover on h002 [downtime]: final copy of the state to h002 (service stopped)
     {
       id: 'final-pass',
       phase: 'cutover',
@@ -229,7 +259,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       },
       undo: null,
     },
-    // 13. cutover on h002 [downtime]: a dry run lists no difference between o001 and h002
+    // 15. cutover on h002 [downtime]: a dry run lists no difference between o001 and h002
     {
       id: 'copy-identical',
       phase: 'cutover',
@@ -243,7 +273,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       failure: 'the copies differ after the final pass',
       undo: null,
     },
-    // 14. cutover on o001, h002 [downtime]: owners and modes on h002 equal o001's
+    // 16. cutover on o001, h002 [downtime]: owners and modes on h002 equal o001's
     {
       id: 'owners',
       phase: 'cutover',
@@ -266,7 +296,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       failure: 'ownership differs between o001 and h002',
       undo: null,
     },
-    // 15. cutover on h002 [downtime]: SQLite /var/lib/vaultwarden/db.sqlite3 passes integrity_check on h002
+    // 17. cutover on h002 [downtime]: SQLite /var/lib/vaultwarden/db.sqlite3 passes integrity_check on h002
     {
       id: 'sqlite--var-lib-vaultwarden-db-sqlite3',
       phase: 'cutover',
@@ -280,7 +310,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       failure: '/var/lib/vaultwarden/db.sqlite3 is damaged on h002',
       undo: null,
     },
-    // 16. cutover on o001, h002 [downtime]: /var/lib/vaultwarden/rsa_key.pem is identical on both hosts
+    // 18. cutover on o001, h002 [downtime]: /var/lib/vaultwarden/rsa_key.pem is identical on both hosts
     {
       id: 'critical--var-lib-vaultwarden-rsa-key-pem',
       phase: 'cutover',
@@ -299,7 +329,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       failure: '/var/lib/vaultwarden/rsa_key.pem differs or is missing on h002',
       undo: null,
     },
-    // 17. cutover on h002 [downtime]: start vaultwarden on h002
+    // 19. cutover on h002 [downtime]: start vaultwarden on h002
     {
       id: 'start-new',
       phase: 'cutover',
@@ -315,7 +345,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
         script: 'systemctl stop vaultwarden',
       },
     },
-    // 18. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20:8222
+    // 20. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20:8222
     {
       id: 'backend-healthy',
       phase: 'cutover',
@@ -331,7 +361,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       deadlineSeconds: 60,
       undo: null,
     },
-    // 19. cutover on o001 [downtime]: o001 routes vault.joshuabell.xyz to h002
+    // 21. cutover on o001 [downtime]: o001 routes vault.joshuabell.xyz to h002
     {
       id: 'route-new',
       phase: 'cutover',
@@ -347,7 +377,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
         script: '/nix/var/nix/profiles/system/bin/switch-to-configuration test',
       },
     },
-    // 20. verify on operator [downtime]: https://vault.joshuabell.xyz/alive answers 200 through o001
+    // 22. verify on operator [downtime]: https://vault.joshuabell.xyz/alive answers 200 through o001
     {
       id: 'verify-1',
       phase: 'verify',
@@ -363,7 +393,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       deadlineSeconds: 60,
       undo: null,
     },
-    // 21. finalize on -: make the move permanent
+    // 23. finalize on -: make the move permanent
     {
       id: 'finalize',
       phase: 'finalize',
@@ -373,7 +403,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       text: 'Run `migen finalize vaultwarden`, review and merge the diff, and deploy o001, h002, o001: o001 then has vaultwarden disabled so no rebuild or reboot starts a second writer, and o001\'s base configuration routes to h002.',
       undo: null,
     },
-    // 22. finalize on -: keep o001's state for 14 days
+    // 24. finalize on -: keep o001's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',

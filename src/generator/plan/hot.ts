@@ -27,10 +27,17 @@ function inside(c: Ctx, command: string): string {
   return c.container ? cmd`nixos-container run ${c.container} -- ` + command : command;
 }
 
-/** psql as the postgres superuser, SQL on stdin; -At prints bare values. */
-function psql(c: Ctx, port: number, db: string, sql: string): string {
-  return `${inside(c, cmd`runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p ${port} -d ${db}`)} <<'SQL'\n${sql}\nSQL`;
+/**
+ * psql as the postgres superuser, SQL on stdin (a here-document); -At prints bare values.
+ * `pipe` continues the command line (`| grep -qx ok`): after a here-document's end marker
+ * nothing may follow on its line, so it goes on the line that opens it.
+ */
+function psql(c: Ctx, port: number, db: string, sql: string, pipe = ''): string {
+  return `${inside(c, cmd`runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p ${port} -d ${db}`)} <<'SQL'${pipe ? ` ${pipe}` : ''}\n${sql}\nSQL`;
 }
+
+/** `$(psql ...)`: the closing parenthesis on a line of its own, after the here-document's end. */
+const psqlOut = (script: string): string => `$(${script}\n)`;
 
 export function hotParts(c: Ctx, ports: { old: number; new: number }, secretFile: { old: string; new: string }): HotParts {
   const d = c.database!;
@@ -53,11 +60,11 @@ export function hotParts(c: Ctx, ports: { old: number; new: number }, secretFile
   for (const db of d.databases) {
     preflight.push({
       ...base, id: `pg-identity-${db}`, phase: 'preflight', kind: 'check', title: `every table of ${db} on ${from.name} has a primary key or replica identity`,
-      run: on(from.name, `bad=$(${psql(c, ports.old, db, `SELECT n.nspname || '.' || c.relname
+      run: on(from.name, `bad=${psqlOut(psql(c, ports.old, db, `SELECT n.nspname || '.' || c.relname
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
   AND (c.relreplident = 'n' OR (c.relreplident = 'd' AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)))
-ORDER BY 1;`)})
+ORDER BY 1;`))}
 if [ -n "$bad" ]; then echo "tables without a primary key or replica identity:"; printf '%s\\n' "$bad"; exit 1; fi`),
       failure: `some tables of ${db} have neither a primary key nor a replica identity; add one (or ALTER TABLE ... REPLICA IDENTITY FULL) and plan again`,
     });
@@ -67,11 +74,11 @@ if [ -n "$bad" ]; then echo "tables without a primary key or replica identity:";
   prepare.push({
     ...base, id: 'pg-wal-level', phase: 'prepare', kind: 'command',
     title: `PostgreSQL on ${from.name} runs with wal_level=logical (restarts it once if the deployed setting is pending: a short interruption of writes)`,
-    run: on(from.name, `lvl=$(${psql(c, ports.old, 'postgres', 'SHOW wal_level;')})
+    run: on(from.name, `lvl=${psqlOut(psql(c, ports.old, 'postgres', 'SHOW wal_level;'))}
 if [ "$lvl" != logical ]; then
   echo "wal_level is $lvl: restarting PostgreSQL on ${from.name} to apply the deployed wal_level=logical"
   ${inside(c, 'systemctl restart postgresql')}
-  lvl=$(${psql(c, ports.old, 'postgres', 'SHOW wal_level;')})
+  lvl=${psqlOut(psql(c, ports.old, 'postgres', 'SHOW wal_level;'))}
   test "$lvl" = logical
 fi`),
   });
@@ -79,7 +86,7 @@ fi`),
     ...base, id: 'pg-headroom-old', phase: 'prepare', kind: 'check', title: `${from.name} has free replication slots and WAL senders for ${d.databases.length} subscription(s) and their table-sync workers`,
     run: on(from.name, psql(c, ports.old, 'postgres', `SELECT CASE WHEN current_setting('max_replication_slots')::int - (SELECT count(*) FROM pg_replication_slots) >= ${d.databases.length + 4}
   AND current_setting('max_wal_senders')::int - (SELECT count(*) FROM pg_stat_replication) >= ${d.databases.length + 4}
-  THEN 'ok' ELSE 'no headroom' END;`) + ' | grep -qx ok'),
+  THEN 'ok' ELSE 'no headroom' END;`, '| grep -qx ok')),
     failure: `max_replication_slots/max_wal_senders on ${from.name} leave no room: deploy the generated settings and restart PostgreSQL there`,
   });
   const startNewDb: Step = {
@@ -92,7 +99,7 @@ fi`),
     run: on(to.name, psql(c, ports.new, 'postgres', `SELECT CASE WHEN current_setting('max_logical_replication_workers')::int >= ${d.databases.length + 2}
   AND current_setting('max_worker_processes')::int > current_setting('max_logical_replication_workers')::int
   AND current_setting('max_replication_slots')::int >= ${d.databases.length + 2}
-  THEN 'ok' ELSE 'no headroom' END;`) + ' | grep -qx ok'),
+  THEN 'ok' ELSE 'no headroom' END;`, '| grep -qx ok')),
     failure: `max_logical_replication_workers/max_worker_processes on ${to.name} are too low: deploy the generated settings and restart PostgreSQL there`,
   });
   // The role: LOGIN REPLICATION from the NixOS module (ensureClauses); password and SELECT grants
@@ -125,7 +132,7 @@ FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND 
       ...base, id: `pg-schema-${db}`, phase: 'prepare', kind: 'command', title: `create ${db} on ${to.name} from ${from.name}'s schema (pg_dump --schema-only); its tables must be empty`,
       run: on('operator', [
         `migen_ssh ${q(from.name)} ${q(psql(c, ports.old, 'postgres', `SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '${db}';`))} \\`,
-        `  | migen_ssh ${q(to.name)} ${q(`read -r owner\nif ! ${psql(c, ports.new, 'postgres', `SELECT 1 FROM pg_database WHERE datname = '${db}';`)} | grep -qx 1; then\n  ${inside(c, cmd`runuser -u postgres -- createdb -p ${ports.new} -O`)} "$owner" ${q(db)}\nfi`)}`,
+        `  | migen_ssh ${q(to.name)} ${q(`read -r owner\nif ! ${psql(c, ports.new, 'postgres', `SELECT 1 FROM pg_database WHERE datname = '${db}';`, '| grep -qx 1')}; then\n  ${inside(c, cmd`runuser -u postgres -- createdb -p ${ports.new} -O`)} "$owner" ${q(db)}\nfi`)}`,
         `rows=$(migen_ssh ${q(to.name)} ${q(psql(c, ports.new, db, `SELECT coalesce(sum(n_live_tup), 0) FROM pg_stat_user_tables;`))})`,
         `if [ "$rows" != 0 ]; then echo "${db} on ${to.name} already holds $rows rows: refusing to replicate into a database that is not empty" >&2; exit 1; fi`,
         `migen_ssh ${q(from.name)} ${q(inside(c, cmd`runuser -u postgres -- pg_dump -p ${ports.old} --schema-only --no-publications --no-subscriptions ${db}`))} \\`,
@@ -162,9 +169,9 @@ FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND 
     sync.push({
       ...base, id: `pg-ready-${db}`, phase: 'sync', kind: 'probe', endsWindow: false, intervalSeconds: 2, deadlineSeconds: 3600,
       title: `every table of ${db} copied and streaming on ${to.name}; lag on ${from.name}'s slot`,
-      run: on(to.name, `state=$(${psql(c, ports.new, db, `SELECT (SELECT count(*) FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid WHERE s.subname = '${sub(db)}' AND r.srsubstate <> 'r')
+      run: on(to.name, `state=${psqlOut(psql(c, ports.new, db, `SELECT (SELECT count(*) FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid WHERE s.subname = '${sub(db)}' AND r.srsubstate <> 'r')
   || ' ' || (SELECT count(*) FROM pg_stat_subscription WHERE subname = '${sub(db)}' AND pid IS NOT NULL AND relid IS NULL)
-  || ' ' || (SELECT coalesce(sum(apply_error_count + sync_error_count), 0) FROM pg_stat_subscription_stats WHERE subname = '${sub(db)}');`)})
+  || ' ' || (SELECT coalesce(sum(apply_error_count + sync_error_count), 0) FROM pg_stat_subscription_stats WHERE subname = '${sub(db)}');`))}
 read -r pending workers errors <<<"$state"
 echo "tables not ready: $pending, apply worker: $workers, errors: $errors"
 if [ "$errors" != 0 ]; then echo "the subscription reports $errors apply/sync errors: see the PostgreSQL log on ${to.name}" >&2; exit 3; fi
@@ -174,7 +181,7 @@ test "$pending" = 0 && test "$workers" = 1`),
     sync.push({
       ...base, id: `pg-lag-${db}`, phase: 'sync', kind: 'probe', endsWindow: false, intervalSeconds: 1, deadlineSeconds: 600,
       title: `replication lag of ${sub(db)} below ${lagThreshold} bytes`,
-      run: on(from.name, `lag=$(${psql(c, ports.old, db, `SELECT coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn), -1)::bigint FROM pg_replication_slots WHERE slot_name = '${sub(db)}';`)})
+      run: on(from.name, `lag=${psqlOut(psql(c, ports.old, db, `SELECT coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn), -1)::bigint FROM pg_replication_slots WHERE slot_name = '${sub(db)}';`))}
 echo "lag: \${lag:-no slot} bytes"
 test -n "$lag" && [ "$lag" -ge 0 ] && [ "$lag" -lt ${lagThreshold} ]`),
     });
@@ -190,9 +197,9 @@ SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '$
     });
     freeze.push({
       ...base, id: `pg-caught-up-${db}`, phase: 'cutover', kind: 'command', window: true, title: `${to.name} confirmed every change up to ${from.name}'s current WAL position`,
-      run: on(from.name, `target=$(${psql(c, ports.old, db, 'SELECT pg_current_wal_lsn();')})
+      run: on(from.name, `target=${psqlOut(psql(c, ports.old, db, 'SELECT pg_current_wal_lsn();'))}
 for i in $(seq 1 600); do
-  ok=$(${psql(c, ports.old, db, `SELECT confirmed_flush_lsn >= '$target'::pg_lsn FROM pg_replication_slots WHERE slot_name = '${sub(db)}';`).replace("<<'SQL'", '<<SQL')})
+  ok=${psqlOut(psql(c, ports.old, db, `SELECT confirmed_flush_lsn >= '$target'::pg_lsn FROM pg_replication_slots WHERE slot_name = '${sub(db)}';`).replace("<<'SQL'", '<<SQL'))}
   if [ "$ok" = t ]; then echo "caught up at $target"; exit 0; fi
   sleep 0.1
 done
@@ -218,7 +225,7 @@ ORDER BY n.nspname, c.relname \\gexec`;
     });
     freeze.push({
       ...base, id: `pg-no-slot-${db}`, phase: 'cutover', kind: 'check', window: true, title: `no replication slot of this migration is left on ${from.name}`,
-      run: on(from.name, `test "$(${psql(c, ports.old, 'postgres', `SELECT count(*) FROM pg_replication_slots WHERE slot_name = '${sub(db)}';`)})" = 0`),
+      run: on(from.name, `test "${psqlOut(psql(c, ports.old, 'postgres', `SELECT count(*) FROM pg_replication_slots WHERE slot_name = '${sub(db)}';`))}" = 0`),
       failure: `slot ${sub(db)} is still on ${from.name}: drop it (SELECT pg_drop_replication_slot('${sub(db)}')) or it keeps WAL forever`,
     });
     cleanup.push({

@@ -53,8 +53,9 @@ export function resolveRoutes(manifest: Manifest, inventory: Inventory, name: st
   if (!oldInv || !newInv) return { proxy: null, moved: [], staying: [], findings };
   const old = hostRef(manifest, oldInv);
   const neu = hostRef(manifest, newInv);
-  const hosts = Object.keys(inventory.hosts).sort(byStr);
-  const servers = (domain: string): string[] => hosts.filter((h) => inventory.hosts[h]!.nginx.enable && Object.prototype.hasOwnProperty.call(inventory.hosts[h]!.nginx.virtualHosts, domain));
+  const index = vhostIndex(inventory);
+  const hosts = index.hosts;
+  const servers = (domain: string): string[] => index.servers.get(domain) ?? [];
 
   let domains: string[];
   let explicit = true;
@@ -65,15 +66,8 @@ export function resolveRoutes(manifest: Manifest, inventory: Inventory, name: st
     const sub = p?.subdomain;
     domains = [];
     if (sub) {
-      for (const h of hosts) {
-        const inv = inventory.hosts[h]!;
-        if (!inv.nginx.enable) continue;
-        for (const d of Object.keys(inv.nginx.virtualHosts).sort(byStr)) {
-          if (!d.startsWith(`${sub}.`)) continue;
-          const locs = Object.values(inv.nginx.virtualHosts[d]!.locations);
-          if (locs.some((l) => l.proxyPass && (() => { const b = parseBackend(l.proxyPass); return b !== null && pointsAt(b, old, h); })())) domains.push(d);
-        }
-      }
+      const candidates = sub.includes('.') ? index.vhosts.filter((v) => v.domain.startsWith(`${sub}.`)) : index.byFirstLabel.get(sub) ?? [];
+      for (const v of candidates) if (v.backends.some((b) => pointsAt(b, old, v.host))) domains.push(v.domain);
     }
   }
   if (domains.length === 0) return { proxy: manifest.proxy ?? null, moved: [], staying: [], findings };
@@ -130,6 +124,50 @@ export function resolveRoutes(manifest: Manifest, inventory: Inventory, name: st
     }
   }
   return { proxy, moved, staying, findings };
+}
+
+interface IndexedVhost { readonly host: string; readonly domain: string; readonly backends: readonly Backend[] }
+interface VhostIndex {
+  /** Host names, sorted. */
+  readonly hosts: readonly string[];
+  /** Virtual hosts of every host with nginx enabled, by host then domain (both sorted), with their parsed proxyPass backends. */
+  readonly vhosts: readonly IndexedVhost[];
+  /** The same, by the domain's first label (what a preset's subdomain matches). */
+  readonly byFirstLabel: ReadonlyMap<string, readonly IndexedVhost[]>;
+  /** Domain -> the hosts (sorted) whose nginx serves it. */
+  readonly servers: ReadonlyMap<string, string[]>;
+}
+
+const indexes = new WeakMap<Inventory, VhostIndex>();
+
+/** Built once per inventory: resolving each migration's routes then costs no scan of the whole fleet. */
+function vhostIndex(inventory: Inventory): VhostIndex {
+  const hit = indexes.get(inventory);
+  if (hit) return hit;
+  const hosts = Object.keys(inventory.hosts).sort(byStr);
+  const vhosts: IndexedVhost[] = [];
+  const byFirstLabel = new Map<string, IndexedVhost[]>();
+  const servers = new Map<string, string[]>();
+  for (const h of hosts) {
+    const inv = inventory.hosts[h]!;
+    if (!inv.nginx.enable) continue;
+    for (const d of Object.keys(inv.nginx.virtualHosts).sort(byStr)) {
+      const backends: Backend[] = [];
+      for (const l of Object.values(inv.nginx.virtualHosts[d]!.locations)) {
+        const b = l.proxyPass ? parseBackend(l.proxyPass) : null;
+        if (b) backends.push(b);
+      }
+      const v = { host: h, domain: d, backends };
+      vhosts.push(v);
+      const dot = d.indexOf('.');
+      if (dot !== -1) { const label = d.slice(0, dot); const list = byFirstLabel.get(label); if (list) list.push(v); else byFirstLabel.set(label, [v]); }
+      const on = servers.get(d);
+      if (on) on.push(h); else servers.set(d, [h]);
+    }
+  }
+  const index = { hosts, vhosts, byFirstLabel, servers };
+  indexes.set(inventory, index);
+  return index;
 }
 
 function allVhosts(inventory: Inventory): string[] {

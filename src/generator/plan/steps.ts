@@ -90,6 +90,17 @@ export function buildSteps(full: Ctx): Step[] {
     right: on(to.name, `${mkdirs(paths)} && ${cmd`df -B1 --output=avail ${paths[0] ?? '/var/lib'}`} | tail -n 1`),
     failure: `not enough free disk on ${to.name} for the state of ${from.name}`,
   });
+  if (copyFiles) {
+    // A symlinked state directory would make rsync copy whatever it points at.
+    add({ ...base, id: 'state-real-dirs', phase: 'preflight', kind: 'check', title: `every state directory on ${from.name} is a real directory, not a symlink`, run: on(from.name, c.state.map((s) => cmd`test -d ${s.path} && test ! -L ${s.path}`).join('\n')), failure: `a state path on ${from.name} is missing or a symlink: name the real directory in state:` });
+    // Never overwrite data on the new host that this migration did not put there.
+    const marker = `/var/lib/migen/${c.name}.target`;
+    add({
+      ...base, id: 'target-empty', phase: 'preflight', kind: 'check', title: `the state directories on ${to.name} are empty, or hold only what an earlier run of ${c.name} copied`,
+      run: on(to.name, [cmd`if test -e ${marker}; then exit 0; fi`, ...c.state.map((s) => cmd`if test -d ${s.path} && test -n "$(ls -A ${s.path})"; then echo ${`${s.path} on ${to.name} already holds data that migen did not copy`} >&2; exit 1; fi`), cmd`mkdir -p /var/lib/migen && printf '%s\\n' ${c.state.map((s) => s.path)} > ${marker}`].join('\n')),
+      failure: `refusing to overwrite data on ${to.name}: move it away or pick another target`,
+    });
+  }
   for (const s of c.secrets) {
     const file = s.kind === 'agenix' ? `/run/agenix/${s.name}` : `/run/secrets/${s.name}`;
     add({ ...base, id: `secret-${s.name}`, phase: 'preflight', kind: 'check', title: `secret ${s.name} is present on ${to.name}`, run: on(to.name, cmd`test -s ${file}`), failure: `${file} is missing on ${to.name}: deploy it (rekey for ${to.name}'s host key) before migrating` });

@@ -7,6 +7,14 @@ import type { MigrationPlan, Step } from '../../plan/types.js';
 import type { RunbookDef } from '../../../runtime/types.js';
 import { jsLiteral } from './literal.js';
 
+/** sha256 of input texts, computed once: every runbook names the same (possibly megabytes of) inventory. */
+const shas = new Map<string, string>();
+function textSha(text: string): string {
+  let h = shas.get(text);
+  if (h === undefined) { h = sha256(text); shas.set(text, h); }
+  return h;
+}
+
 /** The runbook's data: every step with its host and literal commands (a pure function of the plan). */
 export function runbookDef(m: MigrationPlan, inputs: Inputs, manifestPath: string): RunbookDef {
   const manifest = inputs.manifests.find((x) => x.path === manifestPath)!;
@@ -19,8 +27,8 @@ export function runbookDef(m: MigrationPlan, inputs: Inputs, manifestPath: strin
     from: m.from.name,
     to: m.to.name,
     inputs: [
-      { kind: 'manifest', path: manifest.path, sha256: sha256(manifest.src.text) },
-      { kind: 'inventory', path: inputs.inventory.source.path, sha256: sha256(inputs.inventory.text) },
+      { kind: 'manifest', path: manifest.path, sha256: textSha(manifest.src.text) },
+      { kind: 'inventory', path: inputs.inventory.source.path, sha256: textSha(inputs.inventory.text) },
     ],
     hosts: Object.fromEntries(hosts.sort((a, b) => (a.name < b.name ? -1 : 1)).map((h) => [h.name, { name: h.name, ssh: h.ssh, address: h.address }])),
     lock: { on: m.from.name, path: `/run/migen/${m.name}.lock` },
