@@ -2,8 +2,9 @@ import path from 'node:path';
 import { UserError } from './errors.js';
 import { canonicalJson, evalInventory, parseInventoryText, readInventoryFile } from './generator/load/inventory.js';
 import { manifestSet, prepare, type Inputs } from './generator/pipeline.js';
-import { checkOutput, diffOutput, writeOutput, type OutFile } from './generator/emit/index.js';
-import { renderAll } from './generator/render/index.js';
+import { checkOutput, diffOutput, readSum, sha256, writeOutput, type OutFile } from './generator/emit/index.js';
+import { generationHeader, renderAll } from './generator/render/index.js';
+import { existsSync, readFileSync } from 'node:fs';
 import { planJson, renderPlanMarkdown, renderPlanText } from './generator/render/plan/index.js';
 import { validateInventoryShape } from './generator/validate/index.js';
 
@@ -28,24 +29,29 @@ function needManifests(o: Opts, cmd: string): string[] {
 }
 
 /** Loads the manifests (plus those already recorded in the output's migen.sum) and renders everything. */
-export async function renderFor(o: Opts, manifests: readonly string[]): Promise<{ inputs: Inputs; files: OutFile[] }> {
+export async function renderFor(o: Opts, manifests: readonly string[], opts: { reuseRunbooks?: boolean } = {}): Promise<{ inputs: Inputs; files: OutFile[] }> {
   const all = manifestSet(manifests, o.out);
   const inputs = await prepare(all, { inventory: o.inventory, flake: o.flake, overrideInputs: o.overrideInputs });
-  const files = renderAll(inputs, { runbooks: await runbookRenderer() });
+  const { renderRunbooks, fingerprintLine } = await import('./generator/render/runbook/index.js');
+  // migen plan keeps an existing runbook whose fingerprint matches and that migen.sum says is
+  // untouched: then it never loads ts-morph. generate and check always print.
+  const sum = opts.reuseRunbooks ? readSum(o.out) : null;
+  const reuse = sum ? (p: string, fp: string): string | null => {
+    const file = path.join(o.out, p);
+    if (!existsSync(file)) return null;
+    const text = readFileSync(file, 'utf8');
+    return text.includes(`\n${fingerprintLine(fp)}\n`) && sum.files.get(p) === sha256(text) ? text : null;
+  } : undefined;
+  const runbooks = await renderRunbooks(inputs, generationHeader(inputs), reuse);
+  const files = renderAll(inputs, { runbooks });
   return { inputs, files };
-}
-
-/** ts-morph is heavy: it loads only for commands that render runbooks. */
-async function runbookRenderer() {
-  const mod = await import('./generator/render/runbook/index.js');
-  return mod.renderRunbooks;
 }
 
 async function plan(o: Opts): Promise<number> {
   const manifests = needManifests(o, 'plan');
   const format = o.format ?? 'text';
   if (!['text', 'markdown', 'json'].includes(format)) throw new UserError('E_USAGE', `--format ${format}: expected text, markdown or json`);
-  const { inputs, files } = await renderFor(o, manifests);
+  const { inputs, files } = await renderFor(o, manifests, { reuseRunbooks: true });
   const changes = diffOutput(o.out, files).map((c) => ({ ...c, path: `${o.out}/${c.path}` }));
   const given = new Set(inputs.manifests.filter((m) => manifests.map((x) => path.resolve(x)).includes(path.resolve(m.path))).map((m) => m.path));
   const shown = inputs.plans.filter((p) => given.has(p.manifest));

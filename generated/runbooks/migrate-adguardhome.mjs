@@ -3,7 +3,8 @@
 // Migration adguardhome: AdGuard Home (DNS), cold, h003 -> h002. Review generated/plans/adguardhome.md.
 // Run: npx migen run adguardhome [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-adguardhome
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
-// steps with an undo are undone in reverse order when a cutover or verify step fails.
+// steps with an undo are undone in reverse order when a step fails.
+// runbook fingerprint: 89b0cb9405a557ddd68deb9ecafd11debe73af8d90edcdd2d34a6d8525f96115
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -299,7 +300,6 @@ rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e $'ssh -o BatchMode
     },
   ],
 };
-
 
 // Run directly (node generated/runbooks/migrate-NAME.mjs); `migen run NAME` imports `runbook` instead.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

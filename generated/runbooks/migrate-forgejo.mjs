@@ -3,7 +3,8 @@
 // Migration forgejo: Forgejo (git server), warm, h001 -> h002. Review generated/plans/forgejo.md.
 // Run: npx migen run forgejo [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-forgejo
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
-// steps with an undo are undone in reverse order when a cutover or verify step fails.
+// steps with an undo are undone in reverse order when a step fails.
+// runbook fingerprint: c7b7411ba863c91ea7fbd81f4f6976877f8edc03c7e83173dd7e96e939d94fd3
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -459,7 +460,6 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
     },
   ],
 };
-
 
 // Run directly (node generated/runbooks/migrate-NAME.mjs); `migen run NAME` imports `runbook` instead.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -3,7 +3,8 @@
 // Migration headscale: Headscale (mesh coordination), warm, l001 -> newvps. Review generated/plans/headscale.md.
 // Run: npx migen run headscale [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-headscale
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
-// steps with an undo are undone in reverse order when a cutover or verify step fails.
+// steps with an undo are undone in reverse order when a step fails.
+// runbook fingerprint: c39fc3604791c7094529ce74ba618ef08eb7d009e190476bd155964ea18f18d1
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -401,7 +402,6 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
     },
   ],
 };
-
 
 // Run directly (node generated/runbooks/migrate-NAME.mjs); `migen run NAME` imports `runbook` instead.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

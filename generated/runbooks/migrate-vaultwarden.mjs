@@ -3,7 +3,8 @@
 // Migration vaultwarden: Vaultwarden (password manager), warm, o001 -> h002. Review generated/plans/vaultwarden.md.
 // Run: npx migen run vaultwarden [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-vaultwarden
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
-// steps with an undo are undone in reverse order when a cutover or verify step fails.
+// steps with an undo are undone in reverse order when a step fails.
+// runbook fingerprint: 637044f410f5363a08f18075780b3f605c840763b95d8dbc10f0606c6526da19
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -415,7 +416,6 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
     },
   ],
 };
-
 
 // Run directly (node generated/runbooks/migrate-NAME.mjs); `migen run NAME` imports `runbook` instead.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -3,7 +3,8 @@
 // Migration zitadel: Zitadel (SSO), hot, h001 -> h002. Review generated/plans/zitadel.md.
 // Run: npx migen run zitadel [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-zitadel
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
-// steps with an undo are undone in reverse order when a cutover or verify step fails.
+// steps with an undo are undone in reverse order when a step fails.
+// runbook fingerprint: 9699da4a4e76646c14d45556e89ad8177e926e872379a538b84d3b927cbe9f67
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -194,8 +195,9 @@ FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
   AND (c.relreplident = 'n' OR (c.relreplident = 'd' AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)))
 ORDER BY 1;
-SQL)
-if [ -n "$bad" ]; then echo "tables without a primary key or replica identity:"; printf '%s\\n' "$bad"; exit 1; fi`,
+SQL
+)
+if [ -n "$bad" ]; then { echo "tables without a primary key or replica identity:"; printf '%s\\n' "$bad"; } >&2; exit 1; fi`,
       },
       failure: 'some tables of zitadel have neither a primary key nor a replica identity; add one (or ALTER TABLE ... REPLICA IDENTITY FULL) and plan again',
       undo: null,
@@ -263,13 +265,15 @@ if [ -n "$bad" ]; then echo "tables without a primary key or replica identity:";
         on: 'h001',
         script: `lvl=$(nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL'
 SHOW wal_level;
-SQL)
+SQL
+)
 if [ "$lvl" != logical ]; then
   echo "wal_level is $lvl: restarting PostgreSQL on h001 to apply the deployed wal_level=logical"
   nixos-container run zitadel -- systemctl restart postgresql
   lvl=$(nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL'
 SHOW wal_level;
-SQL)
+SQL
+)
   test "$lvl" = logical
 fi`,
       },
@@ -284,11 +288,11 @@ fi`,
       window: false,
       run: {
         on: 'h001',
-        script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL'
+        script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL' | grep -qx ok
 SELECT CASE WHEN current_setting('max_replication_slots')::int - (SELECT count(*) FROM pg_replication_slots) >= 5
   AND current_setting('max_wal_senders')::int - (SELECT count(*) FROM pg_stat_replication) >= 5
   THEN 'ok' ELSE 'no headroom' END;
-SQL | grep -qx ok`,
+SQL`,
       },
       failure: 'max_replication_slots/max_wal_senders on h001 leave no room: deploy the generated settings and restart PostgreSQL there',
       undo: null,
@@ -316,12 +320,12 @@ nixos-container run zitadel -- systemctl stop zitadel`,
       window: false,
       run: {
         on: 'h002',
-        script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL'
+        script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL' | grep -qx ok
 SELECT CASE WHEN current_setting('max_logical_replication_workers')::int >= 3
   AND current_setting('max_worker_processes')::int > current_setting('max_logical_replication_workers')::int
   AND current_setting('max_replication_slots')::int >= 3
   THEN 'ok' ELSE 'no headroom' END;
-SQL | grep -qx ok`,
+SQL`,
       },
       failure: 'max_logical_replication_workers/max_worker_processes on h002 are too low: deploy the generated settings and restart PostgreSQL there',
       undo: null,
@@ -384,7 +388,7 @@ SQL`,
       run: {
         on: 'operator',
         script: `migen_ssh h001 $'nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<\\'SQL\\'\\nSELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = \\'zitadel\\';\\nSQL' \\
-  | migen_ssh h002 $'read -r owner\\nif ! nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<\\'SQL\\'\\nSELECT 1 FROM pg_database WHERE datname = \\'zitadel\\';\\nSQL | grep -qx 1; then\\n  nixos-container run zitadel -- runuser -u postgres -- createdb -p 5432 -O "$owner" zitadel\\nfi'
+  | migen_ssh h002 $'read -r owner\\nif ! nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<\\'SQL\\' | grep -qx 1; then\\nSELECT 1 FROM pg_database WHERE datname = \\'zitadel\\';\\nSQL\\n  nixos-container run zitadel -- runuser -u postgres -- createdb -p 5432 -O "$owner" zitadel\\nfi'
 rows=$(migen_ssh h002 $'nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<\\'SQL\\'\\nSELECT coalesce(sum(n_live_tup), 0) FROM pg_stat_user_tables;\\nSQL')
 if [ "$rows" != 0 ]; then echo "zitadel on h002 already holds $rows rows: refusing to replicate into a database that is not empty" >&2; exit 1; fi
 migen_ssh h001 $'nixos-container run zitadel -- runuser -u postgres -- pg_dump -p 5432 --schema-only --no-publications --no-subscriptions zitadel' \\
@@ -408,6 +412,7 @@ SQL`,
       undo: {
         on: 'h001',
         script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
+SET default_transaction_read_only = off; -- this session only: the database stays read-only for every other one
 DROP PUBLICATION IF EXISTS "migen_pub_zitadel";
 SQL`,
       },
@@ -425,8 +430,9 @@ SQL`,
 pwc=$(printf '%s' "$pw" | sed -e 's/\\\\/\\\\\\\\/g' -e "s/'/\\\\\\\\'/g")
 conn="host=100.64.0.13 port=5432 dbname=zitadel user=migen_repl_zitadel password='$pwc'"
 lit=$(printf '%s' "$conn" | sed "s/'/''/g")
-printf 'CREATE SUBSCRIPTION "%s" CONNECTION '"'"'%s'"'"' PUBLICATION "%s";
-' migen_sub_zitadel_zitadel "$lit" migen_pub_zitadel \\
+{ echo "SET log_statement = 'none'; SET log_min_error_statement = 'panic';"
+  printf 'CREATE SUBSCRIPTION "%s" CONNECTION '"'"'%s'"'"' PUBLICATION "%s";
+' migen_sub_zitadel_zitadel "$lit" migen_pub_zitadel; } \\
   | nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p 5432 -d zitadel`,
       },
       undo: {
@@ -450,7 +456,8 @@ SQL`,
 SELECT (SELECT count(*) FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid WHERE s.subname = 'migen_sub_zitadel_zitadel' AND r.srsubstate <> 'r')
   || ' ' || (SELECT count(*) FROM pg_stat_subscription WHERE subname = 'migen_sub_zitadel_zitadel' AND pid IS NOT NULL AND relid IS NULL)
   || ' ' || (SELECT coalesce(sum(apply_error_count + sync_error_count), 0) FROM pg_stat_subscription_stats WHERE subname = 'migen_sub_zitadel_zitadel');
-SQL)
+SQL
+)
 read -r pending workers errors <<<"$state"
 echo "tables not ready: $pending, apply worker: $workers, errors: $errors"
 if [ "$errors" != 0 ]; then echo "the subscription reports $errors apply/sync errors: see the PostgreSQL log on h002" >&2; exit 3; fi
@@ -473,7 +480,8 @@ test "$pending" = 0 && test "$workers" = 1`,
         on: 'h001',
         script: `lag=$(nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
 SELECT coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn), -1)::bigint FROM pg_replication_slots WHERE slot_name = 'migen_sub_zitadel_zitadel';
-SQL)
+SQL
+)
 echo "lag: \${lag:-no slot} bytes"
 test -n "$lag" && [ "$lag" -ge 0 ] && [ "$lag" -lt 16777216 ]`,
       },
@@ -507,14 +515,14 @@ test -n "$lag" && [ "$lag" -ge 0 ] && [ "$lag" -lt 16777216 ]`,
       window: true,
       run: {
         on: 'h001',
-        script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
+        script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL'
 ALTER DATABASE "zitadel" SET default_transaction_read_only = on;
 SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = 'zitadel' AND pid <> pg_backend_pid() AND backend_type = 'client backend';
 SQL`,
       },
       undo: {
         on: 'h001',
-        script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
+        script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL'
 ALTER DATABASE "zitadel" RESET default_transaction_read_only;
 SQL`,
       },
@@ -530,11 +538,13 @@ SQL`,
         on: 'h001',
         script: `target=$(nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
 SELECT pg_current_wal_lsn();
-SQL)
+SQL
+)
 for i in $(seq 1 600); do
   ok=$(nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<SQL
 SELECT confirmed_flush_lsn >= '$target'::pg_lsn FROM pg_replication_slots WHERE slot_name = 'migen_sub_zitadel_zitadel';
-SQL)
+SQL
+)
   if [ "$ok" = t ]; then echo "caught up at $target"; exit 0; fi
   sleep 0.1
 done
@@ -551,7 +561,7 @@ echo "the slot did not confirm $target within 60 s" >&2; exit 1`,
       window: true,
       run: {
         on: 'operator',
-        script: `migen_ssh h001 $'nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<\\'SQL\\'\\nSELECT format(\\'SELECT setval(%L, %s, %s);\\', quote_ident(schemaname) || \\'.\\' || quote_ident(sequencename), coalesce(last_value, start_value), last_value IS NOT NULL) FROM pg_sequences ORDER BY 1;\\nSQL' \\
+        script: `migen_ssh h001 $'nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<\\'SQL\\'\\nSELECT format(\\'SELECT setval(%L, %s, %s);\\', quote_ident(schemaname) || \\'.\\' || quote_ident(sequencename), coalesce(last_value, start_value), (last_value IS NOT NULL)::text) FROM pg_sequences ORDER BY 1;\\nSQL' \\
   | migen_ssh h002 $'nixos-container run zitadel -- runuser -u postgres -- psql -X -q -At -v ON_ERROR_STOP=1 -p 5432 -d zitadel' >/dev/null`,
       },
       undo: null,
@@ -611,7 +621,8 @@ SQL`,
         on: 'h001',
         script: `test "$(nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL'
 SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'migen_sub_zitadel_zitadel';
-SQL)" = 0`,
+SQL
+)" = 0`,
       },
       failure: 'slot migen_sub_zitadel_zitadel is still on h001: drop it (SELECT pg_drop_replication_slot(\'migen_sub_zitadel_zitadel\')) or it keeps WAL forever',
       undo: null,
@@ -690,6 +701,7 @@ SQL)" = 0`,
       run: {
         on: 'h001',
         script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
+SET default_transaction_read_only = off; -- this session only: the database stays read-only for every other one
 DROP PUBLICATION IF EXISTS "migen_pub_zitadel";
 SQL`,
       },
@@ -717,7 +729,6 @@ SQL`,
     },
   ],
 };
-
 
 // Run directly (node generated/runbooks/migrate-NAME.mjs); `migen run NAME` imports `runbook` instead.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -134,6 +134,9 @@ export class Engine {
       if (!previous || previous.status !== 'running') { o.err(`migen: no unfinished run of ${this.def.name} to roll back`); return { code: EXIT.usage, report: null }; }
       this.journal = previous;
       const rb = await this.rollback('rollback requested');
+      // The interrupted run still holds the lock (same run id): release it, as every other end of a run does.
+      const { release } = lockScripts(this.def, this.journal.runId, this.quote);
+      await this.exec.run(release.on, release.script);
       return this.finish(rb ? 'rolled-back' : 'rollback-failed', rb ? 'rolled back on request' : 'rollback incomplete');
     }
     if (previous && previous.status === 'running' && !this.opts.resume) {

@@ -16,6 +16,16 @@ export interface Executor {
 /** Every remote script runs under these settings: a failing command fails the step. */
 export const PRELUDE = 'set -euo pipefail';
 
+/**
+ * The script as `bash -s` reads it from stdin: one brace group, parsed whole before it runs,
+ * with stdin from /dev/null. Otherwise the first command that reads stdin (an ssh in
+ * `migen_ssh a ... | migen_ssh b ...`, psql, read) swallows the rest of the script, which then
+ * never runs while the step still exits 0.
+ */
+export function stdinScript(prelude: string, script: string): string {
+  return `${prelude}\n{\n${script}\n} </dev/null\n`;
+}
+
 export interface SshOptions {
   readonly hosts: Readonly<Record<string, RunbookHost>>;
   /** An ssh_config file (e.g. a lab's); default: the user's. Also read from MIGEN_SSH_CONFIG. */
@@ -62,11 +72,11 @@ export class SshExecutor implements Executor {
         `  ssh ${this.sshArgs().map(quote).join(' ')} "$t" "$2"`,
         '}',
       ].join('\n');
-      p = $({ input: `${prelude}\n${script}\n`, nothrow: true, quiet: true, cwd: this.o.cwd, env: { ...process.env, ...this.o.env }, signal: opts.signal })`bash -s`;
+      p = $({ input: stdinScript(prelude, script), nothrow: true, quiet: true, cwd: this.o.cwd, env: { ...process.env, ...this.o.env }, signal: opts.signal })`bash -s`;
     } else {
       const host = this.o.hosts[on];
       if (!host) return { code: 255, stdout: '', stderr: `unknown host ${on}`, ms: 0 };
-      p = $({ input: `${PRELUDE}\n${script}\n`, nothrow: true, quiet: true, cwd: this.o.cwd, env: { ...process.env, ...this.o.env }, signal: opts.signal })`ssh ${this.sshArgs(opts.forwardAgent)} ${host.ssh} bash -s`;
+      p = $({ input: stdinScript(PRELUDE, script), nothrow: true, quiet: true, cwd: this.o.cwd, env: { ...process.env, ...this.o.env }, signal: opts.signal })`ssh ${this.sshArgs(opts.forwardAgent)} ${host.ssh} bash -s`;
     }
     if (opts.stream) p.stdout.on('data', (d: Buffer) => opts.stream!(d.toString()));
     const r = await p;

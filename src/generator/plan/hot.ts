@@ -36,6 +36,9 @@ function psql(c: Ctx, port: number, db: string, sql: string, pipe = ''): string 
   return `${inside(c, cmd`runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p ${port} -d ${db}`)} <<'SQL'${pipe ? ` ${pipe}` : ''}\n${sql}\nSQL`;
 }
 
+/** First line of a session that writes to the old host's database after the freeze. */
+const READ_WRITE = 'SET default_transaction_read_only = off; -- this session only: the database stays read-only for every other one\n';
+
 /** `$(psql ...)`: the closing parenthesis on a line of its own, after the here-document's end. */
 const psqlOut = (script: string): string => `$(${script}\n)`;
 
@@ -65,7 +68,7 @@ FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
   AND (c.relreplident = 'n' OR (c.relreplident = 'd' AND NOT EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid AND i.indisprimary)))
 ORDER BY 1;`))}
-if [ -n "$bad" ]; then echo "tables without a primary key or replica identity:"; printf '%s\\n' "$bad"; exit 1; fi`),
+if [ -n "$bad" ]; then { echo "tables without a primary key or replica identity:"; printf '%s\\n' "$bad"; } >&2; exit 1; fi`),
       failure: `some tables of ${db} have neither a primary key nor a replica identity; add one (or ALTER TABLE ... REPLICA IDENTITY FULL) and plan again`,
     });
   }
@@ -132,7 +135,7 @@ FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND 
       ...base, id: `pg-schema-${db}`, phase: 'prepare', kind: 'command', title: `create ${db} on ${to.name} from ${from.name}'s schema (pg_dump --schema-only); its tables must be empty`,
       run: on('operator', [
         `migen_ssh ${q(from.name)} ${q(psql(c, ports.old, 'postgres', `SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = '${db}';`))} \\`,
-        `  | migen_ssh ${q(to.name)} ${q(`read -r owner\nif ! ${psql(c, ports.new, 'postgres', `SELECT 1 FROM pg_database WHERE datname = '${db}';`, '| grep -qx 1')}; then\n  ${inside(c, cmd`runuser -u postgres -- createdb -p ${ports.new} -O`)} "$owner" ${q(db)}\nfi`)}`,
+        `  | migen_ssh ${q(to.name)} ${q(`read -r owner\nif ! ${psql(c, ports.new, 'postgres', `SELECT 1 FROM pg_database WHERE datname = '${db}';`, '| grep -qx 1; then')}\n  ${inside(c, cmd`runuser -u postgres -- createdb -p ${ports.new} -O`)} "$owner" ${q(db)}\nfi`)}`,
         `rows=$(migen_ssh ${q(to.name)} ${q(psql(c, ports.new, db, `SELECT coalesce(sum(n_live_tup), 0) FROM pg_stat_user_tables;`))})`,
         `if [ "$rows" != 0 ]; then echo "${db} on ${to.name} already holds $rows rows: refusing to replicate into a database that is not empty" >&2; exit 1; fi`,
         `migen_ssh ${q(from.name)} ${q(inside(c, cmd`runuser -u postgres -- pg_dump -p ${ports.old} --schema-only --no-publications --no-subscriptions ${db}`))} \\`,
@@ -144,7 +147,8 @@ FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND 
     prepare.push({
       ...base, id: `pg-publication-${db}`, phase: 'prepare', kind: 'command', title: `publication ${d.publication} for all tables of ${db} on ${from.name}`,
       run: on(from.name, psql(c, ports.old, db, `CREATE PUBLICATION "${d.publication}" FOR ALL TABLES;`)),
-      undo: on(from.name, psql(c, ports.old, db, `DROP PUBLICATION IF EXISTS "${d.publication}";`)),
+      // After the freeze the database defaults to read-only: this session opts out to drop it.
+      undo: on(from.name, psql(c, ports.old, db, `${READ_WRITE}DROP PUBLICATION IF EXISTS "${d.publication}";`)),
     });
     // The connection string carries the password (a subscription needs it); it is built inside
     // bash from the secret file and fed to psql on stdin, so no command line or log shows it.
@@ -156,7 +160,10 @@ FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND 
         String.raw`pwc=$(printf '%s' "$pw" | sed -e 's/\\/\\\\/g' -e "s/'/\\\\'/g")`,
         `conn="host=${from.address} port=${ports.old} dbname=${db} user=${d.role} password='$pwc'"`,
         String.raw`lit=$(printf '%s' "$conn" | sed "s/'/''/g")`,
-        `printf 'CREATE SUBSCRIPTION "%s" CONNECTION '"'"'%s'"'"' PUBLICATION "%s";\n' ${q(sub(db))} "$lit" ${q(d.publication)} \\`,
+        // A failing statement is logged with its text (log_min_error_statement), DDL too when
+        // log_statement is set: neither may write this one, password and all, to the server log.
+        `{ echo "SET log_statement = 'none'; SET log_min_error_statement = 'panic';"`,
+        `  printf 'CREATE SUBSCRIPTION "%s" CONNECTION '"'"'%s'"'"' PUBLICATION "%s";\n' ${q(sub(db))} "$lit" ${q(d.publication)}; } \\`,
         `  | ${inside(c, cmd`runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p ${ports.new} -d ${db}`)}`,
       ].join('\n')),
       undo: on(to.name, psql(c, ports.new, db, `DROP SUBSCRIPTION IF EXISTS "${sub(db)}";`)),
@@ -191,9 +198,11 @@ test -n "$lag" && [ "$lag" -ge 0 ] && [ "$lag" -lt ${lagThreshold} ]`),
   for (const db of d.databases) {
     freeze.push({
       ...base, id: `pg-freeze-${db}`, phase: 'cutover', kind: 'command', window: true, title: `${db} on ${from.name} read-only for every role; remaining sessions terminated`,
-      run: on(from.name, psql(c, ports.old, db, `ALTER DATABASE "${db}" SET default_transaction_read_only = on;
+      // From the postgres database: a session in ${db} itself would be read-only once this is set,
+      // and the undo (the thaw) could not run ALTER DATABASE there.
+      run: on(from.name, psql(c, ports.old, 'postgres', `ALTER DATABASE "${db}" SET default_transaction_read_only = on;
 SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '${db}' AND pid <> pg_backend_pid() AND backend_type = 'client backend';`)),
-      undo: on(from.name, psql(c, ports.old, db, `ALTER DATABASE "${db}" RESET default_transaction_read_only;`)),
+      undo: on(from.name, psql(c, ports.old, 'postgres', `ALTER DATABASE "${db}" RESET default_transaction_read_only;`)),
     });
     freeze.push({
       ...base, id: `pg-caught-up-${db}`, phase: 'cutover', kind: 'command', window: true, title: `${to.name} confirmed every change up to ${from.name}'s current WAL position`,
@@ -207,7 +216,7 @@ echo "the slot did not confirm $target within 60 s" >&2; exit 1`),
     });
     freeze.push({
       ...base, id: `pg-sequences-${db}`, phase: 'cutover', kind: 'command', window: true, title: `sequences of ${db}: ${to.name} continues where ${from.name} stopped (they are not replicated)`,
-      run: on('operator', `migen_ssh ${q(from.name)} ${q(psql(c, ports.old, db, `SELECT format('SELECT setval(%L, %s, %s);', quote_ident(schemaname) || '.' || quote_ident(sequencename), coalesce(last_value, start_value), last_value IS NOT NULL) FROM pg_sequences ORDER BY 1;`))} \\
+      run: on('operator', `migen_ssh ${q(from.name)} ${q(psql(c, ports.old, db, `SELECT format('SELECT setval(%L, %s, %s);', quote_ident(schemaname) || '.' || quote_ident(sequencename), coalesce(last_value, start_value), (last_value IS NOT NULL)::text) FROM pg_sequences ORDER BY 1;`))} \\
   | migen_ssh ${q(to.name)} ${q(inside(c, cmd`runuser -u postgres -- psql -X -q -At -v ON_ERROR_STOP=1 -p ${ports.new} -d ${db}`))} >/dev/null`),
     });
     const checksum = `SELECT format('SELECT %L || '' '' || count(*) || '' '' || coalesce(sum(hashtext(t::text)::bigint), 0) FROM %I.%I t;', n.nspname || '.' || c.relname, n.nspname, c.relname)
@@ -230,7 +239,7 @@ ORDER BY n.nspname, c.relname \\gexec`;
     });
     cleanup.push({
       ...base, id: `pg-cleanup-${db}`, phase: 'verify', kind: 'command', title: `drop the publication on ${from.name} (the regenerated modules remove the pg_hba entry and settings after finalize)`,
-      run: on(from.name, psql(c, ports.old, db, `DROP PUBLICATION IF EXISTS "${d.publication}";`)),
+      run: on(from.name, psql(c, ports.old, db, `${READ_WRITE}DROP PUBLICATION IF EXISTS "${d.publication}";`)),
     });
   }
   return { preflight, prepare, sync, freeze, cleanup, app: { stop: appStop, start: appStart, unitTitle: app }, startNewDb };

@@ -1,7 +1,11 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Handlebars from 'handlebars';
+import type HandlebarsNS from 'handlebars';
+import { createRequire } from 'node:module';
+
+type Handlebars = typeof HandlebarsNS;
+const require = createRequire(import.meta.url);
 
 export const TEMPLATES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../templates');
 
@@ -15,12 +19,14 @@ export function nixAttr(s: string): string {
   return /^[A-Za-z_][A-Za-z0-9_'-]*$/.test(s) ? s : nixString(s);
 }
 
-let instance: typeof Handlebars | null = null;
+let instance: Handlebars | null = null;
 
 /** One private Handlebars instance with migen's helpers (never the global one). */
-export function hbs(): typeof Handlebars {
+export function hbs(): Handlebars {
   if (instance) return instance;
-  const h = Handlebars.create();
+  // With precompiled templates only the small runtime is needed; the compiler serves src/ (tests).
+  const base = (precompiledAll() ? require('handlebars/runtime') : require('handlebars')) as Handlebars & { default?: Handlebars };
+  const h = (base.default ?? base).create();
   h.registerHelper('nix', (v: unknown) => new h.SafeString(nixString(String(v))));
   h.registerHelper('attr', (v: unknown) => new h.SafeString(nixAttr(String(v))));
   h.registerHelper('nixInt', (v: unknown) => {
@@ -33,13 +39,31 @@ export function hbs(): typeof Handlebars {
 
 const compiled = new Map<string, HandlebarsTemplateDelegate>();
 
-/** Renders templates/<name> with a view model. Markdown/text templates use noEscape; Nix values go through {{nix}}. */
-export function renderTemplate(name: string, view: unknown): string {
+type Spec = Parameters<Handlebars['template']>[0];
+let specs: Record<string, Spec> | null | undefined;
+/** Templates precompiled at build time (scripts/compile-templates.mjs), when running from dist/. */
+function precompiledAll(): Record<string, Spec> | null {
+  if (specs === undefined) {
+    try { specs = require('../../templates.cjs') as Record<string, Spec>; } catch { specs = null; }
+  }
+  return specs;
+}
+function precompiled(name: string): Spec | undefined {
+  return precompiledAll()?.[name];
+}
+
+/** A template by its path under templates/, precompiled when available. */
+export function template(name: string): HandlebarsTemplateDelegate {
   let t = compiled.get(name);
   if (!t) {
-    const src = readFileSync(path.join(TEMPLATES_DIR, name), 'utf8');
-    t = hbs().compile(src, { noEscape: true, strict: true });
+    const spec = precompiled(name);
+    t = spec ? hbs().template(spec) : hbs().compile(readFileSync(path.join(TEMPLATES_DIR, name), 'utf8'), { noEscape: true, strict: true });
     compiled.set(name, t);
   }
-  return t(view);
+  return t;
+}
+
+/** Renders templates/<name> with a view model. Markdown/text templates use noEscape; Nix values go through {{nix}}. */
+export function renderTemplate(name: string, view: unknown): string {
+  return template(name)(view);
 }

@@ -14,12 +14,25 @@ export function schemaPath(name: 'manifest' | 'inventory' | 'plan'): string {
 export function compiled(name: 'manifest' | 'inventory' | 'plan'): ValidateFunction {
   const hit = cache[name];
   if (hit) return hit;
+  const fn = precompiled()?.[name] ?? compileNow(name);
+  cache = { ...cache, [name]: fn };
+  return fn;
+}
+
+/** Validators compiled at build time (scripts/compile-schemas.mjs), when this runs from dist/. */
+function precompiled(): Record<string, ValidateFunction> | null {
+  try {
+    return require('../../schemas.cjs') as Record<string, ValidateFunction>;
+  } catch {
+    return null;
+  }
+}
+
+function compileNow(name: 'manifest' | 'inventory' | 'plan'): ValidateFunction {
   const AjvCtor = require('ajv') as typeof import('ajv').default;
   const ajv = new AjvCtor({ allErrors: true, verbose: true, strict: true, strictRequired: false, useDefaults: false, allowUnionTypes: true });
   ajv.addKeyword({ keyword: 'x-valid', schemaType: 'string' });
-  const fn = ajv.compile(require(`../../../schemas/${name}.schema.json`));
-  cache = { ...cache, [name]: fn };
-  return fn;
+  return ajv.compile(require(`../../../schemas/${name}.schema.json`));
 }
 
 /** Validates data against a schema; every error is located in the YAML source (when given). */

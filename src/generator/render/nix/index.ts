@@ -2,12 +2,9 @@ import type { Inputs } from '../../pipeline.js';
 import type { OutFile } from '../../emit/index.js';
 import type { Header } from '../index.js';
 import { headerText } from '../index.js';
-import { hbs, nixAttr as nixAttrName, renderTemplate } from '../handlebars.js';
+import { hbs, nixAttr as nixAttrName, renderTemplate, template } from '../handlebars.js';
 import type { MigrationPlan } from '../../plan/types.js';
 import type { Inventory } from '../../types.js';
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { TEMPLATES_DIR } from '../handlebars.js';
 
 /** A host's contribution from one migration: a template (partial) and its view. */
 interface Block { readonly host: string; readonly migration: string; readonly comment: string; readonly partial: string; readonly [k: string]: unknown }
@@ -18,7 +15,7 @@ type Partial = (typeof PARTIALS)[number];
 let registered = false;
 function registerPartials(): void {
   if (registered) return;
-  for (const p of PARTIALS) hbs().registerPartial(p, readFileSync(path.join(TEMPLATES_DIR, 'nix', `${p}.nix.hbs`), 'utf8'));
+  for (const p of PARTIALS) hbs().registerPartial(p, template(`nix/${p}.nix.hbs`));
   registered = true;
 }
 

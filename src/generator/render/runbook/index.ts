@@ -5,7 +5,6 @@ import type { Header } from '../index.js';
 import { headerText } from '../index.js';
 import type { MigrationPlan, Step } from '../../plan/types.js';
 import type { RunbookDef } from '../../../runtime/types.js';
-import { jsLiteral } from './literal.js';
 
 /** sha256 of input texts, computed once: every runbook names the same (possibly megabytes of) inventory. */
 const shas = new Map<string, string>();
@@ -53,47 +52,39 @@ function stepComment(steps: readonly Step[]) {
   };
 }
 
-/**
- * The runbook module: the header comments, then `runbook` as a literal and the direct-run guard.
- * Printed as plain text (formerly through an in-memory ts-morph project, which printed exactly
- * this; loading the TypeScript compiler cost more than half a second per command).
- */
-function printRunbook(m: MigrationPlan, def: RunbookDef, header: string): string {
-  const body = [
-    "import { pathToFileURL } from 'node:url';",
-    "/** @type {import('migen/runtime').RunbookDef} */",
-    `export const runbook = ${jsLiteral(def, { comment: stepComment(def.steps) })};`,
-    '',
-    '',
-    '// Run directly (node generated/runbooks/migrate-NAME.mjs); `migen run NAME` imports `runbook` instead.',
-    'if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {',
-    "  const { main } = await import('migen/runtime');",
-    '  process.exitCode = await main(runbook, process.argv.slice(2));',
-    '}',
-    '',
-  ].join('\n');
-  const lines = [
-    '#!/usr/bin/env node',
-    `// ${header}`,
-    `// Migration ${m.name}: ${m.serviceTitle}, ${m.strategy}, ${m.from.name} -> ${m.to.name}. Review generated/plans/${m.name}.md.`,
-    `// Run: npx migen run ${m.name} [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-${m.name}`,
-    '// Every step below names its host and the literal bash it runs there (with set -euo pipefail);',
-    '// steps with an undo are undone in reverse order when a cutover or verify step fails.',
-    '// @ts-check',
-    '',
-  ];
-  return `${lines.join('\n')}${body}`;
-}
+export interface RunbookSource { readonly m: MigrationPlan; readonly def: RunbookDef; readonly header: string; readonly fingerprint: string }
 
-/** zx runbooks per planned migration, generated with ts-morph from the plan. */
-export function renderRunbooks(inputs: Inputs, header: Header): OutFile[] {
-  const files: OutFile[] = [];
+/** What each runbook is made of; its fingerprint changes whenever its printed text would. */
+export function runbookSources(inputs: Inputs, header: Header): RunbookSource[] {
+  const out: RunbookSource[] = [];
   for (const plan of inputs.plans) {
     for (const m of plan.migrations) {
       if (m.status !== 'planned') continue;
       const def = runbookDef(m, inputs, plan.manifest);
-      files.push({ path: `runbooks/migrate-${m.name}.mjs`, content: printRunbook(m, def, headerText({ manifests: [plan.manifest], digest: header.digest })) });
+      const h = headerText({ manifests: [plan.manifest], digest: header.digest });
+      out.push({ m, def, header: h, fingerprint: sha256(JSON.stringify([RUNBOOK_FORMAT, h, m.name, m.serviceTitle, m.strategy, m.from.name, m.to.name, def])) });
     }
+  }
+  return out;
+}
+
+/** Bumped whenever printRunbook's layout changes, so fingerprints of older files no longer match. */
+const RUNBOOK_FORMAT = 1;
+
+export const fingerprintLine = (fp: string): string => `// runbook fingerprint: ${fp}`;
+
+/**
+ * zx runbooks per planned migration, printed with ts-morph. `reuse` may return an existing file
+ * whose fingerprint matches (migen plan does, so that it needs no TypeScript compiler at all).
+ */
+export async function renderRunbooks(inputs: Inputs, header: Header, reuse?: (path: string, fingerprint: string) => string | null): Promise<OutFile[]> {
+  const files: OutFile[] = [];
+  for (const src of runbookSources(inputs, header)) {
+    const path = `runbooks/migrate-${src.m.name}.mjs`;
+    const kept = reuse?.(path, src.fingerprint);
+    if (kept !== undefined && kept !== null) { files.push({ path, content: kept }); continue; }
+    const { printRunbook } = await import('./print.js');
+    files.push({ path, content: printRunbook(src.m, src.def, src.header, fingerprintLine(src.fingerprint), stepComment(src.def.steps)) });
   }
   return files;
 }
