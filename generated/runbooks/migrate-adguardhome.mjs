@@ -4,7 +4,7 @@
 // Run: npx migen run adguardhome [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-adguardhome
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
 // steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: 89b0cb9405a557ddd68deb9ecafd11debe73af8d90edcdd2d34a6d8525f96115
+// runbook fingerprint: 2a423884d0fea5e8186edf57968f8957858224713f1bf8ad65eae24785bf1d20
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -100,7 +100,7 @@ export const runbook = {
       window: false,
       run: {
         on: 'h003',
-        script: 'test -d /var/lib/private/AdGuardHome && test ! -L /var/lib/private/AdGuardHome',
+        script: 'if [ ! -d /var/lib/private/AdGuardHome ] || [ -L /var/lib/private/AdGuardHome ]; then echo $\'/var/lib/private/AdGuardHome is missing or a symlink\' >&2; exit 1; fi',
       },
       failure: 'a state path on h003 is missing or a symlink: name the real directory in state:',
       undo: null,

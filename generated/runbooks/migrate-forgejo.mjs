@@ -4,7 +4,7 @@
 // Run: npx migen run forgejo [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-forgejo
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
 // steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: c7b7411ba863c91ea7fbd81f4f6976877f8edc03c7e83173dd7e96e939d94fd3
+// runbook fingerprint: e1e260c4b068af06030c3dd9341e5738a6ae8610a92bb93c0d9583b645b0fdc8
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -119,8 +119,8 @@ export const runbook = {
       window: false,
       run: {
         on: 'h001',
-        script: `test -d /var/lib/forgejo/data && test ! -L /var/lib/forgejo/data
-test -d /var/lib/forgejo/postgres && test ! -L /var/lib/forgejo/postgres`,
+        script: `if [ ! -d /var/lib/forgejo/data ] || [ -L /var/lib/forgejo/data ]; then echo $'/var/lib/forgejo/data is missing or a symlink' >&2; exit 1; fi
+if [ ! -d /var/lib/forgejo/postgres ] || [ -L /var/lib/forgejo/postgres ]; then echo $'/var/lib/forgejo/postgres is missing or a symlink' >&2; exit 1; fi`,
       },
       failure: 'a state path on h001 is missing or a symlink: name the real directory in state:',
       undo: null,

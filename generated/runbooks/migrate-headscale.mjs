@@ -4,7 +4,7 @@
 // Run: npx migen run headscale [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-headscale
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
 // steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: c39fc3604791c7094529ce74ba618ef08eb7d009e190476bd155964ea18f18d1
+// runbook fingerprint: 056026c95480bd0982a98755ff4dcef69e5b070408a896706aaf5ba7f538473b
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -100,7 +100,7 @@ export const runbook = {
       window: false,
       run: {
         on: 'l001',
-        script: 'test -d /var/lib/headscale && test ! -L /var/lib/headscale',
+        script: 'if [ ! -d /var/lib/headscale ] || [ -L /var/lib/headscale ]; then echo $\'/var/lib/headscale is missing or a symlink\' >&2; exit 1; fi',
       },
       failure: 'a state path on l001 is missing or a symlink: name the real directory in state:',
       undo: null,

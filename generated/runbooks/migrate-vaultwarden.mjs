@@ -4,7 +4,7 @@
 // Run: npx migen run vaultwarden [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-vaultwarden
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
 // steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: 637044f410f5363a08f18075780b3f605c840763b95d8dbc10f0606c6526da19
+// runbook fingerprint: d37d377e5ea95f85343a439201cfd32e0a3fc6492af49dbe57d3306302fecb47
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -100,7 +100,7 @@ export const runbook = {
       window: false,
       run: {
         on: 'o001',
-        script: 'test -d /var/lib/vaultwarden && test ! -L /var/lib/vaultwarden',
+        script: 'if [ ! -d /var/lib/vaultwarden ] || [ -L /var/lib/vaultwarden ]; then echo $\'/var/lib/vaultwarden is missing or a symlink\' >&2; exit 1; fi',
       },
       failure: 'a state path on o001 is missing or a symlink: name the real directory in state:',
       undo: null,

@@ -92,7 +92,7 @@ export function buildSteps(full: Ctx): Step[] {
   });
   if (copyFiles) {
     // A symlinked state directory would make rsync copy whatever it points at.
-    add({ ...base, id: 'state-real-dirs', phase: 'preflight', kind: 'check', title: `every state directory on ${from.name} is a real directory, not a symlink`, run: on(from.name, c.state.map((s) => cmd`test -d ${s.path} && test ! -L ${s.path}`).join('\n')), failure: `a state path on ${from.name} is missing or a symlink: name the real directory in state:` });
+    add({ ...base, id: 'state-real-dirs', phase: 'preflight', kind: 'check', title: `every state directory on ${from.name} is a real directory, not a symlink`, run: on(from.name, c.state.map((s) => cmd`if [ ! -d ${s.path} ] || [ -L ${s.path} ]; then echo ${`${s.path} is missing or a symlink`} >&2; exit 1; fi`).join('\n')), failure: `a state path on ${from.name} is missing or a symlink: name the real directory in state:` });
     // Never overwrite data on the new host that this migration did not put there.
     const marker = `/var/lib/migen/${c.name}.target`;
     add({
