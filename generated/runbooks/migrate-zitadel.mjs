@@ -4,7 +4,7 @@
 // Run: npx migen run zitadel [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-zitadel
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
 // steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: 9699da4a4e76646c14d45556e89ad8177e926e872379a538b84d3b927cbe9f67
+// runbook fingerprint: 97860e7525b565746ff54d2de116ebd0f163c16bb2204c7ff30c894a7644b428
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -394,7 +394,12 @@ if [ "$rows" != 0 ]; then echo "zitadel on h002 already holds $rows rows: refusi
 migen_ssh h001 $'nixos-container run zitadel -- runuser -u postgres -- pg_dump -p 5432 --schema-only --no-publications --no-subscriptions zitadel' \\
   | migen_ssh h002 $'nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p 5432 -d zitadel'`,
       },
-      undo: null,
+      undo: {
+        on: 'h002',
+        script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL'
+DROP DATABASE IF EXISTS "zitadel" WITH (FORCE);
+SQL`,
+      },
     },
     // 23. prepare on h001: publication migen_pub_zitadel for all tables of zitadel on h001
     {
@@ -461,6 +466,13 @@ SQL
 read -r pending workers errors <<<"$state"
 echo "tables not ready: $pending, apply worker: $workers, errors: $errors"
 if [ "$errors" != 0 ]; then echo "the subscription reports $errors apply/sync errors: see the PostgreSQL log on h002" >&2; exit 3; fi
+# A worker that stays away (not merely restarting) is a failure, never "still catching up".
+miss=/run/migen/zitadel-zitadel.noworker
+mkdir -p /run/migen
+if [ "$workers" = 0 ]; then
+  n=$(( $(cat "$miss" 2>/dev/null || echo 0) + 1 )); echo "$n" > "$miss"
+  if [ "$n" -ge 15 ]; then echo "no apply worker for migen_sub_zitadel_zitadel in 15 consecutive checks: it keeps dying, see the PostgreSQL log on h002" >&2; rm -f "$miss"; exit 3; fi
+else rm -f "$miss"; fi
 test "$pending" = 0 && test "$workers" = 1`,
       },
       intervalSeconds: 2,

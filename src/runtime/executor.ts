@@ -76,7 +76,8 @@ export class SshExecutor implements Executor {
     } else {
       const host = this.o.hosts[on];
       if (!host) return { code: 255, stdout: '', stderr: `unknown host ${on}`, ms: 0 };
-      p = $({ input: stdinScript(PRELUDE, script), nothrow: true, quiet: true, cwd: this.o.cwd, env: { ...process.env, ...this.o.env }, signal: opts.signal })`ssh ${this.sshArgs(opts.forwardAgent)} ${host.ssh} bash -s`;
+      // cd /: the login directory may not be readable by the users steps switch to (runuser).
+      p = $({ input: stdinScript(`${PRELUDE}\ncd /`, script), nothrow: true, quiet: true, cwd: this.o.cwd, env: { ...process.env, ...this.o.env }, signal: opts.signal })`ssh ${this.sshArgs(opts.forwardAgent)} ${host.ssh} bash -s`;
     }
     if (opts.stream) p.stdout.on('data', (d: Buffer) => opts.stream!(d.toString()));
     const r = await p;

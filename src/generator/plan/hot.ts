@@ -141,6 +141,9 @@ FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND 
         `migen_ssh ${q(from.name)} ${q(inside(c, cmd`runuser -u postgres -- pg_dump -p ${ports.old} --schema-only --no-publications --no-subscriptions ${db}`))} \\`,
         `  | migen_ssh ${q(to.name)} ${q(inside(c, cmd`runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p ${ports.new} -d ${db}`))}`,
       ].join('\n')),
+      // The target was empty (checked above): dropping it on rollback loses nothing and lets a
+      // later run start over.
+      undo: on(to.name, psql(c, ports.new, 'postgres', `DROP DATABASE IF EXISTS "${db}" WITH (FORCE);`)),
     });
   }
   for (const db of d.databases) {
@@ -182,6 +185,13 @@ FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND 
 read -r pending workers errors <<<"$state"
 echo "tables not ready: $pending, apply worker: $workers, errors: $errors"
 if [ "$errors" != 0 ]; then echo "the subscription reports $errors apply/sync errors: see the PostgreSQL log on ${to.name}" >&2; exit 3; fi
+# A worker that stays away (not merely restarting) is a failure, never "still catching up".
+miss=${q(`/run/migen/${c.name}-${db}.noworker`)}
+mkdir -p /run/migen
+if [ "$workers" = 0 ]; then
+  n=$(( $(cat "$miss" 2>/dev/null || echo 0) + 1 )); echo "$n" > "$miss"
+  if [ "$n" -ge 15 ]; then echo "no apply worker for ${sub(db)} in 15 consecutive checks: it keeps dying, see the PostgreSQL log on ${to.name}" >&2; rm -f "$miss"; exit 3; fi
+else rm -f "$miss"; fi
 test "$pending" = 0 && test "$workers" = 1`),
       fatalExit: [3],
     });
