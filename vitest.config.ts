@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    // after the suite: no lab of this run left a namespace, mount or process behind
+    globalSetup: ['test/lab/leftovers.global.ts'],
   },
 });

@@ -1,9 +1,12 @@
 // migen lab: load client run inside the lab's operator network namespace (see clients.ts).
-// argv[2] = JSON {mode: 'writer'|'prober', address, port, host, intervalMs, maxMs, maxCount,
-//                 timeoutMs, attachEvery}
+// argv[2] = JSON {mode: 'writer'|'prober'|'dns', address, port, host, intervalMs, maxMs, maxCount,
+//                 timeoutMs, attachEvery, servers, name}
+// mode dns: an A query for `name` to each of `servers` (addresses, port 53) in turn, like a
+// resolver with fallback servers; ok when one answers with an address (host = that server).
 // Prints one JSON line per request: {t, ok, ms, status?, id?, host?, err?}, then {"done":true}.
 // Stops on SIGTERM/SIGINT (after the request in flight has finished, so that no acknowledgement
 // is lost), or when maxMs / maxCount is reached.
+import dgram from 'node:dgram';
 import http from 'node:http';
 
 const o = JSON.parse(process.argv[2]);
@@ -39,6 +42,33 @@ function request(method, path, body) {
   });
 }
 
+function dnsQuery(server, name, timeoutMs) {
+  return new Promise((resolve) => {
+    const started = Date.now();
+    const sock = dgram.createSocket('udp4');
+    const id = Math.floor(Math.random() * 65536);
+    const qname = Buffer.concat([...name.split('.').filter(Boolean).map((l) => Buffer.concat([Buffer.from([l.length]), Buffer.from(l)])), Buffer.from([0])]);
+    const header = Buffer.alloc(12);
+    header.writeUInt16BE(id, 0);
+    header.writeUInt16BE(0x0100, 2);
+    header.writeUInt16BE(1, 4);
+    const q = Buffer.concat([header, qname, Buffer.from([0, 1, 0, 1])]);
+    let settled = false;
+    const done = (r) => { if (settled) return; settled = true; clearTimeout(timer); sock.close(); resolve({ started, ...r }); };
+    const timer = setTimeout(() => done({ err: 'timeout' }), timeoutMs);
+    sock.on('error', (e) => done({ err: String(e.message ?? e) }));
+    sock.on('message', (m) => {
+      if (m.length < 12 || m.readUInt16BE(0) !== id) return;
+      const rcode = m.readUInt16BE(2) & 0xf;
+      const an = m.readUInt16BE(6);
+      if (rcode !== 0 || an === 0) return done({ err: `rcode ${rcode}, ${an} answers` });
+      const a = m.subarray(m.length - 4);
+      done({ answer: `${a[0]}.${a[1]}.${a[2]}.${a[3]}` });
+    });
+    sock.send(q, 53, server);
+  });
+}
+
 const out = (x) => process.stdout.write(JSON.stringify(x) + '\n');
 const t0 = Date.now();
 let n = 0;
@@ -51,6 +81,17 @@ while (!stopping && Date.now() - t0 < (o.maxMs ?? 60000) && n < (o.maxCount ?? 1
     const t = Date.now();
     if (r.status === 201 && /^\d+$/.test(r.body.trim())) out({ t, ok: true, ms: t - r.started, id: Number(r.body.trim()), seq: n, attach: !!attach });
     else out({ t, ok: false, ms: t - r.started, status: r.status, err: r.err ?? r.body?.slice(0, 200), seq: n });
+  } else if (o.mode === 'dns') {
+    const started = Date.now();
+    let got = { err: 'no servers' };
+    for (const server of o.servers) {
+      got = await dnsQuery(server, o.name, o.timeoutMs ?? 300);
+      if (got.answer) { got.host = server; break; }
+    }
+    r = { started };
+    const t = Date.now();
+    if (got.answer) out({ t, ok: true, ms: t - r.started, host: got.host, answer: got.answer });
+    else out({ t, ok: false, ms: t - r.started, err: got.err });
   } else {
     r = await request('GET', '/healthz');
     const t = Date.now();

@@ -9,7 +9,9 @@
  *   host answered, time). `stop()` returns the samples and the longest unavailability window:
  *   from the first failing sample of a run of failures to the next successful sample (or the last
  *   sample when none succeeded afterwards), in ms.
- * Both are small node scripts (client-runner.mjs) started with lab.operatorSpawn.
+ * - dnsProber: an A query every `intervalMs` to each of `servers` in turn (a resolver with
+ *   fallback servers); ok when one answers; `host` = the server address that answered.
+ * All are small node scripts (client-runner.mjs) started with lab.operatorSpawn.
  */
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -48,7 +50,7 @@ class Runner {
   private stderr = '';
   readonly exited: Promise<void>;
 
-  constructor(lab: Lab, mode: 'writer' | 'prober', opts: ClientOptions & { attachEvery?: number }) {
+  constructor(lab: Lab, mode: 'writer' | 'prober' | 'dns', opts: (ClientOptions & { attachEvery?: number }) | DnsProberOptions) {
     const args = { mode, ...opts };
     this.child = lab.operatorSpawn([process.execPath, RUNNER, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => {
@@ -128,6 +130,27 @@ export function summarizeProbes(samples: ProbeSample[]): ProbeResult {
 
 export function startProber(lab: Lab, opts: ClientOptions): Prober {
   const r = new Runner(lab, 'prober', { intervalMs: 50, timeoutMs: 1000, ...opts });
+  return {
+    get samples() { return r.lines.filter((l) => !l.done) as unknown as ProbeSample[]; },
+    done: r.exited,
+    async stop() {
+      return summarizeProbes((await r.stop()) as unknown as ProbeSample[]);
+    },
+  };
+}
+
+export interface DnsProberOptions {
+  /** server addresses, asked in this order (port 53) */
+  servers: string[];
+  /** the name to resolve (an A record) */
+  name: string;
+  intervalMs?: number; // default 100
+  maxMs?: number;
+  timeoutMs?: number; // per server, default 300
+}
+
+export function startDnsProber(lab: Lab, opts: DnsProberOptions): Prober {
+  const r = new Runner(lab, 'dns', { intervalMs: 100, timeoutMs: 300, ...opts });
   return {
     get samples() { return r.lines.filter((l) => !l.done) as unknown as ProbeSample[]; },
     done: r.exited,

@@ -147,7 +147,7 @@ describe('lab', () => {
     expect(r.stdout.trim().split('\n')).toEqual(['0', 'inactive', '3', '0']);
     expect(took).toBeGreaterThanOrEqual(9500);
     expect(took).toBeLessThan(14000);
-  }, 30_000);
+  }, 60_000);
 
   test('nginx on o001 routes a vhost to h001; switch-to-configuration of another profile routes it to h002', async () => {
     const { lab } = ctx;

@@ -37,9 +37,16 @@
  *   <lab.dir>/operator/nixos-rebuild.log and exits 0: deploying needs real NixOS (store closure,
  *   systemd, bootloader), which the lab does not have.
  * - The operator's PATH also has an `ssh` wrapper that adds `-F <lab.sshConfig>`.
+ * - TLS: a lab CA (EC P-256, openssl) is made at start; `nginx()` issues one certificate for every
+ *   server name it is given and every vhost also listens on 443 with it. The CA is in operatorEnv
+ *   as CURL_CA_BUNDLE and SSL_CERT_FILE (lab.caFile), so the operator's curl verifies the proxy
+ *   like a real client (no -k anywhere).
+ * - The operator's TMPDIR is <lab.dir>/t (ssh control sockets of a killed runbook stay in the lab).
+ * - `hostEnv` adds variables to a host's ssh sessions (sshd SetEnv) and lab.exec, the way a
+ *   host's own environment would carry them (e.g. RESTIC_PASSWORD_FILE: no secret in a runbook).
  *
  * Requirements: root, iproute2, util-linux (unshare, nsenter), openssh-server, nginx, curl,
- * python3, sqlite3. A missing /backup on the machine is created (empty) as a mount point.
+ * python3, sqlite3, openssl. A missing /backup on the machine is created (empty) as a mount point.
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions, type StdioOptions } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
@@ -63,6 +70,8 @@ export interface LabOptions {
   /** operator ssh connection sharing (ControlMaster auto, ControlPersist 60 s): a second ssh to a
    * host costs ~10 ms instead of ~250 ms (a full key exchange on this machine). Default off. */
   sshMultiplex?: boolean;
+  /** extra environment of a host's ssh sessions (sshd SetEnv) and of lab.exec on it */
+  hostEnv?: Record<string, Record<string, string>>;
 }
 export interface ExecResult { code: number; stdout: string; stderr: string }
 /** env is merged over the default environment (operatorEnv for the operator, root's for a host) */
@@ -72,7 +81,8 @@ export interface UnitSpec {
   exec: string[];
   env?: Record<string, string>;
   user?: string;
-  ready?: { tcp?: number; http?: string; timeoutSec?: number };
+  /** cmd: a bash command run on the host that must succeed (after tcp/http), e.g. `pg_isready -q` (NixOS units wait in postStart) */
+  ready?: { tcp?: number; http?: string; cmd?: string; timeoutSec?: number };
 }
 export interface NginxVhost { serverName: string; locations: Record<string, { proxyPass: string | null }> }
 
@@ -83,10 +93,14 @@ export interface Lab {
   operatorEnv: NodeJS.ProcessEnv;
   hosts: LabHostSpec[];
   operatorAddress: string;
+  /** the lab CA's certificate (PEM); nginx's certificates are issued by it */
+  caFile: string;
   operator(cmd: string[], opts?: RunOptions): Promise<ExecResult>;
   operatorSpawn(cmd: string[], opts?: SpawnOpts): ChildProcess;
   exec(host: string, script: string, opts?: RunOptions): Promise<ExecResult>;
   defineUnit(host: string, unit: string, spec: UnitSpec): Promise<void>;
+  /** cuts (false) or restores (true) the host's network link: its veth peer on the bridge goes down/up */
+  setLink(host: string, up: boolean): Promise<void>;
   nginx(host: string, profiles: Record<string, NginxVhost[]>, active: string): Promise<void>;
   /** per-host directory under lab.dir (its var-lib, run, root, ... as seen from the machine) */
   hostDir(host: string): string;
@@ -203,6 +217,7 @@ class LabImpl implements Lab {
   readonly operatorEnv: NodeJS.ProcessEnv;
   readonly hosts: LabHostSpec[];
   readonly operatorAddress: string;
+  readonly caFile: string;
   readonly prefixLen: number;
   readonly opNs: string;
   readonly bridge: string;
@@ -218,9 +233,13 @@ class LabImpl implements Lab {
     this.opNs = `${this.id}-operator`;
     this.bridge = `${this.id}br`;
     this.sshConfig = path.join(this.dir, 'operator', 'ssh_config');
+    this.caFile = path.join(this.dir, 'operator', 'ca.pem');
     this.operatorEnv = {
       ...process.env,
       PATH: `${path.join(this.dir, 'operator', 'bin')}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+      TMPDIR: path.join(this.dir, 't'),
+      CURL_CA_BUNDLE: this.caFile,
+      SSL_CERT_FILE: this.caFile,
       MIGEN_SSH_CONFIG: this.sshConfig,
       MIGEN_LAB: this.id,
       MIGEN_LAB_DIR: this.dir,
@@ -253,6 +272,12 @@ class LabImpl implements Lab {
     for (const k of Object.keys(this.opts.diskMiB ?? {})) {
       if (!names.has(k)) throw new Error(`lab: diskMiB names unknown host ${k}`);
     }
+    for (const [k, env] of Object.entries(this.opts.hostEnv ?? {})) {
+      if (!names.has(k)) throw new Error(`lab: hostEnv names unknown host ${k}`);
+      for (const [n, v] of Object.entries(env)) {
+        if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(n) || /[\s"'\\]/.test(v)) throw new Error(`lab: hostEnv ${k}: bad variable ${n}=${JSON.stringify(v)}`);
+      }
+    }
   }
 
   host(name: string): HostState {
@@ -279,10 +304,14 @@ class LabImpl implements Lab {
     fs.mkdirSync(this.dir, { mode: 0o711 });
     const opDir = path.join(this.dir, 'operator');
     fs.mkdirSync(path.join(opDir, 'bin'), { recursive: true });
+    fs.mkdirSync(path.join(this.dir, 't'), { mode: 0o700 });
 
     // keys
     const clientKey = path.join(opDir, 'id_ed25519');
     await Promise.all([
+      must('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '2', '-subj', `/CN=migen lab ${this.id} CA`,
+        '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign',
+        '-keyout', path.join(opDir, 'ca.key'), '-out', this.caFile]),
       must('ssh-keygen', ['-q', '-t', 'ed25519', '-N', '', '-C', `${this.id}-operator`, '-f', clientKey]),
       ...[...this.byName.values()].map(async (h) => {
         fs.mkdirSync(h.sshdDir, { recursive: true, mode: 0o700 });
@@ -385,7 +414,7 @@ class LabImpl implements Lab {
           'AuthorizedKeysFile .ssh/authorized_keys',
           'StrictModes yes',
           '# AcceptEnv: none (no AcceptEnv line, so no client environment is accepted)',
-          `SetEnv PATH=${HOST_PATH} MIGEN_LAB=${this.id} LAB_HOST=${h.spec.name} LANG=C.UTF-8`,
+          `SetEnv PATH=${HOST_PATH} MIGEN_LAB=${this.id} LAB_HOST=${h.spec.name} LANG=C.UTF-8${Object.entries(this.opts.hostEnv?.[h.spec.name] ?? {}).map(([k, v]) => ` ${k}=${v}`).join('')}`,
           'UseDNS no',
           'PrintMotd no',
           'PrintLastLog no',
@@ -504,7 +533,7 @@ class LabImpl implements Lab {
     return run('nsenter', ['-t', String(pid), '-m', '-n', '-p', '-u', '--', '/bin/bash', '-c', `cd /root || exit 1\n${script}`], {
       ...opts,
       cwd: '/',
-      env: { PATH: HOST_PATH, HOME: '/root', USER: 'root', LOGNAME: 'root', LANG: 'C.UTF-8', MIGEN_LAB: this.id, LAB_HOST: h.spec.name, ...opts.env },
+      env: { PATH: HOST_PATH, HOME: '/root', USER: 'root', LOGNAME: 'root', LANG: 'C.UTF-8', MIGEN_LAB: this.id, LAB_HOST: h.spec.name, ...this.opts.hostEnv?.[host], ...opts.env },
     });
   }
 
@@ -539,10 +568,16 @@ class LabImpl implements Lab {
       '',
     ].join('\n');
     write(path.join(d, 'run'), script, 0o755);
-    for (const f of ['ready.tcp', 'ready.http', 'ready.timeout']) fs.rmSync(path.join(d, f), { force: true });
+    for (const f of ['ready.tcp', 'ready.http', 'ready.cmd', 'ready.timeout']) fs.rmSync(path.join(d, f), { force: true });
     if (spec.ready?.tcp !== undefined) write(path.join(d, 'ready.tcp'), `${Number(spec.ready.tcp)}\n`);
     if (spec.ready?.http !== undefined) write(path.join(d, 'ready.http'), `${spec.ready.http}\n`);
+    if (spec.ready?.cmd !== undefined) write(path.join(d, 'ready.cmd'), `${spec.ready.cmd}\n`);
     if (spec.ready?.timeoutSec !== undefined) write(path.join(d, 'ready.timeout'), `${Math.ceil(spec.ready.timeoutSec)}\n`);
+  }
+
+  async setLink(host: string, up: boolean): Promise<void> {
+    const h = this.host(host);
+    await must('ip', ['-n', this.opNs, 'link', 'set', `${this.id}v${h.index}`, up ? 'up' : 'down']);
   }
 
   async nginx(host: string, profiles: Record<string, NginxVhost[]>, active: string): Promise<void> {
@@ -551,6 +586,8 @@ class LabImpl implements Lab {
     if (!profiles[active]) throw new Error(`lab: nginx active profile ${active} not in profiles`);
     const sysDir = path.join(h.dir, 'nix-profiles', 'system');
     fs.rmSync(sysDir, { recursive: true, force: true });
+    const names = [...new Set(Object.values(profiles).flatMap((vs) => vs.map((v) => checkToken(v.serverName, 'server_name'))))].sort();
+    await this.issueCert(h, names);
     for (const [profile, vhosts] of Object.entries(profiles)) {
       if (profile !== 'base' && !NAME_RE.test(profile)) throw new Error(`lab: bad profile name ${profile}`);
       const inHost = profile === 'base' ? '/nix/var/nix/profiles/system' : `/nix/var/nix/profiles/system/specialisation/${profile}`;
@@ -569,6 +606,20 @@ class LabImpl implements Lab {
     const stc = active === 'base' ? '/nix/var/nix/profiles/system/bin/switch-to-configuration' : `/nix/var/nix/profiles/system/specialisation/${active}/bin/switch-to-configuration`;
     const r = await this.exec(host, `${stc} switch`);
     if (r.code !== 0) throw new Error(`lab: nginx on ${host}: switch-to-configuration ${active} failed (${r.code}): ${r.stderr}${r.stdout}`);
+  }
+
+  /** a certificate for `names` (and localhost) issued by the lab CA, as /etc/nginx/lab-tls/{cert,key}.pem on the host */
+  private async issueCert(h: HostState, names: string[]): Promise<void> {
+    const dir = path.join(h.dir, 'etc-nginx', 'lab-tls');
+    fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
+    const key = path.join(dir, 'key.pem');
+    const csr = path.join(dir, 'req.csr');
+    const ext = path.join(dir, 'ext.cnf');
+    const san = [...names, 'localhost'].map((n) => `DNS:${n}`).join(',');
+    write(ext, `subjectAltName=${san}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n`);
+    await must('openssl', ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/CN=${h.spec.name}`, '-keyout', key, '-out', csr]);
+    await must('openssl', ['x509', '-req', '-in', csr, '-CA', this.caFile, '-CAkey', path.join(this.dir, 'operator', 'ca.key'), '-CAcreateserial', '-days', '2', '-extfile', ext, '-out', path.join(dir, 'cert.pem')]);
+    fs.chmodSync(key, 0o600);
   }
 
   // ---------------------------------------------------------------- teardown
@@ -636,15 +687,18 @@ function renderNginx(vhosts: NginxVhost[], token: string): string {
     '  proxy_connect_timeout 2s;',
     '  proxy_read_timeout 30s;',
     '  proxy_http_version 1.1;',
+    '  ssl_certificate /etc/nginx/lab-tls/cert.pem;',
+    '  ssl_certificate_key /etc/nginx/lab-tls/key.pem;',
     '  server {',
     '    listen 80 default_server;',
+    '    listen 443 ssl default_server;',
     '    server_name _;',
     `    location = /.lab/generation { return 200 "${token}"; }`,
     '    location / { return 404; }',
     '  }',
   ];
   for (const v of vhosts) {
-    out.push('  server {', '    listen 80;', `    server_name ${checkToken(v.serverName, 'server_name')};`);
+    out.push('  server {', '    listen 80;', '    listen 443 ssl;', `    server_name ${checkToken(v.serverName, 'server_name')};`);
     for (const [loc, { proxyPass }] of Object.entries(v.locations)) {
       out.push(`    location ${checkToken(loc, 'location')} {`);
       if (proxyPass === null) out.push('      return 404;');
@@ -769,6 +823,8 @@ export async function createLab(opts: LabOptions): Promise<Lab> {
   installHooks();
   const lab = new LabImpl(opts);
   live.add(lab);
+  // the suite's leftover check (leftovers.global.ts) looks at every lab of this run
+  if (process.env.MIGEN_LAB_REGISTRY) fs.appendFileSync(process.env.MIGEN_LAB_REGISTRY, `${lab.id}\n`);
   try {
     await lab.start();
   } catch (e) {

@@ -13,13 +13,23 @@ Endpoints:
   GET  /items?count       200 with the number of rows
   GET  /items             200 with the ids, one per line
   GET  /healthz           200 with $LAB_HOST (which host served)
-Environment: STATE_DIR (required), LISTEN=addr:port (default 127.0.0.1:8222), LAB_HOST.
-Refuses to start (exit 3) if $STATE_DIR/FAIL_START exists, to test broken starts.
+  GET  /alive             200 "ok" (Vaultwarden's health endpoint)
+  POST /dns/<name>        body: an IPv4 address. Sets the A record of <name> (table dns), 201.
+  GET  /dns/<name>        200 with the address, 404 if absent
+Optional DNS responder (a stand-in for AdGuard Home): with DNS_LISTEN=addr:port the service also
+answers DNS over UDP there: A queries from table dns(name, a) of the same database (NOERROR with
+the address, NXDOMAIN for unknown names, NOERROR without answers for other types of known names).
+Environment: STATE_DIR (required), LISTEN=addr:port (default 127.0.0.1:8222), LAB_HOST,
+DNS_LISTEN=addr:port (optional).
+Refuses to start (exit 3) if $STATE_DIR/FAIL_START exists or FAIL_START is set in the
+environment (the environment variable survives a state copy with --delete), to test broken starts.
 """
 import os
 import secrets
 import signal
+import socket
 import sqlite3
+import struct
 import sys
 import threading
 import time
@@ -29,6 +39,7 @@ from urllib.parse import parse_qs, urlsplit
 STATE_DIR = os.environ.get("STATE_DIR")
 LISTEN = os.environ.get("LISTEN", "127.0.0.1:8222")
 HOST = os.environ.get("LAB_HOST", "unknown")
+DNS_LISTEN = os.environ.get("DNS_LISTEN")
 
 
 def log(msg):
@@ -50,6 +61,9 @@ def init_state():
         sys.exit(2)
     if os.path.exists(os.path.join(STATE_DIR, "FAIL_START")):
         log("refusing to start: %s exists" % os.path.join(STATE_DIR, "FAIL_START"))
+        sys.exit(3)
+    if os.environ.get("FAIL_START"):
+        log("refusing to start: FAIL_START is set in the environment")
         sys.exit(3)
     os.makedirs(os.path.join(STATE_DIR, "attachments"), exist_ok=True)
     key = os.path.join(STATE_DIR, "rsa_key.pem")
@@ -74,6 +88,7 @@ def init_state():
         "CREATE TABLE IF NOT EXISTS items (id INTEGER PRIMARY KEY AUTOINCREMENT, body TEXT NOT NULL,"
         " attachment TEXT, created REAL NOT NULL)"
     )
+    db.execute("CREATE TABLE IF NOT EXISTS dns (name TEXT PRIMARY KEY, a TEXT NOT NULL)")
     db.commit()
     db.close()
 
@@ -117,6 +132,11 @@ class Handler(BaseHTTPRequestHandler):
         q = parse_qs(u.query, keep_blank_values=True)
         if u.path == "/healthz":
             return self.reply(200, HOST)
+        if u.path == "/alive":
+            return self.reply(200, "ok")
+        if u.path.startswith("/dns/"):
+            row = conn().execute("SELECT a FROM dns WHERE name = ?", (dns_name(u.path[5:]),)).fetchone()
+            return self.reply(200, row[0]) if row else self.reply(404, "not found")
         if u.path == "/items":
             db = conn()
             if "count" in q:
@@ -138,10 +158,17 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         u = urlsplit(self.path)
         q = parse_qs(u.query, keep_blank_values=True)
-        if u.path != "/items":
-            return self.reply(404, "not found")
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n).decode("utf-8", "replace")
+        if u.path.startswith("/dns/"):
+            try:
+                addr = socket.inet_ntoa(socket.inet_aton(body.strip()))
+            except OSError:
+                return self.reply(400, "not an IPv4 address")
+            conn().execute("INSERT OR REPLACE INTO dns (name, a) VALUES (?, ?)", (dns_name(u.path[5:]), addr))
+            return self.reply(201, addr)
+        if u.path != "/items":
+            return self.reply(404, "not found")
         attach = q.get("attach", ["0"])[0] not in ("", "0")
         db = conn()
         try:
@@ -168,8 +195,73 @@ class Handler(BaseHTTPRequestHandler):
         return self.reply(201, str(item_id))
 
 
+def dns_name(s):
+    return s.strip().rstrip(".").lower()
+
+
+def dns_answer(query):
+    """The reply to one DNS query packet (None to drop it)."""
+    if len(query) < 12:
+        return None
+    qid, flags, qdcount = struct.unpack(">HHH", query[:6])
+    if flags & 0x8000 or qdcount != 1:
+        return None
+    labels, i = [], 12
+    while True:
+        if i >= len(query):
+            return None
+        n = query[i]
+        i += 1
+        if n == 0:
+            break
+        if n & 0xC0 or i + n > len(query):
+            return None
+        labels.append(query[i : i + n].decode("ascii", "replace"))
+        i += n
+    if i + 4 > len(query):
+        return None
+    qtype, qclass = struct.unpack(">HH", query[i : i + 4])
+    question = query[12 : i + 4]
+    name = dns_name(".".join(labels))
+    try:
+        row = conn().execute("SELECT a FROM dns WHERE name = ?", (name,)).fetchone()
+    except sqlite3.Error as e:
+        log("dns lookup failed: %r" % (e,))
+        rflags = 0x8180 | (flags & 0x0100) | 2  # SERVFAIL
+        return struct.pack(">HHHHHH", qid, rflags, 1, 0, 0, 0) + question
+    answers = b""
+    rcode = 0
+    if row is None:
+        rcode = 3  # NXDOMAIN
+    elif qtype in (1, 255) and qclass == 1:
+        answers = struct.pack(">HHHIH", 0xC00C, 1, 1, 60, 4) + socket.inet_aton(row[0])
+    rflags = 0x8000 | 0x0400 | (flags & 0x0100) | 0x0080 | rcode  # QR AA RD(copied) RA
+    return struct.pack(">HHHHHH", qid, rflags, 1, 1 if answers else 0, 0, 0) + question + answers
+
+
+def serve_dns(listen):
+    addr, _, port = listen.rpartition(":")
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sock.bind((addr or "0.0.0.0", int(port)))
+    log("dns on %s (udp)" % listen)
+
+    def loop():
+        while True:
+            try:
+                data, peer = sock.recvfrom(4096)
+                reply = dns_answer(data)
+                if reply is not None:
+                    sock.sendto(reply, peer)
+            except Exception as e:  # noqa: BLE001
+                log("dns error: %r" % (e,))
+
+    threading.Thread(target=loop, daemon=True).start()
+
+
 def main():
     init_state()
+    if DNS_LISTEN:
+        serve_dns(DNS_LISTEN)
     addr, _, port = LISTEN.rpartition(":")
     srv = ThreadingHTTPServer((addr or "0.0.0.0", int(port)), Handler)
     srv.daemon_threads = True

@@ -1,0 +1,134 @@
+/**
+ * e2e: the generated vaultwarden runbook under faults, in a lab: the new host fails to start the
+ * service (automatic rollback, exit 3), the new host drops off the network during the sync (exit 1
+ * before any stop), too little disk on the new host (preflight refuses), and an interrupted run
+ * undone with --rollback.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { checks, createLab, findLeftovers, startProber, startWriter, type Lab } from '../lab/index.js';
+import { crashOperator, makeRoot, migenRun, readJournal, readReport, sleep, whenJournal } from './helpers.js';
+import { VW_DB, VW_DOMAIN, VW_STATE, activeOn, defineVaultwarden, resetVaultwarden, servedBy, setupVaultwarden, vaultwardenLabOptions } from './fleet.js';
+
+let lab: Lab;
+let root: string;
+
+beforeAll(async () => {
+  lab = await createLab(vaultwardenLabOptions({}, false));
+  root = makeRoot(lab);
+  await setupVaultwarden(lab);
+}, 60_000);
+afterAll(async () => { await lab?.teardown(); });
+
+const clients = () => ({
+  writer: startWriter(lab, { address: '100.64.0.1', host: VW_DOMAIN, attachEvery: 5, maxMs: 120_000 }),
+  prober: startProber(lab, { address: '100.64.0.1', host: VW_DOMAIN, intervalMs: 50, maxMs: 120_000 }),
+});
+
+/** o001 serves again (or still): the only active copy, behind the proxy, with every acknowledged write */
+async function servedByOld(acked: { id: number }[]): Promise<void> {
+  expect(await activeOn(lab, 'vaultwarden', ['o001', 'h002'])).toEqual(['o001']);
+  expect(await servedBy(lab)).toBe('o001');
+  const ids = new Set(await checks.rowIds(lab, 'o001', VW_DB));
+  expect(acked.filter((a) => !ids.has(a.id))).toEqual([]);
+  expect(await checks.sqliteIntegrity(lab, 'o001', VW_DB)).toBe('ok');
+  expect((await lab.exec('o001', 'test -e /run/migen/vaultwarden.lock')).code).toBe(1); // the lock is released
+}
+
+describe('warm migration under faults (vaultwarden o001 -> h002, generated runbook)', () => {
+  test('the new host cannot start the service: automatic rollback, o001 serves again, exit 3', async () => {
+    // FAIL_START in the unit's environment (a file in the state directory would not survive the
+    // final pass's --delete)
+    await defineVaultwarden(lab, 'h002', { FAIL_START: '1' });
+    const { writer, prober } = clients();
+    await sleep(400);
+    const r = await migenRun(lab, 'vaultwarden', root).done;
+    await sleep(400);
+    const acked = await writer.stop();
+    const probe = await prober.stop();
+    expect(r.code, r.stdout + r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/step start-new failed[\s\S]*rolling back/);
+    const report = readReport(root, 'vaultwarden');
+    expect(report.result).toBe('rolled-back');
+    expect(report.steps.filter((s) => s.status === 'undone').map((s) => s.id)).toEqual(['stop-old']);
+    expect(readJournal(root, 'vaultwarden')!.status).toBe('rolled-back');
+    await servedByOld(acked);
+    const ok = probe.samples.filter((s) => s.ok);
+    expect(ok.every((s) => s.host === 'o001')).toBe(true);
+    expect(ok[ok.length - 1]!.t).toBeGreaterThan(probe.samples.find((s) => !s.ok)!.t); // served again after the outage
+    console.log(`e2e fault start-new fails: exit 3 after ${(r.ms / 1000).toFixed(1)} s; clients' outage ${probe.longestOutageMs} ms; ${acked.length} acknowledged writes on o001`);
+    await defineVaultwarden(lab, 'h002');
+  }, 60_000);
+
+  test('the new host drops off the network during the sync: exit 1 before any stop, o001 still serves', async () => {
+    await resetVaultwarden(lab, root);
+    const { writer, prober } = clients();
+    const pid0 = (await lab.exec('o001', 'cat /run/lab-units/vaultwarden/pid')).stdout;
+    const run = migenRun(lab, 'vaultwarden', root);
+    await whenJournal(root, 'vaultwarden', run, (j) => j.steps['sync-live']?.status === 'running');
+    await lab.setLink('h002', false);
+    let r;
+    try {
+      r = await run.done;
+    } finally {
+      await lab.setLink('h002', true);
+    }
+    const acked = await writer.stop();
+    const probe = await prober.stop();
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(r.stderr).toMatch(/sync-live: exit 255 on h002:[\s\S]*no service was stopped/);
+    const report = readReport(root, 'vaultwarden');
+    expect(report.result).toBe('failed');
+    expect(report.window.startedAt).toBeNull();
+    expect(report.steps.map((s) => s.id)).not.toContain('stop-old');
+    expect((await lab.exec('o001', 'cat /run/lab-units/vaultwarden/pid')).stdout).toBe(pid0); // never stopped
+    expect(probe.failures).toBe(0);
+    await servedByOld(acked);
+    // ~15 s: ssh's ServerAliveInterval 5 x CountMax 3 (the runtime's settings) notices the dead link
+    console.log(`e2e fault h002 unreachable during sync: exit 1 after ${(r.ms / 1000).toFixed(1)} s, ${probe.samples.length} probes, none failed`);
+  }, 90_000);
+
+  test('killed after start-new, then --rollback: o001 serves again, h002 stopped, lock released', async () => {
+    await resetVaultwarden(lab, root);
+    const { writer, prober } = clients();
+    const run = migenRun(lab, 'vaultwarden', root);
+    await whenJournal(root, 'vaultwarden', run, (j) => j.steps['start-new']?.status === 'done');
+    await crashOperator(lab, run);
+    const rb = await migenRun(lab, 'vaultwarden', root, ['--rollback']).done;
+    await sleep(300);
+    const acked = await writer.stop();
+    await prober.stop();
+    expect(rb.code, rb.stdout + rb.stderr).toBe(3);
+    expect(readReport(root, 'vaultwarden').result).toBe('rolled-back');
+    await servedByOld(acked);
+    // a new run can start afterwards (nothing left locked or half-done)
+    const again = await migenRun(lab, 'vaultwarden', root).done;
+    expect(again.code, again.stdout + again.stderr).toBe(0);
+    expect(await activeOn(lab, 'vaultwarden', ['o001', 'h002'])).toEqual(['h002']);
+  }, 90_000);
+
+  test('too little disk on the new host: preflight refuses, nothing stopped', async () => {
+    const small = await createLab(vaultwardenLabOptions({ diskMiB: { h002: 1 } }, false));
+    try {
+      const sroot = makeRoot(small);
+      await setupVaultwarden(small, { blobMiB: 2 });
+      const pid0 = (await small.exec('o001', 'cat /run/lab-units/vaultwarden/pid')).stdout;
+      const r = await migenRun(small, 'vaultwarden', sroot).done;
+      expect(r.code, r.stdout + r.stderr).toBe(1);
+      expect(r.stderr).toMatch(/disk: not enough free disk on h002 for the state of o001 \(o001: \d+; h002: \d+\); no service was stopped/);
+      const report = readReport(sroot, 'vaultwarden');
+      expect(report.steps.map((s) => `${s.id}:${s.status}`)).toEqual(['reach-o001:done', 'reach-h002:done', 'disk:failed']);
+      expect((await small.exec('o001', 'cat /run/lab-units/vaultwarden/pid')).stdout).toBe(pid0);
+      expect(await activeOn(small, 'vaultwarden', ['o001', 'h002'])).toEqual(['o001']);
+      expect((await small.exec('h002', `ls -A ${VW_STATE} | wc -l`)).stdout.trim()).toBe('0');
+      expect((await small.exec('o001', 'test -e /run/migen/vaultwarden.lock')).code).toBe(1);
+    } finally {
+      await small.teardown();
+    }
+    expect(await findLeftovers(small.id)).toEqual([]);
+  }, 60_000);
+
+  test('teardown leaves nothing behind', async () => {
+    await lab.teardown();
+    expect(await findLeftovers(lab.id)).toEqual([]);
+  });
+});

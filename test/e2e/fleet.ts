@@ -1,0 +1,100 @@
+/**
+ * The example fleet's services as lab units, shaped like the example's NixOS configuration:
+ * - vaultwarden: o001 runs it on 127.0.0.1:8222 behind its own nginx (vault.joshuabell.xyz);
+ *   h002 has it installed, not started, on 100.64.0.20:8222 (the specialisation's backend).
+ *   o001 backs up with restic to /backup/o001 (repository initialised here; the password file
+ *   is the host's, named by RESTIC_PASSWORD_FILE in its environment: hostEnv below).
+ *   h002 holds the agenix secret the runbook's preflight asks for.
+ * - adguardhome: the lab's app with its DNS responder, state in /var/lib/private/AdGuardHome,
+ *   on h003 (running) and h002 (installed, stopped).
+ * - h001 (when in the lab): the other vhosts' backends, http on :80 and :8095, so the test sees
+ *   that they still answer from h001 after the cutover.
+ */
+import fs from 'node:fs';
+import { APP_PY, type Lab, type LabOptions } from '../lab/index.js';
+import { fleet, proxyProfiles } from './helpers.js';
+
+export const VW_STATE = '/var/lib/vaultwarden';
+export const VW_DB = `${VW_STATE}/db.sqlite3`;
+export const VW_DOMAIN = 'vault.joshuabell.xyz';
+export const AGH_STATE = '/var/lib/private/AdGuardHome';
+export const AGH_DB = `${AGH_STATE}/db.sqlite3`;
+export const RESTIC_ENV = { o001: { RESTIC_PASSWORD_FILE: '/root/.config/restic/password' } };
+
+export function vaultwardenLabOptions(extra: Partial<LabOptions> = {}, withH001 = true): LabOptions {
+  return { hosts: fleet(withH001 ? ['o001', 'h001', 'h002'] : ['o001', 'h002']), hostEnv: RESTIC_ENV, ...extra };
+}
+
+async function must(lab: Lab, host: string, script: string): Promise<string> {
+  const r = await lab.exec(host, script);
+  if (r.code !== 0) throw new Error(`${host}: ${script}: exit ${r.code}: ${r.stderr}${r.stdout}`);
+  return r.stdout;
+}
+
+export async function defineVaultwarden(lab: Lab, host: 'o001' | 'h002', env: Record<string, string> = {}): Promise<void> {
+  const listen = host === 'o001' ? '127.0.0.1:8222' : '100.64.0.20:8222';
+  await lab.defineUnit(host, 'vaultwarden', {
+    exec: ['/usr/bin/python3', APP_PY],
+    env: { STATE_DIR: VW_STATE, LISTEN: listen, ...env },
+    ready: { http: `http://${listen}/alive` },
+  });
+}
+
+/** everything the vaultwarden runbook expects before it runs; o001 serves, with some state */
+export async function setupVaultwarden(lab: Lab, opts: { h002Env?: Record<string, string>; blobMiB?: number } = {}): Promise<void> {
+  const withH001 = lab.hosts.some((h) => h.name === 'h001');
+  await must(lab, 'o001', [
+    'install -d -m 0700 /root/.config/restic',
+    'head -c 24 /dev/urandom | base64 > /root/.config/restic/password && chmod 0600 /root/.config/restic/password',
+    'restic -r /backup/o001 init -q >/dev/null',
+  ].join('\n'));
+  await must(lab, 'h002', 'install -d -m 0755 /run/agenix && head -c 32 /dev/urandom | base64 > /run/agenix/vaultwarden-env && chmod 0400 /run/agenix/vaultwarden-env');
+  await defineVaultwarden(lab, 'o001');
+  await defineVaultwarden(lab, 'h002', opts.h002Env);
+  if (withH001) {
+    for (const [unit, port] of [['web', 80], ['llm', 8095]] as const) {
+      await lab.defineUnit('h001', unit, { exec: ['/usr/bin/python3', APP_PY], env: { STATE_DIR: `/var/lib/${unit}`, LISTEN: `100.64.0.13:${port}` }, ready: { tcp: port } });
+      await must(lab, 'h001', `systemctl start ${unit}`);
+    }
+  }
+  const { proxy, profiles } = proxyProfiles('vaultwarden');
+  await lab.nginx(proxy, profiles, 'base');
+  await must(lab, 'o001', 'systemctl start vaultwarden');
+  // some state: rows, attachments, and a larger file (Vaultwarden's icon cache, say)
+  await must(lab, 'o001', [
+    'for i in $(seq 1 40); do curl -fsS -o /dev/null -X POST --data "seed $i" "http://127.0.0.1:8222/items$([ $((i % 4)) -eq 0 ] && echo ?attach=1)"; done',
+    `mkdir -p ${VW_STATE}/icon_cache && head -c ${(opts.blobMiB ?? 1) * 1048576} /dev/urandom > ${VW_STATE}/icon_cache/blob.bin`,
+  ].join('\n'));
+}
+
+/** back to "o001 serves vaultwarden, h002 has none of its state", keeping o001's state */
+export async function resetVaultwarden(lab: Lab, root: string): Promise<void> {
+  await must(lab, 'h002', `systemctl stop vaultwarden; rm -rf ${VW_STATE}`);
+  await must(lab, 'o001', `/nix/var/nix/profiles/system/bin/switch-to-configuration test >/dev/null; rm -f /run/migen/vaultwarden.lock; systemctl start vaultwarden`);
+  fs.rmSync(`${root}/.migen`, { recursive: true, force: true });
+}
+
+export async function activeOn(lab: Lab, unit: string, hosts: string[]): Promise<string[]> {
+  const out: string[] = [];
+  for (const h of hosts) if ((await lab.exec(h, `systemctl is-active --quiet ${unit}`)).code === 0) out.push(h);
+  return out;
+}
+
+/** which host answers vault.joshuabell.xyz through the proxy (https, the lab CA) */
+export async function servedBy(lab: Lab, domain = VW_DOMAIN): Promise<string> {
+  const r = await lab.operator(['curl', '-sS', '--max-time', '3', '--resolve', `${domain}:443:100.64.0.1`, `https://${domain}/healthz`]);
+  return r.code === 0 ? r.stdout.trim() : `curl exit ${r.code}: ${r.stderr.trim()}`;
+}
+
+export async function setupAdguard(lab: Lab, records: Record<string, string>): Promise<void> {
+  for (const [host, addr] of [['h003', '100.64.0.3'], ['h002', '100.64.0.20']] as const) {
+    await lab.defineUnit(host, 'adguardhome', {
+      exec: ['/usr/bin/python3', APP_PY],
+      env: { STATE_DIR: AGH_STATE, LISTEN: `${addr}:3000`, DNS_LISTEN: '0.0.0.0:53' },
+      ready: { http: `http://${addr}:3000/alive` },
+    });
+  }
+  await must(lab, 'h003', `install -d -m 0700 /var/lib/private && systemctl start adguardhome`);
+  for (const [name, a] of Object.entries(records)) await must(lab, 'h003', `curl -fsS -o /dev/null -X POST --data ${a} http://100.64.0.3:3000/dns/${name}`);
+  await must(lab, 'h003', `for i in $(seq 1 20); do curl -fsS -o /dev/null -X POST --data "rule $i" "http://100.64.0.3:3000/items$([ $((i % 5)) -eq 0 ] && echo ?attach=1)"; done`);
+}

@@ -1,0 +1,164 @@
+/**
+ * e2e helpers: run the committed generated runbooks (generated/runbooks/migrate-NAME.mjs, through
+ * `node bin/migen.js run NAME`) as the operator of a lab whose hosts carry the example fleet's
+ * names and addresses. The runbook's --root is a directory inside the lab holding copies of the
+ * example's manifests and inventory (the runtime hashes them relative to --root and writes its
+ * journal and report to <root>/.migen/NAME/), so a run never writes into the checkout.
+ */
+import type { ChildProcess } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { processesMatching, type Lab, type NginxVhost } from '../lab/index.js';
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const MIGEN = path.join(REPO, 'bin', 'migen.js');
+
+interface InventoryHost { address: string; nginx?: { virtualHosts?: Record<string, { locations?: Record<string, { proxyPass?: string | null }> }> } }
+export interface Inventory { hosts: Record<string, InventoryHost> }
+export interface PlanMigration {
+  name: string;
+  specialisation: string;
+  proxy: { name: string; address: string } | null;
+  from: { name: string; address: string };
+  to: { name: string; address: string };
+  routes: { moved: { domain: string; location: string; from: string; to: string }[]; staying: unknown[] };
+}
+
+export const inventory = (): Inventory => JSON.parse(fs.readFileSync(path.join(REPO, 'examples/homelab/inventory.json'), 'utf8')) as Inventory;
+export const plan = (name: string): PlanMigration =>
+  (JSON.parse(fs.readFileSync(path.join(REPO, 'generated/plans', `${name}.json`), 'utf8')) as { migrations: PlanMigration[] }).migrations.find((m) => m.name === name)!;
+export const runbookSteps = async (name: string): Promise<{ id: string; kind: string; phase: string }[]> =>
+  ((await import(path.join(REPO, 'generated/runbooks', `migrate-${name}.mjs`))) as { runbook: { steps: { id: string; kind: string; phase: string }[] } }).runbook.steps;
+
+/** the lab host list: the inventory's addresses for these names */
+export function fleet(names: string[]): { name: string; address: string }[] {
+  const inv = inventory();
+  return names.map((name) => ({ name, address: inv.hosts[name]!.address }));
+}
+
+/**
+ * The proxy's nginx profiles: 'base' = the proxy's virtual hosts as the inventory has them,
+ * plus the specialisation the runbook activates at cutover = base with the plan's routes.moved
+ * applied (the same data generated/hosts/<proxy>.nix renders into the specialisation).
+ */
+export function proxyProfiles(name: string): { proxy: string; profiles: Record<string, NginxVhost[]> } {
+  const p = plan(name);
+  if (!p.proxy) throw new Error(`${name} has no proxy`);
+  const vhosts = inventory().hosts[p.proxy.name]!.nginx!.virtualHosts!;
+  const base: NginxVhost[] = Object.entries(vhosts).map(([serverName, v]) => ({
+    serverName,
+    locations: Object.fromEntries(Object.entries(v.locations ?? {}).map(([loc, l]) => [loc, { proxyPass: l.proxyPass ?? null }])),
+  }));
+  const cut = base.map((v) => ({
+    ...v,
+    locations: Object.fromEntries(Object.entries(v.locations).map(([loc, l]) => {
+      const m = p.routes.moved.find((r) => r.domain === v.serverName && r.location === loc);
+      if (m && m.from !== l.proxyPass) throw new Error(`plan says ${v.serverName}${loc} moves from ${m.from}, inventory has ${l.proxyPass}`);
+      return [loc, { proxyPass: m ? m.to : l.proxyPass }];
+    })),
+  }));
+  return { proxy: p.proxy.name, profiles: { base, [p.specialisation]: cut } };
+}
+
+/** `server_name -> [location proxy_pass...]` of an nginx.conf written by the lab */
+export function nginxRoutes(conf: string): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  let cur: string | undefined;
+  for (const line of conf.split('\n')) {
+    const sn = /^\s*server_name (\S+);/.exec(line);
+    if (sn) { cur = sn[1]!; out[cur] = []; continue; }
+    const loc = /^\s*location (\S+) \{/.exec(line);
+    if (loc && cur) out[cur]!.push(loc[1]!);
+    const pp = /^\s*proxy_pass (\S+);/.exec(line);
+    if (pp && cur) out[cur]!.push(pp[1]!);
+  }
+  return out;
+}
+
+/** a --root for the runbooks inside the lab directory: the example's manifests and inventory */
+export function makeRoot(lab: Lab, sub = 'repo'): string {
+  const root = path.join(lab.dir, sub);
+  fs.rmSync(root, { recursive: true, force: true });
+  fs.mkdirSync(path.join(root, 'examples/homelab/migrations'), { recursive: true });
+  for (const f of ['examples/homelab/inventory.json', 'examples/homelab/migrations/vaultwarden.yaml', 'examples/homelab/migrations/adguardhome.yaml']) {
+    fs.copyFileSync(path.join(REPO, f), path.join(root, f));
+  }
+  return root;
+}
+
+export interface MigenRun {
+  readonly child: ChildProcess;
+  readonly done: Promise<{ code: number; stdout: string; stderr: string; ms: number }>;
+  /** the output so far */
+  output(): string;
+}
+
+/** `node bin/migen.js run NAME --yes --root ROOT --ssh-config <lab> ...extra` as the operator */
+export function migenRun(lab: Lab, name: string, root: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): MigenRun {
+  const t0 = Date.now();
+  const child = lab.operatorSpawn([process.execPath, MIGEN, 'run', name, '--yes', '--root', root, '--ssh-config', lab.sshConfig, ...extra], {
+    cwd: REPO,
+    env: { NO_COLOR: '1', ...env },
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  const done = new Promise<{ code: number; stdout: string; stderr: string; ms: number }>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, sig) => resolve({ code: code ?? (sig === 'SIGKILL' ? 137 : 128), stdout, stderr, ms: Date.now() - t0 }));
+  });
+  return { child, done, output: () => stdout + stderr };
+}
+
+export interface JournalFile { runId: string; status: string; steps: Record<string, { status: string; ms: number }>; windowStart: number | null; windowEnd: number | null }
+export function readJournal(root: string, name: string): JournalFile | null {
+  try { return JSON.parse(fs.readFileSync(path.join(root, '.migen', name, 'journal.json'), 'utf8')) as JournalFile; } catch { return null; }
+}
+
+export interface ReportFile {
+  result: string;
+  message: string;
+  steps: { id: string; status: string; ms: number }[];
+  passes: { pass: number; movedBytes: number; remainingBytes: number; ms: number }[];
+  window: { startedAt: string | null; endedAt: string | null; ms: number | null };
+}
+export const readReport = (root: string, name: string): ReportFile => JSON.parse(fs.readFileSync(path.join(root, '.migen', name, 'report.json'), 'utf8')) as ReportFile;
+
+/**
+ * Resolves once `pred(journal)` holds, polling the journal every 2 ms (it is rewritten
+ * atomically after every step, so a read never sees half a file). Rejects when the run ends first.
+ */
+export async function whenJournal(root: string, name: string, run: MigenRun, pred: (j: JournalFile) => boolean, timeoutMs = 120_000): Promise<JournalFile> {
+  let ended = false;
+  void run.done.then(() => (ended = true));
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const j = readJournal(root, name);
+    if (j && pred(j)) return j;
+    if (ended) throw new Error(`the run ended before the journal condition held:\n${run.output()}`);
+    if (Date.now() > until) throw new Error(`timeout waiting for the journal:\n${run.output()}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
+/**
+ * The operator's machine dies: SIGKILL the runbook, then every ssh process it left (clients and
+ * the ControlPersist masters, all with control sockets under the lab operator's TMPDIR), so its
+ * connections drop as they would in a crash.
+ */
+export async function crashOperator(lab: Lab, run: MigenRun): Promise<void> {
+  run.child.kill('SIGKILL');
+  await run.done;
+  const tmp = `${lab.dir}/t/`;
+  for (let i = 0; i < 3; i++) {
+    const left = processesMatching(tmp);
+    if (!left.length) break;
+    for (const p of left) try { process.kill(p.pid, 'SIGKILL'); } catch { /* gone */ }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  for (const d of fs.readdirSync(tmp)) fs.rmSync(path.join(tmp, d), { recursive: true, force: true });
+}
+
+export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
