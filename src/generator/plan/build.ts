@@ -57,7 +57,7 @@ function buildMigration(manifest: Manifest, inventory: Inventory, ctx: PlanConte
   const restic = m.backup?.restic;
   const job = Object.keys(oldInv.backups.restic).sort().find((j) => oldInv.backups.restic[j]!.paths.some((bp) => state.some((s) => s.path === bp || s.path.startsWith(`${bp}/`))));
   const backup: MigrationPlan['backup'] = restic
-    ? { kind: 'restic', repository: restic.repository, tag: restic.tag ?? 'pre-migration' }
+    ? { kind: 'restic', repository: restic.repository, tag: restic.tag ?? 'pre-migration', passwordFile: restic.passwordFile ?? null }
     : m.backup?.none ? { kind: 'none' } : job ? { kind: 'job', host: oldInv.hostName, job } : { kind: 'none' };
   const warnings: string[] = [...(p?.warnings ?? [])];
   if (backup.kind === 'none') warnings.push(m.backup?.none ? 'No backup is taken before the migration (backup.none). The old host\'s state is the only copy until the move is verified.' : `No backup configured: add backup.restic to the manifest, or a services.restic.backups job on ${from.name} covering the state.`);

@@ -116,7 +116,7 @@ export function buildSteps(full: Ctx): Step[] {
 
   // prepare
   if (c.backup.kind === 'restic') {
-    add({ ...base, id: 'backup', phase: 'prepare', kind: 'command', title: `restic backup of the state on ${from.name}, tag ${c.backup.tag}`, run: on(from.name, cmd`restic -r ${c.backup.repository} backup --tag ${c.backup.tag} ${paths}`) });
+    add({ ...base, id: 'backup', phase: 'prepare', kind: 'command', title: `restic backup of the state on ${from.name}, tag ${c.backup.tag}`, run: on(from.name, `${cmd`restic -r ${c.backup.repository}`}${c.backup.passwordFile ? cmd` --password-file ${c.backup.passwordFile}` : ''} ${cmd`backup --tag ${c.backup.tag} ${paths}`}`) });
   } else if (c.backup.kind === 'job') {
     add({ ...base, id: 'backup', phase: 'prepare', kind: 'command', title: `run the host's backup job ${c.backup.job} on ${from.name}`, run: on(from.name, cmd`systemctl start --wait ${`restic-backups-${c.backup.job}.service`}`) });
   }

@@ -90,7 +90,7 @@ export interface MigrationPlan {
   readonly follow: { readonly backups: readonly { readonly host: string; readonly name: string; readonly paths: readonly string[] }[]; readonly scrapeTargets: readonly { readonly host: string; readonly job: string; readonly from: string; readonly to: string }[] };
   readonly window: { readonly estimateSeconds: number | null; readonly basis: string };
   readonly flake: string;
-  readonly backup: { readonly kind: "restic"; readonly repository: string; readonly tag: string } | { readonly kind: "job"; readonly host: string; readonly job: string } | { readonly kind: "none" };
+  readonly backup: { readonly kind: "restic"; readonly repository: string; readonly tag: string; readonly passwordFile: string | null } | { readonly kind: "job"; readonly host: string; readonly job: string } | { readonly kind: "none" };
   readonly graceDays: number;
   readonly maintenance: { readonly on: string; readonly off: string } | null;
   readonly verify: readonly VerifyCheck[];
