@@ -4,7 +4,7 @@
 // Run: npx migen run adguardhome [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-adguardhome
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
 // steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: 2a423884d0fea5e8186edf57968f8957858224713f1bf8ad65eae24785bf1d20
+// runbook fingerprint: 8e5b1fdb898814f0d84abcefd858bdc21388b110d531b442b6ebf562bbe776ea
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -258,7 +258,7 @@ rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e $'ssh -o BatchMode
         on: 'h002',
         script: 'systemctl is-active --quiet adguardhome',
       },
-      intervalSeconds: 1,
+      intervalSeconds: 0.25,
       deadlineSeconds: 60,
       undo: null,
     },
@@ -274,7 +274,7 @@ rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e $'ssh -o BatchMode
         on: 'h002',
         script: 'test -n "$(dig +short +time=2 +tries=1 @127.0.0.1 nixos.org)"',
       },
-      intervalSeconds: 1,
+      intervalSeconds: 0.5,
       deadlineSeconds: 60,
       undo: null,
     },

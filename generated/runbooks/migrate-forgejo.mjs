@@ -4,7 +4,7 @@
 // Run: npx migen run forgejo [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-forgejo
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
 // steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: e1e260c4b068af06030c3dd9341e5738a6ae8610a92bb93c0d9583b645b0fdc8
+// runbook fingerprint: 3fb5e74b7b480d94e17f88439c0fdb66f2a6769e821572e3faec0ffb1d9a30e7
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -373,7 +373,7 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
         on: 'o001',
         script: 'code=$(curl -sS -o /dev/null -w \'%{http_code}\' --max-time 5 -H $\'Host: git.joshuabell.xyz\' http://100.64.0.20) && [ "$code" -ge 200 ] && [ "$code" -lt 500 ]',
       },
-      intervalSeconds: 1,
+      intervalSeconds: 0.25,
       deadlineSeconds: 60,
       undo: null,
     },
@@ -405,7 +405,7 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
         on: 'operator',
         script: 'test "$(curl -sS -o /dev/null -w \'%{http_code}\' --max-time 5 --resolve git.joshuabell.xyz:443:100.64.0.1 https://git.joshuabell.xyz/)" = 200',
       },
-      intervalSeconds: 1,
+      intervalSeconds: 0.5,
       deadlineSeconds: 60,
       undo: null,
     },
@@ -421,7 +421,7 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
         on: 'operator',
         script: 'git ls-remote https://git.joshuabell.xyz/test/repo.git',
       },
-      intervalSeconds: 1,
+      intervalSeconds: 0.5,
       deadlineSeconds: 60,
       undo: null,
     },

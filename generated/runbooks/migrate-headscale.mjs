@@ -4,7 +4,7 @@
 // Run: npx migen run headscale [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-headscale
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
 // steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: 056026c95480bd0982a98755ff4dcef69e5b070408a896706aaf5ba7f538473b
+// runbook fingerprint: 5af074e77dedf23fcd7ecc936ba88e87a024fc27d76dacae542781db1bcc302e
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -344,7 +344,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
         on: 'l001',
         script: 'code=$(curl -sS -o /dev/null -w \'%{http_code}\' --max-time 5 -H $\'Host: headscale.joshuabell.xyz\' http://100.64.0.30:8080) && [ "$code" -ge 200 ] && [ "$code" -lt 500 ]',
       },
-      intervalSeconds: 1,
+      intervalSeconds: 0.25,
       deadlineSeconds: 60,
       undo: null,
     },
@@ -376,7 +376,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
         on: 'newvps',
         script: 'headscale nodes list',
       },
-      intervalSeconds: 1,
+      intervalSeconds: 0.5,
       deadlineSeconds: 60,
       undo: null,
     },

@@ -4,7 +4,7 @@
 // Run: npx migen run vaultwarden [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-vaultwarden
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
 // steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: d37d377e5ea95f85343a439201cfd32e0a3fc6492af49dbe57d3306302fecb47
+// runbook fingerprint: eac84d0c8d34a9f82e239bad3d998c2c0aa0ebb868ae5e4bfbf57be49a55c58b
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -358,7 +358,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
         on: 'o001',
         script: 'code=$(curl -sS -o /dev/null -w \'%{http_code}\' --max-time 5 -H $\'Host: vault.joshuabell.xyz\' http://100.64.0.20:8222) && [ "$code" -ge 200 ] && [ "$code" -lt 500 ]',
       },
-      intervalSeconds: 1,
+      intervalSeconds: 0.25,
       deadlineSeconds: 60,
       undo: null,
     },
@@ -390,7 +390,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
         on: 'operator',
         script: 'test "$(curl -sS -o /dev/null -w \'%{http_code}\' --max-time 5 --resolve vault.joshuabell.xyz:443:100.64.0.1 https://vault.joshuabell.xyz/alive)" = 200',
       },
-      intervalSeconds: 1,
+      intervalSeconds: 0.5,
       deadlineSeconds: 60,
       undo: null,
     },

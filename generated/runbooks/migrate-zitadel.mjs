@@ -4,7 +4,7 @@
 // Run: npx migen run zitadel [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-zitadel
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
 // steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: 97860e7525b565746ff54d2de116ebd0f163c16bb2204c7ff30c894a7644b428
+// runbook fingerprint: c480f8e775b296688ac77ebaba65d6cc3533108f420fba40516d344e6dc3a1c4
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -667,7 +667,7 @@ SQL
         on: 'o001',
         script: 'code=$(curl -sS -o /dev/null -w \'%{http_code}\' --max-time 5 -H $\'Host: sso.joshuabell.xyz\' http://100.64.0.20) && [ "$code" -ge 200 ] && [ "$code" -lt 500 ]',
       },
-      intervalSeconds: 1,
+      intervalSeconds: 0.25,
       deadlineSeconds: 60,
       undo: null,
     },
@@ -699,7 +699,7 @@ SQL
         on: 'operator',
         script: 'test "$(curl -sS -o /dev/null -w \'%{http_code}\' --max-time 5 --resolve sso.joshuabell.xyz:443:100.64.0.1 https://sso.joshuabell.xyz/debug/healthz)" = 200',
       },
-      intervalSeconds: 1,
+      intervalSeconds: 0.5,
       deadlineSeconds: 60,
       undo: null,
     },

@@ -44,6 +44,7 @@ class StepFailure extends Error {
 const where = (s: Step): string => ('run' in s ? s.run.on : 'left' in s ? `${s.left.on}+${s.right.on}` : '-');
 const tail = (r: ExecResult): string => (r.stderr.trim() || r.stdout.trim()).split('\n').slice(-8).join('\n');
 const isCutover = (s: Step): boolean => s.phase === 'cutover' || s.phase === 'verify';
+const isReadOnly = (s: Step): boolean => (s.kind === 'check' || s.kind === 'compare') && s.undo === null && !s.stopsService;
 
 /** Sums rsync's "Total transferred file size: N bytes" lines of a pass's output. */
 export function transferredBytes(output: string): number {
@@ -177,7 +178,21 @@ export class Engine {
           confirmed = true;
         }
         if (this.opts.signal?.aborted) throw new StepFailure(s, 'interrupted', true);
-        await this.step(s, i);
+        // Inside the window, consecutive read-only verifications (checks and comparisons with
+        // nothing to undo) run at once: they only read, and every second here is downtime.
+        const batch = [s];
+        while (s.window && isReadOnly(s)) {
+          const next = this.def.steps[i + batch.length];
+          if (!next || !next.window || !isReadOnly(next) || next.phase !== s.phase || this.journal.steps[next.id]?.status === 'done') break;
+          batch.push(next);
+        }
+        if (batch.length === 1) await this.step(s, i);
+        else {
+          const results = await Promise.allSettled(batch.map((b, k) => this.step(b, i + k)));
+          const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+          if (failed) throw failed.reason;
+          i += batch.length - 1;
+        }
       }
     } catch (e) {
       if (!(e instanceof StepFailure)) throw e;

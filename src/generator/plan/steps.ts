@@ -167,10 +167,10 @@ export function buildSteps(full: Ctx): Step[] {
   else add({ ...base, id: 'start-new', phase: 'cutover', kind: 'command', window: true, title: `start ${c.unit} on ${to.name}`, run: on(to.name, cmd`systemctl start ${c.unit}`), undo: on(to.name, cmd`systemctl stop ${c.unit}`) });
   const first = c.routes.moved[0];
   if (proxy && first) {
-    add({ ...base, id: 'backend-healthy', phase: 'cutover', kind: 'probe', window: true, endsWindow: false, intervalSeconds: 1, deadlineSeconds: 60, title: `${proxy.name} reaches the new backend ${first.to}`, run: on(proxy.name, cmd`code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -H ${`Host: ${first.domain}`} ${first.to}) && [ "$code" -ge 200 ] && [ "$code" -lt 500 ]`) });
+    add({ ...base, id: 'backend-healthy', phase: 'cutover', kind: 'probe', window: true, endsWindow: false, intervalSeconds: 0.25, deadlineSeconds: 60, title: `${proxy.name} reaches the new backend ${first.to}`, run: on(proxy.name, cmd`code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -H ${`Host: ${first.domain}`} ${first.to}) && [ "$code" -ge 200 ] && [ "$code" -lt 500 ]`) });
     add({ ...base, id: 'route-new', phase: 'cutover', kind: 'command', window: true, title: `${proxy.name} routes ${[...new Set(c.routes.moved.map((r) => r.domain))].join(', ')} to ${to.name}`, run: on(proxy.name, cmd`${`${SYSTEM}/specialisation/${c.specialisation}/bin/switch-to-configuration`} test`), undo: on(proxy.name, cmd`${`${SYSTEM}/bin/switch-to-configuration`} test`) });
   } else {
-    add({ ...base, id: 'unit-active', phase: 'cutover', kind: 'probe', window: true, endsWindow: false, intervalSeconds: 1, deadlineSeconds: 60, title: `${c.unit} stays active on ${to.name}`, run: on(to.name, cmd`systemctl is-active --quiet ${c.unit}`) });
+    add({ ...base, id: 'unit-active', phase: 'cutover', kind: 'probe', window: true, endsWindow: false, intervalSeconds: 0.25, deadlineSeconds: 60, title: `${c.unit} stays active on ${to.name}`, run: on(to.name, cmd`systemctl is-active --quiet ${c.unit}`) });
   }
 
   // verify
@@ -179,10 +179,10 @@ export function buildSteps(full: Ctx): Step[] {
       const u = new URL(v.http);
       const port = u.port || (u.protocol === 'https:' ? '443' : '80');
       const resolve = proxy && c.routes.moved.some((r) => r.domain === u.hostname) ? ['--resolve', `${u.hostname}:${port}:${proxy.address}`] : [];
-      add({ ...base, id: `verify-${i + 1}`, phase: 'verify', kind: 'probe', window: true, endsWindow: true, intervalSeconds: 1, deadlineSeconds: c.verifyDeadlineSeconds, title: `${v.http} answers ${v.status ?? 200}${resolve.length ? ` through ${proxy!.name}` : ''}`, run: on('operator', cmd`test "$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 ${resolve} ${v.http})" = ${v.status ?? 200}`) });
+      add({ ...base, id: `verify-${i + 1}`, phase: 'verify', kind: 'probe', window: true, endsWindow: true, intervalSeconds: 0.5, deadlineSeconds: c.verifyDeadlineSeconds, title: `${v.http} answers ${v.status ?? 200}${resolve.length ? ` through ${proxy!.name}` : ''}`, run: on('operator', cmd`test "$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 ${resolve} ${v.http})" = ${v.status ?? 200}`) });
     } else if (v.command) {
       const where = v.on === 'new' ? to.name : v.on === 'old' ? from.name : v.on === 'proxy' && proxy ? proxy.name : 'operator';
-      add({ ...base, id: `verify-${i + 1}`, phase: 'verify', kind: 'probe', window: true, endsWindow: true, intervalSeconds: 1, deadlineSeconds: c.verifyDeadlineSeconds, title: `check on ${where}: ${v.command}`, run: on(where, v.command) });
+      add({ ...base, id: `verify-${i + 1}`, phase: 'verify', kind: 'probe', window: true, endsWindow: true, intervalSeconds: 0.5, deadlineSeconds: c.verifyDeadlineSeconds, title: `check on ${where}: ${v.command}`, run: on(where, v.command) });
     }
   });
   if (hot) hot.cleanup.forEach(add);
