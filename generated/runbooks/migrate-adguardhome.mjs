@@ -4,7 +4,7 @@
 // Run: npx migen run adguardhome [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-adguardhome
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
 // steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: 8e5b1fdb898814f0d84abcefd858bdc21388b110d531b442b6ebf562bbe776ea
+// runbook fingerprint: a428677f5b599bcc150ae65d240f275756f7218b404209d4e054f5f7930f0a76
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -200,6 +200,7 @@ rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e $'ssh -o BatchMode
       kind: 'check',
       title: 'a dry run lists no difference between h003 and h002',
       window: true,
+      concurrent: true,
       run: {
         on: 'h002',
         script: 'd=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $\'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes\' root@100.64.0.3:/var/lib/private/AdGuardHome/ /var/lib/private/AdGuardHome/) && test -z "$d" || { printf \'%s\\n\' "$d" | head -n 20; exit 1; }',
@@ -214,6 +215,7 @@ rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e $'ssh -o BatchMode
       kind: 'compare',
       title: 'owners and modes on h002 equal h003\'s',
       window: true,
+      concurrent: true,
       left: {
         on: 'h003',
         script: `{

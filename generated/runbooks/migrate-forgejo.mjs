@@ -4,7 +4,7 @@
 // Run: npx migen run forgejo [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-forgejo
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
 // steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: 3fb5e74b7b480d94e17f88439c0fdb66f2a6769e821572e3faec0ffb1d9a30e7
+// runbook fingerprint: 5d7129fb6345d08cabf4c750a661d1988868856c5f0d40caa223d0ec45ca5a28
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -312,6 +312,7 @@ rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e $'ssh -o BatchMode
       kind: 'check',
       title: 'a dry run lists no difference between h001 and h002',
       window: true,
+      concurrent: true,
       run: {
         on: 'h002',
         script: `d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes' root@100.64.0.13:/var/lib/forgejo/data/ /var/lib/forgejo/data/) && test -z "$d" || { printf '%s\\n' "$d" | head -n 20; exit 1; }
@@ -327,6 +328,7 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
       kind: 'compare',
       title: 'owners and modes on h002 equal h001\'s',
       window: true,
+      concurrent: true,
       left: {
         on: 'h001',
         script: `{

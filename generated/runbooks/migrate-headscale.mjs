@@ -4,7 +4,7 @@
 // Run: npx migen run headscale [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-headscale
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
 // steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: 5af074e77dedf23fcd7ecc936ba88e87a024fc27d76dacae542781db1bcc302e
+// runbook fingerprint: 01e0f39aa8354ed43bfc9559d9b20893a25dec522fc50c9a976a81229c126e2a
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -253,6 +253,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       kind: 'check',
       title: 'a dry run lists no difference between l001 and newvps',
       window: true,
+      concurrent: true,
       run: {
         on: 'newvps',
         script: 'd=$(rsync -n -i -aHAX -x --delete -e $\'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes\' root@100.64.0.2:/var/lib/headscale/ /var/lib/headscale/) && test -z "$d" || { printf \'%s\\n\' "$d" | head -n 20; exit 1; }',
@@ -267,6 +268,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       kind: 'compare',
       title: 'owners and modes on newvps equal l001\'s',
       window: true,
+      concurrent: true,
       left: {
         on: 'l001',
         script: `{
@@ -283,7 +285,27 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       failure: 'ownership differs between l001 and newvps',
       undo: null,
     },
-    // 16. cutover on newvps [downtime]: SQLite /var/lib/headscale/db.sqlite passes integrity_check on newvps
+    // 16. cutover on l001, newvps [downtime]: /var/lib/headscale/noise_private.key is identical on both hosts
+    {
+      id: 'critical--var-lib-headscale-noise-private-key',
+      phase: 'cutover',
+      kind: 'compare',
+      title: '/var/lib/headscale/noise_private.key is identical on both hosts',
+      window: true,
+      concurrent: true,
+      left: {
+        on: 'l001',
+        script: 'sha256sum < /var/lib/headscale/noise_private.key',
+      },
+      right: {
+        on: 'newvps',
+        script: 'sha256sum < /var/lib/headscale/noise_private.key',
+      },
+      mode: 'equal',
+      failure: '/var/lib/headscale/noise_private.key differs or is missing on newvps',
+      undo: null,
+    },
+    // 17. cutover on newvps [downtime]: SQLite /var/lib/headscale/db.sqlite passes integrity_check on newvps
     {
       id: 'sqlite--var-lib-headscale-db-sqlite',
       phase: 'cutover',
@@ -295,25 +317,6 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
         script: 'test "$(sqlite3 -readonly /var/lib/headscale/db.sqlite \'PRAGMA integrity_check;\')" = ok',
       },
       failure: '/var/lib/headscale/db.sqlite is damaged on newvps',
-      undo: null,
-    },
-    // 17. cutover on l001, newvps [downtime]: /var/lib/headscale/noise_private.key is identical on both hosts
-    {
-      id: 'critical--var-lib-headscale-noise-private-key',
-      phase: 'cutover',
-      kind: 'compare',
-      title: '/var/lib/headscale/noise_private.key is identical on both hosts',
-      window: true,
-      left: {
-        on: 'l001',
-        script: 'sha256sum < /var/lib/headscale/noise_private.key',
-      },
-      right: {
-        on: 'newvps',
-        script: 'sha256sum < /var/lib/headscale/noise_private.key',
-      },
-      mode: 'equal',
-      failure: '/var/lib/headscale/noise_private.key differs or is missing on newvps',
       undo: null,
     },
     // 18. cutover on newvps [downtime]: start headscale on newvps

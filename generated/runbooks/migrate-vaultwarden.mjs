@@ -4,7 +4,7 @@
 // Run: npx migen run vaultwarden [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-vaultwarden
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
 // steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: eac84d0c8d34a9f82e239bad3d998c2c0aa0ebb868ae5e4bfbf57be49a55c58b
+// runbook fingerprint: bb84bfca969728e8911fbd5c079dd7e530203f61f0f199f6d61e80f7983173e4
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -267,6 +267,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       kind: 'check',
       title: 'a dry run lists no difference between o001 and h002',
       window: true,
+      concurrent: true,
       run: {
         on: 'h002',
         script: 'd=$(rsync -n -i -aHAX -x --delete -e $\'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes\' root@100.64.0.1:/var/lib/vaultwarden/ /var/lib/vaultwarden/) && test -z "$d" || { printf \'%s\\n\' "$d" | head -n 20; exit 1; }',
@@ -281,6 +282,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       kind: 'compare',
       title: 'owners and modes on h002 equal o001\'s',
       window: true,
+      concurrent: true,
       left: {
         on: 'o001',
         script: `{
@@ -297,7 +299,27 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       failure: 'ownership differs between o001 and h002',
       undo: null,
     },
-    // 17. cutover on h002 [downtime]: SQLite /var/lib/vaultwarden/db.sqlite3 passes integrity_check on h002
+    // 17. cutover on o001, h002 [downtime]: /var/lib/vaultwarden/rsa_key.pem is identical on both hosts
+    {
+      id: 'critical--var-lib-vaultwarden-rsa-key-pem',
+      phase: 'cutover',
+      kind: 'compare',
+      title: '/var/lib/vaultwarden/rsa_key.pem is identical on both hosts',
+      window: true,
+      concurrent: true,
+      left: {
+        on: 'o001',
+        script: 'sha256sum < /var/lib/vaultwarden/rsa_key.pem',
+      },
+      right: {
+        on: 'h002',
+        script: 'sha256sum < /var/lib/vaultwarden/rsa_key.pem',
+      },
+      mode: 'equal',
+      failure: '/var/lib/vaultwarden/rsa_key.pem differs or is missing on h002',
+      undo: null,
+    },
+    // 18. cutover on h002 [downtime]: SQLite /var/lib/vaultwarden/db.sqlite3 passes integrity_check on h002
     {
       id: 'sqlite--var-lib-vaultwarden-db-sqlite3',
       phase: 'cutover',
@@ -309,25 +331,6 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
         script: 'test "$(sqlite3 -readonly /var/lib/vaultwarden/db.sqlite3 \'PRAGMA integrity_check;\')" = ok',
       },
       failure: '/var/lib/vaultwarden/db.sqlite3 is damaged on h002',
-      undo: null,
-    },
-    // 18. cutover on o001, h002 [downtime]: /var/lib/vaultwarden/rsa_key.pem is identical on both hosts
-    {
-      id: 'critical--var-lib-vaultwarden-rsa-key-pem',
-      phase: 'cutover',
-      kind: 'compare',
-      title: '/var/lib/vaultwarden/rsa_key.pem is identical on both hosts',
-      window: true,
-      left: {
-        on: 'o001',
-        script: 'sha256sum < /var/lib/vaultwarden/rsa_key.pem',
-      },
-      right: {
-        on: 'h002',
-        script: 'sha256sum < /var/lib/vaultwarden/rsa_key.pem',
-      },
-      mode: 'equal',
-      failure: '/var/lib/vaultwarden/rsa_key.pem differs or is missing on h002',
       undo: null,
     },
     // 19. cutover on h002 [downtime]: start vaultwarden on h002

@@ -1,5 +1,6 @@
 // The runtime a generated runbook imports: `main(runbook, argv)`.
 import { createHash } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
@@ -105,6 +106,8 @@ export async function main(def: RunbookDef, argv: readonly string[], deps: MainD
   const executor = deps.executor ?? new SshExecutor({ hosts: def.hosts, sshConfig: p.sshConfig, cwd: root, env: deps.env });
   const journal = deps.journal ?? new FileJournal(path.join(root, '.migen', def.name));
   const ac = new AbortController();
+  // every concurrent command listens on this signal (checks in the window run at once): no leak warning
+  setMaxListeners(0, ac.signal);
   const onSigint = (): void => { out.err('\nmigen: interrupted; finishing safely (rolling back if the cutover started)'); ac.abort(); };
   process.on('SIGINT', onSigint);
   process.on('SIGTERM', onSigint);

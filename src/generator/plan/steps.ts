@@ -154,15 +154,16 @@ export function buildSteps(full: Ctx): Step[] {
     add({ ...base, id: 'final-pass', phase: 'cutover', kind: 'command', window: true, title: `copy the state from ${from.name} to ${to.name} through the operator`, run: on('operator', lines.join('\n')) });
   } else {
     add({ ...base, id: 'final-pass', phase: 'cutover', kind: 'command', window: true, title: `final copy of the state to ${to.name} (service stopped)`, run: rsyncScript(c, [], { accept24: false }) });
-    add({ ...base, id: 'copy-identical', phase: 'cutover', kind: 'check', window: true, title: `a dry run lists no difference between ${from.name} and ${to.name}`, run: diffScript(c), failure: 'the copies differ after the final pass' });
+    add({ ...base, id: 'copy-identical', phase: 'cutover', kind: 'check', window: true, concurrent: true, title: `a dry run lists no difference between ${from.name} and ${to.name}`, run: diffScript(c), failure: 'the copies differ after the final pass' });
   }
-  if (copyFiles) add({ ...base, id: 'owners', phase: 'cutover', kind: 'compare', mode: 'equal', window: true, title: `owners and modes on ${to.name} equal ${from.name}'s`, left: ownersScript(c, from.name), right: ownersScript(c, to.name), failure: `ownership differs between ${from.name} and ${to.name}` });
+  if (copyFiles) add({ ...base, id: 'owners', phase: 'cutover', kind: 'compare', mode: 'equal', window: true, concurrent: true, title: `owners and modes on ${to.name} equal ${from.name}'s`, left: ownersScript(c, from.name), right: ownersScript(c, to.name), failure: `ownership differs between ${from.name} and ${to.name}` });
+  for (const f of c.criticalFiles) {
+    add({ ...base, id: `critical-${f.replace(/[^A-Za-z0-9]+/g, '-')}`, phase: 'cutover', kind: 'compare', mode: 'equal', window: true, concurrent: true, title: `${f} is identical on both hosts`, left: on(from.name, cmd`sha256sum < ${f}`), right: on(to.name, cmd`sha256sum < ${f}`), failure: `${f} differs or is missing on ${to.name}` });
+  }
   for (const db of c.sqlite) {
     add({ ...base, id: `sqlite-${db.replace(/[^A-Za-z0-9]+/g, '-')}`, phase: 'cutover', kind: 'check', window: true, title: `SQLite ${db} passes integrity_check on ${to.name}`, run: on(to.name, cmd`test "$(sqlite3 -readonly ${db} 'PRAGMA integrity_check;')" = ok`), failure: `${db} is damaged on ${to.name}` });
   }
-  for (const f of c.criticalFiles) {
-    add({ ...base, id: `critical-${f.replace(/[^A-Za-z0-9]+/g, '-')}`, phase: 'cutover', kind: 'compare', mode: 'equal', window: true, title: `${f} is identical on both hosts`, left: on(from.name, cmd`sha256sum < ${f}`), right: on(to.name, cmd`sha256sum < ${f}`), failure: `${f} differs or is missing on ${to.name}` });
-  }
+
   if (hot) add({ ...base, id: 'start-new', phase: 'cutover', kind: 'command', window: true, title: `start ${hot.app.unitTitle} on ${to.name}: from here it takes writes`, run: on(to.name, hot.app.start(to.name)), undo: on(to.name, hot.app.stop(to.name)) });
   else add({ ...base, id: 'start-new', phase: 'cutover', kind: 'command', window: true, title: `start ${c.unit} on ${to.name}`, run: on(to.name, cmd`systemctl start ${c.unit}`), undo: on(to.name, cmd`systemctl stop ${c.unit}`) });
   const first = c.routes.moved[0];

@@ -18,6 +18,8 @@ interface StepBase {
   readonly undo: Script | null;
   /** Stops a service: the runbook asks for confirmation (unless --yes) before the first such step. */
   readonly stopsService?: boolean;
+  /** Only reads: may run at the same time as the neighbouring steps that say so too. */
+  readonly concurrent?: boolean;
 }
 
 /** Runs once; exit status 0 is success. */
