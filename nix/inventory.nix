@@ -59,6 +59,8 @@ let
       (_: r: {
         repository = r.repository or null;
         paths = let p = r.paths or [ ]; in if p == null then [ ] else sort p;
+        # A path, not a secret: where the host keeps the repository's password.
+        passwordFile = let f = r.passwordFile or null; in if f == null then null else toString f;
       })
       (try (cfg.services.restic.backups or { }) { });
   };

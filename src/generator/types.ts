@@ -60,7 +60,7 @@ export interface InventoryHost {
   readonly postgresql: { readonly enable: boolean; readonly port: number; readonly version: string | null };
   readonly secrets: { readonly agenix: readonly string[]; readonly sops: readonly string[] };
   readonly nginx: { readonly enable: boolean; readonly virtualHosts: Readonly<Record<string, { readonly locations: Readonly<Record<string, InventoryLocation>> }>> };
-  readonly backups: { readonly restic: Readonly<Record<string, { readonly repository: string | null; readonly paths: readonly string[] }>> };
+  readonly backups: { readonly restic: Readonly<Record<string, { readonly repository: string | null; readonly paths: readonly string[]; readonly passwordFile: string | null }>> };
   readonly monitoring: { readonly scrapeTargets: readonly { readonly job: string; readonly target: string }[] };
 }
 export interface Inventory {

@@ -131,6 +131,11 @@ describe('after migen finalize forgejo', () => {
     expect(vault['git.joshuabell.xyz']).toEqual({ '/': 'http://100.64.0.20' });
   });
 
+  it('h002 takes over h001\'s restic job for the moved state (same repository and password file)', async () => {
+    const jobs = await nixEvalJson(path.join(repo.dir, 'examples/homelab'), 'nixosConfigurations.h002.config.services.restic.backups', { overrides: overridesFor(repo.dir), apply: 'bs: builtins.mapAttrs (n: b: { inherit (b) repository paths passwordFile; }) bs' }) as Record<string, { repository: string; paths: string[]; passwordFile: string }>;
+    expect(jobs).toEqual({ forgejo: { repository: '/backup/h001', paths: ['/var/lib/forgejo'], passwordFile: '/etc/nixos/restic-password' } });
+  });
+
   it('the inventory still reads the configuration as written (migen\'s own modules do not feed back)', async () => {
     const inv = await nixInventory(path.join(repo.dir, 'examples/homelab'), overridesFor(repo.dir)) as { hosts: Record<string, { containers: Record<string, { autoStart: boolean }> }> };
     expect(inv.hosts.h001!.containers.forgejo!.autoStart).toBe(true);

@@ -36,7 +36,7 @@ describe('inventory.nix', () => {
       idle: { autoStart: false, localAddress: null, services: [] },
     });
     expect(h.secrets).toEqual({ agenix: ['alpha', 'zeta'], sops: ['db/password'] });
-    expect(h.backups.restic).toEqual({ git: { repository: '/backup/box', paths: ['/var/lib/a', '/var/lib/z'] } });
+    expect(h.backups.restic).toEqual({ git: { repository: '/backup/box', paths: ['/var/lib/a', '/var/lib/z'], passwordFile: '/p' } });
     expect(h.monitoring.scrapeTargets).toEqual([
       { job: 'forgejo', target: '10.233.1.2:3000' },
       { job: 'node', target: 'a:9100' },

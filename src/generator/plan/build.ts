@@ -68,11 +68,16 @@ function buildMigration(manifest: Manifest, inventory: Inventory, ctx: PlanConte
   if (container) warnings.push(`${unit} on ${from.name} stays stopped but declared until finalize; the container's root under /var/lib/nixos-containers/${container} is not copied.`);
 
   const follow = {
-    backups: Object.keys(oldInv.backups.restic).sort().filter((j) => oldInv.backups.restic[j]!.paths.some((bp) => state.some((s) => s.path === bp || s.path.startsWith(`${bp}/`) || bp.startsWith(`${s.path}/`)))).map((j) => ({ host: from.name, name: j, paths: oldInv.backups.restic[j]!.paths.filter((bp) => state.some((s) => s.path === bp || s.path.startsWith(`${bp}/`) || bp.startsWith(`${s.path}/`))) })),
+    backups: Object.keys(oldInv.backups.restic).sort().filter((j) => oldInv.backups.restic[j]!.paths.some((bp) => state.some((s) => s.path === bp || s.path.startsWith(`${bp}/`) || bp.startsWith(`${s.path}/`)))).map((j) => ({ host: from.name, name: j, repository: oldInv.backups.restic[j]!.repository, passwordFile: oldInv.backups.restic[j]!.passwordFile, paths: oldInv.backups.restic[j]!.paths.filter((bp) => state.some((s) => s.path === bp || s.path.startsWith(`${bp}/`) || bp.startsWith(`${s.path}/`))) })),
     scrapeTargets: Object.keys(inventory.hosts).sort().flatMap((h) => inventory.hosts[h]!.monitoring.scrapeTargets
       .filter((t) => t.target.startsWith(`${from.address}:`) || t.target === from.address)
       .map((t) => ({ host: h, job: t.job, from: t.target, to: t.target.replace(from.address, to.address) }))),
   };
+  for (const b of follow.backups) {
+    if (Object.prototype.hasOwnProperty.call(newInv.backups.restic, b.name)) warnings.push(`${to.name} already has a restic job ${b.name}: after finalize, add ${b.paths.join(', ')} to it yourself (migen does not merge backup jobs).`);
+    else if (b.repository === null) warnings.push(`restic job ${b.name} on ${from.name} has no repository migen can read: after finalize, back up ${b.paths.join(', ')} on ${to.name} yourself.`);
+  }
+  for (const t of follow.scrapeTargets) warnings.push(`Monitoring: ${t.host}'s Prometheus job ${t.job} scrapes ${t.from}; after the move it should scrape ${t.to} (migen cannot edit one element of services.prometheus.scrapeConfigs: change it in ${t.host}'s configuration).`);
   const database = m.database ? {
     engine: 'postgresql' as const,
     databases: [...m.database.databases].sort(),

@@ -89,7 +89,7 @@ export interface MigrationPlan {
   readonly specialisation: string;
   /** Set when the old host served the proxy on loopback: the new host must listen on its mesh address. */
   readonly listen: { readonly option: readonly string[] | null; readonly address: string; readonly ports: readonly number[] } | null;
-  readonly follow: { readonly backups: readonly { readonly host: string; readonly name: string; readonly paths: readonly string[] }[]; readonly scrapeTargets: readonly { readonly host: string; readonly job: string; readonly from: string; readonly to: string }[] };
+  readonly follow: { readonly backups: readonly { readonly host: string; readonly name: string; readonly paths: readonly string[]; readonly repository: string | null; readonly passwordFile: string | null }[]; readonly scrapeTargets: readonly { readonly host: string; readonly job: string; readonly from: string; readonly to: string }[] };
   readonly window: { readonly estimateSeconds: number | null; readonly basis: string };
   readonly flake: string;
   readonly backup: { readonly kind: "restic"; readonly repository: string; readonly tag: string; readonly passwordFile: string | null } | { readonly kind: "job"; readonly host: string; readonly job: string } | { readonly kind: "none" };

@@ -9,7 +9,7 @@ import type { Inventory } from '../../types.js';
 /** A host's contribution from one migration: a template (partial) and its view. */
 interface Block { readonly host: string; readonly migration: string; readonly comment: string; readonly partial: string; readonly [k: string]: unknown }
 
-const PARTIALS = ['routes-specialisation', 'routes-base', 'prepared', 'retired', 'owners', 'pg-publisher', 'pg-subscriber', 'listen', 'meta'] as const;
+const PARTIALS = ['routes-specialisation', 'routes-base', 'prepared', 'retired', 'owners', 'pg-publisher', 'pg-subscriber', 'listen', 'meta', 'backup-follow'] as const;
 type Partial = (typeof PARTIALS)[number];
 
 let registered = false;
@@ -43,7 +43,14 @@ function blocksOf(m: MigrationPlan, inventory: Inventory): Block[] {
   if (users.length || groups.length) block(m.to.name, 'owners', { users: uniq(users), groups: uniq(groups) });
   if (m.listen) block(m.to.name, 'listen', { option: m.listen.option ? m.listen.option.map(nixAttrName).join('.') : null, address: m.listen.address, ports: m.listen.ports, meshInterface: MESH_INTERFACE });
   if (!done) block(m.to.name, 'prepared', { unit: m.unit, unitService, container: m.container, appInContainer: m.database && m.container ? (m.nixosService ?? null) : null });
-  else block(m.from.name, 'retired', { unitService, container: m.container, nixosService: m.nixosService, statePaths: m.state.map((s) => s.path).join(', '), graceDays: m.graceDays });
+  if (done) {
+    const newInv = inventory.hosts[m.to.name]!;
+    for (const b of m.follow.backups) {
+      if (b.repository === null || Object.prototype.hasOwnProperty.call(newInv.backups.restic, b.name)) continue;
+      block(m.to.name, 'backup-follow', { job: b.name, repository: b.repository, paths: b.paths, passwordFile: b.passwordFile });
+    }
+  }
+  if (done) block(m.from.name, 'retired', { unitService, container: m.container, nixosService: m.nixosService, statePaths: m.state.map((s) => s.path).join(', '), graceDays: m.graceDays });
 
   if (m.database && !done) {
     const oldInv = inventory.hosts[m.from.name]!;
