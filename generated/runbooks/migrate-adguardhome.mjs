@@ -4,7 +4,7 @@
 // Run: npx migen run adguardhome [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-adguardhome
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
 // steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: a652adc966b6b8af8c0374dcd0dae58917672aba66c453a348778ad52715a9a3
+// runbook fingerprint: 5b77590dbe881e12b22fa2785e841dbec7c4bf2947ea44ca20479c93c8e8868a
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -239,6 +239,7 @@ rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e $'ssh -o BatchMode
       kind: 'command',
       title: 'start adguardhome on h002',
       window: true,
+      undoOnFailure: true,
       run: {
         on: 'h002',
         script: 'systemctl start adguardhome',

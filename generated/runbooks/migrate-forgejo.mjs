@@ -4,7 +4,7 @@
 // Run: npx migen run forgejo [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-forgejo
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
 // steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: ce0904486a09efd543248fbf4a9aa48598d45be9dfe77da3a1ea9c4f56c63e01
+// runbook fingerprint: 2ce168c79c68ec12fac83f7e204bcc59af660ce5773f9712fd48c3d3b6444bf7
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -354,6 +354,7 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
       kind: 'command',
       title: 'start container@forgejo on h002',
       window: true,
+      undoOnFailure: true,
       run: {
         on: 'h002',
         script: 'systemctl start container@forgejo',
@@ -386,6 +387,7 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
       kind: 'command',
       title: 'o001 routes git.joshuabell.xyz to h002',
       window: true,
+      undoOnFailure: true,
       run: {
         on: 'o001',
         script: '/nix/var/nix/profiles/system/specialisation/migen-forgejo/bin/switch-to-configuration test',

@@ -4,7 +4,7 @@
 // Run: npx migen run headscale [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-headscale
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
 // steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: 59307484d55795377e00c5703160ef2927028b64348a7acdfa5542bb9b1b2044
+// runbook fingerprint: 355e4035574cfbb3462aa2a09d4a952fa9db08b7bb75064c3148d3282941edf2
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -326,6 +326,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       kind: 'command',
       title: 'start headscale on newvps',
       window: true,
+      undoOnFailure: true,
       run: {
         on: 'newvps',
         script: 'systemctl start headscale',
@@ -358,6 +359,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       kind: 'command',
       title: 'l001 routes headscale.joshuabell.xyz to newvps',
       window: true,
+      undoOnFailure: true,
       run: {
         on: 'l001',
         script: '/nix/var/nix/profiles/system/specialisation/migen-headscale/bin/switch-to-configuration test',

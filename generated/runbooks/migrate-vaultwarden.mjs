@@ -4,7 +4,7 @@
 // Run: npx migen run vaultwarden [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-vaultwarden
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
 // steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: 014bb7befa15e608376dc4fc78319270bdfbcf214fef8e2036215fad5b1c0d88
+// runbook fingerprint: 481c92d16180229c49c5607ffe5f7add9b09ad9d34f75249d6b10aff66350ee3
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -340,6 +340,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       kind: 'command',
       title: 'start vaultwarden on h002',
       window: true,
+      undoOnFailure: true,
       run: {
         on: 'h002',
         script: 'systemctl start vaultwarden',
@@ -372,6 +373,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       kind: 'command',
       title: 'o001 routes vault.joshuabell.xyz to h002',
       window: true,
+      undoOnFailure: true,
       run: {
         on: 'o001',
         script: '/nix/var/nix/profiles/system/specialisation/migen-vaultwarden/bin/switch-to-configuration test',

@@ -4,7 +4,7 @@
 // Run: npx migen run zitadel [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-zitadel
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
 // steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: 072658f57317f43831cb647d74b450f6583962fc914a3941907dbf32f35c651a
+// runbook fingerprint: a05c875bec740347f0ca0f5e4ffb8334da59220e06dc1767f15330c29aee6781
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -646,6 +646,7 @@ SQL
       kind: 'command',
       title: 'start zitadel on h002: from here it takes writes',
       window: true,
+      undoOnFailure: true,
       run: {
         on: 'h002',
         script: 'nixos-container run zitadel -- systemctl start zitadel',
@@ -678,6 +679,7 @@ SQL
       kind: 'command',
       title: 'o001 routes sso.joshuabell.xyz to h002',
       window: true,
+      undoOnFailure: true,
       run: {
         on: 'o001',
         script: '/nix/var/nix/profiles/system/specialisation/migen-zitadel/bin/switch-to-configuration test',

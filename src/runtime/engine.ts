@@ -230,8 +230,12 @@ export class Engine {
     return this.finish(result, message);
   }
 
+  /** Undos to run: of every finished step, and of a failed one that may have half-happened (undoOnFailure). */
   private doneUndos(): Step[] {
-    return this.def.steps.filter((s) => s.undo && this.journal.steps[s.id]?.status === 'done').reverse();
+    return this.def.steps.filter((s) => {
+      const st = this.journal.steps[s.id]?.status;
+      return s.undo && (st === 'done' || (s.undoOnFailure === true && (st === 'failed' || st === 'running')));
+    }).reverse();
   }
 
   /** Undoes every finished cutover/verify step with an undo, newest first. */

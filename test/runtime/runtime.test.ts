@@ -115,6 +115,16 @@ describe('runtime', () => {
     expect(t.log()).toEqual(['pre', 'sync', 'stop-old', 'copy', 'start-new', 'undo-stop-old']);
   });
 
+  it('a failed step marked undoOnFailure is undone too (it may have half-happened), newest first', async () => {
+    const t = setup();
+    writeFileSync(path.join(t.dir, 'fail-route'), '');
+    const d = def(t.dir);
+    const steps = d.steps.map((x) => (x.id === 'route' ? { ...x, undoOnFailure: true } : x));
+    const e = new Engine({ ...d, steps }, t.exec, t.journal, silent(), { dryRun: false, resume: false, rollbackOnly: false, yes: true, noRollback: false, forwardAgent: false, confirm: async () => true, sleep: async () => {} }, quote);
+    expect((await e.run()).code).toBe(EXIT.rolledBack);
+    expect(t.log().filter((l) => l.startsWith('undo-'))).toEqual(['undo-route', 'undo-start-new', 'undo-stop-old']);
+  });
+
   it('--no-rollback stops, prints the undo commands and leaves the run resumable', async () => {
     const t = setup();
     writeFileSync(path.join(t.dir, 'fail-route'), '');

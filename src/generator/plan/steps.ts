@@ -164,12 +164,12 @@ export function buildSteps(full: Ctx): Step[] {
     add({ ...base, id: `sqlite-${db.replace(/[^A-Za-z0-9]+/g, '-')}`, phase: 'cutover', kind: 'check', window: true, title: `SQLite ${db} passes integrity_check on ${to.name}`, run: on(to.name, cmd`test "$(sqlite3 -readonly ${db} 'PRAGMA integrity_check;')" = ok`), failure: `${db} is damaged on ${to.name}` });
   }
 
-  if (hot) add({ ...base, id: 'start-new', phase: 'cutover', kind: 'command', window: true, title: `start ${hot.app.unitTitle} on ${to.name}: from here it takes writes`, run: on(to.name, hot.app.start(to.name)), undo: on(to.name, hot.app.stop(to.name)) });
-  else add({ ...base, id: 'start-new', phase: 'cutover', kind: 'command', window: true, title: `start ${c.unit} on ${to.name}`, run: on(to.name, cmd`systemctl start ${c.unit}`), undo: on(to.name, cmd`systemctl stop ${c.unit}`) });
+  if (hot) add({ ...base, id: 'start-new', phase: 'cutover', kind: 'command', window: true, undoOnFailure: true, title: `start ${hot.app.unitTitle} on ${to.name}: from here it takes writes`, run: on(to.name, hot.app.start(to.name)), undo: on(to.name, hot.app.stop(to.name)) });
+  else add({ ...base, id: 'start-new', phase: 'cutover', kind: 'command', window: true, undoOnFailure: true, title: `start ${c.unit} on ${to.name}`, run: on(to.name, cmd`systemctl start ${c.unit}`), undo: on(to.name, cmd`systemctl stop ${c.unit}`) });
   const first = c.routes.moved[0];
   if (proxy && first) {
     add({ ...base, id: 'backend-healthy', phase: 'cutover', kind: 'probe', window: true, endsWindow: false, intervalSeconds: 0.25, deadlineSeconds: 60, title: `${proxy.name} reaches the new backend ${first.to}`, run: on(proxy.name, cmd`code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -H ${`Host: ${first.domain}`} ${first.to}) && [ "$code" -ge 200 ] && [ "$code" -lt 500 ]`) });
-    add({ ...base, id: 'route-new', phase: 'cutover', kind: 'command', window: true, title: `${proxy.name} routes ${[...new Set(c.routes.moved.map((r) => r.domain))].join(', ')} to ${to.name}`, run: on(proxy.name, cmd`${`${SYSTEM}/specialisation/${c.specialisation}/bin/switch-to-configuration`} test`), undo: on(proxy.name, cmd`${`${SYSTEM}/bin/switch-to-configuration`} test`) });
+    add({ ...base, id: 'route-new', phase: 'cutover', kind: 'command', window: true, undoOnFailure: true, title: `${proxy.name} routes ${[...new Set(c.routes.moved.map((r) => r.domain))].join(', ')} to ${to.name}`, run: on(proxy.name, cmd`${`${SYSTEM}/specialisation/${c.specialisation}/bin/switch-to-configuration`} test`), undo: on(proxy.name, cmd`${`${SYSTEM}/bin/switch-to-configuration`} test`) });
   } else {
     add({ ...base, id: 'unit-active', phase: 'cutover', kind: 'probe', window: true, endsWindow: false, intervalSeconds: 0.25, deadlineSeconds: 60, title: `${c.unit} stays active on ${to.name}`, run: on(to.name, cmd`systemctl is-active --quiet ${c.unit}`) });
   }

@@ -18,6 +18,8 @@ interface StepBase {
   readonly undo: Script | null;
   /** Stops a service: the runbook asks for confirmation (unless --yes) before the first such step. */
   readonly stopsService?: boolean;
+  /** Its undo also runs when the step itself fails: it may have half-happened (a unit half started, a proxy half switched). */
+  readonly undoOnFailure?: boolean;
   /** Only reads: may run at the same time as the neighbouring steps that say so too. */
   readonly concurrent?: boolean;
 }

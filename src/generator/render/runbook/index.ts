@@ -35,7 +35,7 @@ export function runbookDef(m: MigrationPlan, inputs: Inputs, manifestPath: strin
   };
 }
 
-const STEP_KEYS = ['id', 'phase', 'kind', 'title', 'window', 'stopsService', 'concurrent', 'endsWindow', 'run', 'left', 'right', 'measure', 'mode', 'acceptExit', 'thresholdBytes', 'maxPasses', 'bandwidthBytesPerSecond', 'intervalSeconds', 'deadlineSeconds', 'failure', 'reason', 'text', 'undo'];
+const STEP_KEYS = ['id', 'phase', 'kind', 'title', 'window', 'stopsService', 'concurrent', 'undoOnFailure', 'endsWindow', 'run', 'left', 'right', 'measure', 'mode', 'acceptExit', 'thresholdBytes', 'maxPasses', 'bandwidthBytesPerSecond', 'intervalSeconds', 'deadlineSeconds', 'failure', 'reason', 'text', 'undo'];
 
 /** Steps print with their identity first and their undo last, for reviewers. */
 function orderStep(s: Step): Step {
