@@ -49,7 +49,7 @@ describe('warm migration under faults (vaultwarden o001 -> h002, generated runbo
     expect(r.stderr).toMatch(/step start-new failed[\s\S]*rolling back/);
     const report = readReport(root, 'vaultwarden');
     expect(report.result).toBe('rolled-back');
-    expect(report.steps.filter((s) => s.status === 'undone').map((s) => s.id)).toEqual(['stop-old']);
+    expect(report.steps.filter((s) => s.status === 'undone').map((s) => s.id)).toEqual(['start-new', 'stop-old']);
     expect(readJournal(root, 'vaultwarden')!.status).toBe('rolled-back');
     await servedByOld(acked);
     const ok = probe.samples.filter((s) => s.ok);
