@@ -29,7 +29,7 @@ function needManifests(o: Opts, cmd: string): string[] {
 }
 
 /** Loads the manifests (plus those already recorded in the output's migen.sum) and renders everything. */
-export async function renderFor(o: Opts, manifests: readonly string[], opts: { reuseRunbooks?: boolean } = {}): Promise<{ inputs: Inputs; files: OutFile[] }> {
+export async function renderFor(o: Opts, manifests: readonly string[], opts: { reuseRunbooks?: boolean; printRunbooks?: boolean } = {}): Promise<{ inputs: Inputs; files: OutFile[] }> {
   const all = manifestSet(manifests, o.out);
   const inputs = await prepare(all, { inventory: o.inventory, flake: o.flake, overrideInputs: o.overrideInputs });
   const { renderRunbooks, fingerprintLine } = await import('./generator/render/runbook/index.js');
@@ -42,7 +42,7 @@ export async function renderFor(o: Opts, manifests: readonly string[], opts: { r
     const text = readFileSync(file, 'utf8');
     return text.includes(`\n${fingerprintLine(fp)}\n`) && sum.files.get(p) === sha256(text) ? text : null;
   } : undefined;
-  const runbooks = await renderRunbooks(inputs, generationHeader(inputs), reuse);
+  const runbooks = await renderRunbooks(inputs, generationHeader(inputs), reuse, { print: opts.printRunbooks ?? true });
   const files = renderAll(inputs, { runbooks });
   return { inputs, files };
 }
@@ -51,7 +51,7 @@ async function plan(o: Opts): Promise<number> {
   const manifests = needManifests(o, 'plan');
   const format = o.format ?? 'text';
   if (!['text', 'markdown', 'json'].includes(format)) throw new UserError('E_USAGE', `--format ${format}: expected text, markdown or json`);
-  const { inputs, files } = await renderFor(o, manifests, { reuseRunbooks: true });
+  const { inputs, files } = await renderFor(o, manifests, { reuseRunbooks: true, printRunbooks: o.diff });
   const changes = diffOutput(o.out, files).map((c) => ({ ...c, path: `${o.out}/${c.path}` }));
   const given = new Set(inputs.manifests.filter((m) => manifests.map((x) => path.resolve(x)).includes(path.resolve(m.path))).map((m) => m.path));
   const shown = inputs.plans.filter((p) => given.has(p.manifest));

@@ -65,9 +65,9 @@ function backendHost(i) {
     nginx: { enable: false, virtualHosts: {} },
     backups: {
       restic: {
-        state: { repository: `sftp:backup@${hostName(proxyOf(i))}:/srv/restic/${hostName(i)}`, paths: ['/var/lib/forgejo', '/var/lib/headscale', '/var/lib/vaultwarden'] },
-        apps: { repository: `/backup/${hostName(i)}`, paths: Array.from({ length: APPS }, (_, k) => `/var/lib/app-${k + 1}`).filter((_, k) => k % 2 === 0) },
-        system: { repository: `/backup/${hostName(i)}`, paths: ['/etc/nixos', '/root'] },
+        state: { repository: `sftp:backup@${hostName(proxyOf(i))}:/srv/restic/${hostName(i)}`, paths: ['/var/lib/forgejo', '/var/lib/headscale', '/var/lib/vaultwarden'], passwordFile: '/etc/nixos/restic-password' },
+        apps: { repository: `/backup/${hostName(i)}`, paths: Array.from({ length: APPS }, (_, k) => `/var/lib/app-${k + 1}`).filter((_, k) => k % 2 === 0), passwordFile: null },
+        system: { repository: `/backup/${hostName(i)}`, paths: ['/etc/nixos', '/root'], passwordFile: null },
       },
     },
     monitoring: { scrapeTargets: [] },
@@ -107,7 +107,7 @@ function proxyHost(i, n) {
     postgresql: { enable: false, port: 5432, version: null },
     secrets: { agenix: ['acme-credentials', 'backup-password'], sops: [] },
     nginx: { enable: true, virtualHosts },
-    backups: { restic: { system: { repository: `/backup/${hostName(i)}`, paths: ['/etc/nixos', '/var/lib/acme'] } } },
+    backups: { restic: { system: { repository: `/backup/${hostName(i)}`, paths: ['/etc/nixos', '/var/lib/acme'], passwordFile: null } } },
     monitoring: { scrapeTargets },
   };
 }
