@@ -94,12 +94,16 @@ export interface MigenRun {
   output(): string;
 }
 
-/** `node bin/migen.js run NAME --yes --root ROOT --ssh-config <lab> ...extra` as the operator */
-export function migenRun(lab: Lab, name: string, root: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}): MigenRun {
+/**
+ * `node bin/migen.js run NAME --yes --root ROOT --ssh-config <lab> ...extra` as the operator.
+ * `yes: false` leaves out --yes: stdin is no terminal, so the confirmation is refused.
+ */
+export function migenRun(lab: Lab, name: string, root: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}, opts: { yes?: boolean } = {}): MigenRun {
   const t0 = Date.now();
-  const child = lab.operatorSpawn([process.execPath, MIGEN, 'run', name, '--yes', '--root', root, '--ssh-config', lab.sshConfig, ...extra], {
+  const child = lab.operatorSpawn([process.execPath, MIGEN, 'run', name, ...(opts.yes === false ? [] : ['--yes']), '--root', root, '--ssh-config', lab.sshConfig, ...extra], {
     cwd: REPO,
     env: { NO_COLOR: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';
   let stderr = '';

@@ -21,7 +21,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Lab, LabOptions } from '../lab.js';
-import { fleet, MIGEN, proxyProfiles, REPO, type MigenRun } from '../../e2e/helpers.js';
+import { fleet, migenRun, proxyProfiles, REPO, type MigenRun } from '../../e2e/helpers.js';
 import { nixEvalJson, repoRoot } from '../../helpers/nix.js';
 import { overridesFor } from '../../helpers/repo.js';
 
@@ -187,18 +187,7 @@ export function makeZitadelRoot(lab: Lab, sub = 'repo'): string {
 
 /** `migen run zitadel` as the operator; `yes: false` leaves out --yes (stdin is no terminal: the confirmation is refused) */
 export function runZitadel(lab: Lab, root: string, opts: { yes?: boolean; extra?: string[] } = {}): MigenRun {
-  const t0 = Date.now();
-  const args = [MIGEN, 'run', NAME, ...(opts.yes === false ? [] : ['--yes']), '--root', root, '--ssh-config', lab.sshConfig, ...(opts.extra ?? [])];
-  const child = lab.operatorSpawn([process.execPath, ...args], { cwd: REPO, env: { NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const done = new Promise<{ code: number; stdout: string; stderr: string; ms: number }>((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code, sig) => resolve({ code: code ?? (sig === 'SIGKILL' ? 137 : 128), stdout, stderr, ms: Date.now() - t0 }));
-  });
-  return { child, done, output: () => stdout + stderr };
+  return migenRun(lab, NAME, root, opts.extra ?? [], {}, { yes: opts.yes });
 }
 
 /** replication objects of this migration on both hosts */
