@@ -27,7 +27,7 @@ let
   # `npm pack` (which the install hook uses to pick the files) honours .gitignore when
   # package.json has no "files" list and there is no .npmignore, so dist/ would be dropped.
   keep = [ "package.json" "package-lock.json" "README.md" "flake.nix"
-    "bin" "src" "templates" "schemas" "nix" ];
+    "bin" "src" "scripts" "templates" "schemas" "nix" ];
   src = b.path {
     path = root;
     name = "migen-source";

@@ -1,10 +1,13 @@
 import { readFileSync, writeFileSync, renameSync } from 'node:fs';
-import { isMap, isPair, isScalar, type Pair } from 'yaml';
+import type { Pair } from 'yaml';
+import { YAML } from './vendor.js';
 import { UserError } from './errors.js';
 import type { Opts } from './commands.js';
 import { loadManifestSource } from './generator/load/manifest.js';
 import { validateManifestShape } from './generator/validate/index.js';
 import type { SourceDoc } from './generator/load/source.js';
+
+const { isMap, isPair, isScalar } = YAML;
 
 /**
  * Sets `status: done` for one migration by editing the text in place, so that comments,

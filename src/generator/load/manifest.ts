@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { LineCounter, parseDocument } from 'yaml';
+import { YAML } from '../../vendor.js';
 import { UserError, ValidationError, type Problem } from '../../errors.js';
 import type { SourceDoc } from './source.js';
+
+const { LineCounter, parseDocument } = YAML;
 
 const MAX_BYTES = 1024 * 1024;
 

@@ -1,4 +1,7 @@
-import { LineCounter, isMap, isSeq, isScalar, isPair, type Document, type Node } from 'yaml';
+import type { Document, LineCounter, Node } from 'yaml';
+import { YAML } from '../../vendor.js';
+
+const { isMap, isSeq, isScalar, isPair } = YAML;
 
 /** A parsed YAML document that can locate any JSON path in its source. */
 export interface SourceDoc {

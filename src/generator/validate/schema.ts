@@ -14,15 +14,16 @@ export function schemaPath(name: 'manifest' | 'inventory' | 'plan'): string {
 export function compiled(name: 'manifest' | 'inventory' | 'plan'): ValidateFunction {
   const hit = cache[name];
   if (hit) return hit;
-  const fn = precompiled()?.[name] ?? compileNow(name);
+  const fn = precompiled(name) ?? compileNow(name);
   cache = { ...cache, [name]: fn };
   return fn;
 }
 
-/** Validators compiled at build time (scripts/compile-schemas.mjs), when this runs from dist/. */
-function precompiled(): Record<string, ValidateFunction> | null {
+/** The validator compiled at build time (scripts/compile-schemas.mjs), when this runs from dist/. */
+function precompiled(name: 'manifest' | 'inventory' | 'plan'): ValidateFunction | null {
   try {
-    return require('../../schemas.cjs') as Record<string, ValidateFunction>;
+    const mod = require(`../../schemas/${name}.cjs`) as ValidateFunction | { default: ValidateFunction };
+    return typeof mod === 'function' ? mod : mod.default;
   } catch {
     return null;
   }
