@@ -4,7 +4,7 @@
 // Run: npx migen run adguardhome [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-adguardhome
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
 // steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: 5b77590dbe881e12b22fa2785e841dbec7c4bf2947ea44ca20479c93c8e8868a
+// runbook fingerprint: 512df60bfc3389a687fe392e49d0f90f676b38541c8484e8f5d0d4f7e2c441aa
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -188,51 +188,29 @@ mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/private/AdGuardHome > /var/li
       window: true,
       run: {
         on: 'h002',
-        script: `install -d -m 0700 /var/lib/private && mkdir -p /var/lib/private/AdGuardHome
-rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes' root@100.64.0.3:/var/lib/private/AdGuardHome/ /var/lib/private/AdGuardHome/`,
+        script: `mkdir -p -m 0700 ~/.ssh
+install -d -m 0700 /var/lib/private && mkdir -p /var/lib/private/AdGuardHome
+rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.3:/var/lib/private/AdGuardHome/ /var/lib/private/AdGuardHome/`,
       },
       undo: null,
     },
-    // 11. cutover on h002 [downtime]: a dry run lists no difference between h003 and h002
+    // 11. cutover on h002 [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between h003 and h002
     {
       id: 'copy-identical',
       phase: 'cutover',
       kind: 'check',
-      title: 'a dry run lists no difference between h003 and h002',
+      title: 'a dry run lists no difference (content, owners, modes, ACLs, xattrs) between h003 and h002',
       window: true,
-      concurrent: true,
+      concurrent: 'copy-checks',
       run: {
         on: 'h002',
-        script: 'd=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $\'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes\' root@100.64.0.3:/var/lib/private/AdGuardHome/ /var/lib/private/AdGuardHome/) && test -z "$d" || { printf \'%s\\n\' "$d" | head -n 20; exit 1; }',
+        script: `mkdir -p -m 0700 ~/.ssh
+d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.3:/var/lib/private/AdGuardHome/ /var/lib/private/AdGuardHome/) && test -z "$d" || { printf '%s\\n' "$d" | head -n 20; exit 1; }`,
       },
       failure: 'the copies differ after the final pass',
       undo: null,
     },
-    // 12. cutover on h003, h002 [downtime]: owners and modes on h002 equal h003's
-    {
-      id: 'owners',
-      phase: 'cutover',
-      kind: 'compare',
-      title: 'owners and modes on h002 equal h003\'s',
-      window: true,
-      concurrent: true,
-      left: {
-        on: 'h003',
-        script: `{
-  (cd /var/lib/private/AdGuardHome && find . -printf $'%P %U:%G %m\\\\n' | LC_ALL=C sort)
-} | sha256sum`,
-      },
-      right: {
-        on: 'h002',
-        script: `{
-  (cd /var/lib/private/AdGuardHome && find . -printf $'%P %U:%G %m\\\\n' | LC_ALL=C sort)
-} | sha256sum`,
-      },
-      mode: 'equal',
-      failure: 'ownership differs between h003 and h002',
-      undo: null,
-    },
-    // 13. cutover on h002 [downtime]: start adguardhome on h002
+    // 12. cutover on h002 [downtime]: start adguardhome on h002
     {
       id: 'start-new',
       phase: 'cutover',
@@ -249,7 +227,7 @@ rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e $'ssh -o BatchMode
         script: 'systemctl stop adguardhome',
       },
     },
-    // 14. cutover on h002 [downtime]: adguardhome stays active on h002
+    // 13. cutover on h002 [downtime]: adguardhome stays active on h002
     {
       id: 'unit-active',
       phase: 'cutover',
@@ -265,7 +243,7 @@ rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e $'ssh -o BatchMode
       deadlineSeconds: 60,
       undo: null,
     },
-    // 15. verify on h002 [downtime]: check on h002: test -n "$(dig +short +time=2 +tries=1 @127.0.0.1 nixos.org)"
+    // 14. verify on h002 [downtime]: check on h002: test -n "$(dig +short +time=2 +tries=1 @127.0.0.1 nixos.org)"
     {
       id: 'verify-1',
       phase: 'verify',
@@ -277,11 +255,11 @@ rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e $'ssh -o BatchMode
         on: 'h002',
         script: 'test -n "$(dig +short +time=2 +tries=1 @127.0.0.1 nixos.org)"',
       },
-      intervalSeconds: 0.5,
+      intervalSeconds: 0.2,
       deadlineSeconds: 60,
       undo: null,
     },
-    // 16. finalize on -: make the move permanent
+    // 15. finalize on -: make the move permanent
     {
       id: 'finalize',
       phase: 'finalize',
@@ -291,7 +269,7 @@ rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e $'ssh -o BatchMode
       text: 'Run `migen finalize adguardhome`, review and merge the diff, and deploy h003, h002: h003 then has adguardhome disabled so no rebuild or reboot starts a second writer.',
       undo: null,
     },
-    // 17. finalize on -: keep h003's state for 14 days
+    // 16. finalize on -: keep h003's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',

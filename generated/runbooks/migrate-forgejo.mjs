@@ -4,7 +4,7 @@
 // Run: npx migen run forgejo [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-forgejo
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
 // steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: 2ce168c79c68ec12fac83f7e204bcc59af660ce5773f9712fd48c3d3b6444bf7
+// runbook fingerprint: f72bf6b4dfde52e7b36492a1bde8016007d222e3eb66128c662e014b272a76ec
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -232,20 +232,22 @@ mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/forgejo/data /var/lib/forgejo
       window: false,
       run: {
         on: 'h002',
-        script: `mkdir -p /var/lib/forgejo/data
-rsync -aHAX -x -S --delete --partial --stats --numeric-ids --info=progress2 -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes' root@100.64.0.13:/var/lib/forgejo/data/ /var/lib/forgejo/data/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }
+        script: `mkdir -p -m 0700 ~/.ssh
+mkdir -p /var/lib/forgejo/data
+rsync -aHAX -x -S --delete --partial --stats --numeric-ids --info=progress2 -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.13:/var/lib/forgejo/data/ /var/lib/forgejo/data/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }
 mkdir -p /var/lib/forgejo/postgres
-rsync -aHAX -x -S --delete --partial --stats --numeric-ids --info=progress2 -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes' root@100.64.0.13:/var/lib/forgejo/postgres/ /var/lib/forgejo/postgres/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }`,
+rsync -aHAX -x -S --delete --partial --stats --numeric-ids --info=progress2 -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.13:/var/lib/forgejo/postgres/ /var/lib/forgejo/postgres/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }`,
       },
       measure: {
         on: 'h002',
         script: `total=0
+mkdir -p -m 0700 ~/.ssh
 mkdir -p /var/lib/forgejo/data
-out=$(rsync -aHAX -x -S --delete --partial --stats --numeric-ids -n -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes' root@100.64.0.13:/var/lib/forgejo/data/ /var/lib/forgejo/data/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
+out=$(rsync -aHAX -x -S --delete --partial --stats --numeric-ids -n -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.13:/var/lib/forgejo/data/ /var/lib/forgejo/data/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
 n=$(printf '%s\\n' "$out" | sed -n 's/^Total transferred file size: \\([0-9,]*\\).*/\\1/p' | tr -d ,)
 total=$((total + \${n:-0}))
 mkdir -p /var/lib/forgejo/postgres
-out=$(rsync -aHAX -x -S --delete --partial --stats --numeric-ids -n -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes' root@100.64.0.13:/var/lib/forgejo/postgres/ /var/lib/forgejo/postgres/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
+out=$(rsync -aHAX -x -S --delete --partial --stats --numeric-ids -n -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.13:/var/lib/forgejo/postgres/ /var/lib/forgejo/postgres/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
 n=$(printf '%s\\n' "$out" | sed -n 's/^Total transferred file size: \\([0-9,]*\\).*/\\1/p' | tr -d ,)
 total=$((total + \${n:-0}))
 echo "$total"`,
@@ -298,62 +300,39 @@ echo "$total"`,
       window: true,
       run: {
         on: 'h002',
-        script: `mkdir -p /var/lib/forgejo/data
-rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes' root@100.64.0.13:/var/lib/forgejo/data/ /var/lib/forgejo/data/
+        script: `mkdir -p -m 0700 ~/.ssh
+mkdir -p /var/lib/forgejo/data
+rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.13:/var/lib/forgejo/data/ /var/lib/forgejo/data/
 mkdir -p /var/lib/forgejo/postgres
-rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes' root@100.64.0.13:/var/lib/forgejo/postgres/ /var/lib/forgejo/postgres/`,
+rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.13:/var/lib/forgejo/postgres/ /var/lib/forgejo/postgres/`,
       },
       undo: null,
     },
-    // 17. cutover on h002 [downtime]: a dry run lists no difference between h001 and h002
+    // 17. cutover on h002 [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between h001 and h002
     {
       id: 'copy-identical',
       phase: 'cutover',
       kind: 'check',
-      title: 'a dry run lists no difference between h001 and h002',
+      title: 'a dry run lists no difference (content, owners, modes, ACLs, xattrs) between h001 and h002',
       window: true,
-      concurrent: true,
+      concurrent: 'copy-checks',
       run: {
         on: 'h002',
-        script: `d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes' root@100.64.0.13:/var/lib/forgejo/data/ /var/lib/forgejo/data/) && test -z "$d" || { printf '%s\\n' "$d" | head -n 20; exit 1; }
-d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes' root@100.64.0.13:/var/lib/forgejo/postgres/ /var/lib/forgejo/postgres/) && test -z "$d" || { printf '%s\\n' "$d" | head -n 20; exit 1; }`,
+        script: `mkdir -p -m 0700 ~/.ssh
+d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.13:/var/lib/forgejo/data/ /var/lib/forgejo/data/) && test -z "$d" || { printf '%s\\n' "$d" | head -n 20; exit 1; }
+d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.13:/var/lib/forgejo/postgres/ /var/lib/forgejo/postgres/) && test -z "$d" || { printf '%s\\n' "$d" | head -n 20; exit 1; }`,
       },
       failure: 'the copies differ after the final pass',
       undo: null,
     },
-    // 18. cutover on h001, h002 [downtime]: owners and modes on h002 equal h001's
-    {
-      id: 'owners',
-      phase: 'cutover',
-      kind: 'compare',
-      title: 'owners and modes on h002 equal h001\'s',
-      window: true,
-      concurrent: true,
-      left: {
-        on: 'h001',
-        script: `{
-  (cd /var/lib/forgejo/data && find . -printf $'%P %U:%G %m\\\\n' | LC_ALL=C sort)
-  (cd /var/lib/forgejo/postgres && find . -printf $'%P %U:%G %m\\\\n' | LC_ALL=C sort)
-} | sha256sum`,
-      },
-      right: {
-        on: 'h002',
-        script: `{
-  (cd /var/lib/forgejo/data && find . -printf $'%P %U:%G %m\\\\n' | LC_ALL=C sort)
-  (cd /var/lib/forgejo/postgres && find . -printf $'%P %U:%G %m\\\\n' | LC_ALL=C sort)
-} | sha256sum`,
-      },
-      mode: 'equal',
-      failure: 'ownership differs between h001 and h002',
-      undo: null,
-    },
-    // 19. cutover on h002 [downtime]: start container@forgejo on h002
+    // 18. cutover on h002 [downtime]: start container@forgejo on h002
     {
       id: 'start-new',
       phase: 'cutover',
       kind: 'command',
       title: 'start container@forgejo on h002',
       window: true,
+      concurrent: 'start-and-route',
       undoOnFailure: true,
       run: {
         on: 'h002',
@@ -362,6 +341,24 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
       undo: {
         on: 'h002',
         script: 'systemctl stop container@forgejo',
+      },
+    },
+    // 19. cutover on o001 [downtime]: o001 routes git.joshuabell.xyz to h002
+    {
+      id: 'route-new',
+      phase: 'cutover',
+      kind: 'command',
+      title: 'o001 routes git.joshuabell.xyz to h002',
+      window: true,
+      concurrent: 'start-and-route',
+      undoOnFailure: true,
+      run: {
+        on: 'o001',
+        script: '/nix/var/nix/profiles/system/specialisation/migen-forgejo/bin/switch-to-configuration test',
+      },
+      undo: {
+        on: 'o001',
+        script: '/nix/var/nix/profiles/system/bin/switch-to-configuration test',
       },
     },
     // 20. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20
@@ -376,28 +373,11 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
         on: 'o001',
         script: 'code=$(curl -sS -o /dev/null -w \'%{http_code}\' --max-time 5 -H $\'Host: git.joshuabell.xyz\' http://100.64.0.20) && [ "$code" -ge 200 ] && [ "$code" -lt 500 ]',
       },
-      intervalSeconds: 0.25,
+      intervalSeconds: 0.1,
       deadlineSeconds: 60,
       undo: null,
     },
-    // 21. cutover on o001 [downtime]: o001 routes git.joshuabell.xyz to h002
-    {
-      id: 'route-new',
-      phase: 'cutover',
-      kind: 'command',
-      title: 'o001 routes git.joshuabell.xyz to h002',
-      window: true,
-      undoOnFailure: true,
-      run: {
-        on: 'o001',
-        script: '/nix/var/nix/profiles/system/specialisation/migen-forgejo/bin/switch-to-configuration test',
-      },
-      undo: {
-        on: 'o001',
-        script: '/nix/var/nix/profiles/system/bin/switch-to-configuration test',
-      },
-    },
-    // 22. verify on operator [downtime]: https://git.joshuabell.xyz/ answers 200 through o001
+    // 21. verify on operator [downtime]: https://git.joshuabell.xyz/ answers 200 through o001
     {
       id: 'verify-1',
       phase: 'verify',
@@ -409,11 +389,11 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
         on: 'operator',
         script: 'test "$(curl -sS -o /dev/null -w \'%{http_code}\' --max-time 5 --resolve git.joshuabell.xyz:443:100.64.0.1 https://git.joshuabell.xyz/)" = 200',
       },
-      intervalSeconds: 0.5,
+      intervalSeconds: 0.2,
       deadlineSeconds: 60,
       undo: null,
     },
-    // 23. verify on operator [downtime]: check on operator: git ls-remote https://git.joshuabell.xyz/test/repo.git
+    // 22. verify on operator [downtime]: check on operator: git ls-remote https://git.joshuabell.xyz/test/repo.git
     {
       id: 'verify-2',
       phase: 'verify',
@@ -425,11 +405,11 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
         on: 'operator',
         script: 'git ls-remote https://git.joshuabell.xyz/test/repo.git',
       },
-      intervalSeconds: 0.5,
+      intervalSeconds: 0.2,
       deadlineSeconds: 60,
       undo: null,
     },
-    // 24. verify on h002: maintenance mode off on h002
+    // 23. verify on h002: maintenance mode off on h002
     {
       id: 'maintenance-off',
       phase: 'verify',
@@ -442,7 +422,7 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
       },
       undo: null,
     },
-    // 25. finalize on -: make the move permanent
+    // 24. finalize on -: make the move permanent
     {
       id: 'finalize',
       phase: 'finalize',
@@ -452,7 +432,7 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
       text: 'Run `migen finalize forgejo`, review and merge the diff, and deploy h001, h002, o001: h001 then has container@forgejo disabled so no rebuild or reboot starts a second writer, and o001\'s base configuration routes to h002.',
       undo: null,
     },
-    // 26. finalize on -: keep h001's state for 14 days
+    // 25. finalize on -: keep h001's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',

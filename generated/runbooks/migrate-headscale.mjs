@@ -4,7 +4,7 @@
 // Run: npx migen run headscale [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-headscale
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
 // steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: 355e4035574cfbb3462aa2a09d4a952fa9db08b7bb75064c3148d3282941edf2
+// runbook fingerprint: 2cd7ad671666b55f1aa5194023f6fd3512ac3c56425c4270e709f17d4ba4f07c
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -197,14 +197,16 @@ mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/headscale > /var/lib/migen/he
       window: false,
       run: {
         on: 'newvps',
-        script: `mkdir -p /var/lib/headscale
-rsync -aHAX -x -S --delete --partial --stats --info=progress2 -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes' root@100.64.0.2:/var/lib/headscale/ /var/lib/headscale/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }`,
+        script: `mkdir -p -m 0700 ~/.ssh
+mkdir -p /var/lib/headscale
+rsync -aHAX -x -S --delete --partial --stats --info=progress2 -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.2:/var/lib/headscale/ /var/lib/headscale/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }`,
       },
       measure: {
         on: 'newvps',
         script: `total=0
+mkdir -p -m 0700 ~/.ssh
 mkdir -p /var/lib/headscale
-out=$(rsync -aHAX -x -S --delete --partial --stats -n -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes' root@100.64.0.2:/var/lib/headscale/ /var/lib/headscale/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
+out=$(rsync -aHAX -x -S --delete --partial --stats -n -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.2:/var/lib/headscale/ /var/lib/headscale/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
 n=$(printf '%s\\n' "$out" | sed -n 's/^Total transferred file size: \\([0-9,]*\\).*/\\1/p' | tr -d ,)
 total=$((total + \${n:-0}))
 echo "$total"`,
@@ -241,58 +243,36 @@ echo "$total"`,
       window: true,
       run: {
         on: 'newvps',
-        script: `mkdir -p /var/lib/headscale
-rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes' root@100.64.0.2:/var/lib/headscale/ /var/lib/headscale/`,
+        script: `mkdir -p -m 0700 ~/.ssh
+mkdir -p /var/lib/headscale
+rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.2:/var/lib/headscale/ /var/lib/headscale/`,
       },
       undo: null,
     },
-    // 14. cutover on newvps [downtime]: a dry run lists no difference between l001 and newvps
+    // 14. cutover on newvps [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between l001 and newvps
     {
       id: 'copy-identical',
       phase: 'cutover',
       kind: 'check',
-      title: 'a dry run lists no difference between l001 and newvps',
+      title: 'a dry run lists no difference (content, owners, modes, ACLs, xattrs) between l001 and newvps',
       window: true,
-      concurrent: true,
+      concurrent: 'copy-checks',
       run: {
         on: 'newvps',
-        script: 'd=$(rsync -n -i -aHAX -x --delete -e $\'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes\' root@100.64.0.2:/var/lib/headscale/ /var/lib/headscale/) && test -z "$d" || { printf \'%s\\n\' "$d" | head -n 20; exit 1; }',
+        script: `mkdir -p -m 0700 ~/.ssh
+d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.2:/var/lib/headscale/ /var/lib/headscale/) && test -z "$d" || { printf '%s\\n' "$d" | head -n 20; exit 1; }`,
       },
       failure: 'the copies differ after the final pass',
       undo: null,
     },
-    // 15. cutover on l001, newvps [downtime]: owners and modes on newvps equal l001's
-    {
-      id: 'owners',
-      phase: 'cutover',
-      kind: 'compare',
-      title: 'owners and modes on newvps equal l001\'s',
-      window: true,
-      concurrent: true,
-      left: {
-        on: 'l001',
-        script: `{
-  (cd /var/lib/headscale && find . -printf $'%P %u:%g %m\\\\n' | LC_ALL=C sort)
-} | sha256sum`,
-      },
-      right: {
-        on: 'newvps',
-        script: `{
-  (cd /var/lib/headscale && find . -printf $'%P %u:%g %m\\\\n' | LC_ALL=C sort)
-} | sha256sum`,
-      },
-      mode: 'equal',
-      failure: 'ownership differs between l001 and newvps',
-      undo: null,
-    },
-    // 16. cutover on l001, newvps [downtime]: /var/lib/headscale/noise_private.key is identical on both hosts
+    // 15. cutover on l001, newvps [downtime]: /var/lib/headscale/noise_private.key is identical on both hosts
     {
       id: 'critical--var-lib-headscale-noise-private-key',
       phase: 'cutover',
       kind: 'compare',
       title: '/var/lib/headscale/noise_private.key is identical on both hosts',
       window: true,
-      concurrent: true,
+      concurrent: 'copy-checks',
       left: {
         on: 'l001',
         script: 'sha256sum < /var/lib/headscale/noise_private.key',
@@ -305,7 +285,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       failure: '/var/lib/headscale/noise_private.key differs or is missing on newvps',
       undo: null,
     },
-    // 17. cutover on newvps [downtime]: SQLite /var/lib/headscale/db.sqlite passes integrity_check on newvps
+    // 16. cutover on newvps [downtime]: SQLite /var/lib/headscale/db.sqlite passes integrity_check on newvps
     {
       id: 'sqlite--var-lib-headscale-db-sqlite',
       phase: 'cutover',
@@ -319,13 +299,14 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       failure: '/var/lib/headscale/db.sqlite is damaged on newvps',
       undo: null,
     },
-    // 18. cutover on newvps [downtime]: start headscale on newvps
+    // 17. cutover on newvps [downtime]: start headscale on newvps
     {
       id: 'start-new',
       phase: 'cutover',
       kind: 'command',
       title: 'start headscale on newvps',
       window: true,
+      concurrent: 'start-and-route',
       undoOnFailure: true,
       run: {
         on: 'newvps',
@@ -334,6 +315,24 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       undo: {
         on: 'newvps',
         script: 'systemctl stop headscale',
+      },
+    },
+    // 18. cutover on l001 [downtime]: l001 routes headscale.joshuabell.xyz to newvps
+    {
+      id: 'route-new',
+      phase: 'cutover',
+      kind: 'command',
+      title: 'l001 routes headscale.joshuabell.xyz to newvps',
+      window: true,
+      concurrent: 'start-and-route',
+      undoOnFailure: true,
+      run: {
+        on: 'l001',
+        script: '/nix/var/nix/profiles/system/specialisation/migen-headscale/bin/switch-to-configuration test',
+      },
+      undo: {
+        on: 'l001',
+        script: '/nix/var/nix/profiles/system/bin/switch-to-configuration test',
       },
     },
     // 19. cutover on l001 [downtime]: l001 reaches the new backend http://100.64.0.30:8080
@@ -348,28 +347,11 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
         on: 'l001',
         script: 'code=$(curl -sS -o /dev/null -w \'%{http_code}\' --max-time 5 -H $\'Host: headscale.joshuabell.xyz\' http://100.64.0.30:8080) && [ "$code" -ge 200 ] && [ "$code" -lt 500 ]',
       },
-      intervalSeconds: 0.25,
+      intervalSeconds: 0.1,
       deadlineSeconds: 60,
       undo: null,
     },
-    // 20. cutover on l001 [downtime]: l001 routes headscale.joshuabell.xyz to newvps
-    {
-      id: 'route-new',
-      phase: 'cutover',
-      kind: 'command',
-      title: 'l001 routes headscale.joshuabell.xyz to newvps',
-      window: true,
-      undoOnFailure: true,
-      run: {
-        on: 'l001',
-        script: '/nix/var/nix/profiles/system/specialisation/migen-headscale/bin/switch-to-configuration test',
-      },
-      undo: {
-        on: 'l001',
-        script: '/nix/var/nix/profiles/system/bin/switch-to-configuration test',
-      },
-    },
-    // 21. verify on newvps [downtime]: check on newvps: headscale nodes list
+    // 20. verify on newvps [downtime]: check on newvps: headscale nodes list
     {
       id: 'verify-1',
       phase: 'verify',
@@ -381,11 +363,11 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
         on: 'newvps',
         script: 'headscale nodes list',
       },
-      intervalSeconds: 0.5,
+      intervalSeconds: 0.2,
       deadlineSeconds: 60,
       undo: null,
     },
-    // 22. finalize on -: make the move permanent
+    // 21. finalize on -: make the move permanent
     {
       id: 'finalize',
       phase: 'finalize',
@@ -395,7 +377,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       text: 'Run `migen finalize headscale`, review and merge the diff, and deploy l001, newvps, l001: l001 then has headscale disabled so no rebuild or reboot starts a second writer, and l001\'s base configuration routes to newvps.',
       undo: null,
     },
-    // 23. finalize on -: keep l001's state for 14 days
+    // 22. finalize on -: keep l001's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',

@@ -4,7 +4,7 @@
 // Run: npx migen run vaultwarden [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-vaultwarden
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
 // steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: 481c92d16180229c49c5607ffe5f7add9b09ad9d34f75249d6b10aff66350ee3
+// runbook fingerprint: 02558701a78c9f870c6ceefaec09b959d81c71d439fba72a5ee45d1bb397bfec
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -211,14 +211,16 @@ mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/vaultwarden > /var/lib/migen/
       window: false,
       run: {
         on: 'h002',
-        script: `mkdir -p /var/lib/vaultwarden
-rsync -aHAX -x -S --delete --partial --stats --info=progress2 -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes' root@100.64.0.1:/var/lib/vaultwarden/ /var/lib/vaultwarden/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }`,
+        script: `mkdir -p -m 0700 ~/.ssh
+mkdir -p /var/lib/vaultwarden
+rsync -aHAX -x -S --delete --partial --stats --info=progress2 -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.1:/var/lib/vaultwarden/ /var/lib/vaultwarden/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }`,
       },
       measure: {
         on: 'h002',
         script: `total=0
+mkdir -p -m 0700 ~/.ssh
 mkdir -p /var/lib/vaultwarden
-out=$(rsync -aHAX -x -S --delete --partial --stats -n -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes' root@100.64.0.1:/var/lib/vaultwarden/ /var/lib/vaultwarden/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
+out=$(rsync -aHAX -x -S --delete --partial --stats -n -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.1:/var/lib/vaultwarden/ /var/lib/vaultwarden/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
 n=$(printf '%s\\n' "$out" | sed -n 's/^Total transferred file size: \\([0-9,]*\\).*/\\1/p' | tr -d ,)
 total=$((total + \${n:-0}))
 echo "$total"`,
@@ -255,58 +257,36 @@ echo "$total"`,
       window: true,
       run: {
         on: 'h002',
-        script: `mkdir -p /var/lib/vaultwarden
-rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes' root@100.64.0.1:/var/lib/vaultwarden/ /var/lib/vaultwarden/`,
+        script: `mkdir -p -m 0700 ~/.ssh
+mkdir -p /var/lib/vaultwarden
+rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.1:/var/lib/vaultwarden/ /var/lib/vaultwarden/`,
       },
       undo: null,
     },
-    // 15. cutover on h002 [downtime]: a dry run lists no difference between o001 and h002
+    // 15. cutover on h002 [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between o001 and h002
     {
       id: 'copy-identical',
       phase: 'cutover',
       kind: 'check',
-      title: 'a dry run lists no difference between o001 and h002',
+      title: 'a dry run lists no difference (content, owners, modes, ACLs, xattrs) between o001 and h002',
       window: true,
-      concurrent: true,
+      concurrent: 'copy-checks',
       run: {
         on: 'h002',
-        script: 'd=$(rsync -n -i -aHAX -x --delete -e $\'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes\' root@100.64.0.1:/var/lib/vaultwarden/ /var/lib/vaultwarden/) && test -z "$d" || { printf \'%s\\n\' "$d" | head -n 20; exit 1; }',
+        script: `mkdir -p -m 0700 ~/.ssh
+d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.1:/var/lib/vaultwarden/ /var/lib/vaultwarden/) && test -z "$d" || { printf '%s\\n' "$d" | head -n 20; exit 1; }`,
       },
       failure: 'the copies differ after the final pass',
       undo: null,
     },
-    // 16. cutover on o001, h002 [downtime]: owners and modes on h002 equal o001's
-    {
-      id: 'owners',
-      phase: 'cutover',
-      kind: 'compare',
-      title: 'owners and modes on h002 equal o001\'s',
-      window: true,
-      concurrent: true,
-      left: {
-        on: 'o001',
-        script: `{
-  (cd /var/lib/vaultwarden && find . -printf $'%P %u:%g %m\\\\n' | LC_ALL=C sort)
-} | sha256sum`,
-      },
-      right: {
-        on: 'h002',
-        script: `{
-  (cd /var/lib/vaultwarden && find . -printf $'%P %u:%g %m\\\\n' | LC_ALL=C sort)
-} | sha256sum`,
-      },
-      mode: 'equal',
-      failure: 'ownership differs between o001 and h002',
-      undo: null,
-    },
-    // 17. cutover on o001, h002 [downtime]: /var/lib/vaultwarden/rsa_key.pem is identical on both hosts
+    // 16. cutover on o001, h002 [downtime]: /var/lib/vaultwarden/rsa_key.pem is identical on both hosts
     {
       id: 'critical--var-lib-vaultwarden-rsa-key-pem',
       phase: 'cutover',
       kind: 'compare',
       title: '/var/lib/vaultwarden/rsa_key.pem is identical on both hosts',
       window: true,
-      concurrent: true,
+      concurrent: 'copy-checks',
       left: {
         on: 'o001',
         script: 'sha256sum < /var/lib/vaultwarden/rsa_key.pem',
@@ -319,7 +299,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       failure: '/var/lib/vaultwarden/rsa_key.pem differs or is missing on h002',
       undo: null,
     },
-    // 18. cutover on h002 [downtime]: SQLite /var/lib/vaultwarden/db.sqlite3 passes integrity_check on h002
+    // 17. cutover on h002 [downtime]: SQLite /var/lib/vaultwarden/db.sqlite3 passes integrity_check on h002
     {
       id: 'sqlite--var-lib-vaultwarden-db-sqlite3',
       phase: 'cutover',
@@ -333,13 +313,14 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       failure: '/var/lib/vaultwarden/db.sqlite3 is damaged on h002',
       undo: null,
     },
-    // 19. cutover on h002 [downtime]: start vaultwarden on h002
+    // 18. cutover on h002 [downtime]: start vaultwarden on h002
     {
       id: 'start-new',
       phase: 'cutover',
       kind: 'command',
       title: 'start vaultwarden on h002',
       window: true,
+      concurrent: 'start-and-route',
       undoOnFailure: true,
       run: {
         on: 'h002',
@@ -348,6 +329,24 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       undo: {
         on: 'h002',
         script: 'systemctl stop vaultwarden',
+      },
+    },
+    // 19. cutover on o001 [downtime]: o001 routes vault.joshuabell.xyz to h002
+    {
+      id: 'route-new',
+      phase: 'cutover',
+      kind: 'command',
+      title: 'o001 routes vault.joshuabell.xyz to h002',
+      window: true,
+      concurrent: 'start-and-route',
+      undoOnFailure: true,
+      run: {
+        on: 'o001',
+        script: '/nix/var/nix/profiles/system/specialisation/migen-vaultwarden/bin/switch-to-configuration test',
+      },
+      undo: {
+        on: 'o001',
+        script: '/nix/var/nix/profiles/system/bin/switch-to-configuration test',
       },
     },
     // 20. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20:8222
@@ -362,28 +361,11 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
         on: 'o001',
         script: 'code=$(curl -sS -o /dev/null -w \'%{http_code}\' --max-time 5 -H $\'Host: vault.joshuabell.xyz\' http://100.64.0.20:8222) && [ "$code" -ge 200 ] && [ "$code" -lt 500 ]',
       },
-      intervalSeconds: 0.25,
+      intervalSeconds: 0.1,
       deadlineSeconds: 60,
       undo: null,
     },
-    // 21. cutover on o001 [downtime]: o001 routes vault.joshuabell.xyz to h002
-    {
-      id: 'route-new',
-      phase: 'cutover',
-      kind: 'command',
-      title: 'o001 routes vault.joshuabell.xyz to h002',
-      window: true,
-      undoOnFailure: true,
-      run: {
-        on: 'o001',
-        script: '/nix/var/nix/profiles/system/specialisation/migen-vaultwarden/bin/switch-to-configuration test',
-      },
-      undo: {
-        on: 'o001',
-        script: '/nix/var/nix/profiles/system/bin/switch-to-configuration test',
-      },
-    },
-    // 22. verify on operator [downtime]: https://vault.joshuabell.xyz/alive answers 200 through o001
+    // 21. verify on operator [downtime]: https://vault.joshuabell.xyz/alive answers 200 through o001
     {
       id: 'verify-1',
       phase: 'verify',
@@ -395,11 +377,11 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
         on: 'operator',
         script: 'test "$(curl -sS -o /dev/null -w \'%{http_code}\' --max-time 5 --resolve vault.joshuabell.xyz:443:100.64.0.1 https://vault.joshuabell.xyz/alive)" = 200',
       },
-      intervalSeconds: 0.5,
+      intervalSeconds: 0.2,
       deadlineSeconds: 60,
       undo: null,
     },
-    // 23. finalize on -: make the move permanent
+    // 22. finalize on -: make the move permanent
     {
       id: 'finalize',
       phase: 'finalize',
@@ -409,7 +391,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       text: 'Run `migen finalize vaultwarden`, review and merge the diff, and deploy o001, h002, o001: o001 then has vaultwarden disabled so no rebuild or reboot starts a second writer, and o001\'s base configuration routes to h002.',
       undo: null,
     },
-    // 24. finalize on -: keep o001's state for 14 days
+    // 23. finalize on -: keep o001's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',

@@ -4,7 +4,7 @@
 // Run: npx migen run zitadel [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-zitadel
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
 // steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: a05c875bec740347f0ca0f5e4ffb8334da59220e06dc1767f15330c29aee6781
+// runbook fingerprint: b2eae167ee158b338cedc4a513cdcfdeb5ec5808b8884af9ee61f1cb91a91721
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -646,6 +646,7 @@ SQL
       kind: 'command',
       title: 'start zitadel on h002: from here it takes writes',
       window: true,
+      concurrent: 'start-and-route',
       undoOnFailure: true,
       run: {
         on: 'h002',
@@ -656,7 +657,25 @@ SQL
         script: 'nixos-container run zitadel -- systemctl stop zitadel',
       },
     },
-    // 35. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20
+    // 35. cutover on o001 [downtime]: o001 routes sso.joshuabell.xyz to h002
+    {
+      id: 'route-new',
+      phase: 'cutover',
+      kind: 'command',
+      title: 'o001 routes sso.joshuabell.xyz to h002',
+      window: true,
+      concurrent: 'start-and-route',
+      undoOnFailure: true,
+      run: {
+        on: 'o001',
+        script: '/nix/var/nix/profiles/system/specialisation/migen-zitadel/bin/switch-to-configuration test',
+      },
+      undo: {
+        on: 'o001',
+        script: '/nix/var/nix/profiles/system/bin/switch-to-configuration test',
+      },
+    },
+    // 36. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20
     {
       id: 'backend-healthy',
       phase: 'cutover',
@@ -668,26 +687,9 @@ SQL
         on: 'o001',
         script: 'code=$(curl -sS -o /dev/null -w \'%{http_code}\' --max-time 5 -H $\'Host: sso.joshuabell.xyz\' http://100.64.0.20) && [ "$code" -ge 200 ] && [ "$code" -lt 500 ]',
       },
-      intervalSeconds: 0.25,
+      intervalSeconds: 0.1,
       deadlineSeconds: 60,
       undo: null,
-    },
-    // 36. cutover on o001 [downtime]: o001 routes sso.joshuabell.xyz to h002
-    {
-      id: 'route-new',
-      phase: 'cutover',
-      kind: 'command',
-      title: 'o001 routes sso.joshuabell.xyz to h002',
-      window: true,
-      undoOnFailure: true,
-      run: {
-        on: 'o001',
-        script: '/nix/var/nix/profiles/system/specialisation/migen-zitadel/bin/switch-to-configuration test',
-      },
-      undo: {
-        on: 'o001',
-        script: '/nix/var/nix/profiles/system/bin/switch-to-configuration test',
-      },
     },
     // 37. verify on operator [downtime]: https://sso.joshuabell.xyz/debug/healthz answers 200 through o001
     {
@@ -701,7 +703,7 @@ SQL
         on: 'operator',
         script: 'test "$(curl -sS -o /dev/null -w \'%{http_code}\' --max-time 5 --resolve sso.joshuabell.xyz:443:100.64.0.1 https://sso.joshuabell.xyz/debug/healthz)" = 200',
       },
-      intervalSeconds: 0.5,
+      intervalSeconds: 0.2,
       deadlineSeconds: 60,
       undo: null,
     },

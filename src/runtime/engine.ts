@@ -47,7 +47,6 @@ const isCutover = (s: Step): boolean => s.phase === 'cutover' || s.phase === 've
 // A SQLite check is left out: `sqlite3 -readonly` on a WAL database still creates its -wal/-shm
 // files beside it, which a tree comparison running at the same time (copy-identical's dry run,
 // owners) reports as a difference, failing the cutover.
-const isReadOnly = (s: Step): boolean => (s.kind === 'check' || s.kind === 'compare') && s.undo === null && !s.stopsService && !s.id.startsWith('sqlite-');
 
 /** Sums rsync's "Total transferred file size: N bytes" lines of a pass's output. */
 export function transferredBytes(output: string): number {
@@ -181,12 +180,14 @@ export class Engine {
           confirmed = true;
         }
         if (this.opts.signal?.aborted) throw new StepFailure(s, 'interrupted', true);
-        // Inside the window, consecutive read-only verifications (checks and comparisons with
-        // nothing to undo) run at once: they only read, and every second here is downtime.
+        // Consecutive steps of one phase with the same `concurrent` group run at once: the
+        // verifications of the copy, and on the proxy and the new host the route switch and the
+        // start. Every second in the window is downtime. When one fails, the others still finish,
+        // then everything done is undone.
         const batch = [s];
-        while (s.window && isReadOnly(s)) {
+        while (s.concurrent) {
           const next = this.def.steps[i + batch.length];
-          if (!next || !next.window || !isReadOnly(next) || next.phase !== s.phase || this.journal.steps[next.id]?.status === 'done') break;
+          if (!next || next.concurrent !== s.concurrent || next.window !== s.window || next.phase !== s.phase || this.journal.steps[next.id]?.status === 'done') break;
           batch.push(next);
         }
         if (batch.length === 1) await this.step(s, i);

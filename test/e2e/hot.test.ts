@@ -236,7 +236,7 @@ describe('hot: rollback after the freeze (the app cannot start on h002)', () => 
     expect(report.result).toBe('rolled-back');
     expect(report.steps.find((x) => x.status === 'failed')?.id).toBe('start-new');
     const undone = report.steps.filter((x) => x.status === 'undone').map((x) => x.id);
-    expect(undone).toEqual(['start-new', 'pg-freeze-zitadel', 'stop-old', 'pg-subscription-zitadel', 'pg-publication-zitadel', 'pg-schema-zitadel']);
+    expect(undone).toEqual(['route-new', 'start-new', 'pg-freeze-zitadel', 'stop-old', 'pg-subscription-zitadel', 'pg-publication-zitadel', 'pg-schema-zitadel']);
     expect(await replicationObjects(lab)).toEqual({ publications: '', slots: '', subscriptions: '', readOnly: 'off' });
     expect(await appActive(lab)).toEqual(['h001']);
     expect(await servedBy(lab)).toBe('h001');

@@ -182,8 +182,9 @@ describe('interrupts and faults during the vaultwarden migration (generated warm
     await sleep(300);
     const run = migenRun(lab, 'vaultwarden', root);
     await whenJournal(root, 'vaultwarden', run, (j) => j.steps['sync-live']?.status === 'done');
-    // a large upload lands after the last live pass, so the final pass has 32 MiB to move
-    const late = lab.exec('o001', `head -c ${32 * 1048576} /dev/urandom > ${VW_STATE}/icon_cache/late.bin`);
+    // a large upload lands after the last live pass, so the final pass has 128 MiB to move (it
+    // reuses the live passes' ssh connection, so it starts at once: the killer needs that time)
+    const late = lab.exec('o001', `head -c ${128 * 1048576} /dev/urandom > ${VW_STATE}/icon_cache/late.bin`);
     // on o001: the first non-dry-run `rsync --server --sender` after the live sync is the final
     // pass's; kill its sshd session processes and itself (the TCP connection drops)
     const killer = await lab.exec('o001', [

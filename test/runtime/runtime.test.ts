@@ -1,6 +1,6 @@
 // The runtime against local processes: every "host" is a directory on this machine and each
 // script runs in a real bash with set -euo pipefail (real hosts come with the lab suite).
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -180,6 +180,79 @@ describe('runtime', () => {
     expect(out.text).toMatch(/plan is stale, re-run migen plan/);
     expect(out.text).toContain('manifest m.yaml changed since the runbook was generated');
     expect(exec.calls).toEqual([]);
+  });
+});
+
+/** Like LocalExecutor, but asynchronous: scripts of one batch really overlap. */
+class AsyncExecutor extends LocalExecutor {
+  override async run(on: string, script: string): Promise<ExecResult> {
+    this.calls.push({ on, script });
+    const cwd = path.join(this.base, on);
+    mkdirSync(cwd, { recursive: true });
+    return new Promise((resolve) => {
+      const p = spawn('bash', ['-s'], { cwd, env: { ...process.env, BASE: this.base, HOST: on } });
+      p.stdin.end(`set -euo pipefail\n${script}\n`);
+      p.on('close', (code) => resolve({ code: code ?? 1, stdout: '', stderr: '', ms: 0 }));
+    });
+  }
+}
+
+describe('concurrent groups', () => {
+  // Each step logs "<id> start <ms>" and "<id> end <ms>" around a 300 ms sleep.
+  const timed = (id: string) => `echo "${id} start $(date +%s%3N)" >> "$BASE/times"; sleep 0.3; echo "${id} end $(date +%s%3N)" >> "$BASE/times"; echo ${id} >> "$BASE/log"; test ! -e "$BASE/fail-${id}"`;
+  const g = (id: string, group: string | undefined, extra: Partial<Step> = {}): Step => ({ ...s(id, 'cutover', 'new', extra), run: { on: 'new', script: timed(id) }, ...(group ? { concurrent: group } : {}) } as Step);
+  function run(dir: string, steps: Step[]) {
+    const exec = new AsyncExecutor(dir);
+    const journal = new FileJournal(path.join(dir, '.migen/demo'));
+    const d: RunbookDef = { ...def(dir), steps };
+    return new Engine(d, exec, journal, silent(), { dryRun: false, resume: false, rollbackOnly: false, yes: true, noRollback: false, forwardAgent: false, confirm: async () => true, sleep: async () => {} }, quote).run();
+  }
+  const spans = (dir: string) => {
+    const m = new Map<string, { start: number; end: number }>();
+    for (const l of readFileSync(path.join(dir, 'times'), 'utf8').trim().split('\n')) {
+      const [id, what, t] = l.split(' ');
+      m.set(id!, { ...(m.get(id!) ?? { start: 0, end: 0 }), [what!]: Number(t) });
+    }
+    return m;
+  };
+  const overlap = (a: { start: number; end: number }, b: { start: number; end: number }) => a.start < b.end && b.start < a.end;
+
+  it('steps of one group overlap; the next group starts only after the whole previous one ended', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'migen-rt-'));
+    const { code } = await run(dir, [g('stop', undefined, { stopsService: true }), g('c1', 'copy-checks'), g('c2', 'copy-checks'), g('sq', undefined), g('start', 'start-and-route'), g('route', 'start-and-route'), g('probe', undefined)]);
+    expect(code).toBe(EXIT.done);
+    const t = spans(dir);
+    expect(overlap(t.get('c1')!, t.get('c2')!)).toBe(true);
+    expect(overlap(t.get('start')!, t.get('route')!)).toBe(true);
+    expect(t.get('sq')!.start).toBeGreaterThanOrEqual(Math.max(t.get('c1')!.end, t.get('c2')!.end));
+    expect(t.get('start')!.start).toBeGreaterThanOrEqual(t.get('sq')!.end);
+    expect(t.get('probe')!.start).toBeGreaterThanOrEqual(Math.max(t.get('start')!.end, t.get('route')!.end));
+    expect(overlap(t.get('stop')!, t.get('c1')!)).toBe(false);
+  });
+
+  it('adjacent groups with different names do not run together', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'migen-rt-'));
+    expect((await run(dir, [g('a', 'one'), g('b', 'two')])).code).toBe(EXIT.done);
+    const t = spans(dir);
+    expect(overlap(t.get('a')!, t.get('b')!)).toBe(false);
+  });
+
+  it('a start that fails while the route switches: both finish, then the route, the start and the stop are undone', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'migen-rt-'));
+    writeFileSync(path.join(dir, 'fail-start'), '');
+    const undo = (id: string) => ({ on: 'new', script: `echo undo-${id} >> "$BASE/log"` });
+    const { code } = await run(dir, [
+      g('stop', undefined, { stopsService: true, undo: undo('stop') }),
+      g('start', 'start-and-route', { undoOnFailure: true, undo: undo('start') }),
+      g('route', 'start-and-route', { undoOnFailure: true, undo: undo('route') }),
+      g('probe', undefined),
+    ]);
+    expect(code).toBe(EXIT.rolledBack);
+    const log = readFileSync(path.join(dir, 'log'), 'utf8').trim().split('\n');
+    expect(log).not.toContain('probe');
+    expect(log.slice(0, 1)).toEqual(['stop']);
+    expect(new Set(log.slice(1, 3))).toEqual(new Set(['start', 'route']));
+    expect(log.slice(3)).toEqual(['undo-route', 'undo-start', 'undo-stop']);
   });
 });
 

@@ -11,7 +11,14 @@ const base = { undo: null, window: false } as const;
 const sshUser = (h: HostRef): string => (h.ssh.includes('@') ? h.ssh.slice(0, h.ssh.indexOf('@')) : 'root');
 
 const RSYNC_FLAGS = ['-aHAX', '-x', '-S', '--delete', '--partial', '--stats'];
-const HOST_SSH = 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes';
+/**
+ * How the state host reaches the other one for rsync. One ssh connection is shared by every pass:
+ * the live passes open it (ControlMaster), the final pass and the dry run inside the downtime
+ * window reuse it instead of paying a handshake each; it closes itself 120 s after its last use.
+ * The socket lives in the ssh user's ~/.ssh (0700), made by hostSshDir below.
+ */
+const HOST_SSH = 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120';
+const hostSshDir = 'mkdir -p -m 0700 ~/.ssh';
 
 function rsyncArgs(c: Ctx, extra: readonly string[]): string[] {
   return [...RSYNC_FLAGS, ...(c.numericIds ? ['--numeric-ids'] : []), ...extra];
@@ -23,6 +30,7 @@ function rsyncScript(c: Ctx, extra: readonly string[], opts: { accept24: boolean
   const where = pull ? c.to.name : c.from.name;
   const lines: string[] = [];
   if (opts.measure) lines.push('total=0');
+  lines.push(hostSshDir);
   for (const s of c.state) {
     const remote = pull ? `${sshUser(c.from)}@${c.from.address}:${s.path}/` : `${sshUser(c.to)}@${c.to.address}:${s.path}/`;
     const src = pull ? remote : `${s.path}/`;
@@ -154,22 +162,30 @@ export function buildSteps(full: Ctx): Step[] {
     add({ ...base, id: 'final-pass', phase: 'cutover', kind: 'command', window: true, title: `copy the state from ${from.name} to ${to.name} through the operator`, run: on('operator', lines.join('\n')) });
   } else {
     add({ ...base, id: 'final-pass', phase: 'cutover', kind: 'command', window: true, title: `final copy of the state to ${to.name} (service stopped)`, run: rsyncScript(c, [], { accept24: false }) });
-    add({ ...base, id: 'copy-identical', phase: 'cutover', kind: 'check', window: true, concurrent: true, title: `a dry run lists no difference between ${from.name} and ${to.name}`, run: diffScript(c), failure: 'the copies differ after the final pass' });
+    // The dry run (-aHAX, as root) itemizes any difference in content, size, time, owner, group,
+    // mode, ACL or xattr: it also proves what a separate owners-and-modes listing would.
+    add({ ...base, id: 'copy-identical', phase: 'cutover', kind: 'check', window: true, concurrent: 'copy-checks', title: `a dry run lists no difference (content, owners, modes, ACLs, xattrs) between ${from.name} and ${to.name}`, run: diffScript(c), failure: 'the copies differ after the final pass' });
   }
-  if (copyFiles) add({ ...base, id: 'owners', phase: 'cutover', kind: 'compare', mode: 'equal', window: true, concurrent: true, title: `owners and modes on ${to.name} equal ${from.name}'s`, left: ownersScript(c, from.name), right: ownersScript(c, to.name), failure: `ownership differs between ${from.name} and ${to.name}` });
+  if (copyFiles && c.sync.mode === 'relay') add({ ...base, id: 'owners', phase: 'cutover', kind: 'compare', mode: 'equal', window: true, concurrent: 'copy-checks', title: `owners and modes on ${to.name} equal ${from.name}'s`, left: ownersScript(c, from.name), right: ownersScript(c, to.name), failure: `ownership differs between ${from.name} and ${to.name}` });
   for (const f of c.criticalFiles) {
-    add({ ...base, id: `critical-${f.replace(/[^A-Za-z0-9]+/g, '-')}`, phase: 'cutover', kind: 'compare', mode: 'equal', window: true, concurrent: true, title: `${f} is identical on both hosts`, left: on(from.name, cmd`sha256sum < ${f}`), right: on(to.name, cmd`sha256sum < ${f}`), failure: `${f} differs or is missing on ${to.name}` });
+    add({ ...base, id: `critical-${f.replace(/[^A-Za-z0-9]+/g, '-')}`, phase: 'cutover', kind: 'compare', mode: 'equal', window: true, concurrent: 'copy-checks', title: `${f} is identical on both hosts`, left: on(from.name, cmd`sha256sum < ${f}`), right: on(to.name, cmd`sha256sum < ${f}`), failure: `${f} differs or is missing on ${to.name}` });
   }
   for (const db of c.sqlite) {
     add({ ...base, id: `sqlite-${db.replace(/[^A-Za-z0-9]+/g, '-')}`, phase: 'cutover', kind: 'check', window: true, title: `SQLite ${db} passes integrity_check on ${to.name}`, run: on(to.name, cmd`test "$(sqlite3 -readonly ${db} 'PRAGMA integrity_check;')" = ok`), failure: `${db} is damaged on ${to.name}` });
   }
 
-  if (hot) add({ ...base, id: 'start-new', phase: 'cutover', kind: 'command', window: true, undoOnFailure: true, title: `start ${hot.app.unitTitle} on ${to.name}: from here it takes writes`, run: on(to.name, hot.app.start(to.name)), undo: on(to.name, hot.app.stop(to.name)) });
-  else add({ ...base, id: 'start-new', phase: 'cutover', kind: 'command', window: true, undoOnFailure: true, title: `start ${c.unit} on ${to.name}`, run: on(to.name, cmd`systemctl start ${c.unit}`), undo: on(to.name, cmd`systemctl stop ${c.unit}`) });
+  // With a proxy, the new host starts the service while the proxy switches its route: nothing is
+  // served during the window anyway (the old service is stopped), so switching early only changes
+  // which error a client sees, and the two together take the longer of them instead of the sum.
+  // The probe after both gates the window's end; when it fails, both are undone (undoOnFailure
+  // covers a half-done start or switch) and the old host starts again.
   const first = c.routes.moved[0];
+  const together = proxy && first ? { concurrent: 'start-and-route' } : {};
+  if (hot) add({ ...base, ...together, id: 'start-new', phase: 'cutover', kind: 'command', window: true, undoOnFailure: true, title: `start ${hot.app.unitTitle} on ${to.name}: from here it takes writes`, run: on(to.name, hot.app.start(to.name)), undo: on(to.name, hot.app.stop(to.name)) });
+  else add({ ...base, ...together, id: 'start-new', phase: 'cutover', kind: 'command', window: true, undoOnFailure: true, title: `start ${c.unit} on ${to.name}`, run: on(to.name, cmd`systemctl start ${c.unit}`), undo: on(to.name, cmd`systemctl stop ${c.unit}`) });
   if (proxy && first) {
-    add({ ...base, id: 'backend-healthy', phase: 'cutover', kind: 'probe', window: true, endsWindow: false, intervalSeconds: 0.25, deadlineSeconds: 60, title: `${proxy.name} reaches the new backend ${first.to}`, run: on(proxy.name, cmd`code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -H ${`Host: ${first.domain}`} ${first.to}) && [ "$code" -ge 200 ] && [ "$code" -lt 500 ]`) });
-    add({ ...base, id: 'route-new', phase: 'cutover', kind: 'command', window: true, undoOnFailure: true, title: `${proxy.name} routes ${[...new Set(c.routes.moved.map((r) => r.domain))].join(', ')} to ${to.name}`, run: on(proxy.name, cmd`${`${SYSTEM}/specialisation/${c.specialisation}/bin/switch-to-configuration`} test`), undo: on(proxy.name, cmd`${`${SYSTEM}/bin/switch-to-configuration`} test`) });
+    add({ ...base, ...together, id: 'route-new', phase: 'cutover', kind: 'command', window: true, undoOnFailure: true, title: `${proxy.name} routes ${[...new Set(c.routes.moved.map((r) => r.domain))].join(', ')} to ${to.name}`, run: on(proxy.name, cmd`${`${SYSTEM}/specialisation/${c.specialisation}/bin/switch-to-configuration`} test`), undo: on(proxy.name, cmd`${`${SYSTEM}/bin/switch-to-configuration`} test`) });
+    add({ ...base, id: 'backend-healthy', phase: 'cutover', kind: 'probe', window: true, endsWindow: false, intervalSeconds: 0.1, deadlineSeconds: 60, title: `${proxy.name} reaches the new backend ${first.to}`, run: on(proxy.name, cmd`code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -H ${`Host: ${first.domain}`} ${first.to}) && [ "$code" -ge 200 ] && [ "$code" -lt 500 ]`) });
   } else {
     add({ ...base, id: 'unit-active', phase: 'cutover', kind: 'probe', window: true, endsWindow: false, intervalSeconds: 0.25, deadlineSeconds: 60, title: `${c.unit} stays active on ${to.name}`, run: on(to.name, cmd`systemctl is-active --quiet ${c.unit}`) });
   }
@@ -180,10 +196,10 @@ export function buildSteps(full: Ctx): Step[] {
       const u = new URL(v.http);
       const port = u.port || (u.protocol === 'https:' ? '443' : '80');
       const resolve = proxy && c.routes.moved.some((r) => r.domain === u.hostname) ? ['--resolve', `${u.hostname}:${port}:${proxy.address}`] : [];
-      add({ ...base, id: `verify-${i + 1}`, phase: 'verify', kind: 'probe', window: true, endsWindow: true, intervalSeconds: 0.5, deadlineSeconds: c.verifyDeadlineSeconds, title: `${v.http} answers ${v.status ?? 200}${resolve.length ? ` through ${proxy!.name}` : ''}`, run: on('operator', cmd`test "$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 ${resolve} ${v.http})" = ${v.status ?? 200}`) });
+      add({ ...base, id: `verify-${i + 1}`, phase: 'verify', kind: 'probe', window: true, endsWindow: true, intervalSeconds: 0.2, deadlineSeconds: c.verifyDeadlineSeconds, title: `${v.http} answers ${v.status ?? 200}${resolve.length ? ` through ${proxy!.name}` : ''}`, run: on('operator', cmd`test "$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 ${resolve} ${v.http})" = ${v.status ?? 200}`) });
     } else if (v.command) {
       const where = v.on === 'new' ? to.name : v.on === 'old' ? from.name : v.on === 'proxy' && proxy ? proxy.name : 'operator';
-      add({ ...base, id: `verify-${i + 1}`, phase: 'verify', kind: 'probe', window: true, endsWindow: true, intervalSeconds: 0.5, deadlineSeconds: c.verifyDeadlineSeconds, title: `check on ${where}: ${v.command}`, run: on(where, v.command) });
+      add({ ...base, id: `verify-${i + 1}`, phase: 'verify', kind: 'probe', window: true, endsWindow: true, intervalSeconds: 0.2, deadlineSeconds: c.verifyDeadlineSeconds, title: `check on ${where}: ${v.command}`, run: on(where, v.command) });
     }
   });
   if (hot) hot.cleanup.forEach(add);
@@ -203,5 +219,5 @@ function diffScript(c: Ctx): Script {
     const [src, dst] = pull ? [remote, `${s.path}/`] : [`${s.path}/`, remote];
     return cmd`d=$(rsync -n -i ${['-aHAX', '-x', '--delete', ...(c.numericIds ? ['--numeric-ids'] : [])]} -e ${HOST_SSH} ${src} ${dst}) && test -z "$d" || { printf '%s\\n' "$d" | head -n 20; exit 1; }`;
   });
-  return on(where, lines.join('\n'));
+  return on(where, [hostSshDir, ...lines].join('\n'));
 }

@@ -20,8 +20,8 @@ interface StepBase {
   readonly stopsService?: boolean;
   /** Its undo also runs when the step itself fails: it may have half-happened (a unit half started, a proxy half switched). */
   readonly undoOnFailure?: boolean;
-  /** Only reads: may run at the same time as the neighbouring steps that say so too. */
-  readonly concurrent?: boolean;
+  /** A group name: consecutive steps of one phase with the same name run at the same time; the runtime waits for all of them before the next step. */
+  readonly concurrent?: string;
 }
 
 /** Runs once; exit status 0 is success. */

@@ -4,7 +4,7 @@ import { PHASES } from '../../plan/types.js';
 export interface FileChange { readonly mark: '+' | '~' | '-' | ' '; readonly path: string }
 
 interface ScriptView { readonly on: string; readonly lines: readonly string[] }
-interface StepView { readonly n: number; readonly id: string; readonly title: string; readonly kind: string; readonly window: boolean; readonly scripts: readonly ScriptView[]; readonly detail: string | null; readonly undo: ScriptView | null }
+interface StepView { readonly n: number; readonly id: string; readonly title: string; readonly kind: string; readonly window: boolean; readonly scripts: readonly ScriptView[]; readonly detail: string | null; readonly undo: ScriptView | null; readonly together: string | null }
 
 const script = (s: Script): ScriptView => ({ on: s.on, lines: s.script.split('\n') });
 
@@ -21,12 +21,25 @@ const describe: { [K in Step['kind']]: (s: Extract<Step, { kind: K }>) => { scri
 
 function stepView(s: Step, n: number): StepView {
   const d = (describe[s.kind] as (x: Step) => { scripts: ScriptView[]; detail: string | null })(s);
-  return { n, id: s.id, title: s.title, kind: s.kind, window: s.window, scripts: d.scripts, detail: d.detail, undo: s.undo ? script(s.undo) : null };
+  return { n, id: s.id, title: s.title, kind: s.kind, window: s.window, scripts: d.scripts, detail: d.detail, undo: s.undo ? script(s.undo) : null, together: null };
+}
+
+/** Consecutive steps of one phase in the same `concurrent` group run at once: each names the others. */
+function markTogether(steps: readonly Step[], views: StepView[]): StepView[] {
+  const group: number[] = steps.map((_, i) => i);
+  for (let i = 1; i < steps.length; i++) {
+    if (steps[i]!.concurrent && steps[i]!.concurrent === steps[i - 1]!.concurrent && steps[i]!.phase === steps[i - 1]!.phase) group[i] = group[i - 1]!;
+  }
+  return views.map((v, i) => {
+    const others = views.filter((_, k) => k !== i && group[k] === group[i]).map((o) => o.n);
+    return others.length ? { ...v, together: `at the same time as ${others.length > 1 ? 'steps' : 'step'} ${others.join(', ')}` } : v;
+  });
 }
 
 export function migrationView(m: MigrationPlan) {
-  let n = 0;
-  const phases = PHASES.map((phase) => ({ phase, steps: m.steps.filter((s) => s.phase === phase).map((s) => stepView(s, ++n)) })).filter((p) => p.steps.length > 0);
+  const ordered = PHASES.flatMap((phase) => m.steps.filter((s) => s.phase === phase));
+  const views = markTogether(ordered, ordered.map((s, i) => stepView(s, i + 1)));
+  const phases = PHASES.map((phase) => ({ phase, steps: views.filter((_, i) => ordered[i]!.phase === phase) })).filter((p) => p.steps.length > 0);
   const rollback = m.steps.filter((s) => s.undo).slice().reverse().map((s) => ({ id: s.id, undo: script(s.undo!) }));
   const pad = (xs: readonly string[]): number => Math.max(0, ...xs.map((x) => x.length));
   const w = pad([...m.routes.moved.map((r) => `${r.domain} ${r.location}`), ...m.routes.staying.map((r) => `${r.domain} ${r.location}`)]);
