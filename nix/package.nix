@@ -22,20 +22,8 @@ let
     };
   packageLock = lock // { packages = b.mapAttrs withResolved lock.packages; };
 
-  # Only what the build and the installed package need: a change to tests, examples or
-  # generated/ does not rebuild migen. .gitignore is left out on purpose: it lists dist/, and
-  # `npm pack` (which the install hook uses to pick the files) honours .gitignore when
-  # package.json has no "files" list and there is no .npmignore, so dist/ would be dropped.
-  keep = [ "package.json" "package-lock.json" "README.md" "flake.nix"
-    "bin" "src" "scripts" "templates" "schemas" "nix" ];
-  src = b.path {
-    path = root;
-    name = "migen-source";
-    filter = path: type:
-      let rel = b.substring (b.stringLength (toString root) + 1) (-1) (toString path);
-          top = b.head (b.split "/" rel);
-      in b.elem top keep || b.match "tsconfig.*\\.json" top != null;
-  };
+  # Only what the build and the installed package need (nix/source.nix).
+  src = import ./source.nix { inherit root; };
 in
 pkgs.buildNpmPackage {
   pname = package.name;
