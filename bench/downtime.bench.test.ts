@@ -7,7 +7,7 @@
  *           live pass's db.sqlite3-wal on h002, and the service does not start: see bench/README.md);
  *   migen = `node bin/migen.js run vaultwarden --yes` (generated/runbooks/migrate-vaultwarden.mjs).
  * Run with `node bench/downtime.mjs` (not part of `npm test`: bench/ is outside vitest's include).
- * Environment (set by bench/downtime.mjs): DOWNTIME_SIZES=100M,1G  DOWNTIME_RUNS=100M:3,1G:1
+ * Environment (set by bench/downtime.mjs): DOWNTIME_SIZES=100M,1G  DOWNTIME_RUNS=100M:3,1G:3
  * DOWNTIME_OUT=bench/results/downtime.md  DOWNTIME_PROCS=seed,seed-delete,migen  DOWNTIME_LOGS=DIR (migen's output)
  */
 import fs from 'node:fs';
@@ -18,7 +18,7 @@ import { REPO } from '../test/e2e/helpers.js';
 import { SIZES, gitHead, markdown, runOnce, uptime, type RunResult } from './lib/downtime.js';
 
 const sizes = (process.env.DOWNTIME_SIZES ?? '100M,1G').split(',').filter(Boolean);
-const runsOf = Object.fromEntries((process.env.DOWNTIME_RUNS ?? '100M:3,1G:1').split(',').map((x) => x.split(':') as [string, string]));
+const runsOf = Object.fromEntries((process.env.DOWNTIME_RUNS ?? '100M:3,1G:3').split(',').map((x) => x.split(':') as [string, string]));
 const procs = (process.env.DOWNTIME_PROCS ?? 'seed,seed-delete,migen').split(',') as ('seed' | 'seed-delete' | 'migen')[];
 const out = path.resolve(REPO, process.env.DOWNTIME_OUT ?? 'bench/results/downtime.md');
 const results: RunResult[] = [];

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // bench/downtime: client-side downtime of the seed's warm procedure vs migen's warm runbook in the
 // lab (needs root and the lab's packages: test/lab/README.md; and a built dist/: npm run build).
-//   node bench/downtime.mjs [--sizes 100M,1G] [--runs 3] [--runs-1g 1] [--out bench/results/downtime.md]
+//   node bench/downtime.mjs [--sizes 100M,1G] [--runs 3] [--runs-1g 3] [--out bench/results/downtime.md]
 //   [--procs seed,seed-delete,migen] [--logs DIR (migen's output per run)]
 // --runs applies to 100M, --runs-1g to 1G. Writes the markdown table to --out (and the raw runs
 // to the same name with .json).
@@ -18,7 +18,7 @@ const opt = (name, def) => {
 const env = {
   ...process.env,
   DOWNTIME_SIZES: opt('--sizes', '100M,1G'),
-  DOWNTIME_RUNS: `100M:${opt('--runs', '3')},1G:${opt('--runs-1g', '1')}`,
+  DOWNTIME_RUNS: `100M:${opt('--runs', '3')},1G:${opt('--runs-1g', '3')}`,
   DOWNTIME_OUT: opt('--out', 'bench/results/downtime.md'),
   DOWNTIME_PROCS: opt('--procs', 'seed,seed-delete,migen'),
   ...(opt('--logs', '') ? { DOWNTIME_LOGS: path.resolve(opt('--logs', '')) } : {}),

@@ -4,7 +4,7 @@
 // Run: npx migen run adguardhome [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-adguardhome
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
 // steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: 512df60bfc3389a687fe392e49d0f90f676b38541c8484e8f5d0d4f7e2c441aa
+// runbook fingerprint: 8aac0dce85b404b8492b8cd76abdf34b8a0f489f74cca91a144f0b44a50801ce
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -162,7 +162,21 @@ mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/private/AdGuardHome > /var/li
       },
       undo: null,
     },
-    // 9. cutover on h003 [downtime]: stop adguardhome on h003
+    // 9. prepare on h002: h002 has adguardhome installed (and, checked before, not running)
+    {
+      id: 'deployed-h002',
+      phase: 'prepare',
+      kind: 'check',
+      title: 'h002 has adguardhome installed (and, checked before, not running)',
+      window: false,
+      run: {
+        on: 'h002',
+        script: 'test "$(systemctl show -p LoadState --value adguardhome)" = loaded',
+      },
+      failure: 'adguardhome is not installed on h002: its deploy did not take effect',
+      undo: null,
+    },
+    // 10. cutover on h003 [downtime]: stop adguardhome on h003
     {
       id: 'stop-old',
       phase: 'cutover',
@@ -179,7 +193,7 @@ mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/private/AdGuardHome > /var/li
         script: 'systemctl start adguardhome',
       },
     },
-    // 10. cutover on h002 [downtime]: final copy of the state to h002 (service stopped)
+    // 11. cutover on h002 [downtime]: final copy of the state to h002 (service stopped)
     {
       id: 'final-pass',
       phase: 'cutover',
@@ -194,7 +208,7 @@ rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e $'ssh -o BatchMode
       },
       undo: null,
     },
-    // 11. cutover on h002 [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between h003 and h002
+    // 12. cutover on h002 [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between h003 and h002
     {
       id: 'copy-identical',
       phase: 'cutover',
@@ -210,7 +224,7 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
       failure: 'the copies differ after the final pass',
       undo: null,
     },
-    // 12. cutover on h002 [downtime]: start adguardhome on h002
+    // 13. cutover on h002 [downtime]: start adguardhome on h002
     {
       id: 'start-new',
       phase: 'cutover',
@@ -227,7 +241,7 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
         script: 'systemctl stop adguardhome',
       },
     },
-    // 13. cutover on h002 [downtime]: adguardhome stays active on h002
+    // 14. cutover on h002 [downtime]: adguardhome stays active on h002
     {
       id: 'unit-active',
       phase: 'cutover',
@@ -243,7 +257,7 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
       deadlineSeconds: 60,
       undo: null,
     },
-    // 14. verify on h002 [downtime]: check on h002: test -n "$(dig +short +time=2 +tries=1 @127.0.0.1 nixos.org)"
+    // 15. verify on h002 [downtime]: check on h002: test -n "$(dig +short +time=2 +tries=1 @127.0.0.1 nixos.org)"
     {
       id: 'verify-1',
       phase: 'verify',
@@ -259,7 +273,7 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
       deadlineSeconds: 60,
       undo: null,
     },
-    // 15. finalize on -: make the move permanent
+    // 16. finalize on -: make the move permanent
     {
       id: 'finalize',
       phase: 'finalize',
@@ -269,7 +283,7 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
       text: 'Run `migen finalize adguardhome`, review and merge the diff, and deploy h003, h002: h003 then has adguardhome disabled so no rebuild or reboot starts a second writer.',
       undo: null,
     },
-    // 16. finalize on -: keep h003's state for 14 days
+    // 17. finalize on -: keep h003's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',

@@ -4,7 +4,7 @@
 // Run: npx migen run forgejo [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-forgejo
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
 // steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: f72bf6b4dfde52e7b36492a1bde8016007d222e3eb66128c662e014b272a76ec
+// runbook fingerprint: 83afc061c8a58b50242d7fa0d31160a8c7fca57bd4dc18d65cc8d0c446864367
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -223,7 +223,35 @@ mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/forgejo/data /var/lib/forgejo
       },
       undo: null,
     },
-    // 13. sync on h002: copy the state to h002 while container@forgejo runs, until a final pass would move less than 67108864 bytes
+    // 13. prepare on h002: h002 has container@forgejo installed (and, checked before, not running)
+    {
+      id: 'deployed-h002',
+      phase: 'prepare',
+      kind: 'check',
+      title: 'h002 has container@forgejo installed (and, checked before, not running)',
+      window: false,
+      run: {
+        on: 'h002',
+        script: 'test "$(systemctl show -p LoadState --value container@forgejo)" = loaded',
+      },
+      failure: 'container@forgejo is not installed on h002: its deploy did not take effect',
+      undo: null,
+    },
+    // 14. prepare on o001: o001 has the cutover routing ready (specialisation migen-forgejo)
+    {
+      id: 'deployed-o001',
+      phase: 'prepare',
+      kind: 'check',
+      title: 'o001 has the cutover routing ready (specialisation migen-forgejo)',
+      window: false,
+      run: {
+        on: 'o001',
+        script: 'test -x /nix/var/nix/profiles/system/specialisation/migen-forgejo/bin/switch-to-configuration',
+      },
+      failure: 'o001\'s system has no specialisation migen-forgejo: its deploy did not take effect',
+      undo: null,
+    },
+    // 15. sync on h002: copy the state to h002 while container@forgejo runs, until a final pass would move less than 67108864 bytes
     {
       id: 'sync-live',
       phase: 'sync',
@@ -258,7 +286,7 @@ echo "$total"`,
       bandwidthBytesPerSecond: 50000000,
       undo: null,
     },
-    // 14. cutover on h001: maintenance mode on h001
+    // 16. cutover on h001: maintenance mode on h001
     {
       id: 'maintenance-on',
       phase: 'cutover',
@@ -274,7 +302,7 @@ echo "$total"`,
         script: 'rm -f /var/lib/forgejo/data/maintenance',
       },
     },
-    // 15. cutover on h001 [downtime]: stop container@forgejo on h001
+    // 17. cutover on h001 [downtime]: stop container@forgejo on h001
     {
       id: 'stop-old',
       phase: 'cutover',
@@ -291,7 +319,7 @@ echo "$total"`,
         script: 'systemctl start container@forgejo',
       },
     },
-    // 16. cutover on h002 [downtime]: final copy of the state to h002 (service stopped)
+    // 18. cutover on h002 [downtime]: final copy of the state to h002 (service stopped)
     {
       id: 'final-pass',
       phase: 'cutover',
@@ -308,7 +336,7 @@ rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e $'ssh -o BatchMode
       },
       undo: null,
     },
-    // 17. cutover on h002 [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between h001 and h002
+    // 19. cutover on h002 [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between h001 and h002
     {
       id: 'copy-identical',
       phase: 'cutover',
@@ -325,7 +353,7 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
       failure: 'the copies differ after the final pass',
       undo: null,
     },
-    // 18. cutover on h002 [downtime]: start container@forgejo on h002
+    // 20. cutover on h002 [downtime]: start container@forgejo on h002
     {
       id: 'start-new',
       phase: 'cutover',
@@ -343,7 +371,7 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
         script: 'systemctl stop container@forgejo',
       },
     },
-    // 19. cutover on o001 [downtime]: o001 routes git.joshuabell.xyz to h002
+    // 21. cutover on o001 [downtime]: o001 routes git.joshuabell.xyz to h002
     {
       id: 'route-new',
       phase: 'cutover',
@@ -361,7 +389,7 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
         script: '/nix/var/nix/profiles/system/bin/switch-to-configuration test',
       },
     },
-    // 20. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20
+    // 22. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20
     {
       id: 'backend-healthy',
       phase: 'cutover',
@@ -377,7 +405,7 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
       deadlineSeconds: 60,
       undo: null,
     },
-    // 21. verify on operator [downtime]: https://git.joshuabell.xyz/ answers 200 through o001
+    // 23. verify on operator [downtime]: https://git.joshuabell.xyz/ answers 200 through o001
     {
       id: 'verify-1',
       phase: 'verify',
@@ -393,7 +421,7 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
       deadlineSeconds: 60,
       undo: null,
     },
-    // 22. verify on operator [downtime]: check on operator: git ls-remote https://git.joshuabell.xyz/test/repo.git
+    // 24. verify on operator [downtime]: check on operator: git ls-remote https://git.joshuabell.xyz/test/repo.git
     {
       id: 'verify-2',
       phase: 'verify',
@@ -409,7 +437,7 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
       deadlineSeconds: 60,
       undo: null,
     },
-    // 23. verify on h002: maintenance mode off on h002
+    // 25. verify on h002: maintenance mode off on h002
     {
       id: 'maintenance-off',
       phase: 'verify',
@@ -422,7 +450,7 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
       },
       undo: null,
     },
-    // 24. finalize on -: make the move permanent
+    // 26. finalize on -: make the move permanent
     {
       id: 'finalize',
       phase: 'finalize',
@@ -432,7 +460,7 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
       text: 'Run `migen finalize forgejo`, review and merge the diff, and deploy h001, h002, o001: h001 then has container@forgejo disabled so no rebuild or reboot starts a second writer, and o001\'s base configuration routes to h002.',
       undo: null,
     },
-    // 25. finalize on -: keep h001's state for 14 days
+    // 27. finalize on -: keep h001's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',

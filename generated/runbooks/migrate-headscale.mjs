@@ -4,7 +4,7 @@
 // Run: npx migen run headscale [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-headscale
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
 // steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: 2cd7ad671666b55f1aa5194023f6fd3512ac3c56425c4270e709f17d4ba4f07c
+// runbook fingerprint: 72dca8dccae5ab6a30abc6b1e7c0d835e0e3494ba85fdc5b27e01b4c22b5c7f8
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -188,7 +188,35 @@ mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/headscale > /var/lib/migen/he
       },
       undo: null,
     },
-    // 11. sync on newvps: copy the state to newvps while headscale runs, until a final pass would move less than 67108864 bytes
+    // 11. prepare on newvps: newvps has headscale installed (and, checked before, not running)
+    {
+      id: 'deployed-newvps',
+      phase: 'prepare',
+      kind: 'check',
+      title: 'newvps has headscale installed (and, checked before, not running)',
+      window: false,
+      run: {
+        on: 'newvps',
+        script: 'test "$(systemctl show -p LoadState --value headscale)" = loaded',
+      },
+      failure: 'headscale is not installed on newvps: its deploy did not take effect',
+      undo: null,
+    },
+    // 12. prepare on l001: l001 has the cutover routing ready (specialisation migen-headscale)
+    {
+      id: 'deployed-l001',
+      phase: 'prepare',
+      kind: 'check',
+      title: 'l001 has the cutover routing ready (specialisation migen-headscale)',
+      window: false,
+      run: {
+        on: 'l001',
+        script: 'test -x /nix/var/nix/profiles/system/specialisation/migen-headscale/bin/switch-to-configuration',
+      },
+      failure: 'l001\'s system has no specialisation migen-headscale: its deploy did not take effect',
+      undo: null,
+    },
+    // 13. sync on newvps: copy the state to newvps while headscale runs, until a final pass would move less than 67108864 bytes
     {
       id: 'sync-live',
       phase: 'sync',
@@ -217,7 +245,7 @@ echo "$total"`,
       bandwidthBytesPerSecond: 50000000,
       undo: null,
     },
-    // 12. cutover on l001 [downtime]: stop headscale on l001
+    // 14. cutover on l001 [downtime]: stop headscale on l001
     {
       id: 'stop-old',
       phase: 'cutover',
@@ -234,7 +262,7 @@ echo "$total"`,
         script: 'systemctl start headscale',
       },
     },
-    // 13. cutover on newvps [downtime]: final copy of the state to newvps (service stopped)
+    // 15. cutover on newvps [downtime]: final copy of the state to newvps (service stopped)
     {
       id: 'final-pass',
       phase: 'cutover',
@@ -249,7 +277,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       },
       undo: null,
     },
-    // 14. cutover on newvps [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between l001 and newvps
+    // 16. cutover on newvps [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between l001 and newvps
     {
       id: 'copy-identical',
       phase: 'cutover',
@@ -265,7 +293,7 @@ d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChec
       failure: 'the copies differ after the final pass',
       undo: null,
     },
-    // 15. cutover on l001, newvps [downtime]: /var/lib/headscale/noise_private.key is identical on both hosts
+    // 17. cutover on l001, newvps [downtime]: /var/lib/headscale/noise_private.key is identical on both hosts
     {
       id: 'critical--var-lib-headscale-noise-private-key',
       phase: 'cutover',
@@ -285,7 +313,7 @@ d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChec
       failure: '/var/lib/headscale/noise_private.key differs or is missing on newvps',
       undo: null,
     },
-    // 16. cutover on newvps [downtime]: SQLite /var/lib/headscale/db.sqlite passes integrity_check on newvps
+    // 18. cutover on newvps [downtime]: SQLite /var/lib/headscale/db.sqlite passes integrity_check on newvps
     {
       id: 'sqlite--var-lib-headscale-db-sqlite',
       phase: 'cutover',
@@ -299,7 +327,7 @@ d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChec
       failure: '/var/lib/headscale/db.sqlite is damaged on newvps',
       undo: null,
     },
-    // 17. cutover on newvps [downtime]: start headscale on newvps
+    // 19. cutover on newvps [downtime]: start headscale on newvps
     {
       id: 'start-new',
       phase: 'cutover',
@@ -317,7 +345,7 @@ d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChec
         script: 'systemctl stop headscale',
       },
     },
-    // 18. cutover on l001 [downtime]: l001 routes headscale.joshuabell.xyz to newvps
+    // 20. cutover on l001 [downtime]: l001 routes headscale.joshuabell.xyz to newvps
     {
       id: 'route-new',
       phase: 'cutover',
@@ -335,7 +363,7 @@ d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChec
         script: '/nix/var/nix/profiles/system/bin/switch-to-configuration test',
       },
     },
-    // 19. cutover on l001 [downtime]: l001 reaches the new backend http://100.64.0.30:8080
+    // 21. cutover on l001 [downtime]: l001 reaches the new backend http://100.64.0.30:8080
     {
       id: 'backend-healthy',
       phase: 'cutover',
@@ -351,7 +379,7 @@ d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChec
       deadlineSeconds: 60,
       undo: null,
     },
-    // 20. verify on newvps [downtime]: check on newvps: headscale nodes list
+    // 22. verify on newvps [downtime]: check on newvps: headscale nodes list
     {
       id: 'verify-1',
       phase: 'verify',
@@ -367,7 +395,7 @@ d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChec
       deadlineSeconds: 60,
       undo: null,
     },
-    // 21. finalize on -: make the move permanent
+    // 23. finalize on -: make the move permanent
     {
       id: 'finalize',
       phase: 'finalize',
@@ -377,7 +405,7 @@ d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChec
       text: 'Run `migen finalize headscale`, review and merge the diff, and deploy l001, newvps, l001: l001 then has headscale disabled so no rebuild or reboot starts a second writer, and l001\'s base configuration routes to newvps.',
       undo: null,
     },
-    // 22. finalize on -: keep l001's state for 14 days
+    // 24. finalize on -: keep l001's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',

@@ -4,7 +4,7 @@
 // Run: npx migen run vaultwarden [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-vaultwarden
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
 // steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: 02558701a78c9f870c6ceefaec09b959d81c71d439fba72a5ee45d1bb397bfec
+// runbook fingerprint: 700f81fd73021d8959c4f87fe6a3faddb3dcc939b47b6e85da2aa3ca02562905
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -202,7 +202,35 @@ mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/vaultwarden > /var/lib/migen/
       },
       undo: null,
     },
-    // 12. sync on h002: copy the state to h002 while vaultwarden runs, until a final pass would move less than 8388608 bytes
+    // 12. prepare on h002: h002 has vaultwarden installed (and, checked before, not running)
+    {
+      id: 'deployed-h002',
+      phase: 'prepare',
+      kind: 'check',
+      title: 'h002 has vaultwarden installed (and, checked before, not running)',
+      window: false,
+      run: {
+        on: 'h002',
+        script: 'test "$(systemctl show -p LoadState --value vaultwarden)" = loaded',
+      },
+      failure: 'vaultwarden is not installed on h002: its deploy did not take effect',
+      undo: null,
+    },
+    // 13. prepare on o001: o001 has the cutover routing ready (specialisation migen-vaultwarden)
+    {
+      id: 'deployed-o001',
+      phase: 'prepare',
+      kind: 'check',
+      title: 'o001 has the cutover routing ready (specialisation migen-vaultwarden)',
+      window: false,
+      run: {
+        on: 'o001',
+        script: 'test -x /nix/var/nix/profiles/system/specialisation/migen-vaultwarden/bin/switch-to-configuration',
+      },
+      failure: 'o001\'s system has no specialisation migen-vaultwarden: its deploy did not take effect',
+      undo: null,
+    },
+    // 14. sync on h002: copy the state to h002 while vaultwarden runs, until a final pass would move less than 8388608 bytes
     {
       id: 'sync-live',
       phase: 'sync',
@@ -231,7 +259,7 @@ echo "$total"`,
       bandwidthBytesPerSecond: 50000000,
       undo: null,
     },
-    // 13. cutover on o001 [downtime]: stop vaultwarden on o001
+    // 15. cutover on o001 [downtime]: stop vaultwarden on o001
     {
       id: 'stop-old',
       phase: 'cutover',
@@ -248,7 +276,7 @@ echo "$total"`,
         script: 'systemctl start vaultwarden',
       },
     },
-    // 14. cutover on h002 [downtime]: final copy of the state to h002 (service stopped)
+    // 16. cutover on h002 [downtime]: final copy of the state to h002 (service stopped)
     {
       id: 'final-pass',
       phase: 'cutover',
@@ -263,7 +291,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       },
       undo: null,
     },
-    // 15. cutover on h002 [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between o001 and h002
+    // 17. cutover on h002 [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between o001 and h002
     {
       id: 'copy-identical',
       phase: 'cutover',
@@ -279,7 +307,7 @@ d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChec
       failure: 'the copies differ after the final pass',
       undo: null,
     },
-    // 16. cutover on o001, h002 [downtime]: /var/lib/vaultwarden/rsa_key.pem is identical on both hosts
+    // 18. cutover on o001, h002 [downtime]: /var/lib/vaultwarden/rsa_key.pem is identical on both hosts
     {
       id: 'critical--var-lib-vaultwarden-rsa-key-pem',
       phase: 'cutover',
@@ -299,7 +327,7 @@ d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChec
       failure: '/var/lib/vaultwarden/rsa_key.pem differs or is missing on h002',
       undo: null,
     },
-    // 17. cutover on h002 [downtime]: SQLite /var/lib/vaultwarden/db.sqlite3 passes integrity_check on h002
+    // 19. cutover on h002 [downtime]: SQLite /var/lib/vaultwarden/db.sqlite3 passes integrity_check on h002
     {
       id: 'sqlite--var-lib-vaultwarden-db-sqlite3',
       phase: 'cutover',
@@ -313,7 +341,7 @@ d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChec
       failure: '/var/lib/vaultwarden/db.sqlite3 is damaged on h002',
       undo: null,
     },
-    // 18. cutover on h002 [downtime]: start vaultwarden on h002
+    // 20. cutover on h002 [downtime]: start vaultwarden on h002
     {
       id: 'start-new',
       phase: 'cutover',
@@ -331,7 +359,7 @@ d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChec
         script: 'systemctl stop vaultwarden',
       },
     },
-    // 19. cutover on o001 [downtime]: o001 routes vault.joshuabell.xyz to h002
+    // 21. cutover on o001 [downtime]: o001 routes vault.joshuabell.xyz to h002
     {
       id: 'route-new',
       phase: 'cutover',
@@ -349,7 +377,7 @@ d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChec
         script: '/nix/var/nix/profiles/system/bin/switch-to-configuration test',
       },
     },
-    // 20. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20:8222
+    // 22. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20:8222
     {
       id: 'backend-healthy',
       phase: 'cutover',
@@ -365,7 +393,7 @@ d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChec
       deadlineSeconds: 60,
       undo: null,
     },
-    // 21. verify on operator [downtime]: https://vault.joshuabell.xyz/alive answers 200 through o001
+    // 23. verify on operator [downtime]: https://vault.joshuabell.xyz/alive answers 200 through o001
     {
       id: 'verify-1',
       phase: 'verify',
@@ -381,7 +409,7 @@ d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChec
       deadlineSeconds: 60,
       undo: null,
     },
-    // 22. finalize on -: make the move permanent
+    // 24. finalize on -: make the move permanent
     {
       id: 'finalize',
       phase: 'finalize',
@@ -391,7 +419,7 @@ d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChec
       text: 'Run `migen finalize vaultwarden`, review and merge the diff, and deploy o001, h002, o001: o001 then has vaultwarden disabled so no rebuild or reboot starts a second writer, and o001\'s base configuration routes to h002.',
       undo: null,
     },
-    // 23. finalize on -: keep o001's state for 14 days
+    // 25. finalize on -: keep o001's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',

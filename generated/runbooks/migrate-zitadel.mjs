@@ -4,7 +4,7 @@
 // Run: npx migen run zitadel [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-zitadel
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
 // steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: b2eae167ee158b338cedc4a513cdcfdeb5ec5808b8884af9ee61f1cb91a91721
+// runbook fingerprint: 322e0990d76c97831da2d5f100dccc529a420c3f8737cb944a88dd513b0659df
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -447,7 +447,35 @@ DROP SUBSCRIPTION IF EXISTS "migen_sub_zitadel_zitadel";
 SQL`,
       },
     },
-    // 25. sync on h002: every table of zitadel copied and streaming on h002; lag on h001's slot
+    // 25. prepare on h002: h002 has container@zitadel installed (and, checked before, not running)
+    {
+      id: 'deployed-h002',
+      phase: 'prepare',
+      kind: 'check',
+      title: 'h002 has container@zitadel installed (and, checked before, not running)',
+      window: false,
+      run: {
+        on: 'h002',
+        script: 'test "$(systemctl show -p LoadState --value container@zitadel)" = loaded',
+      },
+      failure: 'container@zitadel is not installed on h002: its deploy did not take effect',
+      undo: null,
+    },
+    // 26. prepare on o001: o001 has the cutover routing ready (specialisation migen-zitadel)
+    {
+      id: 'deployed-o001',
+      phase: 'prepare',
+      kind: 'check',
+      title: 'o001 has the cutover routing ready (specialisation migen-zitadel)',
+      window: false,
+      run: {
+        on: 'o001',
+        script: 'test -x /nix/var/nix/profiles/system/specialisation/migen-zitadel/bin/switch-to-configuration',
+      },
+      failure: 'o001\'s system has no specialisation migen-zitadel: its deploy did not take effect',
+      undo: null,
+    },
+    // 27. sync on h002: every table of zitadel copied and streaming on h002; lag on h001's slot
     {
       id: 'pg-ready-zitadel',
       phase: 'sync',
@@ -480,7 +508,7 @@ test "$pending" = 0 && test "$workers" = 1`,
       undo: null,
       fatalExit: [3],
     },
-    // 26. sync on h001: replication lag of migen_sub_zitadel_zitadel below 16777216 bytes
+    // 28. sync on h001: replication lag of migen_sub_zitadel_zitadel below 16777216 bytes
     {
       id: 'pg-lag-zitadel',
       phase: 'sync',
@@ -501,7 +529,7 @@ test -n "$lag" && [ "$lag" -ge 0 ] && [ "$lag" -lt 16777216 ]`,
       deadlineSeconds: 600,
       undo: null,
     },
-    // 27. cutover on h001 [downtime]: stop zitadel on h001 (PostgreSQL keeps running, read-only from the next step)
+    // 29. cutover on h001 [downtime]: stop zitadel on h001 (PostgreSQL keeps running, read-only from the next step)
     {
       id: 'stop-old',
       phase: 'cutover',
@@ -518,7 +546,7 @@ test -n "$lag" && [ "$lag" -ge 0 ] && [ "$lag" -lt 16777216 ]`,
         script: 'nixos-container run zitadel -- systemctl start zitadel',
       },
     },
-    // 28. cutover on h001 [downtime]: zitadel on h001 read-only for every role; remaining sessions terminated
+    // 30. cutover on h001 [downtime]: zitadel on h001 read-only for every role; remaining sessions terminated
     {
       id: 'pg-freeze-zitadel',
       phase: 'cutover',
@@ -539,7 +567,7 @@ ALTER DATABASE "zitadel" RESET default_transaction_read_only;
 SQL`,
       },
     },
-    // 29. cutover on h001 [downtime]: h002 confirmed every change up to h001's current WAL position
+    // 31. cutover on h001 [downtime]: h002 confirmed every change up to h001's current WAL position
     {
       id: 'pg-caught-up-zitadel',
       phase: 'cutover',
@@ -564,7 +592,7 @@ echo "the slot did not confirm $target within 60 s" >&2; exit 1`,
       },
       undo: null,
     },
-    // 30. cutover on operator [downtime]: sequences of zitadel: h002 continues where h001 stopped (they are not replicated)
+    // 32. cutover on operator [downtime]: sequences of zitadel: h002 continues where h001 stopped (they are not replicated)
     {
       id: 'pg-sequences-zitadel',
       phase: 'cutover',
@@ -578,7 +606,7 @@ echo "the slot did not confirm $target within 60 s" >&2; exit 1`,
       },
       undo: null,
     },
-    // 31. cutover on h001, h002 [downtime]: row count and checksum of every table of zitadel equal on both hosts
+    // 33. cutover on h001, h002 [downtime]: row count and checksum of every table of zitadel equal on both hosts
     {
       id: 'pg-compare-zitadel',
       phase: 'cutover',
@@ -607,7 +635,7 @@ SQL`,
       failure: 'the tables of zitadel differ between h001 and h002',
       undo: null,
     },
-    // 32. cutover on h002 [downtime]: drop subscription migen_sub_zitadel_zitadel on h002 (and with it the slot on h001)
+    // 34. cutover on h002 [downtime]: drop subscription migen_sub_zitadel_zitadel on h002 (and with it the slot on h001)
     {
       id: 'pg-drop-subscription-zitadel',
       phase: 'cutover',
@@ -622,7 +650,7 @@ SQL`,
       },
       undo: null,
     },
-    // 33. cutover on h001 [downtime]: no replication slot of this migration is left on h001
+    // 35. cutover on h001 [downtime]: no replication slot of this migration is left on h001
     {
       id: 'pg-no-slot-zitadel',
       phase: 'cutover',
@@ -639,7 +667,7 @@ SQL
       failure: 'slot migen_sub_zitadel_zitadel is still on h001: drop it (SELECT pg_drop_replication_slot(\'migen_sub_zitadel_zitadel\')) or it keeps WAL forever',
       undo: null,
     },
-    // 34. cutover on h002 [downtime]: start zitadel on h002: from here it takes writes
+    // 36. cutover on h002 [downtime]: start zitadel on h002: from here it takes writes
     {
       id: 'start-new',
       phase: 'cutover',
@@ -657,7 +685,7 @@ SQL
         script: 'nixos-container run zitadel -- systemctl stop zitadel',
       },
     },
-    // 35. cutover on o001 [downtime]: o001 routes sso.joshuabell.xyz to h002
+    // 37. cutover on o001 [downtime]: o001 routes sso.joshuabell.xyz to h002
     {
       id: 'route-new',
       phase: 'cutover',
@@ -675,7 +703,7 @@ SQL
         script: '/nix/var/nix/profiles/system/bin/switch-to-configuration test',
       },
     },
-    // 36. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20
+    // 38. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20
     {
       id: 'backend-healthy',
       phase: 'cutover',
@@ -691,7 +719,7 @@ SQL
       deadlineSeconds: 60,
       undo: null,
     },
-    // 37. verify on operator [downtime]: https://sso.joshuabell.xyz/debug/healthz answers 200 through o001
+    // 39. verify on operator [downtime]: https://sso.joshuabell.xyz/debug/healthz answers 200 through o001
     {
       id: 'verify-1',
       phase: 'verify',
@@ -707,7 +735,7 @@ SQL
       deadlineSeconds: 60,
       undo: null,
     },
-    // 38. verify on h001: drop the publication on h001 (the regenerated modules remove the pg_hba entry and settings after finalize)
+    // 40. verify on h001: drop the publication on h001 (the regenerated modules remove the pg_hba entry and settings after finalize)
     {
       id: 'pg-cleanup-zitadel',
       phase: 'verify',
@@ -723,7 +751,7 @@ SQL`,
       },
       undo: null,
     },
-    // 39. finalize on -: make the move permanent
+    // 41. finalize on -: make the move permanent
     {
       id: 'finalize',
       phase: 'finalize',
@@ -733,7 +761,7 @@ SQL`,
       text: 'Run `migen finalize zitadel`, review and merge the diff, and deploy h001, h002, o001: h001 then has container@zitadel disabled so no rebuild or reboot starts a second writer, and o001\'s base configuration routes to h002.',
       undo: null,
     },
-    // 40. finalize on -: keep h001's state for 14 days
+    // 42. finalize on -: keep h001's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',

@@ -61,9 +61,11 @@ describe('cold migration (adguardhome h003 -> h002) with the generated runbook',
     expect(hosts[0]).toBe('100.64.0.3');
     expect(hosts[hosts.length - 1]).toBe('100.64.0.20');
     expect(hosts.lastIndexOf('100.64.0.3')).toBeLessThan(hosts.indexOf('100.64.0.20'));
-    // as for the warm run: the window covers the clients' outage and exceeds it by the stop's and
-    // the verification's own latency (here also a resolver timeout of 300 ms per server)
-    expect(report.window.ms!).toBeGreaterThanOrEqual(probe.longestOutageMs - 150);
+    // as for the warm run, the window covers the clients' outage, up to the client's own delay: a
+    // client asks h003 first, so once h002 answers, each of its samples still waits out the 300 ms
+    // timeout on the stopped h003 before asking h002 (plus its 50 ms interval); the runbook's
+    // verification asks h002 directly
+    expect(report.window.ms!).toBeGreaterThanOrEqual(probe.longestOutageMs - 350);
     expect(report.window.ms! - probe.longestOutageMs).toBeLessThanOrEqual(1500);
     console.log(
       `e2e cold adguardhome h003 -> h002: runbook ${(r.ms / 1000).toFixed(1)} s; downtime window (report) ${report.window.ms} ms; ` +

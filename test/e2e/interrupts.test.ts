@@ -246,6 +246,33 @@ describe('interrupts and faults during the vaultwarden migration (generated warm
     }
   }, 90_000);
 
+  test("the proxy's deploy left no cutover specialisation: refused in prepare, before anything stops", async () => {
+    await resetVaultwarden(lab, root);
+    const stc = path.join(lab.hostDir('o001'), SPECIALISATION_STC);
+    const original = fs.readFileSync(stc);
+    fs.rmSync(stc);
+    try {
+      const { writer, prober } = clients();
+      await sleep(300);
+      const r = await migenRun(lab, 'vaultwarden', root).done;
+      await sleep(300);
+      const acked = await writer.stop();
+      const probe = await prober.stop();
+      expect(r.code, r.stdout + r.stderr).toBe(1);
+      expect(r.stderr).toMatch(/o001's system has no specialisation migen-vaultwarden: its deploy did not take effect/);
+      expect(failedStep(root)).toBe('deployed-o001');
+      const report = readReport(root, 'vaultwarden');
+      expect(report.steps.find((x) => x.id === 'stop-old')).toBeUndefined(); // never reached
+      expect(report.steps.some((x) => x.id === 'sync-live')).toBe(false);
+      await servedByOld(acked);
+      expect(probe.failures).toBe(0);
+      summary.push(`5 no cutover specialisation on o001: exit ${r.code} after ${(r.ms / 1000).toFixed(1)} s in prepare (deployed-o001), nothing stopped, no probe failed`);
+    } finally {
+      fs.mkdirSync(path.dirname(stc), { recursive: true });
+      fs.writeFileSync(stc, original, { mode: 0o755 });
+    }
+  }, 90_000);
+
   test('a marker secret in h002\'s /run/agenix/vaultwarden-env appears in no file, output or command line of a full run', async () => {
     await resetVaultwarden(lab, root);
     const marker = `MIGENSECRETMARKER${randomBytes(12).toString('hex')}`;

@@ -135,6 +135,11 @@ export function buildSteps(full: Ctx): Step[] {
     hot.prepare.forEach(add);
   }
 
+  // What the deploys must have produced, checked before anything stops: a deploy that went to the
+  // wrong host, failed half-way or was skipped shows up here, not as a failing step in the window.
+  add({ ...base, id: `deployed-${to.name}`, phase: 'prepare', kind: 'check', title: `${to.name} has ${c.unit} installed (and, checked before, not running)`, run: on(to.name, cmd`test "$(systemctl show -p LoadState --value ${c.unit})" = loaded`), failure: `${c.unit} is not installed on ${to.name}: its deploy did not take effect` });
+  if (proxy) add({ ...base, id: `deployed-${proxy.name}`, phase: 'prepare', kind: 'check', title: `${proxy.name} has the cutover routing ready (specialisation ${c.specialisation})`, run: on(proxy.name, cmd`test -x ${`${SYSTEM}/specialisation/${c.specialisation}/bin/switch-to-configuration`}`), failure: `${proxy.name}'s system has no specialisation ${c.specialisation}: its deploy did not take effect` });
+
   // sync
   if (hot) hot.sync.forEach(add);
   if (c.strategy !== 'cold' && c.sync.mode !== 'relay' && copyFiles) {
