@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type HandlebarsNS from 'handlebars';
 import { createRequire } from 'node:module';
-import { vendored } from '../../vendor.js';
+import { artifact, vendored } from '../../vendor.js';
 
 type Handlebars = typeof HandlebarsNS;
 const require = createRequire(import.meta.url);
@@ -45,7 +45,7 @@ let specs: Record<string, Spec> | null | undefined;
 /** Templates precompiled at build time (scripts/compile-templates.mjs), when running from dist/. */
 function precompiledAll(): Record<string, Spec> | null {
   if (specs === undefined) {
-    try { specs = require('../../templates.cjs') as Record<string, Spec>; } catch { specs = null; }
+    specs = artifact('templates.cjs') as Record<string, Spec> | null;
   }
   return specs;
 }

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { Problem } from '../../errors.js';
 import { locate, type SourceDoc } from '../load/source.js';
+import { artifact } from '../../vendor.js';
 
 const require = createRequire(import.meta.url);
 
@@ -21,12 +22,9 @@ export function compiled(name: 'manifest' | 'inventory' | 'plan'): ValidateFunct
 
 /** The validator compiled at build time (scripts/compile-schemas.mjs), when this runs from dist/. */
 function precompiled(name: 'manifest' | 'inventory' | 'plan'): ValidateFunction | null {
-  try {
-    const mod = require(`../../schemas/${name}.cjs`) as ValidateFunction | { default: ValidateFunction };
-    return typeof mod === 'function' ? mod : mod.default;
-  } catch {
-    return null;
-  }
+  const mod = artifact(`schemas/${name}.cjs`) as ValidateFunction | { default: ValidateFunction } | null;
+  if (!mod) return null;
+  return typeof mod === 'function' ? mod : mod.default;
 }
 
 function compileNow(name: 'manifest' | 'inventory' | 'plan'): ValidateFunction {
