@@ -4,7 +4,7 @@
 // Run: npx migen run forgejo [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-forgejo
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
 // steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: 83afc061c8a58b50242d7fa0d31160a8c7fca57bd4dc18d65cc8d0c446864367
+// runbook fingerprint: ff38cd4f04c6b398f2eca05f98c3df348f13b0b0deec393993c1d30e5d48c2ee
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -286,7 +286,35 @@ echo "$total"`,
       bandwidthBytesPerSecond: 50000000,
       undo: null,
     },
-    // 16. cutover on h001: maintenance mode on h001
+    // 16. sync on h002: h002 writes its dirty page cache to disk before the stop (sync)
+    {
+      id: 'flush-h002',
+      phase: 'sync',
+      kind: 'command',
+      title: 'h002 writes its dirty page cache to disk before the stop (sync)',
+      window: false,
+      concurrent: 'flush',
+      run: {
+        on: 'h002',
+        script: 'sync',
+      },
+      undo: null,
+    },
+    // 17. sync on h001: h001 writes its dirty page cache to disk before the stop (sync)
+    {
+      id: 'flush-h001',
+      phase: 'sync',
+      kind: 'command',
+      title: 'h001 writes its dirty page cache to disk before the stop (sync)',
+      window: false,
+      concurrent: 'flush',
+      run: {
+        on: 'h001',
+        script: 'sync',
+      },
+      undo: null,
+    },
+    // 18. cutover on h001: maintenance mode on h001
     {
       id: 'maintenance-on',
       phase: 'cutover',
@@ -302,7 +330,7 @@ echo "$total"`,
         script: 'rm -f /var/lib/forgejo/data/maintenance',
       },
     },
-    // 17. cutover on h001 [downtime]: stop container@forgejo on h001
+    // 19. cutover on h001 [downtime]: stop container@forgejo on h001
     {
       id: 'stop-old',
       phase: 'cutover',
@@ -319,7 +347,7 @@ echo "$total"`,
         script: 'systemctl start container@forgejo',
       },
     },
-    // 18. cutover on h002 [downtime]: final copy of the state to h002 (service stopped)
+    // 20. cutover on h002 [downtime]: final copy of the state to h002 (service stopped)
     {
       id: 'final-pass',
       phase: 'cutover',
@@ -336,7 +364,7 @@ rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e $'ssh -o BatchMode
       },
       undo: null,
     },
-    // 19. cutover on h002 [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between h001 and h002
+    // 21. cutover on h002 [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between h001 and h002
     {
       id: 'copy-identical',
       phase: 'cutover',
@@ -353,7 +381,7 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
       failure: 'the copies differ after the final pass',
       undo: null,
     },
-    // 20. cutover on h002 [downtime]: start container@forgejo on h002
+    // 22. cutover on h002 [downtime]: start container@forgejo on h002
     {
       id: 'start-new',
       phase: 'cutover',
@@ -371,7 +399,7 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
         script: 'systemctl stop container@forgejo',
       },
     },
-    // 21. cutover on o001 [downtime]: o001 routes git.joshuabell.xyz to h002
+    // 23. cutover on o001 [downtime]: o001 routes git.joshuabell.xyz to h002
     {
       id: 'route-new',
       phase: 'cutover',
@@ -389,7 +417,7 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
         script: '/nix/var/nix/profiles/system/bin/switch-to-configuration test',
       },
     },
-    // 22. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20
+    // 24. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20
     {
       id: 'backend-healthy',
       phase: 'cutover',
@@ -405,7 +433,7 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
       deadlineSeconds: 60,
       undo: null,
     },
-    // 23. verify on operator [downtime]: https://git.joshuabell.xyz/ answers 200 through o001
+    // 25. verify on operator [downtime]: https://git.joshuabell.xyz/ answers 200 through o001
     {
       id: 'verify-1',
       phase: 'verify',
@@ -421,7 +449,7 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
       deadlineSeconds: 60,
       undo: null,
     },
-    // 24. verify on operator [downtime]: check on operator: git ls-remote https://git.joshuabell.xyz/test/repo.git
+    // 26. verify on operator [downtime]: check on operator: git ls-remote https://git.joshuabell.xyz/test/repo.git
     {
       id: 'verify-2',
       phase: 'verify',
@@ -437,7 +465,7 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
       deadlineSeconds: 60,
       undo: null,
     },
-    // 25. verify on h002: maintenance mode off on h002
+    // 27. verify on h002: maintenance mode off on h002
     {
       id: 'maintenance-off',
       phase: 'verify',
@@ -450,7 +478,7 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
       },
       undo: null,
     },
-    // 26. finalize on -: make the move permanent
+    // 28. finalize on -: make the move permanent
     {
       id: 'finalize',
       phase: 'finalize',
@@ -460,7 +488,7 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
       text: 'Run `migen finalize forgejo`, review and merge the diff, and deploy h001, h002, o001: h001 then has container@forgejo disabled so no rebuild or reboot starts a second writer, and o001\'s base configuration routes to h002.',
       undo: null,
     },
-    // 27. finalize on -: keep h001's state for 14 days
+    // 29. finalize on -: keep h001's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',

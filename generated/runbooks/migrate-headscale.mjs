@@ -4,7 +4,7 @@
 // Run: npx migen run headscale [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-headscale
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
 // steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: 72dca8dccae5ab6a30abc6b1e7c0d835e0e3494ba85fdc5b27e01b4c22b5c7f8
+// runbook fingerprint: 4f6ef3017e9476e9ad7c591102b4d0dd1cebe7ef601dc2875b4414a09f760e79
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -245,7 +245,35 @@ echo "$total"`,
       bandwidthBytesPerSecond: 50000000,
       undo: null,
     },
-    // 14. cutover on l001 [downtime]: stop headscale on l001
+    // 14. sync on newvps: newvps writes its dirty page cache to disk before the stop (sync)
+    {
+      id: 'flush-newvps',
+      phase: 'sync',
+      kind: 'command',
+      title: 'newvps writes its dirty page cache to disk before the stop (sync)',
+      window: false,
+      concurrent: 'flush',
+      run: {
+        on: 'newvps',
+        script: 'sync',
+      },
+      undo: null,
+    },
+    // 15. sync on l001: l001 writes its dirty page cache to disk before the stop (sync)
+    {
+      id: 'flush-l001',
+      phase: 'sync',
+      kind: 'command',
+      title: 'l001 writes its dirty page cache to disk before the stop (sync)',
+      window: false,
+      concurrent: 'flush',
+      run: {
+        on: 'l001',
+        script: 'sync',
+      },
+      undo: null,
+    },
+    // 16. cutover on l001 [downtime]: stop headscale on l001
     {
       id: 'stop-old',
       phase: 'cutover',
@@ -262,7 +290,7 @@ echo "$total"`,
         script: 'systemctl start headscale',
       },
     },
-    // 15. cutover on newvps [downtime]: final copy of the state to newvps (service stopped)
+    // 17. cutover on newvps [downtime]: final copy of the state to newvps (service stopped)
     {
       id: 'final-pass',
       phase: 'cutover',
@@ -277,7 +305,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       },
       undo: null,
     },
-    // 16. cutover on newvps [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between l001 and newvps
+    // 18. cutover on newvps [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between l001 and newvps
     {
       id: 'copy-identical',
       phase: 'cutover',
@@ -293,7 +321,7 @@ d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChec
       failure: 'the copies differ after the final pass',
       undo: null,
     },
-    // 17. cutover on l001, newvps [downtime]: /var/lib/headscale/noise_private.key is identical on both hosts
+    // 19. cutover on l001, newvps [downtime]: /var/lib/headscale/noise_private.key is identical on both hosts
     {
       id: 'critical--var-lib-headscale-noise-private-key',
       phase: 'cutover',
@@ -313,7 +341,7 @@ d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChec
       failure: '/var/lib/headscale/noise_private.key differs or is missing on newvps',
       undo: null,
     },
-    // 18. cutover on newvps [downtime]: SQLite /var/lib/headscale/db.sqlite passes integrity_check on newvps
+    // 20. cutover on newvps [downtime]: SQLite /var/lib/headscale/db.sqlite passes integrity_check on newvps
     {
       id: 'sqlite--var-lib-headscale-db-sqlite',
       phase: 'cutover',
@@ -327,7 +355,7 @@ d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChec
       failure: '/var/lib/headscale/db.sqlite is damaged on newvps',
       undo: null,
     },
-    // 19. cutover on newvps [downtime]: start headscale on newvps
+    // 21. cutover on newvps [downtime]: start headscale on newvps
     {
       id: 'start-new',
       phase: 'cutover',
@@ -345,7 +373,7 @@ d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChec
         script: 'systemctl stop headscale',
       },
     },
-    // 20. cutover on l001 [downtime]: l001 routes headscale.joshuabell.xyz to newvps
+    // 22. cutover on l001 [downtime]: l001 routes headscale.joshuabell.xyz to newvps
     {
       id: 'route-new',
       phase: 'cutover',
@@ -363,7 +391,7 @@ d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChec
         script: '/nix/var/nix/profiles/system/bin/switch-to-configuration test',
       },
     },
-    // 21. cutover on l001 [downtime]: l001 reaches the new backend http://100.64.0.30:8080
+    // 23. cutover on l001 [downtime]: l001 reaches the new backend http://100.64.0.30:8080
     {
       id: 'backend-healthy',
       phase: 'cutover',
@@ -379,7 +407,7 @@ d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChec
       deadlineSeconds: 60,
       undo: null,
     },
-    // 22. verify on newvps [downtime]: check on newvps: headscale nodes list
+    // 24. verify on newvps [downtime]: check on newvps: headscale nodes list
     {
       id: 'verify-1',
       phase: 'verify',
@@ -395,7 +423,7 @@ d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChec
       deadlineSeconds: 60,
       undo: null,
     },
-    // 23. finalize on -: make the move permanent
+    // 25. finalize on -: make the move permanent
     {
       id: 'finalize',
       phase: 'finalize',
@@ -405,7 +433,7 @@ d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChec
       text: 'Run `migen finalize headscale`, review and merge the diff, and deploy l001, newvps, l001: l001 then has headscale disabled so no rebuild or reboot starts a second writer, and l001\'s base configuration routes to newvps.',
       undo: null,
     },
-    // 24. finalize on -: keep l001's state for 14 days
+    // 26. finalize on -: keep l001's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',

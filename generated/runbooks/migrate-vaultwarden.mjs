@@ -4,7 +4,7 @@
 // Run: npx migen run vaultwarden [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-vaultwarden
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
 // steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: 700f81fd73021d8959c4f87fe6a3faddb3dcc939b47b6e85da2aa3ca02562905
+// runbook fingerprint: 60e3cf310c4e30204b69d594b7593a9e58b6a1461e53b0e682e0234ea6e220d3
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -259,7 +259,35 @@ echo "$total"`,
       bandwidthBytesPerSecond: 50000000,
       undo: null,
     },
-    // 15. cutover on o001 [downtime]: stop vaultwarden on o001
+    // 15. sync on h002: h002 writes its dirty page cache to disk before the stop (sync)
+    {
+      id: 'flush-h002',
+      phase: 'sync',
+      kind: 'command',
+      title: 'h002 writes its dirty page cache to disk before the stop (sync)',
+      window: false,
+      concurrent: 'flush',
+      run: {
+        on: 'h002',
+        script: 'sync',
+      },
+      undo: null,
+    },
+    // 16. sync on o001: o001 writes its dirty page cache to disk before the stop (sync)
+    {
+      id: 'flush-o001',
+      phase: 'sync',
+      kind: 'command',
+      title: 'o001 writes its dirty page cache to disk before the stop (sync)',
+      window: false,
+      concurrent: 'flush',
+      run: {
+        on: 'o001',
+        script: 'sync',
+      },
+      undo: null,
+    },
+    // 17. cutover on o001 [downtime]: stop vaultwarden on o001
     {
       id: 'stop-old',
       phase: 'cutover',
@@ -276,7 +304,7 @@ echo "$total"`,
         script: 'systemctl start vaultwarden',
       },
     },
-    // 16. cutover on h002 [downtime]: final copy of the state to h002 (service stopped)
+    // 18. cutover on h002 [downtime]: final copy of the state to h002 (service stopped)
     {
       id: 'final-pass',
       phase: 'cutover',
@@ -291,7 +319,7 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       },
       undo: null,
     },
-    // 17. cutover on h002 [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between o001 and h002
+    // 19. cutover on h002 [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between o001 and h002
     {
       id: 'copy-identical',
       phase: 'cutover',
@@ -307,7 +335,7 @@ d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChec
       failure: 'the copies differ after the final pass',
       undo: null,
     },
-    // 18. cutover on o001, h002 [downtime]: /var/lib/vaultwarden/rsa_key.pem is identical on both hosts
+    // 20. cutover on o001, h002 [downtime]: /var/lib/vaultwarden/rsa_key.pem is identical on both hosts
     {
       id: 'critical--var-lib-vaultwarden-rsa-key-pem',
       phase: 'cutover',
@@ -327,7 +355,7 @@ d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChec
       failure: '/var/lib/vaultwarden/rsa_key.pem differs or is missing on h002',
       undo: null,
     },
-    // 19. cutover on h002 [downtime]: SQLite /var/lib/vaultwarden/db.sqlite3 passes integrity_check on h002
+    // 21. cutover on h002 [downtime]: SQLite /var/lib/vaultwarden/db.sqlite3 passes integrity_check on h002
     {
       id: 'sqlite--var-lib-vaultwarden-db-sqlite3',
       phase: 'cutover',
@@ -341,7 +369,7 @@ d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChec
       failure: '/var/lib/vaultwarden/db.sqlite3 is damaged on h002',
       undo: null,
     },
-    // 20. cutover on h002 [downtime]: start vaultwarden on h002
+    // 22. cutover on h002 [downtime]: start vaultwarden on h002
     {
       id: 'start-new',
       phase: 'cutover',
@@ -359,7 +387,7 @@ d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChec
         script: 'systemctl stop vaultwarden',
       },
     },
-    // 21. cutover on o001 [downtime]: o001 routes vault.joshuabell.xyz to h002
+    // 23. cutover on o001 [downtime]: o001 routes vault.joshuabell.xyz to h002
     {
       id: 'route-new',
       phase: 'cutover',
@@ -377,7 +405,7 @@ d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChec
         script: '/nix/var/nix/profiles/system/bin/switch-to-configuration test',
       },
     },
-    // 22. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20:8222
+    // 24. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20:8222
     {
       id: 'backend-healthy',
       phase: 'cutover',
@@ -393,7 +421,7 @@ d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChec
       deadlineSeconds: 60,
       undo: null,
     },
-    // 23. verify on operator [downtime]: https://vault.joshuabell.xyz/alive answers 200 through o001
+    // 25. verify on operator [downtime]: https://vault.joshuabell.xyz/alive answers 200 through o001
     {
       id: 'verify-1',
       phase: 'verify',
@@ -409,7 +437,7 @@ d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChec
       deadlineSeconds: 60,
       undo: null,
     },
-    // 24. finalize on -: make the move permanent
+    // 26. finalize on -: make the move permanent
     {
       id: 'finalize',
       phase: 'finalize',
@@ -419,7 +447,7 @@ d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChec
       text: 'Run `migen finalize vaultwarden`, review and merge the diff, and deploy o001, h002, o001: o001 then has vaultwarden disabled so no rebuild or reboot starts a second writer, and o001\'s base configuration routes to h002.',
       undo: null,
     },
-    // 25. finalize on -: keep o001's state for 14 days
+    // 27. finalize on -: keep o001's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',

@@ -62,9 +62,10 @@ function buildMigration(manifest: Manifest, inventory: Inventory, ctx: PlanConte
   const warnings: string[] = [...(p?.warnings ?? [])];
   if (backup.kind === 'none') warnings.push(m.backup?.none ? 'No backup is taken before the migration (backup.none). The old host\'s state is the only copy until the move is verified.' : `No backup configured: add backup.restic to the manifest, or a services.restic.backups job on ${from.name} covering the state.`);
   if (!routes.proxy && m.strategy !== 'hot' && p?.subdomain) warnings.push('No proxy routes move with this service: clients reach it by DNS or address, which you must update at cutover.');
+  if (m.strategy !== 'hot' && routes.proxy && routes.moved.length > 0) warnings.push(`A rollback after ${routes.proxy} switched to ${to.name} restores ${from.name}'s state as of the stop: writes ${to.name} acknowledged in between (from the switch, which happens while the service starts, to the failed check) are not copied back.`);
   if (!m.verify && verify.length === 0) warnings.push('No verification checks: add verify entries, or the cutover is judged by the unit staying active only.');
   if (oldInv.stateVersion !== newInv.stateVersion) warnings.push(`system.stateVersion differs (${from.name}: ${oldInv.stateVersion ?? 'unset'}, ${to.name}: ${newInv.stateVersion ?? 'unset'}): defaults such as data directories and the PostgreSQL major follow it; pin them for ${m.service} on ${to.name}.`);
-  if (user && user.uid === null) warnings.push(`${owner} has no fixed uid on ${from.name}: rsync maps owners by name, so ${to.name} must be deployed (users created) before the copy; the owners check compares names.`);
+  if (user && user.uid === null) warnings.push(`${owner} has no fixed uid on ${from.name}: rsync maps owners by name, so ${to.name} must be deployed (users created) before the copy; the final dry run compares owners by name.`);
   if (container) warnings.push(`${unit} on ${from.name} stays stopped but declared until finalize; the container's root under /var/lib/nixos-containers/${container} is not copied.`);
 
   const follow = {
@@ -92,7 +93,7 @@ function buildMigration(manifest: Manifest, inventory: Inventory, ctx: PlanConte
     },
   } : null;
   if (database) {
-    warnings.push(`Rollback after ${to.name} took writes (once the application started there) loses those writes: migen keeps ${from.name} read-only-then-thawed, it does not replicate back. Verification runs before the proxy sends users to ${to.name}.`);
+    warnings.push(`Rollback after ${to.name} took writes (once the application started there${routes.proxy ? ` and ${routes.proxy} switched to it` : ''}) loses those writes: migen keeps ${from.name} read-only-then-thawed, it does not replicate back.${routes.proxy ? ` The switch happens while the application starts; the backend check and the verification follow, and a failure there rolls back.` : ''}`);
     warnings.push(`The subscription's connection string holds the replication password (from ${database.passwordSecret}) on ${to.name} until the cutover drops the subscription.`);
     if (!newInv.secrets.agenix.includes(database.passwordSecret) && !newInv.secrets.sops.includes(database.passwordSecret)) warnings.push(`Declare the secret ${database.passwordSecret} (owner postgres) on ${from.name} and ${to.name}: the replication role's password.`);
   }

@@ -150,6 +150,14 @@ export function buildSteps(full: Ctx): Step[] {
       acceptExit: [24], thresholdBytes: c.sync.thresholdBytes, maxPasses: c.sync.maxPasses, bandwidthBytesPerSecond: c.sync.bandwidthBytesPerSecond,
     });
   }
+  // The live passes (and the backup) leave up to gigabytes of dirty page cache that the kernel
+  // writes back some 30 s later: inside the window, where the final pass, the service's fsyncs at
+  // start and every command would queue behind it. Both hosts flush before the stop instead.
+  if (copyFiles && c.strategy !== 'cold') {
+    for (const h of [to.name, from.name]) {
+      add({ ...base, id: `flush-${h}`, phase: 'sync', kind: 'command', concurrent: 'flush', title: `${h} writes its dirty page cache to disk before the stop (sync)`, run: on(h, 'sync') });
+    }
+  }
 
   // cutover
   const m = c.maintenance;
