@@ -4,7 +4,7 @@
 // Run: npx migen run forgejo [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-forgejo
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
 // steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: ff38cd4f04c6b398f2eca05f98c3df348f13b0b0deec393993c1d30e5d48c2ee
+// runbook fingerprint: 3edb854ca2fcbf3257ad2da6a54c204817dd4b2ded56e5c7b5138db5ca41082d
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -410,11 +410,33 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
       undoOnFailure: true,
       run: {
         on: 'o001',
-        script: '/nix/var/nix/profiles/system/specialisation/migen-forgejo/bin/switch-to-configuration test',
+        script: `before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
+was=$(readlink -f /run/current-system)
+/nix/var/nix/profiles/system/specialisation/migen-forgejo/bin/switch-to-configuration test
+if [ "$was" != "$(readlink -f /nix/var/nix/profiles/system/specialisation/migen-forgejo)" ]; then
+  for i in $(seq 1 200); do
+    now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
+    stale=0; for p in $before; do case $now in *" $p "*) stale=1 ;; esac; done
+    if [ "$stale" = 0 ] && [ "$now" != "  " ]; then break; fi
+    if [ "$i" = 200 ]; then echo "nginx still answers with the previous configuration (or not at all) 10 s after the activation" >&2; exit 1; fi
+    sleep 0.05
+  done
+fi`,
       },
       undo: {
         on: 'o001',
-        script: '/nix/var/nix/profiles/system/bin/switch-to-configuration test',
+        script: `before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
+was=$(readlink -f /run/current-system)
+/nix/var/nix/profiles/system/bin/switch-to-configuration test
+if [ "$was" != "$(readlink -f /nix/var/nix/profiles/system)" ]; then
+  for i in $(seq 1 200); do
+    now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
+    stale=0; for p in $before; do case $now in *" $p "*) stale=1 ;; esac; done
+    if [ "$stale" = 0 ] && [ "$now" != "  " ]; then break; fi
+    if [ "$i" = 200 ]; then echo "nginx still answers with the previous configuration (or not at all) 10 s after the activation" >&2; exit 1; fi
+    sleep 0.05
+  done
+fi`,
       },
     },
     // 24. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20

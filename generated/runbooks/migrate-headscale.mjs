@@ -4,7 +4,7 @@
 // Run: npx migen run headscale [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-headscale
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
 // steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: 4f6ef3017e9476e9ad7c591102b4d0dd1cebe7ef601dc2875b4414a09f760e79
+// runbook fingerprint: 76bc817eccf60e2ddc981a52d6a3cf4931d60f51ef81fae0b19f85084735eac0
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -384,11 +384,33 @@ d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChec
       undoOnFailure: true,
       run: {
         on: 'l001',
-        script: '/nix/var/nix/profiles/system/specialisation/migen-headscale/bin/switch-to-configuration test',
+        script: `before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
+was=$(readlink -f /run/current-system)
+/nix/var/nix/profiles/system/specialisation/migen-headscale/bin/switch-to-configuration test
+if [ "$was" != "$(readlink -f /nix/var/nix/profiles/system/specialisation/migen-headscale)" ]; then
+  for i in $(seq 1 200); do
+    now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
+    stale=0; for p in $before; do case $now in *" $p "*) stale=1 ;; esac; done
+    if [ "$stale" = 0 ] && [ "$now" != "  " ]; then break; fi
+    if [ "$i" = 200 ]; then echo "nginx still answers with the previous configuration (or not at all) 10 s after the activation" >&2; exit 1; fi
+    sleep 0.05
+  done
+fi`,
       },
       undo: {
         on: 'l001',
-        script: '/nix/var/nix/profiles/system/bin/switch-to-configuration test',
+        script: `before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
+was=$(readlink -f /run/current-system)
+/nix/var/nix/profiles/system/bin/switch-to-configuration test
+if [ "$was" != "$(readlink -f /nix/var/nix/profiles/system)" ]; then
+  for i in $(seq 1 200); do
+    now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
+    stale=0; for p in $before; do case $now in *" $p "*) stale=1 ;; esac; done
+    if [ "$stale" = 0 ] && [ "$now" != "  " ]; then break; fi
+    if [ "$i" = 200 ]; then echo "nginx still answers with the previous configuration (or not at all) 10 s after the activation" >&2; exit 1; fi
+    sleep 0.05
+  done
+fi`,
       },
     },
     // 23. cutover on l001 [downtime]: l001 reaches the new backend http://100.64.0.30:8080

@@ -4,7 +4,7 @@
 // Run: npx migen run vaultwarden [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-vaultwarden
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
 // steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: 60e3cf310c4e30204b69d594b7593a9e58b6a1461e53b0e682e0234ea6e220d3
+// runbook fingerprint: 476a20c2b5f6b05aac27867bfd0906cbe896e6b1e28f3c2ff5a4d3507e16026a
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -398,11 +398,33 @@ d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChec
       undoOnFailure: true,
       run: {
         on: 'o001',
-        script: '/nix/var/nix/profiles/system/specialisation/migen-vaultwarden/bin/switch-to-configuration test',
+        script: `before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
+was=$(readlink -f /run/current-system)
+/nix/var/nix/profiles/system/specialisation/migen-vaultwarden/bin/switch-to-configuration test
+if [ "$was" != "$(readlink -f /nix/var/nix/profiles/system/specialisation/migen-vaultwarden)" ]; then
+  for i in $(seq 1 200); do
+    now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
+    stale=0; for p in $before; do case $now in *" $p "*) stale=1 ;; esac; done
+    if [ "$stale" = 0 ] && [ "$now" != "  " ]; then break; fi
+    if [ "$i" = 200 ]; then echo "nginx still answers with the previous configuration (or not at all) 10 s after the activation" >&2; exit 1; fi
+    sleep 0.05
+  done
+fi`,
       },
       undo: {
         on: 'o001',
-        script: '/nix/var/nix/profiles/system/bin/switch-to-configuration test',
+        script: `before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
+was=$(readlink -f /run/current-system)
+/nix/var/nix/profiles/system/bin/switch-to-configuration test
+if [ "$was" != "$(readlink -f /nix/var/nix/profiles/system)" ]; then
+  for i in $(seq 1 200); do
+    now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
+    stale=0; for p in $before; do case $now in *" $p "*) stale=1 ;; esac; done
+    if [ "$stale" = 0 ] && [ "$now" != "  " ]; then break; fi
+    if [ "$i" = 200 ]; then echo "nginx still answers with the previous configuration (or not at all) 10 s after the activation" >&2; exit 1; fi
+    sleep 0.05
+  done
+fi`,
       },
     },
     // 24. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20:8222

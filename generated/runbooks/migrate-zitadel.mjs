@@ -4,7 +4,7 @@
 // Run: npx migen run zitadel [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-zitadel
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
 // steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: 322e0990d76c97831da2d5f100dccc529a420c3f8737cb944a88dd513b0659df
+// runbook fingerprint: 3076ea2731a271bf869254a948b8938acc72feef00332b88ffdf43e72cea4376
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -696,11 +696,33 @@ SQL
       undoOnFailure: true,
       run: {
         on: 'o001',
-        script: '/nix/var/nix/profiles/system/specialisation/migen-zitadel/bin/switch-to-configuration test',
+        script: `before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
+was=$(readlink -f /run/current-system)
+/nix/var/nix/profiles/system/specialisation/migen-zitadel/bin/switch-to-configuration test
+if [ "$was" != "$(readlink -f /nix/var/nix/profiles/system/specialisation/migen-zitadel)" ]; then
+  for i in $(seq 1 200); do
+    now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
+    stale=0; for p in $before; do case $now in *" $p "*) stale=1 ;; esac; done
+    if [ "$stale" = 0 ] && [ "$now" != "  " ]; then break; fi
+    if [ "$i" = 200 ]; then echo "nginx still answers with the previous configuration (or not at all) 10 s after the activation" >&2; exit 1; fi
+    sleep 0.05
+  done
+fi`,
       },
       undo: {
         on: 'o001',
-        script: '/nix/var/nix/profiles/system/bin/switch-to-configuration test',
+        script: `before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
+was=$(readlink -f /run/current-system)
+/nix/var/nix/profiles/system/bin/switch-to-configuration test
+if [ "$was" != "$(readlink -f /nix/var/nix/profiles/system)" ]; then
+  for i in $(seq 1 200); do
+    now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
+    stale=0; for p in $before; do case $now in *" $p "*) stale=1 ;; esac; done
+    if [ "$stale" = 0 ] && [ "$now" != "  " ]; then break; fi
+    if [ "$i" = 200 ]; then echo "nginx still answers with the previous configuration (or not at all) 10 s after the activation" >&2; exit 1; fi
+    sleep 0.05
+  done
+fi`,
       },
     },
     // 38. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20

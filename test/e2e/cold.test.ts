@@ -40,10 +40,14 @@ describe('cold migration (adguardhome h003 -> h002) with the generated runbook',
     const probe = await dns.stop();
 
     expect(await checks.treeDigest(lab, 'h003', AGH_STATE)).toEqual(oldAtStop);
-    // the copy is the old state, file for file (the running service on h002 has opened the
-    // database since, which makes an empty -wal and a -shm)
-    const noWal = { exclude: /-(wal|shm)$/ };
-    expect(await checks.treeDigest(lab, 'h002', AGH_STATE, noWal)).toEqual(await checks.treeDigest(lab, 'h003', AGH_STATE, noWal));
+    // The copy is the old state: every file byte for byte, the database row for row. The database
+    // is compared by content: h003's service may stop with committed pages still in its -wal (a
+    // request in flight at the stop keeps a connection open, so the last close never checkpoints),
+    // and the copy carries that -wal; the service's start on h002 then checkpoints it into
+    // db.sqlite3. Same rows, other bytes in db.sqlite3 and db.sqlite3-wal.
+    const notDb = { exclude: /^db\.sqlite3(-wal|-shm)?$/ };
+    expect(await checks.treeDigest(lab, 'h002', AGH_STATE, notDb)).toEqual(await checks.treeDigest(lab, 'h003', AGH_STATE, notDb));
+    expect(await checks.sqliteDump(lab, 'h002', AGH_DB)).toBe(await checks.sqliteDump(lab, 'h003', AGH_DB));
     const ids = new Set(await checks.rowIds(lab, 'h002', AGH_DB));
     expect(acked.length).toBeGreaterThan(10);
     expect(acked.filter((a) => !ids.has(a.id))).toEqual([]);
@@ -61,11 +65,14 @@ describe('cold migration (adguardhome h003 -> h002) with the generated runbook',
     expect(hosts[0]).toBe('100.64.0.3');
     expect(hosts[hosts.length - 1]).toBe('100.64.0.20');
     expect(hosts.lastIndexOf('100.64.0.3')).toBeLessThan(hosts.indexOf('100.64.0.20'));
-    // as for the warm run, the window covers the clients' outage, up to the client's own delay: a
-    // client asks h003 first, so once h002 answers, each of its samples still waits out the 300 ms
-    // timeout on the stopped h003 before asking h002 (plus its 50 ms interval); the runbook's
-    // verification asks h002 directly
-    expect(report.window.ms!).toBeGreaterThanOrEqual(probe.longestOutageMs - 350);
+    // As for the warm run, the window covers the clients' outage, up to the client's own delay. The
+    // client is a resolver with two servers, h003 first, 300 ms each: a query that failed on both
+    // takes 600 ms, and the next one starts right after it. A query that asked h002 just before it
+    // answered fails 300 ms later; the next one waits out h003 again and gets h002's answer 600 ms
+    // after h002 answered. The runbook's verification asks h002 directly, so the client's outage
+    // ends up to 2 x 300 ms + its 50 ms interval after the window (any real resolver with a dead
+    // first server behaves the same way).
+    expect(report.window.ms!).toBeGreaterThanOrEqual(probe.longestOutageMs - 650);
     expect(report.window.ms! - probe.longestOutageMs).toBeLessThanOrEqual(1500);
     console.log(
       `e2e cold adguardhome h003 -> h002: runbook ${(r.ms / 1000).toFixed(1)} s; downtime window (report) ${report.window.ms} ms; ` +

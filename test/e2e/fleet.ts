@@ -11,7 +11,7 @@
  *   that they still answer from h001 after the cutover.
  */
 import fs from 'node:fs';
-import { APP_PY, type Lab, type LabOptions } from '../lab/index.js';
+import { activateAndSettle, APP_PY, type Lab, type LabOptions } from '../lab/index.js';
 import { fleet, proxyProfiles } from './helpers.js';
 
 export const VW_STATE = '/var/lib/vaultwarden';
@@ -70,7 +70,8 @@ export async function setupVaultwarden(lab: Lab, opts: { h002Env?: Record<string
 /** back to "o001 serves vaultwarden, h002 has none of its state", keeping o001's state */
 export async function resetVaultwarden(lab: Lab, root: string): Promise<void> {
   await must(lab, 'h002', `systemctl stop vaultwarden; rm -rf ${VW_STATE}`);
-  await must(lab, 'o001', `/nix/var/nix/profiles/system/bin/switch-to-configuration test >/dev/null; rm -f /run/migen/vaultwarden.lock; systemctl start vaultwarden`);
+  await must(lab, 'o001', `{ ${activateAndSettle('/nix/var/nix/profiles/system/bin/switch-to-configuration')}
+} >/dev/null; rm -f /run/migen/vaultwarden.lock; systemctl start vaultwarden`);
   fs.rmSync(`${root}/.migen`, { recursive: true, force: true });
 }
 

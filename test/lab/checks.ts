@@ -18,6 +18,16 @@ export async function sqliteIntegrity(lab: Lab, host: string, dbPath: string): P
   return out === 'ok' ? 'ok' : out || `sqlite3 exited ${r.code}`;
 }
 
+/**
+ * The database's content as SQL (`sqlite3 .dump`, read-only: the file, its -wal and -shm are left
+ * as they are). Two copies of one database can differ byte for byte and hold the same rows: one
+ * has its committed pages still in the -wal, the other has checkpointed them into the main file
+ * (SQLite does at the close of the last connection, as the service's start does on the new host).
+ */
+export async function sqliteDump(lab: Lab, host: string, dbPath: string): Promise<string> {
+  return onHost(lab, host, `sqlite3 -bail -readonly ${sq(dbPath)} .dump`);
+}
+
 /** ids of a table (default items), ascending. Throws when the query fails. */
 export async function rowIds(lab: Lab, host: string, dbPath: string, table = 'items'): Promise<number[]> {
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(table)) throw new Error(`bad table ${table}`);

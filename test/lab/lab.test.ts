@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import { checks } from './index.js';
-import { APP_PY, createLab, useLab, type Lab } from './lab.js';
+import { activateAndSettle, APP_PY, createLab, useLab, type Lab } from './lab.js';
 import { startProber, startWriter } from './clients.js';
 import { findLeftovers } from './leftovers.js';
 
@@ -22,6 +22,13 @@ async function ssh(lab: Lab, target: string, script: string, extra: string[] = [
 
 async function curlVia(lab: Lab, host: string, url: string) {
   return lab.operator(['curl', '-sS', '--noproxy', '*', '--max-time', '3', '-H', `Host: ${host}`, url]);
+}
+
+/** which host answers each of n requests through the proxy, each on a fresh connection */
+async function servedN(lab: Lab, vhost: string, n: number): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < n; i++) out.push((await curlVia(lab, vhost, 'http://100.64.0.1/healthz')).stdout);
+  return out;
 }
 
 function defineVault(lab: Lab, host: string) {
@@ -166,18 +173,21 @@ describe('lab', () => {
     expect((await curlVia(lab, 'vault.example.org', 'http://100.64.0.1/healthz')).stdout).toBe('h001');
     expect((await ssh(lab, 'o001', 'systemctl is-active nginx; readlink /run/current-system')).stdout).toBe('active\n/nix/var/nix/profiles/system\n');
 
-    let r = await ssh(lab, 'o001', '/nix/var/nix/profiles/system/specialisation/cutover/bin/switch-to-configuration test');
+    // Like nixpkgs' (a reload is `kill -HUP` of the master), the stand-in returns once nginx has
+    // been told; for 100 ms or more the old workers still accept. Once no old worker accepts, every
+    // new connection gets the new route.
+    let r = await ssh(lab, 'o001', activateAndSettle('/nix/var/nix/profiles/system/specialisation/cutover/bin/switch-to-configuration'));
     expect(r.code, r.stderr).toBe(0);
-    expect((await curlVia(lab, 'vault.example.org', 'http://100.64.0.1/healthz')).stdout).toBe('h002');
+    expect(await servedN(lab, 'vault.example.org', 20)).toEqual(Array(20).fill('h002'));
     // the other vhost kept its backend (port included)
     expect((await ssh(lab, 'o001', 'grep -A1 "server_name other.example.org" /etc/nginx/nginx.conf; grep -c "proxy_pass http://100.64.0.13:8095;" /etc/nginx/nginx.conf')).stdout).toMatch(/\n1\n$/);
     r = await curlVia(lab, 'other.example.org', 'http://100.64.0.1/static');
     expect(r.stdout).toMatch(/404/);
 
     // and back (rollback) with the base profile
-    r = await ssh(lab, 'o001', '/nix/var/nix/profiles/system/bin/switch-to-configuration switch');
+    r = await ssh(lab, 'o001', activateAndSettle('/nix/var/nix/profiles/system/bin/switch-to-configuration', 'switch'));
     expect(r.code, r.stderr).toBe(0);
-    expect((await curlVia(lab, 'vault.example.org', 'http://100.64.0.1/healthz')).stdout).toBe('h001');
+    expect(await servedN(lab, 'vault.example.org', 20)).toEqual(Array(20).fill('h001'));
     expect((await ssh(lab, 'o001', 'switch-to-configuration 2>/dev/null; /nix/var/nix/profiles/system/bin/switch-to-configuration bogus')).code).toBe(1);
 
     // nixos-rebuild is a recording stand-in on the operator's PATH
@@ -188,6 +198,10 @@ describe('lab', () => {
 
   test('writer and prober work through the proxy and measure an outage', async () => {
     const { lab } = ctx;
+    // this test's own starting point: vault routes to h001, which serves
+    expect((await ssh(lab, 'o001', activateAndSettle('/nix/var/nix/profiles/system/bin/switch-to-configuration'))).code).toBe(0);
+    expect((await lab.exec('h001', 'systemctl start vault')).code).toBe(0);
+    expect(await servedN(lab, 'vault.example.org', 5)).toEqual(Array(5).fill('h001'));
     const base = { address: '100.64.0.1', host: 'vault.example.org', maxMs: 20_000 };
     const writer = startWriter(lab, { ...base, attachEvery: 5 });
     const prober = startProber(lab, base);

@@ -604,7 +604,7 @@ class LabImpl implements Lab {
       ready: { tcp: 80 },
     });
     const stc = active === 'base' ? '/nix/var/nix/profiles/system/bin/switch-to-configuration' : `/nix/var/nix/profiles/system/specialisation/${active}/bin/switch-to-configuration`;
-    const r = await this.exec(host, `${stc} switch`);
+    const r = await this.exec(host, activateAndSettle(stc, 'switch'));
     if (r.code !== 0) throw new Error(`lab: nginx on ${host}: switch-to-configuration ${active} failed (${r.code}): ${r.stderr}${r.stdout}`);
   }
 
@@ -723,9 +723,12 @@ function switchScript(host: string, profile: string, top: string): string {
   return `#!/bin/bash
 # migen lab: STAND-IN for NixOS's switch-to-configuration, profile '${profile}' on ${host}.
 # Real activation needs NixOS (systemd, /nix/store closures). This one activates only nginx:
-#   switch|test   install ${top}/etc/nginx/nginx.conf as /etc/nginx/nginx.conf, reload nginx
-#                 (start it if not running) and wait until nginx serves this profile's generation;
-#                 switch also records the profile as the boot default.
+#   switch|test   install ${top}/etc/nginx/nginx.conf as /etc/nginx/nginx.conf and reload
+#                 nginx the way nixpkgs' unit does (ExecReload: nginx -t, then kill -HUP of the
+#                 master), starting it when it is not running; switch also records the profile
+#                 as the boot default. Like the real one it returns once nginx has been told, not
+#                 once it serves the new configuration: the master starts new workers and lets
+#                 the old ones accept for 100 ms more (nginx's ngx_process_cycle.c).
 #   boot          only record the boot default;  dry-activate  print what would change.
 set -euo pipefail
 profile=${sq(profile)}
@@ -746,21 +749,36 @@ mv -f /etc/nginx/.nginx.conf.new /etc/nginx/nginx.conf
 ln -sfn "$top" /run/current-system
 echo "$profile" >/run/lab-active-profile
 [ "$action" = switch ] && echo "$profile" >/nix/var/nix/profiles/.lab-boot-profile
-want=$(<"$top/etc/nginx/generation")
 if systemctl is-active -q nginx; then
-  nginx -s reload -e /var/log/nginx/error.log
+  kill -HUP "$(systemctl show -p MainPID --value nginx)"
 else
   systemctl start nginx 9>&-
 fi
-ok=0
-for _ in $(seq 1 400); do
-  got=$(curl -s --noproxy '*' --max-time 1 -H 'Host: lab-generation.invalid' http://127.0.0.1/.lab/generation || true)
-  if [ "$got" = "$want" ]; then ok=$((ok + 1)); [ $ok -ge 2 ] && exit 0; else ok=0; fi
-  sleep 0.025
-done
-echo "switch-to-configuration: nginx did not take up profile $profile within 10 s" >&2
-exit 1
 `;
+}
+
+/**
+ * A bash script that runs `stc ACTION` (a profile's switch-to-configuration) on a lab host and
+ * returns once nginx answers new connections only with that profile: no worker of the previous
+ * configuration still accepting (gone, or "worker process is shutting down"), and the generation
+ * endpoint answering the profile's token. The lab's setup and tests use it; runbooks wait the same
+ * way (src/generator/plan/steps.ts, activateProxy).
+ */
+export function activateAndSettle(stc: string, action: 'switch' | 'test' = 'test'): string {
+  const top = stc.replace(/\/bin\/switch-to-configuration$/, '');
+  return [
+    "before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)",
+    `${sq(stc)} ${action}`,
+    `want=$(<${sq(`${top}/etc/nginx/generation`)})`,
+    'for i in $(seq 1 400); do',
+    "  now=\" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) \"",
+    '  stale=0; for p in $before; do case $now in *" $p "*) stale=1 ;; esac; done',
+    "  got=$(curl -s --noproxy '*' --max-time 1 -H 'Host: lab-generation.invalid' http://127.0.0.1/.lab/generation || true)",
+    '  if [ "$stale" = 0 ] && [ "$got" = "$want" ]; then exit 0; fi',
+    '  sleep 0.025',
+    'done',
+    'echo "nginx did not settle on generation $want within 10 s" >&2; exit 1',
+  ].join('\n');
 }
 
 // ---------------------------------------------------------------- process / ns scanning (shared with leftovers.ts)

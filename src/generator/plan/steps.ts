@@ -72,6 +72,33 @@ function deployScript(c: Ctx, h: HostRef, action: 'switch' | 'boot'): string {
 
 const SYSTEM = '/nix/var/nix/profiles/system';
 
+/**
+ * Activates a configuration of the proxy and returns once nginx answers every new connection with
+ * it. switch-to-configuration returns when nginx has been told (a reload is `kill -HUP`, a restart
+ * a start job): after a reload the master starts new workers and lets the old ones accept for
+ * 100 ms more before it asks them to shut down (ngx_process_cycle.c, ngx_msleep(100)), and a
+ * restarted nginx may not listen yet. So this waits until no worker of the previous configuration
+ * still accepts (gone, or titled "worker process is shutting down", which closed its listening
+ * sockets) and a worker of the new one runs. An activation that changes nothing (a repeated step)
+ * waits for nothing.
+ */
+export function activateProxy(top: string): string {
+  return [
+    "before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)",
+    'was=$(readlink -f /run/current-system)',
+    cmd`${`${top}/bin/switch-to-configuration`} test`,
+    cmd`if [ "$was" != "$(readlink -f ${top})" ]; then`,
+    '  for i in $(seq 1 200); do',
+    `    now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "`,
+    '    stale=0; for p in $before; do case $now in *" $p "*) stale=1 ;; esac; done',
+    '    if [ "$stale" = 0 ] && [ "$now" != "  " ]; then break; fi',
+    '    if [ "$i" = 200 ]; then echo "nginx still answers with the previous configuration (or not at all) 10 s after the activation" >&2; exit 1; fi',
+    '    sleep 0.05',
+    '  done',
+    'fi',
+  ].join('\n');
+}
+
 /** Database directories move by replication in a hot migration, never by rsync. */
 export function isDatabaseDir(p: string): boolean {
   return /(^|\/)(postgres|postgresql|pgdata)(\/|$)/.test(p) || p.startsWith('/var/lib/postgresql');
@@ -197,7 +224,7 @@ export function buildSteps(full: Ctx): Step[] {
   if (hot) add({ ...base, ...together, id: 'start-new', phase: 'cutover', kind: 'command', window: true, undoOnFailure: true, title: `start ${hot.app.unitTitle} on ${to.name}: from here it takes writes`, run: on(to.name, hot.app.start(to.name)), undo: on(to.name, hot.app.stop(to.name)) });
   else add({ ...base, ...together, id: 'start-new', phase: 'cutover', kind: 'command', window: true, undoOnFailure: true, title: `start ${c.unit} on ${to.name}`, run: on(to.name, cmd`systemctl start ${c.unit}`), undo: on(to.name, cmd`systemctl stop ${c.unit}`) });
   if (proxy && first) {
-    add({ ...base, ...together, id: 'route-new', phase: 'cutover', kind: 'command', window: true, undoOnFailure: true, title: `${proxy.name} routes ${[...new Set(c.routes.moved.map((r) => r.domain))].join(', ')} to ${to.name}`, run: on(proxy.name, cmd`${`${SYSTEM}/specialisation/${c.specialisation}/bin/switch-to-configuration`} test`), undo: on(proxy.name, cmd`${`${SYSTEM}/bin/switch-to-configuration`} test`) });
+    add({ ...base, ...together, id: 'route-new', phase: 'cutover', kind: 'command', window: true, undoOnFailure: true, title: `${proxy.name} routes ${[...new Set(c.routes.moved.map((r) => r.domain))].join(', ')} to ${to.name}`, run: on(proxy.name, activateProxy(`${SYSTEM}/specialisation/${c.specialisation}`)), undo: on(proxy.name, activateProxy(SYSTEM)) });
     add({ ...base, id: 'backend-healthy', phase: 'cutover', kind: 'probe', window: true, endsWindow: false, intervalSeconds: 0.1, deadlineSeconds: 60, title: `${proxy.name} reaches the new backend ${first.to}`, run: on(proxy.name, cmd`code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -H ${`Host: ${first.domain}`} ${first.to}) && [ "$code" -ge 200 ] && [ "$code" -lt 500 ]`) });
   } else {
     add({ ...base, id: 'unit-active', phase: 'cutover', kind: 'probe', window: true, endsWindow: false, intervalSeconds: 0.25, deadlineSeconds: 60, title: `${c.unit} stays active on ${to.name}`, run: on(to.name, cmd`systemctl is-active --quiet ${c.unit}`) });
