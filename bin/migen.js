@@ -1,5 +1,8 @@
 #!/usr/bin/env node
-import { main } from '../dist/cli.js';
+// Node's own compile cache (22.1+): the modules migen plan loads are compiled once, not at every start.
+import module from 'node:module';
+module.enableCompileCache?.();
+const { main } = await import('../dist/cli.js');
 // `migen plan ... | head` closes the pipe early: that is not an error.
 process.stdout.on('error', (e) => { if (e.code === 'EPIPE') process.exit(0); throw e; });
-main(process.argv.slice(2)).then((code) => { process.exitCode = code; });
+process.exitCode = await main(process.argv.slice(2));

@@ -29,7 +29,7 @@ pkgs.buildNpmPackage {
   pname = package.name;
   inherit (package) version;
   inherit src;
-  nodejs = pkgs.nodejs_20;
+  nodejs = pkgs.nodejs_24;
 
   npmDeps = pkgs.importNpmLock {
     npmRoot = src;

@@ -1,7 +1,8 @@
 // migen's command line: thin glue between the pipeline stages. Heavy modules load per command.
+import { COMMAND_OPTIONS, flag, parse, type Command } from './args.js';
 import { UserError } from './errors.js';
 
-const USAGE: Record<string, string> = {
+const USAGE: Record<Command | 'main', string> = {
   main: `migen: generate reviewable NixOS service migrations
 
 Usage: migen <command> [options]
@@ -50,59 +51,28 @@ the inventory as JSON (sorted keys): the format of --inventory FILE.`,
 Sets status: done for migration NAME in MANIFEST (keeping comments and layout) and regenerates.`,
 };
 
-interface Args { command: string; positional: string[]; flags: Map<string, string | true>; overrides: [string, string][] }
-
-const VALUE_FLAGS = new Set(['--format', '--inventory', '--flake', '--out']);
-const BOOL_FLAGS = new Set(['--help', '-h', '--debug', '--diff', '--dry-run', '--resume', '--yes', '--no-rollback']);
-
-function parseArgs(argv: readonly string[]): Args {
-  const positional: string[] = [];
-  const flags = new Map<string, string | true>();
-  const overrides: [string, string][] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--override-input') {
-      const n = argv[i + 1]; const r = argv[i + 2];
-      if (!n || !r) throw new UserError('E_USAGE', '--override-input needs NAME and REF, e.g. --override-input nixpkgs path:/srv/nixpkgs');
-      overrides.push([n, r]); i += 2;
-    } else if (a.startsWith('--') && a.includes('=') && VALUE_FLAGS.has(a.slice(0, a.indexOf('=')))) {
-      flags.set(a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1));
-    } else if (VALUE_FLAGS.has(a)) {
-      const v = argv[i + 1];
-      if (v === undefined) throw new UserError('E_USAGE', `${a} needs a value`);
-      flags.set(a, v); i++;
-    } else if (BOOL_FLAGS.has(a)) flags.set(a === '-h' ? '--help' : a, true);
-    else if (a.startsWith('-')) throw new UserError('E_USAGE', `unknown option ${a}; see migen --help`);
-    else positional.push(a);
-  }
-  const command = positional.shift() ?? '';
-  return { command, positional, flags, overrides };
-}
-
-const str = (a: Args, f: string): string | undefined => { const v = a.flags.get(f); return typeof v === 'string' ? v : undefined; };
-
+/** Runs a command; returns the exit code. One message, never a stack trace (unless --debug). */
 export async function main(argv: readonly string[]): Promise<number> {
   const debug = argv.includes('--debug');
   try {
-    if (argv[0] === 'run') return await runCli(argv.slice(1));
-    const a = parseArgs(argv);
-    if (a.command === '' || a.command === 'help') { process.stdout.write(`${USAGE.main}\n`); return a.command === '' && !a.flags.has('--help') ? 1 : 0; }
-    if (!(a.command in USAGE) || a.command === 'main') throw new UserError('E_USAGE', `unknown command ${JSON.stringify(a.command)}; commands: plan, generate, check, inventory, run, finalize`);
-    if (a.flags.has('--help')) { process.stdout.write(`${USAGE[a.command]}\n`); return 0; }
+    const [first, ...rest] = argv;
+    if (first === undefined || first === 'help' || first === '--help' || first === '-h') {
+      process.stdout.write(`${USAGE.main}\n`);
+      return first === undefined ? 1 : 0;
+    }
+    if (first.startsWith('-')) throw new UserError('E_USAGE', `${first}: a command comes first; see migen --help`);
+    if (!Object.prototype.hasOwnProperty.call(COMMAND_OPTIONS, first)) throw new UserError('E_USAGE', `unknown command ${JSON.stringify(first)}; commands: ${Object.keys(COMMAND_OPTIONS).join(', ')}`);
+    const command = first as Command;
+    const args = parse(rest, COMMAND_OPTIONS[command], `migen ${command}`);
+    if (flag(args.values, 'help')) {
+      if (command === 'run') {
+        const { RUN_USAGE } = await import('./runtime/usage.js');
+        process.stdout.write(`${RUN_USAGE}\n  --out DIR          the generated/ directory (default: generated)\n  --runbook FILE     run this runbook file instead of DIR/runbooks/migrate-NAME.mjs\n`);
+      } else process.stdout.write(`${USAGE[command]}\n`);
+      return 0;
+    }
     const { commands } = await import('./commands.js');
-    return await commands[a.command as keyof typeof commands]({
-      positional: a.positional,
-      format: str(a, '--format'),
-      inventory: str(a, '--inventory'),
-      flake: str(a, '--flake'),
-      out: str(a, '--out') ?? 'generated',
-      overrideInputs: a.overrides,
-      diff: a.flags.has('--diff'),
-      dryRun: a.flags.has('--dry-run'),
-      resume: a.flags.has('--resume'),
-      yes: a.flags.has('--yes'),
-      noRollback: a.flags.has('--no-rollback'),
-    });
+    return await commands[command](args);
   } catch (e) {
     if (e instanceof UserError) {
       process.stderr.write(`migen: ${e.message}\n`);
@@ -112,28 +82,4 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`migen: internal error: ${(e as Error)?.message ?? String(e)}\n${debug ? `${(e as Error)?.stack ?? ''}\n` : 'Run again with --debug for the stack trace, and report it.\n'}`);
     return 1;
   }
-}
-
-/** `migen run NAME [runtime options]`: --out/--runbook pick the file, the rest goes to the runbook. */
-async function runCli(argv: readonly string[]): Promise<number> {
-  const rest: string[] = [];
-  let out = 'generated';
-  let runbook: string | undefined;
-  let name: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--out' || a === '--runbook') {
-      const v = argv[++i];
-      if (!v) throw new UserError('E_USAGE', `${a} needs a value`);
-      if (a === '--out') out = v; else runbook = v;
-    } else if (!a.startsWith('-') && name === undefined) name = a;
-    else rest.push(a);
-  }
-  if (name === undefined || rest.includes('--help') || rest.includes('-h')) {
-    const { RUN_USAGE } = await import('./runtime/index.js');
-    process.stdout.write(`${RUN_USAGE}\n  --out DIR          the generated/ directory (default: generated)\n  --runbook FILE     run this runbook file instead of DIR/runbooks/migrate-NAME.mjs\n`);
-    return name === undefined && !rest.includes('--help') ? 2 : 0;
-  }
-  const { runCommand } = await import('./run.js');
-  return runCommand({ positional: [name], out, runbook, overrideInputs: [], diff: false, dryRun: false, resume: false, yes: false, noRollback: false }, rest);
 }

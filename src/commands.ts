@@ -1,119 +1,117 @@
+// The commands: read (load), plan, render, then emit; thin glue over the pipeline's stages.
 import path from 'node:path';
+import { flag, overridesOf, str, type Parsed } from './args.js';
 import { UserError } from './errors.js';
+import { compareOutput, checkOutput, Output, sumFile, writeOutput, type Expected } from './generator/emit/index.js';
 import { canonicalJson, evalInventory, parseInventoryText, readInventoryFile } from './generator/load/inventory.js';
 import { manifestSet, prepare, type Inputs } from './generator/pipeline.js';
-import { checkOutput, diffOutput, readSum, sha256, writeOutput, type OutFile } from './generator/emit/index.js';
-import { generationHeader, renderAll } from './generator/render/index.js';
-import { existsSync, readFileSync } from 'node:fs';
+import { renderAll } from './generator/render/index.js';
 import { planJson, renderPlanMarkdown, renderPlanText } from './generator/render/plan/index.js';
+import { printRunbooks } from './generator/render/runbook/index.js';
 import { validateInventoryShape } from './generator/validate/index.js';
 
-export interface Opts {
-  readonly positional: readonly string[];
-  readonly format?: string;
-  readonly inventory?: string;
-  readonly flake?: string;
-  readonly out: string;
-  readonly overrideInputs: readonly (readonly [string, string])[];
-  readonly diff: boolean;
-  readonly dryRun: boolean;
-  readonly resume: boolean;
-  readonly yes: boolean;
-  readonly noRollback: boolean;
-  readonly runbook?: string;
+const outDir = (a: Parsed): string => str(a.values, 'out') ?? 'generated';
+const source = (a: Parsed) => ({ inventory: str(a.values, 'inventory'), flake: str(a.values, 'flake'), overrideInputs: overridesOf(a.values) });
+
+function needManifests(a: Parsed, cmd: string): string[] {
+  if (a.positionals.length === 0) throw new UserError('E_USAGE', `migen ${cmd} needs at least one MANIFEST; see migen ${cmd} --help`);
+  return [...a.positionals];
 }
 
-function needManifests(o: Opts, cmd: string): string[] {
-  if (o.positional.length === 0) throw new UserError('E_USAGE', `migen ${cmd} needs at least one MANIFEST; see migen ${cmd} --help`);
-  return [...o.positional];
+/** The manifests given plus those already recorded in the output's migen.sum, prepared. */
+async function inputsFor(a: Parsed, out: Output, manifests: readonly string[]): Promise<Inputs> {
+  return prepare(manifestSet(manifests, out.recordedInputs), source(a));
 }
 
-/** Loads the manifests (plus those already recorded in the output's migen.sum) and renders everything. */
-export async function renderFor(o: Opts, manifests: readonly string[], opts: { reuseRunbooks?: boolean; printRunbooks?: boolean } = {}): Promise<{ inputs: Inputs; files: OutFile[] }> {
-  const all = manifestSet(manifests, o.out);
-  const inputs = await prepare(all, { inventory: o.inventory, flake: o.flake, overrideInputs: o.overrideInputs });
-  const { renderRunbooks, fingerprintLine } = await import('./generator/render/runbook/index.js');
-  // migen plan keeps an existing runbook whose fingerprint matches and that migen.sum says is
-  // untouched: then it never loads ts-morph. generate and check always print.
-  const sum = opts.reuseRunbooks ? readSum(o.out) : null;
-  const reuse = sum ? (p: string, fp: string): string | null => {
-    const file = path.join(o.out, p);
-    if (!existsSync(file)) return null;
-    const text = readFileSync(file, 'utf8');
-    return text.includes(`\n${fingerprintLine(fp)}\n`) && sum.files.get(p) === sha256(text) ? text : null;
-  } : undefined;
-  const runbooks = await renderRunbooks(inputs, generationHeader(inputs), reuse, { print: opts.printRunbooks ?? true });
-  const files = renderAll(inputs, { runbooks });
-  return { inputs, files };
+/** Everything generate writes, runbooks printed (ts-morph), and migen.sum. */
+async function rendered(inputs: Inputs): Promise<{ files: Expected[]; sum: Expected }> {
+  const { files, runbooks } = renderAll(inputs);
+  const printed = await printRunbooks(runbooks);
+  const all: Expected[] = [...files, ...printed.map((f, i) => ({ ...f, digest: runbooks[i]!.digest }))];
+  return { files: all, sum: sumFile(all, inputs.hashes, { manifests: inputs.manifests.map((m) => m.path), digest: inputs.hashes.digest }) };
 }
 
-async function plan(o: Opts): Promise<number> {
-  const manifests = needManifests(o, 'plan');
-  const format = o.format ?? 'text';
+async function plan(a: Parsed): Promise<number> {
+  const manifests = needManifests(a, 'plan');
+  const format = str(a.values, 'format') ?? 'text';
   if (!['text', 'markdown', 'json'].includes(format)) throw new UserError('E_USAGE', `--format ${format}: expected text, markdown or json`);
-  const { inputs, files } = await renderFor(o, manifests, { reuseRunbooks: true, printRunbooks: o.diff });
-  const changes = diffOutput(o.out, files).map((c) => ({ ...c, path: `${o.out}/${c.path}` }));
-  const given = new Set(inputs.manifests.filter((m) => manifests.map((x) => path.resolve(x)).includes(path.resolve(m.path))).map((m) => m.path));
-  const shown = inputs.plans.filter((p) => given.has(p.manifest));
+  const dir = outDir(a);
+  const out = new Output(dir);
+  const inputs = await inputsFor(a, out, manifests);
+  // Runbooks are compared by what they are made from (migen.sum records it), so migen plan never
+  // loads the TypeScript compiler; --diff prints them.
+  const diff = flag(a.values, 'diff');
+  const { files, runbooks } = renderAll(inputs);
+  const full = diff ? await rendered(inputs) : null;
+  const changes = (full ? compareOutput(out, full.files, full.sum) : compareOutput(out, [...files, ...runbooks], null)).map((c) => ({ ...c, path: `${dir}/${c.path}` }));
+  const given = new Set(manifests.map((x) => path.resolve(x)));
+  const shown = inputs.plans.filter((p) => given.has(path.resolve(p.manifest)));
   const fileChanges = changes.some((c) => c.mark !== ' ');
-  // Pending: generated/ would change, or a shown migration is still planned (the fleet will change).
-  const pending = fileChanges || shown.some((p) => p.migrations.some((m) => m.status === 'planned'));
   for (const p of shown) {
     if (format === 'json') process.stdout.write(canonicalJson(planJson(p, changes)));
     else if (format === 'markdown') process.stdout.write(renderPlanMarkdown(p, changes));
     else process.stdout.write(renderPlanText(p, changes));
   }
-  if (o.diff && fileChanges) {
+  if (full && fileChanges) {
     const { unifiedDiff } = await import('./generator/emit/diff.js');
-    for (const c of changes.filter((x) => x.mark !== ' ')) process.stdout.write(unifiedDiff(c.path, files.find((f) => `${o.out}/${f.path}` === c.path)?.content ?? null));
+    const byPath = new Map([...full.files, full.sum].map((f) => [`${dir}/${f.path}`, f.content]));
+    for (const c of changes.filter((x) => x.mark !== ' ')) process.stdout.write(unifiedDiff(c.path, byPath.get(c.path) ?? null));
   }
-  return pending ? 2 : 0;
+  // Pending: generated/ would change, or a shown migration is still planned (the fleet will change).
+  return fileChanges || shown.some((p) => p.migrations.some((m) => m.status === 'planned')) ? 2 : 0;
 }
 
-async function generate(o: Opts): Promise<number> {
-  const { files } = await renderFor(o, needManifests(o, 'generate'));
-  const changes = writeOutput(o.out, files);
-  const changed = changes.filter((c) => c.mark !== ' ');
-  for (const c of changed) process.stdout.write(`${c.mark} ${o.out}/${c.path}\n`);
-  process.stdout.write(changed.length ? `migen: wrote ${changed.length} file(s) in ${o.out}/\n` : `migen: ${o.out}/ is up to date\n`);
+async function generate(a: Parsed, manifests = needManifests(a, 'generate')): Promise<number> {
+  const dir = outDir(a);
+  const out = new Output(dir);
+  const { files, sum } = await rendered(await inputsFor(a, out, manifests));
+  const changed = writeOutput(out, files, sum).filter((c) => c.mark !== ' ');
+  for (const c of changed) process.stdout.write(`${c.mark} ${dir}/${c.path}\n`);
+  process.stdout.write(changed.length ? `migen: wrote ${changed.length} file(s) in ${dir}/\n` : `migen: ${dir}/ is up to date\n`);
   return 0;
 }
 
-async function check(o: Opts): Promise<number> {
-  const { files } = await renderFor(o, needManifests(o, 'check'));
-  const r = checkOutput(o.out, files);
+async function check(a: Parsed): Promise<number> {
+  const manifests = needManifests(a, 'check');
+  const dir = outDir(a);
+  const out = new Output(dir);
+  const { files, sum } = await rendered(await inputsFor(a, out, manifests));
+  const r = checkOutput(out, files, sum);
   const lines = [
-    ...r.edited.map((p) => `edited by hand: ${o.out}/${p}`),
-    ...r.stale.map((p) => `stale: ${o.out}/${p}`),
-    ...r.missing.map((p) => `missing: ${o.out}/${p}`),
-    ...r.extra.map((p) => `no longer generated: ${o.out}/${p}`),
+    ...r.edited.map((p) => `edited by hand: ${dir}/${p}`),
+    ...r.stale.map((p) => `stale: ${dir}/${p}`),
+    ...r.missing.map((p) => `missing: ${dir}/${p}`),
+    ...r.extra.map((p) => `no longer generated: ${dir}/${p}`),
   ];
-  if (lines.length === 0) { process.stdout.write(`migen: ${o.out}/ matches the manifests and inventory\n`); return 0; }
-  process.stderr.write(`${lines.join('\n')}\nmigen: ${o.out}/ is out of date; run: npx migen generate ${o.positional.join(' ')}\n`);
+  if (lines.length === 0) { process.stdout.write(`migen: ${dir}/ matches the manifests and inventory\n`); return 0; }
+  process.stderr.write(`${lines.join('\n')}\nmigen: ${dir}/ is out of date; run: npx migen generate ${manifests.join(' ')}\n`);
   return 1;
 }
 
-async function inventory(o: Opts): Promise<number> {
-  if (o.inventory) {
-    const inv = validateInventoryShape(readInventoryFile(o.inventory));
-    process.stdout.write(canonicalJson(inv));
-    return 0;
-  }
-  const flake = o.flake ?? '.';
-  const text = await evalInventory({ flake, overrideInputs: o.overrideInputs });
-  const inv = validateInventoryShape(parseInventoryText(`nix eval of ${flake}`, text));
-  process.stdout.write(canonicalJson(inv));
+async function inventory(a: Parsed): Promise<number> {
+  const file = str(a.values, 'inventory');
+  const flake = str(a.values, 'flake') ?? '.';
+  const src = file ? readInventoryFile(file) : parseInventoryText(`nix eval of ${flake}`, await evalInventory({ flake, overrideInputs: overridesOf(a.values) }));
+  process.stdout.write(canonicalJson(validateInventoryShape(src)));
   return 0;
 }
 
-async function run(o: Opts): Promise<number> {
+async function finalize(a: Parsed): Promise<number> {
+  const [name, manifest] = a.positionals;
+  if (!name || !manifest) throw new UserError('E_USAGE', 'migen finalize needs NAME and MANIFEST, e.g. migen finalize forgejo examples/homelab/migrations/forgejo.yaml');
+  const { markDone } = await import('./finalize.js');
+  const restore = markDone(manifest, name);
+  try {
+    return await generate(a, [manifest]);
+  } catch (e) {
+    restore?.();
+    throw e;
+  }
+}
+
+async function run(a: Parsed): Promise<number> {
   const { runCommand } = await import('./run.js');
-  return runCommand(o, []);
+  return runCommand(a);
 }
 
-async function finalize(o: Opts): Promise<number> {
-  const { finalizeCommand } = await import('./finalize.js');
-  return finalizeCommand(o);
-}
-
-export const commands = { plan, generate, check, inventory, run, finalize } as const;
+export const commands = { plan, generate, check, inventory, finalize, run } as const;

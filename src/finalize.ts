@@ -1,13 +1,10 @@
 import { readFileSync, writeFileSync, renameSync } from 'node:fs';
 import type { Pair } from 'yaml';
-import { YAML } from './vendor.js';
+import { isMap, isScalar } from 'yaml';
 import { UserError } from './errors.js';
-import type { Opts } from './commands.js';
-import { loadManifestSource } from './generator/load/manifest.js';
+import { loadManifestSource, parseManifestText } from './generator/load/manifest.js';
 import { validateManifestShape } from './generator/validate/index.js';
 import type { SourceDoc } from './generator/load/source.js';
-
-const { isMap, isPair, isScalar } = YAML;
 
 /**
  * Sets `status: done` for one migration by editing the text in place, so that comments,
@@ -42,33 +39,23 @@ export function setStatusDone(src: SourceDoc, name: string): string {
   return `${prefix}${indent}status: done\n${text.slice(at)}`;
 }
 
-export async function finalizeCommand(o: Opts): Promise<number> {
-  const [name, manifest] = o.positional;
-  if (!name || !manifest) throw new UserError('E_USAGE', 'migen finalize needs NAME and MANIFEST, e.g. migen finalize forgejo examples/homelab/migrations/forgejo.yaml');
+/**
+ * Sets `status: done` for migration NAME in the manifest, in place (the edit is proven to parse
+ * and say done before the file is replaced). Returns a function that restores the manifest as it
+ * was (for a failing regeneration), or null when it was done already.
+ */
+export function markDone(manifest: string, name: string): (() => void) | null {
   const src = loadManifestSource(manifest);
   const m = validateManifestShape(src);
   if (!m.migrations[name]) throw new UserError('E_FINALIZE', `${manifest}: no migration named ${JSON.stringify(name)}; migrations here: ${Object.keys(m.migrations).sort().join(', ')}`);
   if (m.migrations[name]!.status === 'done') {
     process.stdout.write(`migen: ${name} is already done in ${manifest}\n`);
-  } else {
-    const next = setStatusDone(src, name);
-    // Prove the edit before writing it: the result must parse and say done.
-    const { parseManifestText } = await import('./generator/load/manifest.js');
-    const check = validateManifestShape(parseManifestText(manifest, next));
-    if (check.migrations[name]?.status !== 'done') throw new Error(`finalize: editing ${manifest} did not set the status`);
-    // Regenerate from the edited manifest before touching the file: a failing generate leaves both as they were.
-    const before = readFileSync(manifest, 'utf8');
-    const tmp = `${manifest}.migen-tmp`;
-    writeFileSync(tmp, next);
-    renameSync(tmp, manifest);
-    try {
-      const { commands } = await import('./commands.js');
-      return await commands.generate({ ...o, positional: [manifest] });
-    } catch (e) {
-      writeFileSync(manifest, before);
-      throw e;
-    }
+    return null;
   }
-  const { commands } = await import('./commands.js');
-  return commands.generate({ ...o, positional: [manifest] });
+  const next = setStatusDone(src, name);
+  if (validateManifestShape(parseManifestText(manifest, next)).migrations[name]?.status !== 'done') throw new Error(`finalize: editing ${manifest} did not set the status`);
+  const before = readFileSync(manifest, 'utf8');
+  writeFileSync(`${manifest}.migen-tmp`, next);
+  renameSync(`${manifest}.migen-tmp`, manifest);
+  return () => writeFileSync(manifest, before);
 }

@@ -3,8 +3,8 @@
 // Migration adguardhome: AdGuard Home (DNS), cold, h003 -> h002. Review generated/plans/adguardhome.md.
 // Run: npx migen run adguardhome [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-adguardhome
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
-// steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: 8aac0dce85b404b8492b8cd76abdf34b8a0f489f74cca91a144f0b44a50801ce
+// steps with an undo are undone in reverse order when a step fails. Fields at their default
+// (window: false, undo: null, ...) are left out.
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -50,13 +50,11 @@ export const runbook = {
       phase: 'preflight',
       kind: 'check',
       title: 'h003 answers over ssh (root@h003)',
-      window: false,
       run: {
         on: 'h003',
         script: 'true',
       },
       failure: 'cannot reach h003 over ssh as root@h003',
-      undo: null,
     },
     // 2. preflight on h002: h002 answers over ssh (root@100.64.0.20)
     {
@@ -64,24 +62,21 @@ export const runbook = {
       phase: 'preflight',
       kind: 'check',
       title: 'h002 answers over ssh (root@100.64.0.20)',
-      window: false,
       run: {
         on: 'h002',
         script: 'true',
       },
       failure: 'cannot reach h002 over ssh as root@100.64.0.20',
-      undo: null,
     },
     // 3. preflight on h003, h002: free space on h002 exceeds the state's size on h003 (+10%)
     {
       id: 'disk',
       phase: 'preflight',
       kind: 'compare',
-      title: 'free space on h002 exceeds the state\'s size on h003 (+10%)',
-      window: false,
+      title: "free space on h002 exceeds the state's size on h003 (+10%)",
       left: {
         on: 'h003',
-        script: 'du -sb --one-file-system /var/lib/private/AdGuardHome | awk \'{ s += $1 } END { print s + 0 }\'',
+        script: "du -sb --one-file-system /var/lib/private/AdGuardHome | awk '{ s += $1 } END { print s + 0 }'",
       },
       right: {
         on: 'h002',
@@ -89,7 +84,6 @@ export const runbook = {
       },
       mode: 'fits',
       failure: 'not enough free disk on h002 for the state of h003',
-      undo: null,
     },
     // 4. preflight on h003: every state directory on h003 is a real directory, not a symlink
     {
@@ -97,13 +91,11 @@ export const runbook = {
       phase: 'preflight',
       kind: 'check',
       title: 'every state directory on h003 is a real directory, not a symlink',
-      window: false,
       run: {
         on: 'h003',
-        script: 'if [ ! -d /var/lib/private/AdGuardHome ] || [ -L /var/lib/private/AdGuardHome ]; then echo $\'/var/lib/private/AdGuardHome is missing or a symlink\' >&2; exit 1; fi',
+        script: "if [ ! -d /var/lib/private/AdGuardHome ] || [ -L /var/lib/private/AdGuardHome ]; then echo '/var/lib/private/AdGuardHome is missing or a symlink' >&2; exit 1; fi",
       },
       failure: 'a state path on h003 is missing or a symlink: name the real directory in state:',
-      undo: null,
     },
     // 5. preflight on h002: the state directories on h002 are empty, or hold only what an earlier run of adguardhome copied
     {
@@ -111,15 +103,13 @@ export const runbook = {
       phase: 'preflight',
       kind: 'check',
       title: 'the state directories on h002 are empty, or hold only what an earlier run of adguardhome copied',
-      window: false,
       run: {
         on: 'h002',
-        script: `if test -e /var/lib/migen/adguardhome.target; then exit 0; fi
-if test -d /var/lib/private/AdGuardHome && test -n "$(ls -A /var/lib/private/AdGuardHome)"; then echo $'/var/lib/private/AdGuardHome on h002 already holds data that migen did not copy' >&2; exit 1; fi
-mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/private/AdGuardHome > /var/lib/migen/adguardhome.target`,
+        script: String.raw`if test -e /var/lib/migen/adguardhome.target; then exit 0; fi
+if test -d /var/lib/private/AdGuardHome && test -n "$(ls -A /var/lib/private/AdGuardHome)"; then echo '/var/lib/private/AdGuardHome on h002 already holds data that migen did not copy' >&2; exit 1; fi
+mkdir -p /var/lib/migen && printf '%s\n' /var/lib/private/AdGuardHome > /var/lib/migen/adguardhome.target`,
       },
       failure: 'refusing to overwrite data on h002: move it away or pick another target',
-      undo: null,
     },
     // 6. preflight on h002: adguardhome is not running on h002
     {
@@ -127,13 +117,11 @@ mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/private/AdGuardHome > /var/li
       phase: 'preflight',
       kind: 'check',
       title: 'adguardhome is not running on h002',
-      window: false,
       run: {
         on: 'h002',
         script: '! systemctl is-active --quiet adguardhome',
       },
       failure: 'adguardhome already runs on h002: two writers must never run at once',
-      undo: null,
     },
     // 7. preflight on h003: adguardhome runs on h003
     {
@@ -141,13 +129,11 @@ mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/private/AdGuardHome > /var/li
       phase: 'preflight',
       kind: 'check',
       title: 'adguardhome runs on h003',
-      window: false,
       run: {
         on: 'h003',
         script: 'systemctl is-active --quiet adguardhome',
       },
       failure: 'adguardhome is not running on h003: nothing to migrate, or it was already moved',
-      undo: null,
     },
     // 8. prepare on operator: deploy h002 with adguardhome installed but not started
     {
@@ -155,12 +141,10 @@ mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/private/AdGuardHome > /var/li
       phase: 'prepare',
       kind: 'command',
       title: 'deploy h002 with adguardhome installed but not started',
-      window: false,
       run: {
         on: 'operator',
-        script: 'nixos-rebuild switch --flake $\'examples/homelab#h002\' --target-host root@100.64.0.20',
+        script: "nixos-rebuild switch --flake 'examples/homelab#h002' --target-host root@100.64.0.20",
       },
-      undo: null,
     },
     // 9. prepare on h002: h002 has adguardhome installed (and, checked before, not running)
     {
@@ -168,13 +152,11 @@ mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/private/AdGuardHome > /var/li
       phase: 'prepare',
       kind: 'check',
       title: 'h002 has adguardhome installed (and, checked before, not running)',
-      window: false,
       run: {
         on: 'h002',
         script: 'test "$(systemctl show -p LoadState --value adguardhome)" = loaded',
       },
       failure: 'adguardhome is not installed on h002: its deploy did not take effect',
-      undo: null,
     },
     // 10. cutover on h003 [downtime]: stop adguardhome on h003
     {
@@ -200,13 +182,14 @@ mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/private/AdGuardHome > /var/li
       kind: 'command',
       title: 'final copy of the state to h002 (service stopped)',
       window: true,
+      hostToHost: true,
+      progress: true,
       run: {
         on: 'h002',
         script: `mkdir -p -m 0700 ~/.ssh
 install -d -m 0700 /var/lib/private && mkdir -p /var/lib/private/AdGuardHome
-rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.3:/var/lib/private/AdGuardHome/ /var/lib/private/AdGuardHome/`,
+rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.3:/var/lib/private/AdGuardHome/ /var/lib/private/AdGuardHome/`,
       },
-      undo: null,
     },
     // 12. cutover on h002 [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between h003 and h002
     {
@@ -216,13 +199,13 @@ rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e $'ssh -o BatchMode
       title: 'a dry run lists no difference (content, owners, modes, ACLs, xattrs) between h003 and h002',
       window: true,
       concurrent: 'copy-checks',
+      hostToHost: true,
       run: {
         on: 'h002',
-        script: `mkdir -p -m 0700 ~/.ssh
-d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.3:/var/lib/private/AdGuardHome/ /var/lib/private/AdGuardHome/) && test -z "$d" || { printf '%s\\n' "$d" | head -n 20; exit 1; }`,
+        script: String.raw`mkdir -p -m 0700 ~/.ssh
+d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.3:/var/lib/private/AdGuardHome/ /var/lib/private/AdGuardHome/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }`,
       },
       failure: 'the copies differ after the final pass',
-      undo: null,
     },
     // 13. cutover on h002 [downtime]: start adguardhome on h002
     {
@@ -248,14 +231,12 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
       kind: 'probe',
       title: 'adguardhome stays active on h002',
       window: true,
-      endsWindow: false,
       run: {
         on: 'h002',
         script: 'systemctl is-active --quiet adguardhome',
       },
       intervalSeconds: 0.25,
       deadlineSeconds: 60,
-      undo: null,
     },
     // 15. verify on h002 [downtime]: check on h002: test -n "$(dig +short +time=2 +tries=1 @127.0.0.1 nixos.org)"
     {
@@ -271,7 +252,6 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
       },
       intervalSeconds: 0.2,
       deadlineSeconds: 60,
-      undo: null,
     },
     // 16. finalize on -: make the move permanent
     {
@@ -279,19 +259,15 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o Str
       phase: 'finalize',
       kind: 'note',
       title: 'make the move permanent',
-      window: false,
       text: 'Run `migen finalize adguardhome`, review and merge the diff, and deploy h003, h002: h003 then has adguardhome disabled so no rebuild or reboot starts a second writer.',
-      undo: null,
     },
     // 17. finalize on -: keep h003's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',
       kind: 'note',
-      title: 'keep h003\'s state for 14 days',
-      window: false,
+      title: "keep h003's state for 14 days",
       text: 'After 14 days without a rollback, remove /var/lib/private/AdGuardHome on h003. Until then it is the rollback source.',
-      undo: null,
     },
   ],
 };

@@ -3,8 +3,8 @@
 // Migration forgejo: Forgejo (git server), warm, h001 -> h002. Review generated/plans/forgejo.md.
 // Run: npx migen run forgejo [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-forgejo
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
-// steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: 3edb854ca2fcbf3257ad2da6a54c204817dd4b2ded56e5c7b5138db5ca41082d
+// steps with an undo are undone in reverse order when a step fails. Fields at their default
+// (window: false, undo: null, ...) are left out.
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -55,13 +55,11 @@ export const runbook = {
       phase: 'preflight',
       kind: 'check',
       title: 'h001 answers over ssh (root@100.64.0.13)',
-      window: false,
       run: {
         on: 'h001',
         script: 'true',
       },
       failure: 'cannot reach h001 over ssh as root@100.64.0.13',
-      undo: null,
     },
     // 2. preflight on h002: h002 answers over ssh (root@100.64.0.20)
     {
@@ -69,13 +67,11 @@ export const runbook = {
       phase: 'preflight',
       kind: 'check',
       title: 'h002 answers over ssh (root@100.64.0.20)',
-      window: false,
       run: {
         on: 'h002',
         script: 'true',
       },
       failure: 'cannot reach h002 over ssh as root@100.64.0.20',
-      undo: null,
     },
     // 3. preflight on o001: o001 answers over ssh (root@o001)
     {
@@ -83,24 +79,21 @@ export const runbook = {
       phase: 'preflight',
       kind: 'check',
       title: 'o001 answers over ssh (root@o001)',
-      window: false,
       run: {
         on: 'o001',
         script: 'true',
       },
       failure: 'cannot reach o001 over ssh as root@o001',
-      undo: null,
     },
     // 4. preflight on h001, h002: free space on h002 exceeds the state's size on h001 (+10%)
     {
       id: 'disk',
       phase: 'preflight',
       kind: 'compare',
-      title: 'free space on h002 exceeds the state\'s size on h001 (+10%)',
-      window: false,
+      title: "free space on h002 exceeds the state's size on h001 (+10%)",
       left: {
         on: 'h001',
-        script: 'du -sb --one-file-system /var/lib/forgejo/data /var/lib/forgejo/postgres | awk \'{ s += $1 } END { print s + 0 }\'',
+        script: "du -sb --one-file-system /var/lib/forgejo/data /var/lib/forgejo/postgres | awk '{ s += $1 } END { print s + 0 }'",
       },
       right: {
         on: 'h002',
@@ -108,7 +101,6 @@ export const runbook = {
       },
       mode: 'fits',
       failure: 'not enough free disk on h002 for the state of h001',
-      undo: null,
     },
     // 5. preflight on h001: every state directory on h001 is a real directory, not a symlink
     {
@@ -116,14 +108,12 @@ export const runbook = {
       phase: 'preflight',
       kind: 'check',
       title: 'every state directory on h001 is a real directory, not a symlink',
-      window: false,
       run: {
         on: 'h001',
-        script: `if [ ! -d /var/lib/forgejo/data ] || [ -L /var/lib/forgejo/data ]; then echo $'/var/lib/forgejo/data is missing or a symlink' >&2; exit 1; fi
-if [ ! -d /var/lib/forgejo/postgres ] || [ -L /var/lib/forgejo/postgres ]; then echo $'/var/lib/forgejo/postgres is missing or a symlink' >&2; exit 1; fi`,
+        script: `if [ ! -d /var/lib/forgejo/data ] || [ -L /var/lib/forgejo/data ]; then echo '/var/lib/forgejo/data is missing or a symlink' >&2; exit 1; fi
+if [ ! -d /var/lib/forgejo/postgres ] || [ -L /var/lib/forgejo/postgres ]; then echo '/var/lib/forgejo/postgres is missing or a symlink' >&2; exit 1; fi`,
       },
       failure: 'a state path on h001 is missing or a symlink: name the real directory in state:',
-      undo: null,
     },
     // 6. preflight on h002: the state directories on h002 are empty, or hold only what an earlier run of forgejo copied
     {
@@ -131,16 +121,14 @@ if [ ! -d /var/lib/forgejo/postgres ] || [ -L /var/lib/forgejo/postgres ]; then 
       phase: 'preflight',
       kind: 'check',
       title: 'the state directories on h002 are empty, or hold only what an earlier run of forgejo copied',
-      window: false,
       run: {
         on: 'h002',
-        script: `if test -e /var/lib/migen/forgejo.target; then exit 0; fi
-if test -d /var/lib/forgejo/data && test -n "$(ls -A /var/lib/forgejo/data)"; then echo $'/var/lib/forgejo/data on h002 already holds data that migen did not copy' >&2; exit 1; fi
-if test -d /var/lib/forgejo/postgres && test -n "$(ls -A /var/lib/forgejo/postgres)"; then echo $'/var/lib/forgejo/postgres on h002 already holds data that migen did not copy' >&2; exit 1; fi
-mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/forgejo/data /var/lib/forgejo/postgres > /var/lib/migen/forgejo.target`,
+        script: String.raw`if test -e /var/lib/migen/forgejo.target; then exit 0; fi
+if test -d /var/lib/forgejo/data && test -n "$(ls -A /var/lib/forgejo/data)"; then echo '/var/lib/forgejo/data on h002 already holds data that migen did not copy' >&2; exit 1; fi
+if test -d /var/lib/forgejo/postgres && test -n "$(ls -A /var/lib/forgejo/postgres)"; then echo '/var/lib/forgejo/postgres on h002 already holds data that migen did not copy' >&2; exit 1; fi
+mkdir -p /var/lib/migen && printf '%s\n' /var/lib/forgejo/data /var/lib/forgejo/postgres > /var/lib/migen/forgejo.target`,
       },
       failure: 'refusing to overwrite data on h002: move it away or pick another target',
-      undo: null,
     },
     // 7. preflight on h002: secret forgejo-db-password is present on h002
     {
@@ -148,13 +136,11 @@ mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/forgejo/data /var/lib/forgejo
       phase: 'preflight',
       kind: 'check',
       title: 'secret forgejo-db-password is present on h002',
-      window: false,
       run: {
         on: 'h002',
         script: 'test -s /run/agenix/forgejo-db-password',
       },
-      failure: '/run/agenix/forgejo-db-password is missing on h002: deploy it (rekey for h002\'s host key) before migrating',
-      undo: null,
+      failure: "/run/agenix/forgejo-db-password is missing on h002: deploy it (rekey for h002's host key) before migrating",
     },
     // 8. preflight on h002: container@forgejo is not running on h002
     {
@@ -162,13 +148,11 @@ mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/forgejo/data /var/lib/forgejo
       phase: 'preflight',
       kind: 'check',
       title: 'container@forgejo is not running on h002',
-      window: false,
       run: {
         on: 'h002',
         script: '! systemctl is-active --quiet container@forgejo',
       },
       failure: 'container@forgejo already runs on h002: two writers must never run at once',
-      undo: null,
     },
     // 9. preflight on h001: container@forgejo runs on h001
     {
@@ -176,13 +160,11 @@ mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/forgejo/data /var/lib/forgejo
       phase: 'preflight',
       kind: 'check',
       title: 'container@forgejo runs on h001',
-      window: false,
       run: {
         on: 'h001',
         script: 'systemctl is-active --quiet container@forgejo',
       },
       failure: 'container@forgejo is not running on h001: nothing to migrate, or it was already moved',
-      undo: null,
     },
     // 10. prepare on h001: restic backup of the state on h001, tag pre-migration
     {
@@ -190,12 +172,10 @@ mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/forgejo/data /var/lib/forgejo
       phase: 'prepare',
       kind: 'command',
       title: 'restic backup of the state on h001, tag pre-migration',
-      window: false,
       run: {
         on: 'h001',
         script: 'restic -r /backup/h001 backup --tag pre-migration /var/lib/forgejo/data /var/lib/forgejo/postgres',
       },
-      undo: null,
     },
     // 11. prepare on operator: deploy h002 with forgejo installed but not started
     {
@@ -203,12 +183,10 @@ mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/forgejo/data /var/lib/forgejo
       phase: 'prepare',
       kind: 'command',
       title: 'deploy h002 with forgejo installed but not started',
-      window: false,
       run: {
         on: 'operator',
-        script: 'nixos-rebuild switch --flake $\'examples/homelab#h002\' --target-host root@100.64.0.20',
+        script: "nixos-rebuild switch --flake 'examples/homelab#h002' --target-host root@100.64.0.20",
       },
-      undo: null,
     },
     // 12. prepare on operator: deploy o001: routing unchanged, cutover routing ready as specialisation migen-forgejo
     {
@@ -216,12 +194,10 @@ mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/forgejo/data /var/lib/forgejo
       phase: 'prepare',
       kind: 'command',
       title: 'deploy o001: routing unchanged, cutover routing ready as specialisation migen-forgejo',
-      window: false,
       run: {
         on: 'operator',
-        script: 'nixos-rebuild switch --flake $\'examples/homelab#o001\' --target-host root@o001',
+        script: "nixos-rebuild switch --flake 'examples/homelab#o001' --target-host root@o001",
       },
-      undo: null,
     },
     // 13. prepare on h002: h002 has container@forgejo installed (and, checked before, not running)
     {
@@ -229,13 +205,11 @@ mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/forgejo/data /var/lib/forgejo
       phase: 'prepare',
       kind: 'check',
       title: 'h002 has container@forgejo installed (and, checked before, not running)',
-      window: false,
       run: {
         on: 'h002',
         script: 'test "$(systemctl show -p LoadState --value container@forgejo)" = loaded',
       },
       failure: 'container@forgejo is not installed on h002: its deploy did not take effect',
-      undo: null,
     },
     // 14. prepare on o001: o001 has the cutover routing ready (specialisation migen-forgejo)
     {
@@ -243,39 +217,38 @@ mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/forgejo/data /var/lib/forgejo
       phase: 'prepare',
       kind: 'check',
       title: 'o001 has the cutover routing ready (specialisation migen-forgejo)',
-      window: false,
       run: {
         on: 'o001',
         script: 'test -x /nix/var/nix/profiles/system/specialisation/migen-forgejo/bin/switch-to-configuration',
       },
-      failure: 'o001\'s system has no specialisation migen-forgejo: its deploy did not take effect',
-      undo: null,
+      failure: "o001's system has no specialisation migen-forgejo: its deploy did not take effect",
     },
-    // 15. sync on h002: copy the state to h002 while container@forgejo runs, until a final pass would move less than 67108864 bytes
+    // 15. sync on h002, h002: copy the state to h002 while container@forgejo runs, until a final pass would move less than 67108864 bytes
     {
       id: 'sync-live',
       phase: 'sync',
       kind: 'converge',
       title: 'copy the state to h002 while container@forgejo runs, until a final pass would move less than 67108864 bytes',
-      window: false,
+      hostToHost: true,
+      progress: true,
       run: {
         on: 'h002',
         script: `mkdir -p -m 0700 ~/.ssh
 mkdir -p /var/lib/forgejo/data
-rsync -aHAX -x -S --delete --partial --stats --numeric-ids --info=progress2 -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.13:/var/lib/forgejo/data/ /var/lib/forgejo/data/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }
+rsync -aHAX -x -S --delete --partial --stats --numeric-ids --info=progress2 -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.13:/var/lib/forgejo/data/ /var/lib/forgejo/data/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }
 mkdir -p /var/lib/forgejo/postgres
-rsync -aHAX -x -S --delete --partial --stats --numeric-ids --info=progress2 -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.13:/var/lib/forgejo/postgres/ /var/lib/forgejo/postgres/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }`,
+rsync -aHAX -x -S --delete --partial --stats --numeric-ids --info=progress2 -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.13:/var/lib/forgejo/postgres/ /var/lib/forgejo/postgres/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }`,
       },
       measure: {
         on: 'h002',
         script: `total=0
 mkdir -p -m 0700 ~/.ssh
 mkdir -p /var/lib/forgejo/data
-out=$(rsync -aHAX -x -S --delete --partial --stats --numeric-ids -n -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.13:/var/lib/forgejo/data/ /var/lib/forgejo/data/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
+out=$(rsync -aHAX -x -S --delete --partial --stats --numeric-ids -n -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.13:/var/lib/forgejo/data/ /var/lib/forgejo/data/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
 n=$(printf '%s\\n' "$out" | sed -n 's/^Total transferred file size: \\([0-9,]*\\).*/\\1/p' | tr -d ,)
 total=$((total + \${n:-0}))
 mkdir -p /var/lib/forgejo/postgres
-out=$(rsync -aHAX -x -S --delete --partial --stats --numeric-ids -n -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.13:/var/lib/forgejo/postgres/ /var/lib/forgejo/postgres/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
+out=$(rsync -aHAX -x -S --delete --partial --stats --numeric-ids -n -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.13:/var/lib/forgejo/postgres/ /var/lib/forgejo/postgres/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
 n=$(printf '%s\\n' "$out" | sed -n 's/^Total transferred file size: \\([0-9,]*\\).*/\\1/p' | tr -d ,)
 total=$((total + \${n:-0}))
 echo "$total"`,
@@ -284,7 +257,6 @@ echo "$total"`,
       thresholdBytes: 67108864,
       maxPasses: 5,
       bandwidthBytesPerSecond: 50000000,
-      undo: null,
     },
     // 16. sync on h002: h002 writes its dirty page cache to disk before the stop (sync)
     {
@@ -292,13 +264,11 @@ echo "$total"`,
       phase: 'sync',
       kind: 'command',
       title: 'h002 writes its dirty page cache to disk before the stop (sync)',
-      window: false,
       concurrent: 'flush',
       run: {
         on: 'h002',
         script: 'sync',
       },
-      undo: null,
     },
     // 17. sync on h001: h001 writes its dirty page cache to disk before the stop (sync)
     {
@@ -306,13 +276,11 @@ echo "$total"`,
       phase: 'sync',
       kind: 'command',
       title: 'h001 writes its dirty page cache to disk before the stop (sync)',
-      window: false,
       concurrent: 'flush',
       run: {
         on: 'h001',
         script: 'sync',
       },
-      undo: null,
     },
     // 18. cutover on h001: maintenance mode on h001
     {
@@ -320,7 +288,6 @@ echo "$total"`,
       phase: 'cutover',
       kind: 'command',
       title: 'maintenance mode on h001',
-      window: false,
       run: {
         on: 'h001',
         script: 'touch /var/lib/forgejo/data/maintenance',
@@ -354,15 +321,16 @@ echo "$total"`,
       kind: 'command',
       title: 'final copy of the state to h002 (service stopped)',
       window: true,
+      hostToHost: true,
+      progress: true,
       run: {
         on: 'h002',
         script: `mkdir -p -m 0700 ~/.ssh
 mkdir -p /var/lib/forgejo/data
-rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.13:/var/lib/forgejo/data/ /var/lib/forgejo/data/
+rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.13:/var/lib/forgejo/data/ /var/lib/forgejo/data/
 mkdir -p /var/lib/forgejo/postgres
-rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.13:/var/lib/forgejo/postgres/ /var/lib/forgejo/postgres/`,
+rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.13:/var/lib/forgejo/postgres/ /var/lib/forgejo/postgres/`,
       },
-      undo: null,
     },
     // 21. cutover on h002 [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between h001 and h002
     {
@@ -372,14 +340,14 @@ rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e $'ssh -o BatchMode
       title: 'a dry run lists no difference (content, owners, modes, ACLs, xattrs) between h001 and h002',
       window: true,
       concurrent: 'copy-checks',
+      hostToHost: true,
       run: {
         on: 'h002',
-        script: `mkdir -p -m 0700 ~/.ssh
-d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.13:/var/lib/forgejo/data/ /var/lib/forgejo/data/) && test -z "$d" || { printf '%s\\n' "$d" | head -n 20; exit 1; }
-d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.13:/var/lib/forgejo/postgres/ /var/lib/forgejo/postgres/) && test -z "$d" || { printf '%s\\n' "$d" | head -n 20; exit 1; }`,
+        script: String.raw`mkdir -p -m 0700 ~/.ssh
+d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.13:/var/lib/forgejo/data/ /var/lib/forgejo/data/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }
+d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.13:/var/lib/forgejo/postgres/ /var/lib/forgejo/postgres/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }`,
       },
       failure: 'the copies differ after the final pass',
-      undo: null,
     },
     // 22. cutover on h002 [downtime]: start container@forgejo on h002
     {
@@ -446,14 +414,12 @@ fi`,
       kind: 'probe',
       title: 'o001 reaches the new backend http://100.64.0.20',
       window: true,
-      endsWindow: false,
       run: {
         on: 'o001',
-        script: 'code=$(curl -sS -o /dev/null -w \'%{http_code}\' --max-time 5 -H $\'Host: git.joshuabell.xyz\' http://100.64.0.20) && [ "$code" -ge 200 ] && [ "$code" -lt 500 ]',
+        script: `code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -H 'Host: git.joshuabell.xyz' http://100.64.0.20) && [ "$code" -ge 200 ] && [ "$code" -lt 500 ]`,
       },
       intervalSeconds: 0.1,
       deadlineSeconds: 60,
-      undo: null,
     },
     // 25. verify on operator [downtime]: https://git.joshuabell.xyz/ answers 200 through o001
     {
@@ -465,11 +431,10 @@ fi`,
       endsWindow: true,
       run: {
         on: 'operator',
-        script: 'test "$(curl -sS -o /dev/null -w \'%{http_code}\' --max-time 5 --resolve git.joshuabell.xyz:443:100.64.0.1 https://git.joshuabell.xyz/)" = 200',
+        script: `test "$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 --resolve git.joshuabell.xyz:443:100.64.0.1 https://git.joshuabell.xyz/)" = 200`,
       },
       intervalSeconds: 0.2,
       deadlineSeconds: 60,
-      undo: null,
     },
     // 26. verify on operator [downtime]: check on operator: git ls-remote https://git.joshuabell.xyz/test/repo.git
     {
@@ -485,7 +450,6 @@ fi`,
       },
       intervalSeconds: 0.2,
       deadlineSeconds: 60,
-      undo: null,
     },
     // 27. verify on h002: maintenance mode off on h002
     {
@@ -493,12 +457,10 @@ fi`,
       phase: 'verify',
       kind: 'command',
       title: 'maintenance mode off on h002',
-      window: false,
       run: {
         on: 'h002',
         script: 'rm -f /var/lib/forgejo/data/maintenance',
       },
-      undo: null,
     },
     // 28. finalize on -: make the move permanent
     {
@@ -506,19 +468,15 @@ fi`,
       phase: 'finalize',
       kind: 'note',
       title: 'make the move permanent',
-      window: false,
-      text: 'Run `migen finalize forgejo`, review and merge the diff, and deploy h001, h002, o001: h001 then has container@forgejo disabled so no rebuild or reboot starts a second writer, and o001\'s base configuration routes to h002.',
-      undo: null,
+      text: "Run `migen finalize forgejo`, review and merge the diff, and deploy h001, h002, o001: h001 then has container@forgejo disabled so no rebuild or reboot starts a second writer, and o001's base configuration routes to h002.",
     },
     // 29. finalize on -: keep h001's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',
       kind: 'note',
-      title: 'keep h001\'s state for 14 days',
-      window: false,
+      title: "keep h001's state for 14 days",
       text: 'After 14 days without a rollback, remove /var/lib/forgejo/data, /var/lib/forgejo/postgres on h001. Until then it is the rollback source.',
-      undo: null,
     },
   ],
 };

@@ -3,8 +3,8 @@
 // Migration headscale: Headscale (mesh coordination), warm, l001 -> newvps. Review generated/plans/headscale.md.
 // Run: npx migen run headscale [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-headscale
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
-// steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: 76bc817eccf60e2ddc981a52d6a3cf4931d60f51ef81fae0b19f85084735eac0
+// steps with an undo are undone in reverse order when a step fails. Fields at their default
+// (window: false, undo: null, ...) are left out.
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -50,13 +50,11 @@ export const runbook = {
       phase: 'preflight',
       kind: 'check',
       title: 'l001 answers over ssh (root@l001)',
-      window: false,
       run: {
         on: 'l001',
         script: 'true',
       },
       failure: 'cannot reach l001 over ssh as root@l001',
-      undo: null,
     },
     // 2. preflight on newvps: newvps answers over ssh (root@newvps)
     {
@@ -64,24 +62,21 @@ export const runbook = {
       phase: 'preflight',
       kind: 'check',
       title: 'newvps answers over ssh (root@newvps)',
-      window: false,
       run: {
         on: 'newvps',
         script: 'true',
       },
       failure: 'cannot reach newvps over ssh as root@newvps',
-      undo: null,
     },
     // 3. preflight on l001, newvps: free space on newvps exceeds the state's size on l001 (+10%)
     {
       id: 'disk',
       phase: 'preflight',
       kind: 'compare',
-      title: 'free space on newvps exceeds the state\'s size on l001 (+10%)',
-      window: false,
+      title: "free space on newvps exceeds the state's size on l001 (+10%)",
       left: {
         on: 'l001',
-        script: 'du -sb --one-file-system /var/lib/headscale | awk \'{ s += $1 } END { print s + 0 }\'',
+        script: "du -sb --one-file-system /var/lib/headscale | awk '{ s += $1 } END { print s + 0 }'",
       },
       right: {
         on: 'newvps',
@@ -89,7 +84,6 @@ export const runbook = {
       },
       mode: 'fits',
       failure: 'not enough free disk on newvps for the state of l001',
-      undo: null,
     },
     // 4. preflight on l001: every state directory on l001 is a real directory, not a symlink
     {
@@ -97,13 +91,11 @@ export const runbook = {
       phase: 'preflight',
       kind: 'check',
       title: 'every state directory on l001 is a real directory, not a symlink',
-      window: false,
       run: {
         on: 'l001',
-        script: 'if [ ! -d /var/lib/headscale ] || [ -L /var/lib/headscale ]; then echo $\'/var/lib/headscale is missing or a symlink\' >&2; exit 1; fi',
+        script: "if [ ! -d /var/lib/headscale ] || [ -L /var/lib/headscale ]; then echo '/var/lib/headscale is missing or a symlink' >&2; exit 1; fi",
       },
       failure: 'a state path on l001 is missing or a symlink: name the real directory in state:',
-      undo: null,
     },
     // 5. preflight on newvps: the state directories on newvps are empty, or hold only what an earlier run of headscale copied
     {
@@ -111,15 +103,13 @@ export const runbook = {
       phase: 'preflight',
       kind: 'check',
       title: 'the state directories on newvps are empty, or hold only what an earlier run of headscale copied',
-      window: false,
       run: {
         on: 'newvps',
-        script: `if test -e /var/lib/migen/headscale.target; then exit 0; fi
-if test -d /var/lib/headscale && test -n "$(ls -A /var/lib/headscale)"; then echo $'/var/lib/headscale on newvps already holds data that migen did not copy' >&2; exit 1; fi
-mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/headscale > /var/lib/migen/headscale.target`,
+        script: String.raw`if test -e /var/lib/migen/headscale.target; then exit 0; fi
+if test -d /var/lib/headscale && test -n "$(ls -A /var/lib/headscale)"; then echo '/var/lib/headscale on newvps already holds data that migen did not copy' >&2; exit 1; fi
+mkdir -p /var/lib/migen && printf '%s\n' /var/lib/headscale > /var/lib/migen/headscale.target`,
       },
       failure: 'refusing to overwrite data on newvps: move it away or pick another target',
-      undo: null,
     },
     // 6. preflight on newvps: headscale is not running on newvps
     {
@@ -127,13 +117,11 @@ mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/headscale > /var/lib/migen/he
       phase: 'preflight',
       kind: 'check',
       title: 'headscale is not running on newvps',
-      window: false,
       run: {
         on: 'newvps',
         script: '! systemctl is-active --quiet headscale',
       },
       failure: 'headscale already runs on newvps: two writers must never run at once',
-      undo: null,
     },
     // 7. preflight on l001: headscale runs on l001
     {
@@ -141,13 +129,11 @@ mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/headscale > /var/lib/migen/he
       phase: 'preflight',
       kind: 'check',
       title: 'headscale runs on l001',
-      window: false,
       run: {
         on: 'l001',
         script: 'systemctl is-active --quiet headscale',
       },
       failure: 'headscale is not running on l001: nothing to migrate, or it was already moved',
-      undo: null,
     },
     // 8. prepare on l001: restic backup of the state on l001, tag pre-migration
     {
@@ -155,12 +141,10 @@ mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/headscale > /var/lib/migen/he
       phase: 'prepare',
       kind: 'command',
       title: 'restic backup of the state on l001, tag pre-migration',
-      window: false,
       run: {
         on: 'l001',
         script: 'restic -r /backup/l001 backup --tag pre-migration /var/lib/headscale',
       },
-      undo: null,
     },
     // 9. prepare on operator: deploy newvps with headscale installed but not started
     {
@@ -168,12 +152,10 @@ mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/headscale > /var/lib/migen/he
       phase: 'prepare',
       kind: 'command',
       title: 'deploy newvps with headscale installed but not started',
-      window: false,
       run: {
         on: 'operator',
-        script: 'deploy --skip-checks $\'examples/homelab#newvps\'',
+        script: "deploy --skip-checks 'examples/homelab#newvps'",
       },
-      undo: null,
     },
     // 10. prepare on operator: deploy l001: routing unchanged, cutover routing ready as specialisation migen-headscale
     {
@@ -181,12 +163,10 @@ mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/headscale > /var/lib/migen/he
       phase: 'prepare',
       kind: 'command',
       title: 'deploy l001: routing unchanged, cutover routing ready as specialisation migen-headscale',
-      window: false,
       run: {
         on: 'operator',
-        script: 'nixos-rebuild switch --flake $\'examples/homelab#l001\' --target-host root@l001',
+        script: "nixos-rebuild switch --flake 'examples/homelab#l001' --target-host root@l001",
       },
-      undo: null,
     },
     // 11. prepare on newvps: newvps has headscale installed (and, checked before, not running)
     {
@@ -194,13 +174,11 @@ mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/headscale > /var/lib/migen/he
       phase: 'prepare',
       kind: 'check',
       title: 'newvps has headscale installed (and, checked before, not running)',
-      window: false,
       run: {
         on: 'newvps',
         script: 'test "$(systemctl show -p LoadState --value headscale)" = loaded',
       },
       failure: 'headscale is not installed on newvps: its deploy did not take effect',
-      undo: null,
     },
     // 12. prepare on l001: l001 has the cutover routing ready (specialisation migen-headscale)
     {
@@ -208,33 +186,32 @@ mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/headscale > /var/lib/migen/he
       phase: 'prepare',
       kind: 'check',
       title: 'l001 has the cutover routing ready (specialisation migen-headscale)',
-      window: false,
       run: {
         on: 'l001',
         script: 'test -x /nix/var/nix/profiles/system/specialisation/migen-headscale/bin/switch-to-configuration',
       },
-      failure: 'l001\'s system has no specialisation migen-headscale: its deploy did not take effect',
-      undo: null,
+      failure: "l001's system has no specialisation migen-headscale: its deploy did not take effect",
     },
-    // 13. sync on newvps: copy the state to newvps while headscale runs, until a final pass would move less than 67108864 bytes
+    // 13. sync on newvps, newvps: copy the state to newvps while headscale runs, until a final pass would move less than 67108864 bytes
     {
       id: 'sync-live',
       phase: 'sync',
       kind: 'converge',
       title: 'copy the state to newvps while headscale runs, until a final pass would move less than 67108864 bytes',
-      window: false,
+      hostToHost: true,
+      progress: true,
       run: {
         on: 'newvps',
         script: `mkdir -p -m 0700 ~/.ssh
 mkdir -p /var/lib/headscale
-rsync -aHAX -x -S --delete --partial --stats --info=progress2 -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.2:/var/lib/headscale/ /var/lib/headscale/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }`,
+rsync -aHAX -x -S --delete --partial --stats --info=progress2 -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.2:/var/lib/headscale/ /var/lib/headscale/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }`,
       },
       measure: {
         on: 'newvps',
         script: `total=0
 mkdir -p -m 0700 ~/.ssh
 mkdir -p /var/lib/headscale
-out=$(rsync -aHAX -x -S --delete --partial --stats -n -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.2:/var/lib/headscale/ /var/lib/headscale/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
+out=$(rsync -aHAX -x -S --delete --partial --stats -n -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.2:/var/lib/headscale/ /var/lib/headscale/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
 n=$(printf '%s\\n' "$out" | sed -n 's/^Total transferred file size: \\([0-9,]*\\).*/\\1/p' | tr -d ,)
 total=$((total + \${n:-0}))
 echo "$total"`,
@@ -243,7 +220,6 @@ echo "$total"`,
       thresholdBytes: 67108864,
       maxPasses: 5,
       bandwidthBytesPerSecond: 50000000,
-      undo: null,
     },
     // 14. sync on newvps: newvps writes its dirty page cache to disk before the stop (sync)
     {
@@ -251,13 +227,11 @@ echo "$total"`,
       phase: 'sync',
       kind: 'command',
       title: 'newvps writes its dirty page cache to disk before the stop (sync)',
-      window: false,
       concurrent: 'flush',
       run: {
         on: 'newvps',
         script: 'sync',
       },
-      undo: null,
     },
     // 15. sync on l001: l001 writes its dirty page cache to disk before the stop (sync)
     {
@@ -265,13 +239,11 @@ echo "$total"`,
       phase: 'sync',
       kind: 'command',
       title: 'l001 writes its dirty page cache to disk before the stop (sync)',
-      window: false,
       concurrent: 'flush',
       run: {
         on: 'l001',
         script: 'sync',
       },
-      undo: null,
     },
     // 16. cutover on l001 [downtime]: stop headscale on l001
     {
@@ -297,13 +269,14 @@ echo "$total"`,
       kind: 'command',
       title: 'final copy of the state to newvps (service stopped)',
       window: true,
+      hostToHost: true,
+      progress: true,
       run: {
         on: 'newvps',
         script: `mkdir -p -m 0700 ~/.ssh
 mkdir -p /var/lib/headscale
-rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.2:/var/lib/headscale/ /var/lib/headscale/`,
+rsync -aHAX -x -S --delete --partial --stats -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.2:/var/lib/headscale/ /var/lib/headscale/`,
       },
-      undo: null,
     },
     // 18. cutover on newvps [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between l001 and newvps
     {
@@ -313,13 +286,13 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       title: 'a dry run lists no difference (content, owners, modes, ACLs, xattrs) between l001 and newvps',
       window: true,
       concurrent: 'copy-checks',
+      hostToHost: true,
       run: {
         on: 'newvps',
-        script: `mkdir -p -m 0700 ~/.ssh
-d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.2:/var/lib/headscale/ /var/lib/headscale/) && test -z "$d" || { printf '%s\\n' "$d" | head -n 20; exit 1; }`,
+        script: String.raw`mkdir -p -m 0700 ~/.ssh
+d=$(rsync -n -i -aHAX -x --delete -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.2:/var/lib/headscale/ /var/lib/headscale/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }`,
       },
       failure: 'the copies differ after the final pass',
-      undo: null,
     },
     // 19. cutover on l001, newvps [downtime]: /var/lib/headscale/noise_private.key is identical on both hosts
     {
@@ -339,7 +312,6 @@ d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChec
       },
       mode: 'equal',
       failure: '/var/lib/headscale/noise_private.key differs or is missing on newvps',
-      undo: null,
     },
     // 20. cutover on newvps [downtime]: SQLite /var/lib/headscale/db.sqlite passes integrity_check on newvps
     {
@@ -350,10 +322,9 @@ d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChec
       window: true,
       run: {
         on: 'newvps',
-        script: 'test "$(sqlite3 -readonly /var/lib/headscale/db.sqlite \'PRAGMA integrity_check;\')" = ok',
+        script: `test "$(sqlite3 -readonly /var/lib/headscale/db.sqlite 'PRAGMA integrity_check;')" = ok`,
       },
       failure: '/var/lib/headscale/db.sqlite is damaged on newvps',
-      undo: null,
     },
     // 21. cutover on newvps [downtime]: start headscale on newvps
     {
@@ -420,14 +391,12 @@ fi`,
       kind: 'probe',
       title: 'l001 reaches the new backend http://100.64.0.30:8080',
       window: true,
-      endsWindow: false,
       run: {
         on: 'l001',
-        script: 'code=$(curl -sS -o /dev/null -w \'%{http_code}\' --max-time 5 -H $\'Host: headscale.joshuabell.xyz\' http://100.64.0.30:8080) && [ "$code" -ge 200 ] && [ "$code" -lt 500 ]',
+        script: `code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -H 'Host: headscale.joshuabell.xyz' http://100.64.0.30:8080) && [ "$code" -ge 200 ] && [ "$code" -lt 500 ]`,
       },
       intervalSeconds: 0.1,
       deadlineSeconds: 60,
-      undo: null,
     },
     // 24. verify on newvps [downtime]: check on newvps: headscale nodes list
     {
@@ -443,7 +412,6 @@ fi`,
       },
       intervalSeconds: 0.2,
       deadlineSeconds: 60,
-      undo: null,
     },
     // 25. finalize on -: make the move permanent
     {
@@ -451,19 +419,15 @@ fi`,
       phase: 'finalize',
       kind: 'note',
       title: 'make the move permanent',
-      window: false,
-      text: 'Run `migen finalize headscale`, review and merge the diff, and deploy l001, newvps, l001: l001 then has headscale disabled so no rebuild or reboot starts a second writer, and l001\'s base configuration routes to newvps.',
-      undo: null,
+      text: "Run `migen finalize headscale`, review and merge the diff, and deploy l001, newvps, l001: l001 then has headscale disabled so no rebuild or reboot starts a second writer, and l001's base configuration routes to newvps.",
     },
     // 26. finalize on -: keep l001's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',
       kind: 'note',
-      title: 'keep l001\'s state for 14 days',
-      window: false,
+      title: "keep l001's state for 14 days",
       text: 'After 14 days without a rollback, remove /var/lib/headscale on l001. Until then it is the rollback source.',
-      undo: null,
     },
   ],
 };

@@ -3,8 +3,8 @@
 // Migration vaultwarden: Vaultwarden (password manager), warm, o001 -> h002. Review generated/plans/vaultwarden.md.
 // Run: npx migen run vaultwarden [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-vaultwarden
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
-// steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: 476a20c2b5f6b05aac27867bfd0906cbe896e6b1e28f3c2ff5a4d3507e16026a
+// steps with an undo are undone in reverse order when a step fails. Fields at their default
+// (window: false, undo: null, ...) are left out.
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -50,13 +50,11 @@ export const runbook = {
       phase: 'preflight',
       kind: 'check',
       title: 'o001 answers over ssh (root@o001)',
-      window: false,
       run: {
         on: 'o001',
         script: 'true',
       },
       failure: 'cannot reach o001 over ssh as root@o001',
-      undo: null,
     },
     // 2. preflight on h002: h002 answers over ssh (root@100.64.0.20)
     {
@@ -64,24 +62,21 @@ export const runbook = {
       phase: 'preflight',
       kind: 'check',
       title: 'h002 answers over ssh (root@100.64.0.20)',
-      window: false,
       run: {
         on: 'h002',
         script: 'true',
       },
       failure: 'cannot reach h002 over ssh as root@100.64.0.20',
-      undo: null,
     },
     // 3. preflight on o001, h002: free space on h002 exceeds the state's size on o001 (+10%)
     {
       id: 'disk',
       phase: 'preflight',
       kind: 'compare',
-      title: 'free space on h002 exceeds the state\'s size on o001 (+10%)',
-      window: false,
+      title: "free space on h002 exceeds the state's size on o001 (+10%)",
       left: {
         on: 'o001',
-        script: 'du -sb --one-file-system /var/lib/vaultwarden | awk \'{ s += $1 } END { print s + 0 }\'',
+        script: "du -sb --one-file-system /var/lib/vaultwarden | awk '{ s += $1 } END { print s + 0 }'",
       },
       right: {
         on: 'h002',
@@ -89,7 +84,6 @@ export const runbook = {
       },
       mode: 'fits',
       failure: 'not enough free disk on h002 for the state of o001',
-      undo: null,
     },
     // 4. preflight on o001: every state directory on o001 is a real directory, not a symlink
     {
@@ -97,13 +91,11 @@ export const runbook = {
       phase: 'preflight',
       kind: 'check',
       title: 'every state directory on o001 is a real directory, not a symlink',
-      window: false,
       run: {
         on: 'o001',
-        script: 'if [ ! -d /var/lib/vaultwarden ] || [ -L /var/lib/vaultwarden ]; then echo $\'/var/lib/vaultwarden is missing or a symlink\' >&2; exit 1; fi',
+        script: "if [ ! -d /var/lib/vaultwarden ] || [ -L /var/lib/vaultwarden ]; then echo '/var/lib/vaultwarden is missing or a symlink' >&2; exit 1; fi",
       },
       failure: 'a state path on o001 is missing or a symlink: name the real directory in state:',
-      undo: null,
     },
     // 5. preflight on h002: the state directories on h002 are empty, or hold only what an earlier run of vaultwarden copied
     {
@@ -111,15 +103,13 @@ export const runbook = {
       phase: 'preflight',
       kind: 'check',
       title: 'the state directories on h002 are empty, or hold only what an earlier run of vaultwarden copied',
-      window: false,
       run: {
         on: 'h002',
-        script: `if test -e /var/lib/migen/vaultwarden.target; then exit 0; fi
-if test -d /var/lib/vaultwarden && test -n "$(ls -A /var/lib/vaultwarden)"; then echo $'/var/lib/vaultwarden on h002 already holds data that migen did not copy' >&2; exit 1; fi
-mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/vaultwarden > /var/lib/migen/vaultwarden.target`,
+        script: String.raw`if test -e /var/lib/migen/vaultwarden.target; then exit 0; fi
+if test -d /var/lib/vaultwarden && test -n "$(ls -A /var/lib/vaultwarden)"; then echo '/var/lib/vaultwarden on h002 already holds data that migen did not copy' >&2; exit 1; fi
+mkdir -p /var/lib/migen && printf '%s\n' /var/lib/vaultwarden > /var/lib/migen/vaultwarden.target`,
       },
       failure: 'refusing to overwrite data on h002: move it away or pick another target',
-      undo: null,
     },
     // 6. preflight on h002: secret vaultwarden-env is present on h002
     {
@@ -127,13 +117,11 @@ mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/vaultwarden > /var/lib/migen/
       phase: 'preflight',
       kind: 'check',
       title: 'secret vaultwarden-env is present on h002',
-      window: false,
       run: {
         on: 'h002',
         script: 'test -s /run/agenix/vaultwarden-env',
       },
-      failure: '/run/agenix/vaultwarden-env is missing on h002: deploy it (rekey for h002\'s host key) before migrating',
-      undo: null,
+      failure: "/run/agenix/vaultwarden-env is missing on h002: deploy it (rekey for h002's host key) before migrating",
     },
     // 7. preflight on h002: vaultwarden is not running on h002
     {
@@ -141,13 +129,11 @@ mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/vaultwarden > /var/lib/migen/
       phase: 'preflight',
       kind: 'check',
       title: 'vaultwarden is not running on h002',
-      window: false,
       run: {
         on: 'h002',
         script: '! systemctl is-active --quiet vaultwarden',
       },
       failure: 'vaultwarden already runs on h002: two writers must never run at once',
-      undo: null,
     },
     // 8. preflight on o001: vaultwarden runs on o001
     {
@@ -155,13 +141,11 @@ mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/vaultwarden > /var/lib/migen/
       phase: 'preflight',
       kind: 'check',
       title: 'vaultwarden runs on o001',
-      window: false,
       run: {
         on: 'o001',
         script: 'systemctl is-active --quiet vaultwarden',
       },
       failure: 'vaultwarden is not running on o001: nothing to migrate, or it was already moved',
-      undo: null,
     },
     // 9. prepare on o001: restic backup of the state on o001, tag pre-migration
     {
@@ -169,12 +153,10 @@ mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/vaultwarden > /var/lib/migen/
       phase: 'prepare',
       kind: 'command',
       title: 'restic backup of the state on o001, tag pre-migration',
-      window: false,
       run: {
         on: 'o001',
         script: 'restic -r /backup/o001 backup --tag pre-migration /var/lib/vaultwarden',
       },
-      undo: null,
     },
     // 10. prepare on operator: deploy h002 with vaultwarden installed but not started
     {
@@ -182,12 +164,10 @@ mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/vaultwarden > /var/lib/migen/
       phase: 'prepare',
       kind: 'command',
       title: 'deploy h002 with vaultwarden installed but not started',
-      window: false,
       run: {
         on: 'operator',
-        script: 'nixos-rebuild switch --flake $\'examples/homelab#h002\' --target-host root@100.64.0.20',
+        script: "nixos-rebuild switch --flake 'examples/homelab#h002' --target-host root@100.64.0.20",
       },
-      undo: null,
     },
     // 11. prepare on operator: deploy o001: routing unchanged, cutover routing ready as specialisation migen-vaultwarden
     {
@@ -195,12 +175,10 @@ mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/vaultwarden > /var/lib/migen/
       phase: 'prepare',
       kind: 'command',
       title: 'deploy o001: routing unchanged, cutover routing ready as specialisation migen-vaultwarden',
-      window: false,
       run: {
         on: 'operator',
-        script: 'nixos-rebuild switch --flake $\'examples/homelab#o001\' --target-host root@o001',
+        script: "nixos-rebuild switch --flake 'examples/homelab#o001' --target-host root@o001",
       },
-      undo: null,
     },
     // 12. prepare on h002: h002 has vaultwarden installed (and, checked before, not running)
     {
@@ -208,13 +186,11 @@ mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/vaultwarden > /var/lib/migen/
       phase: 'prepare',
       kind: 'check',
       title: 'h002 has vaultwarden installed (and, checked before, not running)',
-      window: false,
       run: {
         on: 'h002',
         script: 'test "$(systemctl show -p LoadState --value vaultwarden)" = loaded',
       },
       failure: 'vaultwarden is not installed on h002: its deploy did not take effect',
-      undo: null,
     },
     // 13. prepare on o001: o001 has the cutover routing ready (specialisation migen-vaultwarden)
     {
@@ -222,33 +198,32 @@ mkdir -p /var/lib/migen && printf '%s\\n' /var/lib/vaultwarden > /var/lib/migen/
       phase: 'prepare',
       kind: 'check',
       title: 'o001 has the cutover routing ready (specialisation migen-vaultwarden)',
-      window: false,
       run: {
         on: 'o001',
         script: 'test -x /nix/var/nix/profiles/system/specialisation/migen-vaultwarden/bin/switch-to-configuration',
       },
-      failure: 'o001\'s system has no specialisation migen-vaultwarden: its deploy did not take effect',
-      undo: null,
+      failure: "o001's system has no specialisation migen-vaultwarden: its deploy did not take effect",
     },
-    // 14. sync on h002: copy the state to h002 while vaultwarden runs, until a final pass would move less than 8388608 bytes
+    // 14. sync on h002, h002: copy the state to h002 while vaultwarden runs, until a final pass would move less than 8388608 bytes
     {
       id: 'sync-live',
       phase: 'sync',
       kind: 'converge',
       title: 'copy the state to h002 while vaultwarden runs, until a final pass would move less than 8388608 bytes',
-      window: false,
+      hostToHost: true,
+      progress: true,
       run: {
         on: 'h002',
         script: `mkdir -p -m 0700 ~/.ssh
 mkdir -p /var/lib/vaultwarden
-rsync -aHAX -x -S --delete --partial --stats --info=progress2 -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.1:/var/lib/vaultwarden/ /var/lib/vaultwarden/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }`,
+rsync -aHAX -x -S --delete --partial --stats --info=progress2 -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.1:/var/lib/vaultwarden/ /var/lib/vaultwarden/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }`,
       },
       measure: {
         on: 'h002',
         script: `total=0
 mkdir -p -m 0700 ~/.ssh
 mkdir -p /var/lib/vaultwarden
-out=$(rsync -aHAX -x -S --delete --partial --stats -n -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.1:/var/lib/vaultwarden/ /var/lib/vaultwarden/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
+out=$(rsync -aHAX -x -S --delete --partial --stats -n -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.1:/var/lib/vaultwarden/ /var/lib/vaultwarden/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
 n=$(printf '%s\\n' "$out" | sed -n 's/^Total transferred file size: \\([0-9,]*\\).*/\\1/p' | tr -d ,)
 total=$((total + \${n:-0}))
 echo "$total"`,
@@ -257,7 +232,6 @@ echo "$total"`,
       thresholdBytes: 8388608,
       maxPasses: 6,
       bandwidthBytesPerSecond: 50000000,
-      undo: null,
     },
     // 15. sync on h002: h002 writes its dirty page cache to disk before the stop (sync)
     {
@@ -265,13 +239,11 @@ echo "$total"`,
       phase: 'sync',
       kind: 'command',
       title: 'h002 writes its dirty page cache to disk before the stop (sync)',
-      window: false,
       concurrent: 'flush',
       run: {
         on: 'h002',
         script: 'sync',
       },
-      undo: null,
     },
     // 16. sync on o001: o001 writes its dirty page cache to disk before the stop (sync)
     {
@@ -279,13 +251,11 @@ echo "$total"`,
       phase: 'sync',
       kind: 'command',
       title: 'o001 writes its dirty page cache to disk before the stop (sync)',
-      window: false,
       concurrent: 'flush',
       run: {
         on: 'o001',
         script: 'sync',
       },
-      undo: null,
     },
     // 17. cutover on o001 [downtime]: stop vaultwarden on o001
     {
@@ -311,13 +281,14 @@ echo "$total"`,
       kind: 'command',
       title: 'final copy of the state to h002 (service stopped)',
       window: true,
+      hostToHost: true,
+      progress: true,
       run: {
         on: 'h002',
         script: `mkdir -p -m 0700 ~/.ssh
 mkdir -p /var/lib/vaultwarden
-rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.1:/var/lib/vaultwarden/ /var/lib/vaultwarden/`,
+rsync -aHAX -x -S --delete --partial --stats -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.1:/var/lib/vaultwarden/ /var/lib/vaultwarden/`,
       },
-      undo: null,
     },
     // 19. cutover on h002 [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between o001 and h002
     {
@@ -327,13 +298,13 @@ rsync -aHAX -x -S --delete --partial --stats -e $'ssh -o BatchMode=yes -o Strict
       title: 'a dry run lists no difference (content, owners, modes, ACLs, xattrs) between o001 and h002',
       window: true,
       concurrent: 'copy-checks',
+      hostToHost: true,
       run: {
         on: 'h002',
-        script: `mkdir -p -m 0700 ~/.ssh
-d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.1:/var/lib/vaultwarden/ /var/lib/vaultwarden/) && test -z "$d" || { printf '%s\\n' "$d" | head -n 20; exit 1; }`,
+        script: String.raw`mkdir -p -m 0700 ~/.ssh
+d=$(rsync -n -i -aHAX -x --delete -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.1:/var/lib/vaultwarden/ /var/lib/vaultwarden/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }`,
       },
       failure: 'the copies differ after the final pass',
-      undo: null,
     },
     // 20. cutover on o001, h002 [downtime]: /var/lib/vaultwarden/rsa_key.pem is identical on both hosts
     {
@@ -353,7 +324,6 @@ d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChec
       },
       mode: 'equal',
       failure: '/var/lib/vaultwarden/rsa_key.pem differs or is missing on h002',
-      undo: null,
     },
     // 21. cutover on h002 [downtime]: SQLite /var/lib/vaultwarden/db.sqlite3 passes integrity_check on h002
     {
@@ -364,10 +334,9 @@ d=$(rsync -n -i -aHAX -x --delete -e $'ssh -o BatchMode=yes -o StrictHostKeyChec
       window: true,
       run: {
         on: 'h002',
-        script: 'test "$(sqlite3 -readonly /var/lib/vaultwarden/db.sqlite3 \'PRAGMA integrity_check;\')" = ok',
+        script: `test "$(sqlite3 -readonly /var/lib/vaultwarden/db.sqlite3 'PRAGMA integrity_check;')" = ok`,
       },
       failure: '/var/lib/vaultwarden/db.sqlite3 is damaged on h002',
-      undo: null,
     },
     // 22. cutover on h002 [downtime]: start vaultwarden on h002
     {
@@ -434,14 +403,12 @@ fi`,
       kind: 'probe',
       title: 'o001 reaches the new backend http://100.64.0.20:8222',
       window: true,
-      endsWindow: false,
       run: {
         on: 'o001',
-        script: 'code=$(curl -sS -o /dev/null -w \'%{http_code}\' --max-time 5 -H $\'Host: vault.joshuabell.xyz\' http://100.64.0.20:8222) && [ "$code" -ge 200 ] && [ "$code" -lt 500 ]',
+        script: `code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -H 'Host: vault.joshuabell.xyz' http://100.64.0.20:8222) && [ "$code" -ge 200 ] && [ "$code" -lt 500 ]`,
       },
       intervalSeconds: 0.1,
       deadlineSeconds: 60,
-      undo: null,
     },
     // 25. verify on operator [downtime]: https://vault.joshuabell.xyz/alive answers 200 through o001
     {
@@ -453,11 +420,10 @@ fi`,
       endsWindow: true,
       run: {
         on: 'operator',
-        script: 'test "$(curl -sS -o /dev/null -w \'%{http_code}\' --max-time 5 --resolve vault.joshuabell.xyz:443:100.64.0.1 https://vault.joshuabell.xyz/alive)" = 200',
+        script: `test "$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 --resolve vault.joshuabell.xyz:443:100.64.0.1 https://vault.joshuabell.xyz/alive)" = 200`,
       },
       intervalSeconds: 0.2,
       deadlineSeconds: 60,
-      undo: null,
     },
     // 26. finalize on -: make the move permanent
     {
@@ -465,19 +431,15 @@ fi`,
       phase: 'finalize',
       kind: 'note',
       title: 'make the move permanent',
-      window: false,
-      text: 'Run `migen finalize vaultwarden`, review and merge the diff, and deploy o001, h002, o001: o001 then has vaultwarden disabled so no rebuild or reboot starts a second writer, and o001\'s base configuration routes to h002.',
-      undo: null,
+      text: "Run `migen finalize vaultwarden`, review and merge the diff, and deploy o001, h002, o001: o001 then has vaultwarden disabled so no rebuild or reboot starts a second writer, and o001's base configuration routes to h002.",
     },
     // 27. finalize on -: keep o001's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',
       kind: 'note',
-      title: 'keep o001\'s state for 14 days',
-      window: false,
+      title: "keep o001's state for 14 days",
       text: 'After 14 days without a rollback, remove /var/lib/vaultwarden on o001. Until then it is the rollback source.',
-      undo: null,
     },
   ],
 };

@@ -3,8 +3,8 @@
 // Migration zitadel: Zitadel (SSO), hot, h001 -> h002. Review generated/plans/zitadel.md.
 // Run: npx migen run zitadel [--dry-run] [--resume] [--yes] [--no-rollback], or nix run .#migrate-zitadel
 // Every step below names its host and the literal bash it runs there (with set -euo pipefail);
-// steps with an undo are undone in reverse order when a step fails.
-// runbook fingerprint: 3076ea2731a271bf869254a948b8938acc72feef00332b88ffdf43e72cea4376
+// steps with an undo are undone in reverse order when a step fails. Fields at their default
+// (window: false, undo: null, ...) are left out.
 // @ts-check
 import { pathToFileURL } from 'node:url';
 /** @type {import('migen/runtime').RunbookDef} */
@@ -55,13 +55,11 @@ export const runbook = {
       phase: 'preflight',
       kind: 'check',
       title: 'h001 answers over ssh (root@100.64.0.13)',
-      window: false,
       run: {
         on: 'h001',
         script: 'true',
       },
       failure: 'cannot reach h001 over ssh as root@100.64.0.13',
-      undo: null,
     },
     // 2. preflight on h002: h002 answers over ssh (root@100.64.0.20)
     {
@@ -69,13 +67,11 @@ export const runbook = {
       phase: 'preflight',
       kind: 'check',
       title: 'h002 answers over ssh (root@100.64.0.20)',
-      window: false,
       run: {
         on: 'h002',
         script: 'true',
       },
       failure: 'cannot reach h002 over ssh as root@100.64.0.20',
-      undo: null,
     },
     // 3. preflight on o001: o001 answers over ssh (root@o001)
     {
@@ -83,24 +79,21 @@ export const runbook = {
       phase: 'preflight',
       kind: 'check',
       title: 'o001 answers over ssh (root@o001)',
-      window: false,
       run: {
         on: 'o001',
         script: 'true',
       },
       failure: 'cannot reach o001 over ssh as root@o001',
-      undo: null,
     },
     // 4. preflight on h001, h002: free space on h002 exceeds the state's size on h001 (+10%)
     {
       id: 'disk',
       phase: 'preflight',
       kind: 'compare',
-      title: 'free space on h002 exceeds the state\'s size on h001 (+10%)',
-      window: false,
+      title: "free space on h002 exceeds the state's size on h001 (+10%)",
       left: {
         on: 'h001',
-        script: 'du -sb --one-file-system /var/lib/zitadel/postgres | awk \'{ s += $1 } END { print s + 0 }\'',
+        script: "du -sb --one-file-system /var/lib/zitadel/postgres | awk '{ s += $1 } END { print s + 0 }'",
       },
       right: {
         on: 'h002',
@@ -108,7 +101,6 @@ export const runbook = {
       },
       mode: 'fits',
       failure: 'not enough free disk on h002 for the state of h001',
-      undo: null,
     },
     // 5. preflight on h002: secret zitadel-masterkey is present on h002
     {
@@ -116,13 +108,11 @@ export const runbook = {
       phase: 'preflight',
       kind: 'check',
       title: 'secret zitadel-masterkey is present on h002',
-      window: false,
       run: {
         on: 'h002',
         script: 'test -s /run/agenix/zitadel-masterkey',
       },
-      failure: '/run/agenix/zitadel-masterkey is missing on h002: deploy it (rekey for h002\'s host key) before migrating',
-      undo: null,
+      failure: "/run/agenix/zitadel-masterkey is missing on h002: deploy it (rekey for h002's host key) before migrating",
     },
     // 6. preflight on h002: container@zitadel is not running on h002
     {
@@ -130,13 +120,11 @@ export const runbook = {
       phase: 'preflight',
       kind: 'check',
       title: 'container@zitadel is not running on h002',
-      window: false,
       run: {
         on: 'h002',
         script: '! systemctl is-active --quiet container@zitadel',
       },
       failure: 'container@zitadel already runs on h002: two writers must never run at once',
-      undo: null,
     },
     // 7. preflight on h001: container@zitadel runs on h001
     {
@@ -144,13 +132,11 @@ export const runbook = {
       phase: 'preflight',
       kind: 'check',
       title: 'container@zitadel runs on h001',
-      window: false,
       run: {
         on: 'h001',
         script: 'systemctl is-active --quiet container@zitadel',
       },
       failure: 'container@zitadel is not running on h001: nothing to migrate, or it was already moved',
-      undo: null,
     },
     // 8. preflight on h002: replication password migen-replication-zitadel is present on h002
     {
@@ -158,13 +144,11 @@ export const runbook = {
       phase: 'preflight',
       kind: 'check',
       title: 'replication password migen-replication-zitadel is present on h002',
-      window: false,
       run: {
         on: 'h002',
         script: 'test -s /run/agenix/migen-replication-zitadel',
       },
       failure: '/run/agenix/migen-replication-zitadel is missing on h002: declare the secret migen-replication-zitadel (owner postgres) and deploy',
-      undo: null,
     },
     // 9. preflight on h001: replication password migen-replication-zitadel is present on h001
     {
@@ -172,13 +156,11 @@ export const runbook = {
       phase: 'preflight',
       kind: 'check',
       title: 'replication password migen-replication-zitadel is present on h001',
-      window: false,
       run: {
         on: 'h001',
         script: 'test -s /run/agenix/migen-replication-zitadel',
       },
       failure: '/run/agenix/migen-replication-zitadel is missing on h001: declare the secret migen-replication-zitadel (owner postgres) and deploy',
-      undo: null,
     },
     // 10. preflight on h001: every table of zitadel on h001 has a primary key or replica identity
     {
@@ -186,10 +168,9 @@ export const runbook = {
       phase: 'preflight',
       kind: 'check',
       title: 'every table of zitadel on h001 has a primary key or replica identity',
-      window: false,
       run: {
         on: 'h001',
-        script: `bad=$(nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
+        script: String.raw`bad=$(nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
 SELECT n.nspname || '.' || c.relname
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
@@ -197,10 +178,9 @@ WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_s
 ORDER BY 1;
 SQL
 )
-if [ -n "$bad" ]; then { echo "tables without a primary key or replica identity:"; printf '%s\\n' "$bad"; } >&2; exit 1; fi`,
+if [ -n "$bad" ]; then { echo "tables without a primary key or replica identity:"; printf '%s\n' "$bad"; } >&2; exit 1; fi`,
       },
       failure: 'some tables of zitadel have neither a primary key nor a replica identity; add one (or ALTER TABLE ... REPLICA IDENTITY FULL) and plan again',
-      undo: null,
     },
     // 11. prepare on h001: restic backup of the state on h001, tag pre-migration
     {
@@ -208,12 +188,10 @@ if [ -n "$bad" ]; then { echo "tables without a primary key or replica identity:
       phase: 'prepare',
       kind: 'command',
       title: 'restic backup of the state on h001, tag pre-migration',
-      window: false,
       run: {
         on: 'h001',
         script: 'restic -r /backup/h001 backup --tag pre-migration /var/lib/zitadel/postgres',
       },
-      undo: null,
     },
     // 12. prepare on operator: deploy h002 with zitadel installed but not started
     {
@@ -221,12 +199,10 @@ if [ -n "$bad" ]; then { echo "tables without a primary key or replica identity:
       phase: 'prepare',
       kind: 'command',
       title: 'deploy h002 with zitadel installed but not started',
-      window: false,
       run: {
         on: 'operator',
-        script: 'nixos-rebuild switch --flake $\'examples/homelab#h002\' --target-host root@100.64.0.20',
+        script: "nixos-rebuild switch --flake 'examples/homelab#h002' --target-host root@100.64.0.20",
       },
-      undo: null,
     },
     // 13. prepare on operator: deploy o001: routing unchanged, cutover routing ready as specialisation migen-zitadel
     {
@@ -234,12 +210,10 @@ if [ -n "$bad" ]; then { echo "tables without a primary key or replica identity:
       phase: 'prepare',
       kind: 'command',
       title: 'deploy o001: routing unchanged, cutover routing ready as specialisation migen-zitadel',
-      window: false,
       run: {
         on: 'operator',
-        script: 'nixos-rebuild switch --flake $\'examples/homelab#o001\' --target-host root@o001',
+        script: "nixos-rebuild switch --flake 'examples/homelab#o001' --target-host root@o001",
       },
-      undo: null,
     },
     // 14. prepare on operator: deploy h001: replication settings (wal_level, slots, pg_hba entry for h002, mesh listener, role)
     {
@@ -247,12 +221,10 @@ if [ -n "$bad" ]; then { echo "tables without a primary key or replica identity:
       phase: 'prepare',
       kind: 'command',
       title: 'deploy h001: replication settings (wal_level, slots, pg_hba entry for h002, mesh listener, role)',
-      window: false,
       run: {
         on: 'operator',
-        script: 'nixos-rebuild switch --flake $\'examples/homelab#h001\' --target-host root@100.64.0.13',
+        script: "nixos-rebuild switch --flake 'examples/homelab#h001' --target-host root@100.64.0.13",
       },
-      undo: null,
     },
     // 15. prepare on h001: PostgreSQL on h001 runs with wal_level=logical (restarts it once if the deployed setting is pending: a short interruption of writes)
     {
@@ -260,7 +232,6 @@ if [ -n "$bad" ]; then { echo "tables without a primary key or replica identity:
       phase: 'prepare',
       kind: 'command',
       title: 'PostgreSQL on h001 runs with wal_level=logical (restarts it once if the deployed setting is pending: a short interruption of writes)',
-      window: false,
       run: {
         on: 'h001',
         script: `lvl=$(nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL'
@@ -277,7 +248,6 @@ SQL
   test "$lvl" = logical
 fi`,
       },
-      undo: null,
     },
     // 16. prepare on h001: h001 has free replication slots and WAL senders for 1 subscription(s) and their table-sync workers
     {
@@ -285,7 +255,6 @@ fi`,
       phase: 'prepare',
       kind: 'check',
       title: 'h001 has free replication slots and WAL senders for 1 subscription(s) and their table-sync workers',
-      window: false,
       run: {
         on: 'h001',
         script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL' | grep -qx ok
@@ -295,7 +264,6 @@ SELECT CASE WHEN current_setting('max_replication_slots')::int - (SELECT count(*
 SQL`,
       },
       failure: 'max_replication_slots/max_wal_senders on h001 leave no room: deploy the generated settings and restart PostgreSQL there',
-      undo: null,
     },
     // 17. prepare on h002: start PostgreSQL on h002 (the application stays stopped)
     {
@@ -303,13 +271,11 @@ SQL`,
       phase: 'prepare',
       kind: 'command',
       title: 'start PostgreSQL on h002 (the application stays stopped)',
-      window: false,
       run: {
         on: 'h002',
         script: `systemctl start container@zitadel
 nixos-container run zitadel -- systemctl stop zitadel`,
       },
-      undo: null,
     },
     // 18. prepare on h002: h002 has room for the apply and table-sync workers
     {
@@ -317,7 +283,6 @@ nixos-container run zitadel -- systemctl stop zitadel`,
       phase: 'prepare',
       kind: 'check',
       title: 'h002 has room for the apply and table-sync workers',
-      window: false,
       run: {
         on: 'h002',
         script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL' | grep -qx ok
@@ -328,7 +293,6 @@ SELECT CASE WHEN current_setting('max_logical_replication_workers')::int >= 3
 SQL`,
       },
       failure: 'max_logical_replication_workers/max_worker_processes on h002 are too low: deploy the generated settings and restart PostgreSQL there',
-      undo: null,
     },
     // 19. prepare on h001: replication role migen_repl_zitadel on h001: password from the secret, SELECT on zitadel
     {
@@ -336,7 +300,6 @@ SQL`,
       phase: 'prepare',
       kind: 'command',
       title: 'replication role migen_repl_zitadel on h001: password from the secret, SELECT on zitadel',
-      window: false,
       run: {
         on: 'h001',
         script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
@@ -347,7 +310,6 @@ SELECT format('GRANT USAGE ON SCHEMA %I TO "migen_repl_zitadel"; GRANT SELECT ON
 FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg_toast%' AND nspname NOT LIKE 'pg_temp%' \\gexec
 SQL`,
       },
-      undo: null,
     },
     // 20. prepare on h002: h002 can log in to zitadel on h001 as migen_repl_zitadel (pg_hba, listen address, firewall, password)
     {
@@ -355,44 +317,60 @@ SQL`,
       phase: 'prepare',
       kind: 'check',
       title: 'h002 can log in to zitadel on h001 as migen_repl_zitadel (pg_hba, listen address, firewall, password)',
-      window: false,
       run: {
         on: 'h002',
-        script: 'nixos-container run zitadel -- bash -c $\'PGPASSWORD="$(cat /run/agenix/migen-replication-zitadel)" exec psql -X -At -h 100.64.0.13 -p 5432 -U migen_repl_zitadel -d zitadel -c $\\\'SELECT 1\\\'\' | grep -qx 1',
+        script: `nixos-container run zitadel -- bash -c $'PGPASSWORD="$(cat /run/agenix/migen-replication-zitadel)" exec psql -X -At -h 100.64.0.13 -p 5432 -U migen_repl_zitadel -d zitadel -c \\'SELECT 1\\'' | grep -qx 1`,
       },
       failure: 'h002 cannot reach zitadel on h001:5432 as migen_repl_zitadel: check the deployed pg_hba entry, listen_addresses and the mesh firewall',
-      undo: null,
     },
-    // 21. prepare on operator: copy roles from h001 to h002 (existing roles are kept)
+    // 21. prepare on h001 | h002: copy roles from h001 to h002 (existing roles are kept)
     {
       id: 'pg-roles',
       phase: 'prepare',
       kind: 'command',
       title: 'copy roles from h001 to h002 (existing roles are kept)',
-      window: false,
       run: {
-        on: 'operator',
-        script: `migen_ssh h001 $'nixos-container run zitadel -- runuser -u postgres -- pg_dumpall -p 5432 --roles-only' \\
-  | grep -v -E '^(CREATE|ALTER) ROLE postgres( |;)' \\
-  | migen_ssh h002 $'nixos-container run zitadel -- runuser -u postgres -- psql -X -q -p 5432 -d postgres' 2>&1 | grep -v 'already exists' || true`,
+        pipe: [
+          {
+            on: 'h001',
+            script: "nixos-container run zitadel -- runuser -u postgres -- pg_dumpall -p 5432 --roles-only | grep -v -E '^(CREATE|ALTER) ROLE postgres( |;)'",
+          },
+          {
+            on: 'h002',
+            script: "nixos-container run zitadel -- runuser -u postgres -- psql -X -q -p 5432 -d postgres 2>&1 | grep -v 'already exists' || true",
+          },
+        ],
       },
-      undo: null,
     },
-    // 22. prepare on operator: create zitadel on h002 from h001's schema (pg_dump --schema-only); its tables must be empty
+    // 22. prepare on h001 | h002: database zitadel on h002, owned as on h001; its tables must be empty
     {
-      id: 'pg-schema-zitadel',
+      id: 'pg-database-zitadel',
       phase: 'prepare',
       kind: 'command',
-      title: 'create zitadel on h002 from h001\'s schema (pg_dump --schema-only); its tables must be empty',
-      window: false,
+      title: 'database zitadel on h002, owned as on h001; its tables must be empty',
       run: {
-        on: 'operator',
-        script: `migen_ssh h001 $'nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<\\'SQL\\'\\nSELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = \\'zitadel\\';\\nSQL' \\
-  | migen_ssh h002 $'read -r owner\\nif ! nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<\\'SQL\\' | grep -qx 1; then\\nSELECT 1 FROM pg_database WHERE datname = \\'zitadel\\';\\nSQL\\n  nixos-container run zitadel -- runuser -u postgres -- createdb -p 5432 -O "$owner" zitadel\\nfi'
-rows=$(migen_ssh h002 $'nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<\\'SQL\\'\\nSELECT coalesce(sum(n_live_tup), 0) FROM pg_stat_user_tables;\\nSQL')
-if [ "$rows" != 0 ]; then echo "zitadel on h002 already holds $rows rows: refusing to replicate into a database that is not empty" >&2; exit 1; fi
-migen_ssh h001 $'nixos-container run zitadel -- runuser -u postgres -- pg_dump -p 5432 --schema-only --no-publications --no-subscriptions zitadel' \\
-  | migen_ssh h002 $'nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p 5432 -d zitadel'`,
+        pipe: [
+          {
+            on: 'h001',
+            script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL'
+SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'zitadel';
+SQL`,
+          },
+          {
+            on: 'h002',
+            script: `read -r owner
+if ! nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL' | grep -qx 1; then
+SELECT 1 FROM pg_database WHERE datname = 'zitadel';
+SQL
+  nixos-container run zitadel -- runuser -u postgres -- createdb -p 5432 -O "$owner" zitadel
+fi
+rows=$(nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
+SELECT coalesce(sum(n_live_tup), 0) FROM pg_stat_user_tables;
+SQL
+)
+if [ "$rows" != 0 ]; then echo "zitadel on h002 already holds $rows rows: refusing to replicate into a database that is not empty" >&2; exit 1; fi`,
+          },
+        ],
       },
       undo: {
         on: 'h002',
@@ -401,13 +379,31 @@ DROP DATABASE IF EXISTS "zitadel" WITH (FORCE);
 SQL`,
       },
     },
-    // 23. prepare on h001: publication migen_pub_zitadel for all tables of zitadel on h001
+    // 23. prepare on h001 | h002: zitadel's schema from h001 into h002 (pg_dump --schema-only)
+    {
+      id: 'pg-schema-zitadel',
+      phase: 'prepare',
+      kind: 'command',
+      title: "zitadel's schema from h001 into h002 (pg_dump --schema-only)",
+      run: {
+        pipe: [
+          {
+            on: 'h001',
+            script: 'nixos-container run zitadel -- runuser -u postgres -- pg_dump -p 5432 --schema-only --no-publications --no-subscriptions zitadel',
+          },
+          {
+            on: 'h002',
+            script: 'nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p 5432 -d zitadel',
+          },
+        ],
+      },
+    },
+    // 24. prepare on h001: publication migen_pub_zitadel for all tables of zitadel on h001
     {
       id: 'pg-publication-zitadel',
       phase: 'prepare',
       kind: 'command',
       title: 'publication migen_pub_zitadel for all tables of zitadel on h001',
-      window: false,
       run: {
         on: 'h001',
         script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
@@ -422,22 +418,20 @@ DROP PUBLICATION IF EXISTS "migen_pub_zitadel";
 SQL`,
       },
     },
-    // 24. prepare on h002: subscription migen_sub_zitadel_zitadel on h002 to h001's publication (initial copy starts)
+    // 25. prepare on h002: subscription migen_sub_zitadel_zitadel on h002 to h001's publication (initial copy starts)
     {
       id: 'pg-subscription-zitadel',
       phase: 'prepare',
       kind: 'command',
-      title: 'subscription migen_sub_zitadel_zitadel on h002 to h001\'s publication (initial copy starts)',
-      window: false,
+      title: "subscription migen_sub_zitadel_zitadel on h002 to h001's publication (initial copy starts)",
       run: {
         on: 'h002',
-        script: `pw=$(cat /run/agenix/migen-replication-zitadel)
-pwc=$(printf '%s' "$pw" | sed -e 's/\\\\/\\\\\\\\/g' -e "s/'/\\\\\\\\'/g")
+        script: String.raw`pw=$(cat /run/agenix/migen-replication-zitadel)
+pwc=$(printf '%s' "$pw" | sed -e 's/\\/\\\\/g' -e "s/'/\\\\'/g")
 conn="host=100.64.0.13 port=5432 dbname=zitadel user=migen_repl_zitadel password='$pwc'"
 lit=$(printf '%s' "$conn" | sed "s/'/''/g")
 { echo "SET log_statement = 'none'; SET log_min_error_statement = 'panic';"
-  printf 'CREATE SUBSCRIPTION "%s" CONNECTION '"'"'%s'"'"' PUBLICATION "%s";
-' migen_sub_zitadel_zitadel "$lit" migen_pub_zitadel; } \\
+  printf 'CREATE SUBSCRIPTION "%s" CONNECTION '"'"'%s'"'"' PUBLICATION "%s";\n' migen_sub_zitadel_zitadel "$lit" migen_pub_zitadel; } \
   | nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p 5432 -d zitadel`,
       },
       undo: {
@@ -447,42 +441,36 @@ DROP SUBSCRIPTION IF EXISTS "migen_sub_zitadel_zitadel";
 SQL`,
       },
     },
-    // 25. prepare on h002: h002 has container@zitadel installed (and, checked before, not running)
+    // 26. prepare on h002: h002 has container@zitadel installed (and, checked before, not running)
     {
       id: 'deployed-h002',
       phase: 'prepare',
       kind: 'check',
       title: 'h002 has container@zitadel installed (and, checked before, not running)',
-      window: false,
       run: {
         on: 'h002',
         script: 'test "$(systemctl show -p LoadState --value container@zitadel)" = loaded',
       },
       failure: 'container@zitadel is not installed on h002: its deploy did not take effect',
-      undo: null,
     },
-    // 26. prepare on o001: o001 has the cutover routing ready (specialisation migen-zitadel)
+    // 27. prepare on o001: o001 has the cutover routing ready (specialisation migen-zitadel)
     {
       id: 'deployed-o001',
       phase: 'prepare',
       kind: 'check',
       title: 'o001 has the cutover routing ready (specialisation migen-zitadel)',
-      window: false,
       run: {
         on: 'o001',
         script: 'test -x /nix/var/nix/profiles/system/specialisation/migen-zitadel/bin/switch-to-configuration',
       },
-      failure: 'o001\'s system has no specialisation migen-zitadel: its deploy did not take effect',
-      undo: null,
+      failure: "o001's system has no specialisation migen-zitadel: its deploy did not take effect",
     },
-    // 27. sync on h002: every table of zitadel copied and streaming on h002; lag on h001's slot
+    // 28. sync on h002: every table of zitadel copied and streaming on h002; lag on h001's slot
     {
       id: 'pg-ready-zitadel',
       phase: 'sync',
       kind: 'probe',
-      title: 'every table of zitadel copied and streaming on h002; lag on h001\'s slot',
-      window: false,
-      endsWindow: false,
+      title: "every table of zitadel copied and streaming on h002; lag on h001's slot",
       run: {
         on: 'h002',
         script: `state=$(nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
@@ -505,17 +493,14 @@ test "$pending" = 0 && test "$workers" = 1`,
       },
       intervalSeconds: 2,
       deadlineSeconds: 3600,
-      undo: null,
       fatalExit: [3],
     },
-    // 28. sync on h001: replication lag of migen_sub_zitadel_zitadel below 16777216 bytes
+    // 29. sync on h001: replication lag of migen_sub_zitadel_zitadel below 16777216 bytes
     {
       id: 'pg-lag-zitadel',
       phase: 'sync',
       kind: 'probe',
       title: 'replication lag of migen_sub_zitadel_zitadel below 16777216 bytes',
-      window: false,
-      endsWindow: false,
       run: {
         on: 'h001',
         script: `lag=$(nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
@@ -527,9 +512,8 @@ test -n "$lag" && [ "$lag" -ge 0 ] && [ "$lag" -lt 16777216 ]`,
       },
       intervalSeconds: 1,
       deadlineSeconds: 600,
-      undo: null,
     },
-    // 29. cutover on h001 [downtime]: stop zitadel on h001 (PostgreSQL keeps running, read-only from the next step)
+    // 30. cutover on h001 [downtime]: stop zitadel on h001 (PostgreSQL keeps running, read-only from the next step)
     {
       id: 'stop-old',
       phase: 'cutover',
@@ -546,7 +530,7 @@ test -n "$lag" && [ "$lag" -ge 0 ] && [ "$lag" -lt 16777216 ]`,
         script: 'nixos-container run zitadel -- systemctl start zitadel',
       },
     },
-    // 30. cutover on h001 [downtime]: zitadel on h001 read-only for every role; remaining sessions terminated
+    // 31. cutover on h001 [downtime]: zitadel on h001 read-only for every role; remaining sessions terminated
     {
       id: 'pg-freeze-zitadel',
       phase: 'cutover',
@@ -567,12 +551,12 @@ ALTER DATABASE "zitadel" RESET default_transaction_read_only;
 SQL`,
       },
     },
-    // 31. cutover on h001 [downtime]: h002 confirmed every change up to h001's current WAL position
+    // 32. cutover on h001 [downtime]: h002 confirmed every change up to h001's current WAL position
     {
       id: 'pg-caught-up-zitadel',
       phase: 'cutover',
       kind: 'command',
-      title: 'h002 confirmed every change up to h001\'s current WAL position',
+      title: "h002 confirmed every change up to h001's current WAL position",
       window: true,
       run: {
         on: 'h001',
@@ -581,8 +565,8 @@ SELECT pg_current_wal_lsn();
 SQL
 )
 for i in $(seq 1 600); do
-  ok=$(nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<SQL
-SELECT confirmed_flush_lsn >= '$target'::pg_lsn FROM pg_replication_slots WHERE slot_name = 'migen_sub_zitadel_zitadel';
+  ok=$(nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel -v target="$target" <<'SQL'
+SELECT confirmed_flush_lsn >= :'target'::pg_lsn FROM pg_replication_slots WHERE slot_name = 'migen_sub_zitadel_zitadel';
 SQL
 )
   if [ "$ok" = t ]; then echo "caught up at $target"; exit 0; fi
@@ -590,9 +574,8 @@ SQL
 done
 echo "the slot did not confirm $target within 60 s" >&2; exit 1`,
       },
-      undo: null,
     },
-    // 32. cutover on operator [downtime]: sequences of zitadel: h002 continues where h001 stopped (they are not replicated)
+    // 33. cutover on h001 | h002 [downtime]: sequences of zitadel: h002 continues where h001 stopped (they are not replicated)
     {
       id: 'pg-sequences-zitadel',
       phase: 'cutover',
@@ -600,13 +583,21 @@ echo "the slot did not confirm $target within 60 s" >&2; exit 1`,
       title: 'sequences of zitadel: h002 continues where h001 stopped (they are not replicated)',
       window: true,
       run: {
-        on: 'operator',
-        script: `migen_ssh h001 $'nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<\\'SQL\\'\\nSELECT format(\\'SELECT setval(%L, %s, %s);\\', quote_ident(schemaname) || \\'.\\' || quote_ident(sequencename), coalesce(last_value, start_value), (last_value IS NOT NULL)::text) FROM pg_sequences ORDER BY 1;\\nSQL' \\
-  | migen_ssh h002 $'nixos-container run zitadel -- runuser -u postgres -- psql -X -q -At -v ON_ERROR_STOP=1 -p 5432 -d zitadel' >/dev/null`,
+        pipe: [
+          {
+            on: 'h001',
+            script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
+SELECT format('SELECT setval(%L, %s, %s);', quote_ident(schemaname) || '.' || quote_ident(sequencename), coalesce(last_value, start_value), (last_value IS NOT NULL)::text) FROM pg_sequences ORDER BY 1;
+SQL`,
+          },
+          {
+            on: 'h002',
+            script: 'nixos-container run zitadel -- runuser -u postgres -- psql -X -q -At -v ON_ERROR_STOP=1 -p 5432 -d zitadel >/dev/null',
+          },
+        ],
       },
-      undo: null,
     },
-    // 33. cutover on h001, h002 [downtime]: row count and checksum of every table of zitadel equal on both hosts
+    // 34. cutover on h001, h002 [downtime]: row count and checksum of every table of zitadel equal on both hosts
     {
       id: 'pg-compare-zitadel',
       phase: 'cutover',
@@ -615,27 +606,26 @@ echo "the slot did not confirm $target within 60 s" >&2; exit 1`,
       window: true,
       left: {
         on: 'h001',
-        script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
+        script: String.raw`nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
 SELECT format('SELECT %L || '' '' || count(*) || '' '' || coalesce(sum(hashtext(t::text)::bigint), 0) FROM %I.%I t;', n.nspname || '.' || c.relname, n.nspname, c.relname)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
-ORDER BY n.nspname, c.relname \\gexec
+ORDER BY n.nspname, c.relname \gexec
 SQL`,
       },
       right: {
         on: 'h002',
-        script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
+        script: String.raw`nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
 SELECT format('SELECT %L || '' '' || count(*) || '' '' || coalesce(sum(hashtext(t::text)::bigint), 0) FROM %I.%I t;', n.nspname || '.' || c.relname, n.nspname, c.relname)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
-ORDER BY n.nspname, c.relname \\gexec
+ORDER BY n.nspname, c.relname \gexec
 SQL`,
       },
       mode: 'equal',
       failure: 'the tables of zitadel differ between h001 and h002',
-      undo: null,
     },
-    // 34. cutover on h002 [downtime]: drop subscription migen_sub_zitadel_zitadel on h002 (and with it the slot on h001)
+    // 35. cutover on h002 [downtime]: drop subscription migen_sub_zitadel_zitadel on h002 (and with it the slot on h001)
     {
       id: 'pg-drop-subscription-zitadel',
       phase: 'cutover',
@@ -648,9 +638,8 @@ SQL`,
 DROP SUBSCRIPTION "migen_sub_zitadel_zitadel";
 SQL`,
       },
-      undo: null,
     },
-    // 35. cutover on h001 [downtime]: no replication slot of this migration is left on h001
+    // 36. cutover on h001 [downtime]: no replication slot of this migration is left on h001
     {
       id: 'pg-no-slot-zitadel',
       phase: 'cutover',
@@ -664,10 +653,9 @@ SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'migen_sub_zitadel_z
 SQL
 )" = 0`,
       },
-      failure: 'slot migen_sub_zitadel_zitadel is still on h001: drop it (SELECT pg_drop_replication_slot(\'migen_sub_zitadel_zitadel\')) or it keeps WAL forever',
-      undo: null,
+      failure: "slot migen_sub_zitadel_zitadel is still on h001: drop it (SELECT pg_drop_replication_slot('migen_sub_zitadel_zitadel')) or it keeps WAL forever",
     },
-    // 36. cutover on h002 [downtime]: start zitadel on h002: from here it takes writes
+    // 37. cutover on h002 [downtime]: start zitadel on h002: from here it takes writes
     {
       id: 'start-new',
       phase: 'cutover',
@@ -685,7 +673,7 @@ SQL
         script: 'nixos-container run zitadel -- systemctl stop zitadel',
       },
     },
-    // 37. cutover on o001 [downtime]: o001 routes sso.joshuabell.xyz to h002
+    // 38. cutover on o001 [downtime]: o001 routes sso.joshuabell.xyz to h002
     {
       id: 'route-new',
       phase: 'cutover',
@@ -725,23 +713,21 @@ if [ "$was" != "$(readlink -f /nix/var/nix/profiles/system)" ]; then
 fi`,
       },
     },
-    // 38. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20
+    // 39. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20
     {
       id: 'backend-healthy',
       phase: 'cutover',
       kind: 'probe',
       title: 'o001 reaches the new backend http://100.64.0.20',
       window: true,
-      endsWindow: false,
       run: {
         on: 'o001',
-        script: 'code=$(curl -sS -o /dev/null -w \'%{http_code}\' --max-time 5 -H $\'Host: sso.joshuabell.xyz\' http://100.64.0.20) && [ "$code" -ge 200 ] && [ "$code" -lt 500 ]',
+        script: `code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -H 'Host: sso.joshuabell.xyz' http://100.64.0.20) && [ "$code" -ge 200 ] && [ "$code" -lt 500 ]`,
       },
       intervalSeconds: 0.1,
       deadlineSeconds: 60,
-      undo: null,
     },
-    // 39. verify on operator [downtime]: https://sso.joshuabell.xyz/debug/healthz answers 200 through o001
+    // 40. verify on operator [downtime]: https://sso.joshuabell.xyz/debug/healthz answers 200 through o001
     {
       id: 'verify-1',
       phase: 'verify',
@@ -751,19 +737,17 @@ fi`,
       endsWindow: true,
       run: {
         on: 'operator',
-        script: 'test "$(curl -sS -o /dev/null -w \'%{http_code}\' --max-time 5 --resolve sso.joshuabell.xyz:443:100.64.0.1 https://sso.joshuabell.xyz/debug/healthz)" = 200',
+        script: `test "$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 --resolve sso.joshuabell.xyz:443:100.64.0.1 https://sso.joshuabell.xyz/debug/healthz)" = 200`,
       },
       intervalSeconds: 0.2,
       deadlineSeconds: 60,
-      undo: null,
     },
-    // 40. verify on h001: drop the publication on h001 (the regenerated modules remove the pg_hba entry and settings after finalize)
+    // 41. verify on h001: drop the publication on h001 (the regenerated modules remove the pg_hba entry and settings after finalize)
     {
       id: 'pg-cleanup-zitadel',
       phase: 'verify',
       kind: 'command',
       title: 'drop the publication on h001 (the regenerated modules remove the pg_hba entry and settings after finalize)',
-      window: false,
       run: {
         on: 'h001',
         script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
@@ -771,27 +755,22 @@ SET default_transaction_read_only = off; -- this session only: the database stay
 DROP PUBLICATION IF EXISTS "migen_pub_zitadel";
 SQL`,
       },
-      undo: null,
     },
-    // 41. finalize on -: make the move permanent
+    // 42. finalize on -: make the move permanent
     {
       id: 'finalize',
       phase: 'finalize',
       kind: 'note',
       title: 'make the move permanent',
-      window: false,
-      text: 'Run `migen finalize zitadel`, review and merge the diff, and deploy h001, h002, o001: h001 then has container@zitadel disabled so no rebuild or reboot starts a second writer, and o001\'s base configuration routes to h002.',
-      undo: null,
+      text: "Run `migen finalize zitadel`, review and merge the diff, and deploy h001, h002, o001: h001 then has container@zitadel disabled so no rebuild or reboot starts a second writer, and o001's base configuration routes to h002.",
     },
-    // 42. finalize on -: keep h001's state for 14 days
+    // 43. finalize on -: keep h001's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',
       kind: 'note',
-      title: 'keep h001\'s state for 14 days',
-      window: false,
+      title: "keep h001's state for 14 days",
       text: 'After 14 days without a rollback, remove /var/lib/zitadel/postgres on h001. Until then it is the rollback source.',
-      undo: null,
     },
   ],
 };

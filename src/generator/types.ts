@@ -68,11 +68,5 @@ export interface Inventory {
   readonly hosts: Readonly<Record<string, InventoryHost>>;
 }
 
-/** Where the inputs came from; hashed into the DO-NOT-EDIT headers and migen.sum. */
-export interface InputInfo {
-  readonly manifestPath: string;      // as given on the command line, relative to the working directory
-  readonly manifestSha256: string;
-  readonly inventorySha256: string;
-  readonly flakeLockSha256: string | null;
-  readonly migenVersion: string;
-}
+/** A generated file: its path relative to the output directory, and its content. */
+export interface OutFile { readonly path: string; readonly content: string }

@@ -1,30 +1,36 @@
-// Runs a step's bash on a host over ssh (or on the operator's machine). Connection reuse keeps
+// Runs a step's scripts: bash over ssh on a host (or on the operator's machine), and a pipe of two
+// hosts as two ssh processes, the first's output the second's input. Connection reuse keeps
 // cutover steps free of handshakes; host keys are always checked against known_hosts.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { RunbookHost } from './types.js';
+import type { RunbookHost } from '../runbook/def.js';
+import { isPipe, type HostScript, type Script } from '../runbook/steps.js';
 
-export interface ExecResult { readonly code: number; readonly stdout: string; readonly stderr: string; readonly ms: number }
+export interface ExecResult { readonly code: number; readonly stdout: string; readonly stderr: string; readonly ms: number; readonly on?: string }
 export interface ExecOptions { readonly stream?: (chunk: string) => void; readonly signal?: AbortSignal; readonly forwardAgent?: boolean }
 
 export interface Executor {
-  run(on: string, script: string, opts?: ExecOptions): Promise<ExecResult>;
+  run(script: Script, opts?: ExecOptions): Promise<ExecResult>;
   close(): Promise<void>;
 }
 
-/** Every remote script runs under these settings: a failing command fails the step. */
+/** Every script runs under these settings: a failing command fails the step. */
 export const PRELUDE = 'set -euo pipefail';
 
 /**
  * The script as `bash -s` reads it from stdin: one brace group, parsed whole before it runs,
- * with stdin from /dev/null. Otherwise the first command that reads stdin (an ssh in
- * `migen_ssh a ... | migen_ssh b ...`, psql, read) swallows the rest of the script, which then
- * never runs while the step still exits 0.
+ * with stdin from /dev/null. Otherwise the first command that reads stdin (psql, read, an ssh)
+ * swallows the rest of the script, which then never runs while the step still exits 0.
  */
 export function stdinScript(prelude: string, script: string): string {
   return `${prelude}\n{\n${script}\n} </dev/null\n`;
 }
+
+/** One word for any POSIX shell (the remote login shell parses ssh's command line). */
+export const shellWord = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+type Zx = typeof import('zx').$;
 
 export interface SshOptions {
   readonly hosts: Readonly<Record<string, RunbookHost>>;
@@ -54,40 +60,51 @@ export class SshExecutor implements Executor {
     ];
   }
 
-  async run(on: string, script: string, opts: ExecOptions = {}): Promise<ExecResult> {
-    const { $, quote } = await import('zx');
-    const started = Date.now();
-    let p;
-    if (on === 'operator') {
-      // Operator scripts can reach hosts with the runbook's ssh settings: migen_ssh HOST 'command'.
-      const targets = Object.values(this.o.hosts).map((h) => `    ${quote(h.name)}) t=${quote(h.ssh)} ;;`).join('\n');
-      const prelude = [
-        PRELUDE,
-        'migen_ssh() {',
-        '  local t',
-        '  case "$1" in',
-        targets,
-        '    *) echo "migen_ssh: unknown host $1" >&2; return 2 ;;',
-        '  esac',
-        `  ssh ${this.sshArgs().map(quote).join(' ')} "$t" "$2"`,
-        '}',
-      ].join('\n');
-      p = $({ input: stdinScript(prelude, script), nothrow: true, quiet: true, cwd: this.o.cwd, env: { ...process.env, ...this.o.env }, signal: opts.signal })`bash -s`;
-    } else {
-      const host = this.o.hosts[on];
-      if (!host) return { code: 255, stdout: '', stderr: `unknown host ${on}`, ms: 0 };
-      // cd /: the login directory may not be readable by the users steps switch to (runuser).
-      p = $({ input: stdinScript(`${PRELUDE}\ncd /`, script), nothrow: true, quiet: true, cwd: this.o.cwd, env: { ...process.env, ...this.o.env }, signal: opts.signal })`ssh ${this.sshArgs(opts.forwardAgent)} ${host.ssh} bash -s`;
+  private env(): NodeJS.ProcessEnv { return { ...process.env, ...this.o.env }; }
+
+  /** The process of one host's script; `readsStdin`: it reads a pipe, so it travels on ssh's command line instead of stdin. */
+  private spawn($: Zx, s: HostScript, opts: ExecOptions, readsStdin: boolean) {
+    const base = { nothrow: true, quiet: true, cwd: this.o.cwd, env: this.env(), signal: opts.signal };
+    // cd /: the login directory may not be readable by the users steps switch to (runuser).
+    const prelude = s.on === 'operator' ? PRELUDE : `${PRELUDE}\ncd /`;
+    if (s.on === 'operator') {
+      return readsStdin ? $(base)`bash -c ${`${prelude}\n${s.script}`}` : $({ ...base, input: stdinScript(prelude, s.script) })`bash -s`;
     }
-    if (opts.stream) p.stdout.on('data', (d: Buffer) => opts.stream!(d.toString()));
-    const r = await p;
-    return { code: r.exitCode ?? (r.signal ? 128 : 1), stdout: r.stdout, stderr: r.stderr, ms: Date.now() - started };
+    const host = this.o.hosts[s.on];
+    if (!host) return null;
+    const ssh = this.sshArgs(opts.forwardAgent);
+    return readsStdin
+      ? $(base)`ssh ${ssh} ${host.ssh} ${`bash -c ${shellWord(`${prelude}\n${s.script}`)}`}`
+      : $({ ...base, input: stdinScript(prelude, s.script) })`ssh ${ssh} ${host.ssh} bash -s`;
+  }
+
+  async run(script: Script, opts: ExecOptions = {}): Promise<ExecResult> {
+    const { $ } = await import('zx');
+    const started = Date.now();
+    const parts = isPipe(script) ? script.pipe : [script];
+    const procs = [];
+    for (const [i, part] of parts.entries()) {
+      const p = this.spawn($, part, opts, i > 0);
+      if (!p) return { code: 255, stdout: '', stderr: `unknown host ${part.on}`, ms: 0, on: part.on };
+      procs.push(p);
+    }
+    const last = procs.length > 1 ? procs[0]!.pipe(procs[1]!) : procs[0]!;
+    if (opts.stream) last.stdout.on('data', (d: Buffer) => opts.stream!(d.toString()));
+    const results = await Promise.all([...procs.slice(0, -1), last]);
+    const code = (r: (typeof results)[number]): number => r.exitCode ?? (r.signal ? 128 : 1);
+    // As bash's pipefail: the last part that failed decides, and the report names its host.
+    const failed = results.map((r, i) => ({ r, i })).filter(({ r }) => code(r) !== 0).pop();
+    const r = failed?.r ?? results[results.length - 1]!;
+    return {
+      code: code(r), stdout: results[results.length - 1]!.stdout, stderr: results.map((x) => x.stderr).join(''), ms: Date.now() - started,
+      on: parts[failed?.i ?? parts.length - 1]!.on,
+    };
   }
 
   async close(): Promise<void> {
     const { $ } = await import('zx');
     // Close the shared connections, then remove their sockets.
-    await Promise.all(Object.values(this.o.hosts).map((h) => $({ nothrow: true, quiet: true, env: { ...process.env, ...this.o.env } })`ssh ${this.sshArgs()} -O exit ${h.ssh}`));
+    await Promise.all(Object.values(this.o.hosts).map((h) => $({ nothrow: true, quiet: true, env: this.env() })`ssh ${this.sshArgs()} -O exit ${h.ssh}`));
     rmSync(this.controlDir, { recursive: true, force: true });
   }
 }

@@ -1,19 +1,8 @@
-// The journal of a run (for --resume and --rollback) and its reports, under .migen/<name>/ in
-// the repository the runbook runs from. Written atomically after every step.
+// The journal of a run and its reports, under .migen/<name>/ in the repository the runbook runs
+// from. Written atomically after every step.
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { PassRecord, Report } from './engine.js';
-
-export interface Journal {
-  readonly runId: string;
-  readonly name: string;
-  readonly status: 'running' | 'done' | 'failed' | 'rolled-back';
-  readonly startedAt: string;
-  readonly steps: Readonly<Record<string, { readonly status: 'running' | 'done' | 'failed' | 'undone' | 'undo-failed'; readonly ms: number }>>;
-  readonly passes: readonly PassRecord[];
-  readonly windowStart: number | null;
-  readonly windowEnd: number | null;
-}
+import type { Journal, Report } from './types.js';
 
 export interface JournalStore {
   load(): Journal | null;

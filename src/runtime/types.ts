@@ -1,23 +1,49 @@
-// What a generated runbook hands to the runtime: plain data, every command literal.
-export type { Step, Script, Phase } from '../generator/plan/types.js';
-import type { Step } from '../generator/plan/types.js';
+// What a run records and reports.
 
-export interface RunbookHost { readonly name: string; readonly ssh: string; readonly address: string }
+/** Exit codes: what happened, for scripts and CI (deploy-rs #214: a rollback is never "success"). */
+export const EXIT = { done: 0, failed: 1, usage: 2, rolledBack: 3, rollbackFailed: 4, interrupted: 130 } as const;
 
-/** An input the plan was made from; the runbook refuses to run when it changed since. */
-export interface RunbookInput { readonly kind: 'manifest' | 'inventory'; readonly path: string; readonly sha256: string }
+export interface PassRecord { readonly pass: number; readonly movedBytes: number; readonly remainingBytes: number; readonly ms: number }
+export interface StepRecord { readonly id: string; readonly phase: string; readonly title: string; readonly on: string; readonly status: 'done' | 'failed' | 'skipped' | 'undone' | 'undo-failed'; readonly ms: number }
 
-export interface RunbookDef {
-  readonly formatVersion: 1;
+export type Result = 'done' | 'failed' | 'rolled-back' | 'rollback-failed' | 'interrupted' | 'stopped';
+
+export interface Report {
   readonly name: string;
-  readonly service: string;
-  readonly strategy: 'cold' | 'warm' | 'hot';
-  readonly from: string;
-  readonly to: string;
-  /** Paths are relative to the repository root (the directory holding generated/). */
-  readonly inputs: readonly RunbookInput[];
-  readonly hosts: Readonly<Record<string, RunbookHost>>;
-  /** Held on the old host for the whole run: a second run of this migration refuses to start. */
-  readonly lock: { readonly on: string; readonly path: string };
-  readonly steps: readonly Step[];
+  readonly runId: string;
+  readonly result: Result;
+  readonly message: string;
+  readonly startedAt: string;
+  readonly endedAt: string;
+  readonly steps: readonly StepRecord[];
+  readonly passes: readonly PassRecord[];
+  readonly window: { readonly startedAt: string | null; readonly endedAt: string | null; readonly ms: number | null };
+}
+
+export type StepStatus = 'running' | 'done' | 'failed' | 'undone' | 'undo-failed';
+
+/** The journal of a run (for --resume and --rollback), written after every step. */
+export interface Journal {
+  readonly runId: string;
+  readonly name: string;
+  readonly status: 'running' | 'done' | 'failed' | 'rolled-back';
+  readonly startedAt: string;
+  readonly steps: Readonly<Record<string, { readonly status: StepStatus; readonly ms: number }>>;
+  readonly passes: readonly PassRecord[];
+  readonly windowStart: number | null;
+  readonly windowEnd: number | null;
+}
+
+export interface RunOptions {
+  readonly dryRun: boolean;
+  readonly resume: boolean;
+  readonly rollbackOnly: boolean;
+  readonly yes: boolean;
+  readonly noRollback: boolean;
+  readonly forwardAgent: boolean;
+  /** Asks before the first step that stops a service; resolves true to go on. */
+  readonly confirm: (question: string) => Promise<boolean>;
+  readonly clock?: () => number;
+  readonly sleep?: (ms: number) => Promise<void>;
+  readonly signal?: AbortSignal;
 }

@@ -70,8 +70,8 @@ export async function setupVaultwarden(lab: Lab, opts: { h002Env?: Record<string
 /** back to "o001 serves vaultwarden, h002 has none of its state", keeping o001's state */
 export async function resetVaultwarden(lab: Lab, root: string): Promise<void> {
   await must(lab, 'h002', `systemctl stop vaultwarden; rm -rf ${VW_STATE}`);
-  await must(lab, 'o001', `{ ${activateAndSettle('/nix/var/nix/profiles/system/bin/switch-to-configuration')}
-} >/dev/null; rm -f /run/migen/vaultwarden.lock; systemctl start vaultwarden`);
+  await must(lab, 'o001', `( ${activateAndSettle('/nix/var/nix/profiles/system/bin/switch-to-configuration')}
+) >/dev/null || exit 1; rm -f /run/migen/vaultwarden.lock; systemctl start vaultwarden`);
   fs.rmSync(`${root}/.migen`, { recursive: true, force: true });
 }
 

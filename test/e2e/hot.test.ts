@@ -186,7 +186,7 @@ describe('hot: the subscription cannot apply (a conflicting row on h002)', () =>
     expect(report.steps.find((x) => x.status === 'failed')?.id).toBe('pg-ready-zitadel');
     expect(report.steps.some((x) => x.id.startsWith('pg-lag') || x.id === 'stop-old')).toBe(false);
     expect(r.stdout + r.stderr).toMatch(/the subscription reports [1-9]\d* apply\/sync errors/);
-    expect(report.steps.filter((x) => x.status === 'undone').map((x) => x.id)).toEqual(['pg-subscription-zitadel', 'pg-publication-zitadel', 'pg-schema-zitadel']);
+    expect(report.steps.filter((x) => x.status === 'undone').map((x) => x.id)).toEqual(['pg-subscription-zitadel', 'pg-publication-zitadel', 'pg-database-zitadel']);
     expect(await replicationObjects(lab)).toEqual({ publications: '', slots: '', subscriptions: '', readOnly: 'off' });
     // the app never stopped on h001
     expect(await appActive(lab)).toEqual(['h001']);
@@ -211,7 +211,7 @@ describe('hot: rollback before the freeze (the cutover is not confirmed)', () =>
     expect(r.stderr).toContain('stopped at the confirmation prompt; nothing was stopped');
     expect(report.steps.some((x) => x.id === 'stop-old')).toBe(false); // refused before it ran
     expect(report.steps.find((x) => x.id === 'pg-ready-zitadel')?.status).toBe('done');
-    expect(report.steps.filter((x) => x.status === 'undone').map((x) => x.id)).toEqual(['pg-subscription-zitadel', 'pg-publication-zitadel', 'pg-schema-zitadel']);
+    expect(report.steps.filter((x) => x.status === 'undone').map((x) => x.id)).toEqual(['pg-subscription-zitadel', 'pg-publication-zitadel', 'pg-database-zitadel']);
     expect(await replicationObjects(lab)).toEqual({ publications: '', slots: '', subscriptions: '', readOnly: 'off' });
     expect(await appActive(lab)).toEqual(['h001']);
     expect(await servedBy(lab)).toBe('h001');
@@ -237,7 +237,7 @@ describe('hot: rollback after the freeze (the app cannot start on h002)', () => 
     expect(report.result).toBe('rolled-back');
     expect(report.steps.find((x) => x.status === 'failed')?.id).toBe('start-new');
     const undone = report.steps.filter((x) => x.status === 'undone').map((x) => x.id);
-    expect(undone).toEqual(['route-new', 'start-new', 'pg-freeze-zitadel', 'stop-old', 'pg-subscription-zitadel', 'pg-publication-zitadel', 'pg-schema-zitadel']);
+    expect(undone).toEqual(['route-new', 'start-new', 'pg-freeze-zitadel', 'stop-old', 'pg-subscription-zitadel', 'pg-publication-zitadel', 'pg-database-zitadel']);
     expect(await replicationObjects(lab)).toEqual({ publications: '', slots: '', subscriptions: '', readOnly: 'off' });
     expect(await appActive(lab)).toEqual(['h001']);
     expect(await servedBy(lab)).toBe('h001');

@@ -762,7 +762,8 @@ fi
  * returns once nginx answers new connections only with that profile: no worker of the previous
  * configuration still accepting (gone, or "worker process is shutting down"), and the generation
  * endpoint answering the profile's token. The lab's setup and tests use it; runbooks wait the same
- * way (src/generator/plan/steps.ts, activateProxy).
+ * way (src/generator/plan/proxy.ts, activateProxy). It ends with `exit`: run it as a script of its
+ * own, or in a subshell.
  */
 export function activateAndSettle(stc: string, action: 'switch' | 'test' = 'test'): string {
   const top = stc.replace(/\/bin\/switch-to-configuration$/, '');

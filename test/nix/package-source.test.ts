@@ -31,7 +31,7 @@ describe('nix/source.nix (the package build\'s source)', () => {
     symlinkSync(path.join(repoRoot, 'node_modules'), path.join(dir, 'node_modules'));
     const build = (JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.build!;
     execFileSync('bash', ['-c', build], { cwd: dir, env: { ...process.env, PATH: `${path.join(dir, 'node_modules/.bin')}:${process.env.PATH}` }, stdio: 'pipe' });
-    for (const f of ['dist/cli.js', 'dist/templates.cjs', 'dist/schemas/manifest.cjs', 'dist/vendor/yaml.cjs', 'dist/runtime/index.js']) expect(existsSync(path.join(dir, f)), f).toBe(true);
+    for (const f of ['dist/cli.js', 'dist/templates.cjs', 'dist/schemas/manifest.cjs', 'dist/runtime/index.js']) expect(existsSync(path.join(dir, f)), f).toBe(true);
     // the CLI built from this source plans the example exactly like the checkout's build does
     const plan = (bin: string) => spawnSync(process.execPath, [bin, 'plan', 'examples/homelab/migrations/forgejo.yaml'], { cwd: repoRoot, encoding: 'utf8' });
     const built = plan(path.join(dir, 'bin/migen.js'));

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { Engine, EXIT, main, type Executor, type ExecResult, type RunbookDef } from '../../src/runtime/index.js';
 import { FileJournal } from '../../src/runtime/journal.js';
 import type { Out } from '../../src/runtime/output.js';
-import type { Step } from '../../src/generator/plan/types.js';
+import type { HostScript, Script, Step } from '../../src/runbook/steps.js';
 import { quote } from 'zx';
 import { migen, ROOT } from '../helpers/cli.js';
 
@@ -19,7 +19,8 @@ class LocalExecutor implements Executor {
   calls: { on: string; script: string }[] = [];
   crashOn: string | null = null;
   constructor(readonly base: string) {}
-  async run(on: string, script: string): Promise<ExecResult> {
+  async run(sc: Script): Promise<ExecResult> {
+    const { on, script } = sc as HostScript;
     if (this.crashOn !== null && script.includes(this.crashOn)) throw new Crash(`killed at ${this.crashOn}`);
     this.calls.push({ on, script });
     const cwd = path.join(this.base, on);
@@ -185,7 +186,8 @@ describe('runtime', () => {
 
 /** Like LocalExecutor, but asynchronous: scripts of one batch really overlap. */
 class AsyncExecutor extends LocalExecutor {
-  override async run(on: string, script: string): Promise<ExecResult> {
+  override async run(sc: Script): Promise<ExecResult> {
+    const { on, script } = sc as HostScript;
     this.calls.push({ on, script });
     const cwd = path.join(this.base, on);
     mkdirSync(cwd, { recursive: true });
@@ -262,17 +264,19 @@ describe('the generated forgejo runbook', () => {
     expect(dry.code).toBe(0);
     // Parse "  host$ first line" + continuation lines into (host, script) pairs of the main sequence.
     const sequence = dry.stdout.split('\n-- rollback')[0]!;
-    const printed: { on: string; script: string }[] = [];
+    // A pipe prints as two such entries, the second "| host$ ...".
+    const printed: { on: string; script: string; label: string }[] = [];
     for (const line of sequence.split('\n')) {
-      const m = /^ {2}(\S+)\$ (.*)$/.exec(line);
-      if (m) printed.push({ on: m[1]!, script: m[2]! });
-      else if (/^ {4,}/.test(line) && printed.length) printed[printed.length - 1]!.script += `\n${line.replace(new RegExp(`^ {${printed[printed.length - 1]!.on.length + 4}}`), '')}`;
+      const m = /^ {2}((?:\| )?)(\S+)\$ (.*)$/.exec(line);
+      if (m) printed.push({ on: m[2]!, script: m[3]!, label: `${m[1]}${m[2]}` });
+      else if (/^ {4,}/.test(line) && printed.length) printed[printed.length - 1]!.script += `\n${line.replace(new RegExp(`^ {${printed[printed.length - 1]!.label.length + 4}}`), '')}`;
     }
     const { runbook } = await import(path.join(ROOT, 'generated/runbooks/migrate-forgejo.mjs')) as { runbook: RunbookDef };
     const exec = new (class implements Executor {
       calls: { on: string; script: string }[] = [];
-      async run(on: string, script: string): Promise<ExecResult> {
-        this.calls.push({ on, script });
+      async run(sc: Script): Promise<ExecResult> {
+        for (const p of 'pipe' in sc ? sc.pipe : [sc]) this.calls.push({ on: p.on, script: p.script });
+        const script = ('pipe' in sc ? sc.pipe[1] : sc).script;
         const stdout = script.includes('total=0') ? '0\n' : script.startsWith('du ') ? '1000\n' : script.includes('df -B1') ? '99999999\n' : 'same\n';
         return { code: 0, stdout, stderr: '', ms: 0 };
       }
@@ -284,11 +288,12 @@ describe('the generated forgejo runbook', () => {
     const runId = (JSON.parse(readFileSync(path.join(dir, 'journal.json'), 'utf8')) as { runId: string }).runId;
     const executed = exec.calls.map((c) => ({ on: c.on, script: c.script.split(runId).join('RUN_ID') }));
     expect(printed.length).toBeGreaterThan(20);
-    expect(executed).toEqual(printed);
+    expect(executed).toEqual(printed.map(({ on, script }) => ({ on, script })));
   });
 
   it('type-checks and is listed with its sha256 in migen.sum', () => {
     const sum = readFileSync(path.join(ROOT, 'generated/migen.sum'), 'utf8');
-    expect(sum).toMatch(/^file runbooks\/migrate-forgejo\.mjs [0-9a-f]{64}$/m);
+    // its own sha256, then the digest of what it was printed from (migen plan compares that)
+    expect(sum).toMatch(/^file runbooks\/migrate-forgejo\.mjs [0-9a-f]{64} [0-9a-f]{64}$/m);
   });
 });

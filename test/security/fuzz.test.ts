@@ -53,7 +53,7 @@ async function outcome(text: string, inv = inventoryFile): Promise<'planned' | '
   try {
     const inputs = await prepare([file], { inventory: inv });
     // The whole render must succeed for anything that validates (runbooks are rendered in the CLI sample below).
-    const files = renderAll(inputs);
+    const { files } = renderAll(inputs);
     expect(files.length).toBeGreaterThan(0);
     counts.planned++;
     return 'planned';

@@ -7,8 +7,8 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ValidationError } from '../../src/errors.js';
 import { prepare } from '../../src/generator/pipeline.js';
-import { renderRunbooks } from '../../src/generator/render/runbook/index.js';
-import { generationHeader } from '../../src/generator/render/index.js';
+import { printRunbooks } from '../../src/generator/render/runbook/index.js';
+import { renderAll } from '../../src/generator/render/index.js';
 import type { Step } from '../../src/generator/plan/types.js';
 import { ROOT } from '../helpers/cli.js';
 
@@ -105,7 +105,7 @@ describe('inert data: free text reaches bash quoted', () => {
     const f = path.join(dir, 'rb.yaml');
     writeFileSync(f, text);
     const inputs = await prepare([f], { inventory });
-    const [rb] = await renderRunbooks(inputs, generationHeader(inputs));
+    const [rb] = await printRunbooks(renderAll(inputs).runbooks);
     const mod = path.join(dir, 'rb.mjs');
     writeFileSync(mod, rb!.content);
     const { runbook } = await import(mod) as { runbook: { steps: { id: string; run?: { script: string } }[] } };

@@ -31,7 +31,7 @@ describe('migen plan on the example fleet', () => {
     for (const phase of ['preflight', 'prepare', 'sync', 'cutover', 'verify', 'finalize']) expect(r.stdout).toContain(`   -- ${phase}\n`);
     expect(r.stdout).toContain('downtime window: about 12 s');
     expect(r.stdout).toContain('h001$ systemctl stop container@forgejo');
-    expect(r.stdout).toMatch(/h002\$ rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e \$'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~\/\.ssh\/migen-%C -o ControlPersist=120' root@100\.64\.0\.13:\/var\/lib\/forgejo\/data\/ \/var\/lib\/forgejo\/data\/$/m);
+    expect(r.stdout).toMatch(/h002\$ rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~\/\.ssh\/migen-%C -o ControlPersist=120' root@100\.64\.0\.13:\/var\/lib\/forgejo\/data\/ \/var\/lib\/forgejo\/data\/$/m);
     // The backup runs before the first stop.
     expect(r.stdout.indexOf('restic -r /backup/h001 backup')).toBeLessThan(r.stdout.indexOf('systemctl stop container@forgejo'));
   });

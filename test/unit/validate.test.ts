@@ -108,6 +108,6 @@ describe('the CLI prints one clear error, exit 1, no stack trace', () => {
   it('an unknown option', () => {
     const r = migen(['plan', '--colour']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toBe('migen: unknown option --colour; see migen --help\n');
+    expect(r.stderr).toBe('migen: unknown option --colour; see migen plan --help\n');
   });
 });

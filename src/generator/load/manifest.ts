@@ -1,9 +1,7 @@
 import { readFileSync } from 'node:fs';
-import { YAML } from '../../vendor.js';
+import { LineCounter, parseDocument } from 'yaml';
 import { UserError, ValidationError, type Problem } from '../../errors.js';
 import type { SourceDoc } from './source.js';
-
-const { LineCounter, parseDocument } = YAML;
 
 const MAX_BYTES = 1024 * 1024;
 

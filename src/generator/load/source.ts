@@ -1,7 +1,5 @@
 import type { Document, LineCounter, Node } from 'yaml';
-import { YAML } from '../../vendor.js';
-
-const { isMap, isSeq, isScalar, isPair } = YAML;
+import { isMap, isPair, isScalar, isSeq } from 'yaml';
 
 /** A parsed YAML document that can locate any JSON path in its source. */
 export interface SourceDoc {

@@ -1,12 +1,15 @@
 /**
- * zx's quote() for bash, restated so that `migen plan` does not load zx (about 60 ms of its start):
- * a word of [\w/.\-@:=] stays as it is, anything else becomes one ANSI-C `$'...'` word.
- * test/unit/shell.test.ts holds it equal to zx's own quote() on arbitrary strings and runs the
- * results through real bash.
+ * Quoting for bash, in the style that needs the fewest escapes: a word of [\w/.\-@:=] stays as it
+ * is, a text without quotes or control characters goes in single quotes, anything else becomes
+ * one ANSI-C `$'...'` word exactly as zx's quote() writes it (restated here, so that `migen plan`
+ * does not load zx). test/unit/shell.test.ts holds it to zx's quote() and runs the results through
+ * real bash.
  */
 export function quote(arg: string): string {
-  if (arg === '') return "$''";
+  if (arg === '') return "''";
   if (/^[\w/.\-@:=]+$/.test(arg)) return arg;
+  // eslint-disable-next-line no-control-regex
+  if (!/['\u0000-\u001f\u007f]/.test(arg)) return `'${arg}'`;
   return (
     "$'" +
     arg

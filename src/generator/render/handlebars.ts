@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type HandlebarsNS from 'handlebars';
 import { createRequire } from 'node:module';
-import { artifact, vendored } from '../../vendor.js';
+import { artifact } from '../../artifacts.js';
 
 type Handlebars = typeof HandlebarsNS;
 const require = createRequire(import.meta.url);
@@ -26,7 +26,7 @@ let instance: Handlebars | null = null;
 export function hbs(): Handlebars {
   if (instance) return instance;
   // With precompiled templates only the small runtime is needed; the compiler serves src/ (tests).
-  const base = (precompiledAll() ? vendored<Handlebars>('handlebars-runtime', 'handlebars/runtime') : require('handlebars')) as Handlebars & { default?: Handlebars };
+  const base = (precompiledAll() ? require('handlebars/runtime') : require('handlebars')) as Handlebars & { default?: Handlebars };
   const h = (base.default ?? base).create();
   h.registerHelper('nix', (v: unknown) => new h.SafeString(nixString(String(v))));
   h.registerHelper('attr', (v: unknown) => new h.SafeString(nixAttr(String(v))));

@@ -1,7 +1,8 @@
 import type { Inventory, Manifest, MigrationSpec } from '../types.js';
-import { preset, type Preset } from '../plan/catalog.js';
-import { findHost, hostRef, resolveRoutes, runsService, type Finding } from '../plan/resolve.js';
-import { stateDirs, serviceSecrets } from '../plan/migration.js';
+import { preset, type Preset } from '../model/catalog.js';
+import { findHost, hostRef, runsService } from '../model/hosts.js';
+import { resolveRoutes, type Finding } from '../model/routes.js';
+import { stateDirs, serviceSecrets } from '../model/service.js';
 
 interface Ctx { readonly manifest: Manifest; readonly inventory: Inventory; readonly name: string; readonly m: MigrationSpec; readonly p: Preset | null }
 type Rule = (c: Ctx) => Finding[];

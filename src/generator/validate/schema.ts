@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { Problem } from '../../errors.js';
 import { locate, type SourceDoc } from '../load/source.js';
-import { artifact } from '../../vendor.js';
+import { artifact } from '../../artifacts.js';
 
 const require = createRequire(import.meta.url);
 

@@ -1,10 +1,9 @@
-import type { Inputs } from '../../pipeline.js';
-import type { OutFile } from '../../emit/index.js';
-import type { Header } from '../index.js';
-import { headerText } from '../index.js';
+// NixOS modules per host from the plans alone: every migration's contribution to a host, in a
+// fixed order, merged into hosts/<host>.nix, and default.nix importing them.
+import type { OutFile } from '../../types.js';
+import { headerText, type Header } from '../header.js';
 import { hbs, nixAttr as nixAttrName, renderTemplate, template } from '../handlebars.js';
-import type { MigrationPlan } from '../../plan/types.js';
-import type { Inventory } from '../../types.js';
+import type { MigrationPlan, Plan } from '../../plan/types.js';
 
 /** A host's contribution from one migration: a template (partial) and its view. */
 interface Block { readonly host: string; readonly migration: string; readonly comment: string; readonly partial: string; readonly [k: string]: unknown }
@@ -24,7 +23,7 @@ const oneLine = (s: string): string => s.replace(/[\u0000-\u001f\u007f]+/g, ' ')
 
 const MESH_INTERFACE = 'tailscale0';
 
-function blocksOf(m: MigrationPlan, inventory: Inventory): Block[] {
+function blocksOf(m: MigrationPlan): Block[] {
   const out: Block[] = [];
   const head = `${m.name}: ${m.serviceTitle}, ${m.strategy}, ${m.from.name} -> ${m.to.name}, ${m.status}${m.description ? `. ${oneLine(m.description)}` : ''}`;
   const block = (host: string, partial: Partial, view: Record<string, unknown>): void => {
@@ -44,27 +43,29 @@ function blocksOf(m: MigrationPlan, inventory: Inventory): Block[] {
   if (m.listen) block(m.to.name, 'listen', { option: m.listen.option ? m.listen.option.map(nixAttrName).join('.') : null, address: m.listen.address, ports: m.listen.ports, meshInterface: MESH_INTERFACE });
   if (!done) block(m.to.name, 'prepared', { unit: m.unit, unitService, container: m.container, appInContainer: m.database && m.container ? (m.nixosService ?? null) : null });
   if (done) {
-    const newInv = inventory.hosts[m.to.name]!;
     for (const b of m.follow.backups) {
-      if (b.repository === null || Object.prototype.hasOwnProperty.call(newInv.backups.restic, b.name)) continue;
+      if (b.repository === null || b.newHasJob) continue;
       block(m.to.name, 'backup-follow', { job: b.name, repository: b.repository, paths: b.paths, passwordFile: b.passwordFile });
     }
   }
   if (done) block(m.from.name, 'retired', { unitService, container: m.container, nixosService: m.nixosService, statePaths: m.state.map((s) => s.path).join(', '), graceDays: m.graceDays });
 
   if (m.database && !done) {
-    const oldInv = inventory.hosts[m.from.name]!;
-    const inContainer = (h: string): boolean => m.container !== null && (inventory.hosts[h]?.containers[m.container]?.services.includes('postgresql') ?? false);
-    const pgPath = (h: string): string => (inContainer(h) ? `containers.${m.container}.config.services.postgresql` : 'services.postgresql');
+    const d = m.database;
+    const pgPath = (inContainer: boolean): string => (inContainer ? `containers.${m.container}.config.services.postgresql` : 'services.postgresql');
     block(m.from.name, 'pg-publisher', {
-      container: inContainer(m.from.name) ? m.container : null,
-      pgPath: pgPath(m.from.name),
-      toAddress: m.to.address, role: m.database.role, databases: m.database.databases,
-      slots: 20, senders: 20, port: oldInv.postgresql.port, meshInterface: MESH_INTERFACE,
-      passwordSecret: m.database.passwordSecret,
-      passwordFile: m.database.secretFiles.old,
+      container: d.inContainer.old ? m.container : null,
+      pgPath: pgPath(d.inContainer.old),
+      toAddress: m.to.address, role: d.role, databases: d.databases,
+      slots: d.sizes.publisher.maxReplicationSlots, senders: d.sizes.publisher.maxWalSenders, port: d.ports.old, meshInterface: MESH_INTERFACE,
+      passwordSecret: d.passwordSecret,
+      passwordFile: d.secretFiles.old,
     });
-    block(m.to.name, 'pg-subscriber', { container: inContainer(m.to.name) ? m.container : null, passwordFile: m.database.secretFiles.new, pgPath: pgPath(m.to.name), slots: 20, workers: 8, processes: 16, syncWorkers: 4 });
+    const sub = d.sizes.subscriber;
+    block(m.to.name, 'pg-subscriber', {
+      container: d.inContainer.new ? m.container : null, passwordFile: d.secretFiles.new, pgPath: pgPath(d.inContainer.new),
+      slots: sub.maxReplicationSlots, workers: sub.maxLogicalReplicationWorkers, processes: sub.maxWorkerProcesses, syncWorkers: sub.maxSyncWorkersPerSubscription,
+    });
   }
   // Every touched host records the migration's facts (informational, and a Nix string for every free-text value).
   const roles = new Map<string, string[]>();
@@ -79,9 +80,9 @@ function blocksOf(m: MigrationPlan, inventory: Inventory): Block[] {
 }
 
 /** NixOS modules per affected host, merging every migration's contribution, plus default.nix. */
-export function renderHostModules(inputs: Inputs, header: Header): OutFile[] {
+export function renderHostModules(plans: readonly Plan[], header: Header): OutFile[] {
   registerPartials();
-  const blocks = inputs.plans.flatMap((p) => p.migrations.flatMap((m) => blocksOf(m, inputs.inventory.inventory)));
+  const blocks = plans.flatMap((p) => p.migrations.flatMap((m) => blocksOf(m)));
   const hosts = [...new Set(blocks.map((b) => b.host))].sort();
   const files: OutFile[] = hosts.map((host) => {
     const mine = blocks.filter((b) => b.host === host);
@@ -90,7 +91,7 @@ export function renderHostModules(inputs: Inputs, header: Header): OutFile[] {
       const parts = mine.filter((b) => b.migration === migration);
       return { comment: parts[0]!.comment, parts };
     });
-    const manifests = [...new Set(mine.map((b) => inputs.plans.find((p) => p.migrations.some((m) => m.name === b.migration))!.manifest))].sort();
+    const manifests = [...new Set(mine.map((b) => plans.find((p) => p.migrations.some((m) => m.name === b.migration))!.manifest))].sort();
     return { path: `hosts/${host}.nix`, content: renderTemplate('nix/host.nix.hbs', { header: headerText({ manifests, digest: header.digest }), host, groups }) };
   });
   if (hosts.length > 0) files.push({ path: 'default.nix', content: renderTemplate('nix/default.nix.hbs', { header: headerText(header), hosts }) });

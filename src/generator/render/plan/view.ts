@@ -1,51 +1,61 @@
-import type { MigrationPlan, Plan, Script, Step } from '../../plan/types.js';
-import { PHASES } from '../../plan/types.js';
+// View models of the plan for the text and markdown templates: logic-free templates, everything
+// computed here.
+import { isPipe, scriptsOf, type Script, type Step } from '../../../runbook/steps.js';
+import { PHASES, type MigrationPlan, type Plan } from '../../plan/types.js';
 
 export interface FileChange { readonly mark: '+' | '~' | '-' | ' '; readonly path: string }
 
-interface ScriptView { readonly on: string; readonly lines: readonly string[] }
+interface ScriptView { readonly on: string; readonly lines: readonly string[]; readonly piped: boolean }
 interface StepView { readonly n: number; readonly id: string; readonly title: string; readonly kind: string; readonly window: boolean; readonly scripts: readonly ScriptView[]; readonly detail: string | null; readonly undo: ScriptView | null; readonly together: string | null }
 
-const script = (s: Script): ScriptView => ({ on: s.on, lines: s.script.split('\n') });
+/** A script as the reviewer reads it: a pipe is its two parts, the second reading the first's output. */
+const views = (s: Script): ScriptView[] => (isPipe(s) ? s.pipe : [s]).map((p, i) => ({ on: p.on, lines: p.script.split('\n'), piped: i > 0 }));
+/** An undo in one line of the plan. */
+const flat = (s: Script): ScriptView => {
+  const parts = views(s);
+  return { on: parts.map((p) => p.on).join(' | '), lines: parts.flatMap((p, i) => (i > 0 ? ['|', ...p.lines] : p.lines)), piped: false };
+};
 
-/** What a step will run, for reviewers: every script with its host, and how it is judged. */
-const describe: { [K in Step['kind']]: (s: Extract<Step, { kind: K }>) => { scripts: ScriptView[]; detail: string | null } } = {
-  command: (s) => ({ scripts: [script(s.run)], detail: s.acceptExit?.length ? `exit ${s.acceptExit.join(', ')} accepted` : null }),
-  check: (s) => ({ scripts: [script(s.run)], detail: `refuses to go on if it fails: ${s.failure}` }),
-  compare: (s) => ({ scripts: [script(s.left), script(s.right)], detail: s.mode === 'equal' ? 'both outputs must be identical' : 'the first number plus 10% must fit in the second' }),
-  converge: (s) => ({ scripts: [script(s.run), script(s.measure)], detail: `repeats (at most ${s.maxPasses} passes, exit ${s.acceptExit.join(', ')} accepted while live) until the measured delta is below ${s.thresholdBytes} bytes; predicts the final pass at ${s.bandwidthBytesPerSecond} B/s` }),
-  probe: (s) => ({ scripts: [script(s.run)], detail: `retried every ${s.intervalSeconds} s for up to ${s.deadlineSeconds} s${s.endsWindow ? '; the first success of the last check ends the downtime window' : ''}` }),
-  pending: (s) => ({ scripts: [], detail: `NOT YET: ${s.reason}` }),
-  note: (s) => ({ scripts: [], detail: s.text }),
+/** How a step is judged, for reviewers. */
+const detail: { [K in Step['kind']]: (s: Extract<Step, { kind: K }>) => string | null } = {
+  command: (s) => (s.acceptExit?.length ? `exit ${s.acceptExit.join(', ')} accepted` : null),
+  check: (s) => `refuses to go on if it fails: ${s.failure}`,
+  compare: (s) => (s.mode === 'equal' ? 'both outputs must be identical' : 'the first number plus 10% must fit in the second'),
+  converge: (s) => `repeats (at most ${s.maxPasses} passes, exit ${(s.acceptExit ?? []).join(', ')} accepted while live) until the measured delta is below ${s.thresholdBytes} bytes; predicts the final pass at ${s.bandwidthBytesPerSecond} B/s`,
+  probe: (s) => `retried every ${s.intervalSeconds} s for up to ${s.deadlineSeconds} s${s.endsWindow ? '; the first success of the last check ends the downtime window' : ''}`,
+  note: (s) => s.text,
 };
 
 function stepView(s: Step, n: number): StepView {
-  const d = (describe[s.kind] as (x: Step) => { scripts: ScriptView[]; detail: string | null })(s);
-  return { n, id: s.id, title: s.title, kind: s.kind, window: s.window, scripts: d.scripts, detail: d.detail, undo: s.undo ? script(s.undo) : null, together: null };
+  return {
+    n, id: s.id, title: s.title, kind: s.kind, window: s.window ?? false,
+    scripts: scriptsOf(s).flatMap(views),
+    detail: (detail[s.kind] as (x: Step) => string | null)(s),
+    undo: s.undo ? flat(s.undo) : null, together: null,
+  };
 }
 
 /** Consecutive steps of one phase in the same `concurrent` group run at once: each names the others. */
-function markTogether(steps: readonly Step[], views: StepView[]): StepView[] {
+function markTogether(steps: readonly Step[], list: StepView[]): StepView[] {
   const group: number[] = steps.map((_, i) => i);
   for (let i = 1; i < steps.length; i++) {
     if (steps[i]!.concurrent && steps[i]!.concurrent === steps[i - 1]!.concurrent && steps[i]!.phase === steps[i - 1]!.phase) group[i] = group[i - 1]!;
   }
-  return views.map((v, i) => {
-    const others = views.filter((_, k) => k !== i && group[k] === group[i]).map((o) => o.n);
+  return list.map((v, i) => {
+    const others = list.filter((_, k) => k !== i && group[k] === group[i]).map((o) => o.n);
     return others.length ? { ...v, together: `at the same time as ${others.length > 1 ? 'steps' : 'step'} ${others.join(', ')}` } : v;
   });
 }
 
 export function migrationView(m: MigrationPlan) {
   const ordered = PHASES.flatMap((phase) => m.steps.filter((s) => s.phase === phase));
-  const views = markTogether(ordered, ordered.map((s, i) => stepView(s, i + 1)));
-  const phases = PHASES.map((phase) => ({ phase, steps: views.filter((_, i) => ordered[i]!.phase === phase) })).filter((p) => p.steps.length > 0);
-  const rollback = m.steps.filter((s) => s.undo).slice().reverse().map((s) => ({ id: s.id, undo: script(s.undo!) }));
+  const list = markTogether(ordered, ordered.map((s, i) => stepView(s, i + 1)));
+  const phases = PHASES.map((phase) => ({ phase, steps: list.filter((_, i) => ordered[i]!.phase === phase) })).filter((p) => p.steps.length > 0);
+  const rollback = m.steps.filter((s) => s.undo).slice().reverse().map((s) => ({ id: s.id, undo: flat(s.undo!) }));
   const pad = (xs: readonly string[]): number => Math.max(0, ...xs.map((x) => x.length));
   const w = pad([...m.routes.moved.map((r) => `${r.domain} ${r.location}`), ...m.routes.staying.map((r) => `${r.domain} ${r.location}`)]);
   return {
     ...m,
-    description: m.description,
     hasProxy: m.proxy !== null,
     moved: m.routes.moved.map((r) => ({ ...r, label: `${r.domain} ${r.location}`.padEnd(w) })),
     staying: m.routes.staying.map((r) => ({ ...r, label: `${r.domain} ${r.location}`.padEnd(w) })),

@@ -1,9 +1,27 @@
-// Prints plain data as a JavaScript literal a reviewer can read: multi-line scripts as template
-// literals exactly as they will run, everything else quoted. Pure and deterministic.
+// Prints plain data as a JavaScript literal a reviewer can read: every string in the quote style
+// that needs the fewest escapes (multi-line scripts as template literals, String.raw when they
+// hold backslashes, so bash reads exactly as it runs). Pure and deterministic.
+
+const escapeLineTerminators = (s: string): string => s.replace(/\r/g, '\\r').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029');
+
+function quoted(s: string, q: "'" | '"'): string {
+  return `${q}${escapeLineTerminators(s.replace(/\\/g, '\\\\').replace(new RegExp(q, 'g'), `\\${q}`))}${q}`;
+}
+const template = (s: string): string => `\`${s.replace(/\\/g, '\\\\').replace(/`/g, '\\`').replace(/\$\{/g, '\\${')}\``;
+/** String.raw keeps backslashes as written; it cannot hold a backtick, `${`, or end in a backslash. */
+const rawOk = (s: string): boolean => !s.includes('`') && !s.includes('${') && !s.endsWith('\\') && !/[\r\u2028\u2029]/.test(s);
+
+const count = (s: string, re: RegExp): number => (s.match(re) ?? []).length;
 
 export function jsString(s: string): string {
-  if (s.includes('\n')) return `\`${s.replace(/\\/g, '\\\\').replace(/`/g, '\\`').replace(/\$\{/g, '\\${')}\``;
-  return `'${s.replace(/\\/g, '\\\\').replace(/'/g, "\\'").replace(/\r/g, '\\r').replace(/\u2028/g, '\\u2028').replace(/\u2029/g, '\\u2029')}'`;
+  if (s.includes('\n')) return s.includes('\\') && rawOk(s) ? `String.raw\`${s}\`` : template(s);
+  const slashes = count(s, /\\/g);
+  const single = slashes + count(s, /'/g);
+  const double = slashes + count(s, /"/g);
+  const tmpl = slashes + count(s, /`|\$\{/g);
+  if (single <= double && single <= tmpl) return quoted(s, "'");
+  if (double <= tmpl) return quoted(s, '"');
+  return template(s);
 }
 
 const IDENT = /^[A-Za-z_$][A-Za-z0-9_$]*$/;

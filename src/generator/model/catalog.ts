@@ -1,4 +1,4 @@
-import type { ServiceName, Strategy } from '../types.js';
+import type { ServiceName } from '../types.js';
 
 /** What migen knows about a service before the manifest says anything. */
 export interface Preset {
@@ -16,11 +16,8 @@ export interface Preset {
   readonly criticalFiles: readonly string[];
   readonly subdomain: string | null;
   readonly maintenance: { readonly on: string; readonly off: string } | null;
-  /** Shell command run on the old host before anything stops, writing a dump inside the state. */
-  readonly dump: string | null;
   readonly secretPrefix: string;
   readonly dynamicUser: boolean;
-  readonly defaultStrategy: Strategy;
   readonly warnings: readonly string[];
   /** The option (attribute path) that sets the address the service listens on, when it has one. */
   readonly listenOption: readonly string[] | null;
@@ -52,10 +49,8 @@ export const CATALOG: Readonly<Record<Preset['service'], Preset>> = {
     criticalFiles: [],
     subdomain: 'git',
     maintenance: { on: 'touch /var/lib/forgejo/data/maintenance', off: 'rm -f /var/lib/forgejo/data/maintenance' },
-    dump: 'mkdir -p /var/lib/forgejo/backups && nixos-container run forgejo -- pg_dumpall -U postgres > /var/lib/forgejo/backups/pre-migration.sql',
     secretPrefix: 'forgejo',
     dynamicUser: false,
-    defaultStrategy: 'warm',
     warnings: ['Git clients that push during the final pass get an error and retry; announce the window to users with CI pipelines.'],
     listenOption: ['services', 'forgejo', 'settings', 'server', 'HTTP_ADDR'],
     verifyPaths: ['/'],
@@ -71,10 +66,8 @@ export const CATALOG: Readonly<Record<Preset['service'], Preset>> = {
     criticalFiles: [],
     subdomain: 'sso',
     maintenance: null,
-    dump: 'mkdir -p /var/lib/zitadel/backups && nixos-container run zitadel -- pg_dumpall -U postgres > /var/lib/zitadel/backups/pre-migration.sql',
     secretPrefix: 'zitadel',
     dynamicUser: false,
-    defaultStrategy: 'hot',
     warnings: [
       'Zitadel is the SSO for other services: logins everywhere fail during the window; coordinate the downtime with their users.',
       'Test an authentication flow end to end after the move; OIDC clients may cache discovery documents and need a restart.',
@@ -94,10 +87,8 @@ export const CATALOG: Readonly<Record<Preset['service'], Preset>> = {
     criticalFiles: ['rsa_key.pem'],
     subdomain: 'vault',
     maintenance: null,
-    dump: null,
     secretPrefix: 'vaultwarden',
     dynamicUser: false,
-    defaultStrategy: 'warm',
     warnings: [
       'Most critical service: users depend on it constantly. Schedule the window at low usage and tell users; clients keep an offline copy but cannot sync.',
       'Losing rsa_key.* logs every user out: the plan checks it arrived unchanged.',
@@ -117,10 +108,8 @@ export const CATALOG: Readonly<Record<Preset['service'], Preset>> = {
     criticalFiles: ['noise_private.key'],
     subdomain: 'headscale',
     maintenance: null,
-    dump: null,
     secretPrefix: 'headscale',
     dynamicUser: false,
-    defaultStrategy: 'warm',
     warnings: [
       'All mesh connectivity depends on headscale: existing connections continue, but new devices and key renewals fail during the window.',
       'If clients reach headscale by DNS rather than through the proxy, lower the record\'s TTL a day ahead and update DNS at cutover; the window then includes DNS propagation.',
@@ -141,10 +130,8 @@ export const CATALOG: Readonly<Record<Preset['service'], Preset>> = {
     criticalFiles: [],
     subdomain: null,
     maintenance: null,
-    dump: null,
     secretPrefix: 'adguardhome',
     dynamicUser: true,
-    defaultStrategy: 'cold',
     warnings: [
       'LAN DNS fails during the window: give clients a secondary DNS server (DHCP option) before starting.',
       'After the move, point DHCP\'s DNS option at the new host.',

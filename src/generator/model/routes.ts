@@ -1,21 +1,12 @@
-import type { Inventory, InventoryHost, Manifest, MigrationSpec, DeployTool } from '../types.js';
-import { preset, type Preset } from './catalog.js';
-import type { HostRef, RouteChange, RouteStay } from './types.js';
+import type { Inventory, Manifest, MigrationSpec } from '../types.js';
+import type { Preset } from './catalog.js';
+import { findHost, hostRef, type HostRef } from './hosts.js';
 
 /** A located finding about the inputs: the path is into the manifest document. */
 export interface Finding { readonly path: readonly (string | number)[]; readonly message: string; readonly key?: boolean }
 
-/** Host as the plan sees it: inventory plus the manifest's overrides. */
-export function hostRef(manifest: Manifest, inv: InventoryHost): HostRef & { address: string } | (HostRef & { address: '' }) {
-  const o = manifest.hosts?.[inv.hostName] ?? {};
-  const address = o.address ?? inv.address ?? '';
-  const deploy: DeployTool = o.deploy ?? inv.deploy;
-  return { name: inv.hostName, address, ssh: o.ssh ?? inv.sshTarget, deploy } as HostRef & { address: string };
-}
-
-export function findHost(inventory: Inventory, name: string): InventoryHost | undefined {
-  return Object.prototype.hasOwnProperty.call(inventory.hosts, name) ? inventory.hosts[name] : undefined;
-}
+export interface RouteChange { readonly domain: string; readonly location: string; readonly from: string; readonly to: string }
+export interface RouteStay { readonly domain: string; readonly location: string; readonly proxyPass: string }
 
 /** Parsed proxyPass: scheme://host[:port][path]. */
 export interface Backend { readonly scheme: string; readonly host: string; readonly port: string; readonly path: string }
@@ -175,14 +166,3 @@ function allVhosts(inventory: Inventory): string[] {
   for (const h of Object.values(inventory.hosts)) for (const d of Object.keys(h.nginx.virtualHosts)) out.add(d);
   return [...out].sort(byStr);
 }
-
-/** Does the host run the service (on the host or in the named container)? */
-export function runsService(h: InventoryHost, nixosService: string, container: string | null): boolean {
-  if (container !== null) {
-    const c = Object.prototype.hasOwnProperty.call(h.containers, container) ? h.containers[container] : undefined;
-    return c !== undefined;
-  }
-  return h.services.includes(nixosService);
-}
-
-export { preset };

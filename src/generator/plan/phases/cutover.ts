@@ -1,0 +1,87 @@
+// Cutover, the downtime window: stop on the old host, the final copy and its checks, then the
+// start on the new host while the proxy switches, and the new backend checked through the proxy.
+import { pgApp, pgFreeze } from '../pg/index.js';
+import { activateProxy, SYSTEM } from '../proxy.js';
+import { diffScript, passScript } from '../rsync.js';
+import { cmd } from '../shell.js';
+import { on, pipe, stepsOf } from '../step.js';
+import type { Ctx, Step } from '../types.js';
+
+const { command, check, compare, probe } = stepsOf('cutover');
+const W = { window: true } as const;
+/** A file's path as part of a step id. */
+const slug = (p: string): string => p.replace(/[^A-Za-z0-9]+/g, '-');
+
+/** `c` holds the state rsync copies (in a hot migration, the files beside the database). */
+export function cutover(c: Ctx, hot: boolean): Step[] {
+  const { from, to, proxy } = c;
+  const steps: Step[] = [];
+  const m = c.maintenance;
+  if (m) steps.push(command('maintenance-on', `maintenance mode on ${from.name}`, on(from.name, m.on), { undo: on(from.name, m.off) }));
+  if (hot) {
+    const app = pgApp(c);
+    steps.push(command('stop-old', `stop ${app.unit} on ${from.name} (PostgreSQL keeps running, read-only from the next step)`, on(from.name, app.stop), { ...W, stopsService: true, undo: on(from.name, app.start) }));
+    steps.push(...pgFreeze(c));
+  } else {
+    steps.push(command('stop-old', `stop ${c.unit} on ${from.name}`, on(from.name, cmd`systemctl stop ${c.unit}`), { ...W, stopsService: true, undo: on(from.name, cmd`systemctl start ${c.unit}`) }));
+  }
+  steps.push(...finalCopy(c));
+  for (const db of c.sqlite) {
+    steps.push(check(`sqlite-${slug(db)}`, `SQLite ${db} passes integrity_check on ${to.name}`, on(to.name, cmd`test "$(sqlite3 -readonly ${db} 'PRAGMA integrity_check;')" = ok`), `${db} is damaged on ${to.name}`, W));
+  }
+  // With a proxy, the new host starts the service while the proxy switches its route: nothing is
+  // served during the window anyway (the old service is stopped), so switching early only changes
+  // which error a client sees, and the two together take the longer of them instead of the sum.
+  // The probe after both gates the window's end; when it fails, both are undone (undoOnFailure
+  // covers a half-done start or switch) and the old host starts again.
+  const first = c.routes.moved[0];
+  const together = { ...W, undoOnFailure: true, ...(proxy && first ? { concurrent: 'start-and-route' } : {}) };
+  if (hot) {
+    const app = pgApp(c);
+    steps.push(command('start-new', `start ${app.unit} on ${to.name}: from here it takes writes`, on(to.name, app.start), { ...together, undo: on(to.name, app.stop) }));
+  } else {
+    steps.push(command('start-new', `start ${c.unit} on ${to.name}`, on(to.name, cmd`systemctl start ${c.unit}`), { ...together, undo: on(to.name, cmd`systemctl stop ${c.unit}`) }));
+  }
+  if (proxy && first) {
+    const domains = [...new Set(c.routes.moved.map((r) => r.domain))].join(', ');
+    steps.push(
+      command('route-new', `${proxy.name} routes ${domains} to ${to.name}`, on(proxy.name, activateProxy(`${SYSTEM}/specialisation/${c.specialisation}`)), { ...together, undo: on(proxy.name, activateProxy(SYSTEM)) }),
+      probe('backend-healthy', `${proxy.name} reaches the new backend ${first.to}`,
+        on(proxy.name, cmd`code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -H ${`Host: ${first.domain}`} ${first.to}) && [ "$code" -ge 200 ] && [ "$code" -lt 500 ]`),
+        { intervalSeconds: 0.1, deadlineSeconds: 60 }, W),
+    );
+  } else {
+    steps.push(probe('unit-active', `${c.unit} stays active on ${to.name}`, on(to.name, cmd`systemctl is-active --quiet ${c.unit}`), { intervalSeconds: 0.25, deadlineSeconds: 60 }, W));
+  }
+  return steps;
+}
+
+/** The copy after the stop and the checks that it is complete, run at once (a SQLite check, which may create -shm, comes after). */
+function finalCopy(c: Ctx): Step[] {
+  if (c.state.length === 0) return []; // nothing but the database: replication moved it
+  const { from, to } = c;
+  const steps: Step[] = [];
+  const checks = { ...W, concurrent: 'copy-checks' };
+  if (c.sync.mode === 'relay') {
+    // Through the operator (the hosts cannot reach each other): tar out of the old host into the new one.
+    const rel = c.state.map((s) => s.path.replace(/^\//, ''));
+    steps.push(command('final-pass', `copy the state from ${from.name} to ${to.name} through the operator`, pipe(
+      on(from.name, cmd`tar -C / --numeric-owner --xattrs --acls -cf - ${rel}`),
+      on(to.name, `${c.state.map((s) => cmd`mkdir -p ${s.path} && find ${s.path} -mindepth 1 -delete`).join('\n')}\n${cmd`tar -C / --numeric-owner --xattrs --acls -xpf -`}`),
+    ), W));
+    steps.push(compare('owners', `owners and modes on ${to.name} equal ${from.name}'s`, { mode: 'equal', left: owners(c, from.name), right: owners(c, to.name), failure: `ownership differs between ${from.name} and ${to.name}` }, checks));
+  } else {
+    steps.push(command('final-pass', `final copy of the state to ${to.name} (service stopped)`, passScript(c, [], false), { ...W, hostToHost: true, progress: true }));
+    steps.push(check('copy-identical', `a dry run lists no difference (content, owners, modes, ACLs, xattrs) between ${from.name} and ${to.name}`, diffScript(c), 'the copies differ after the final pass', { ...checks, hostToHost: true }));
+  }
+  for (const f of c.criticalFiles) {
+    steps.push(compare(`critical-${slug(f)}`, `${f} is identical on both hosts`, { mode: 'equal', left: on(from.name, cmd`sha256sum < ${f}`), right: on(to.name, cmd`sha256sum < ${f}`), failure: `${f} differs or is missing on ${to.name}` }, checks));
+  }
+  return steps;
+}
+
+/** Owners and modes of every file, for comparing both sides after a relay copy. */
+function owners(c: Ctx, host: string) {
+  const fmt = c.numericIds ? '%P %U:%G %m\\n' : '%P %u:%g %m\\n';
+  return on(host, `{\n${c.state.map((s) => cmd`  (cd ${s.path} && find . -printf ${fmt} | LC_ALL=C sort)`).join('\n')}\n} | sha256sum`);
+}

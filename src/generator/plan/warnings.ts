@@ -1,0 +1,29 @@
+// What the plan tells the reviewer that no check can decide: the preset's warnings from the seed,
+// and the facts of this migration that a rollback or the next deploy cannot keep.
+import type { InventoryHost, MigrationSpec } from '../types.js';
+import type { Preset } from '../model/catalog.js';
+import type { Ctx } from './types.js';
+
+export function warningsOf(c: Omit<Ctx, 'warnings'>, m: MigrationSpec, p: Preset | null, oldInv: InventoryHost, newInv: InventoryHost, owner: { name: string; uid: number | null } | null): string[] {
+  const { from, to, proxy, backup, database: db } = c;
+  const w: string[] = [...(p?.warnings ?? [])];
+  if (backup.kind === 'none') w.push(m.backup?.none ? 'No backup is taken before the migration (backup.none). The old host\'s state is the only copy until the move is verified.' : `No backup configured: add backup.restic to the manifest, or a services.restic.backups job on ${from.name} covering the state.`);
+  if (!proxy && m.strategy !== 'hot' && p?.subdomain) w.push('No proxy routes move with this service: clients reach it by DNS or address, which you must update at cutover.');
+  if (m.strategy !== 'hot' && proxy && c.routes.moved.length > 0) w.push(`A rollback after ${proxy.name} switched to ${to.name} restores ${from.name}'s state as of the stop: writes ${to.name} acknowledged in between (from the switch, which happens while the service starts, to the failed check) are not copied back.`);
+  if (!m.verify && c.verify.length === 0) w.push('No verification checks: add verify entries, or the cutover is judged by the unit staying active only.');
+  if (oldInv.stateVersion !== newInv.stateVersion) w.push(`system.stateVersion differs (${from.name}: ${oldInv.stateVersion ?? 'unset'}, ${to.name}: ${newInv.stateVersion ?? 'unset'}): defaults such as data directories and the PostgreSQL major follow it; pin them for ${m.service} on ${to.name}.`);
+  if (owner && owner.uid === null) w.push(`${owner.name} has no fixed uid on ${from.name}: rsync maps owners by name, so ${to.name} must be deployed (users created) before the copy; the final dry run compares owners by name.`);
+  if (c.container) w.push(`${c.unit} on ${from.name} stays stopped but declared until finalize; the container's root under /var/lib/nixos-containers/${c.container} is not copied.`);
+  for (const b of c.follow.backups) {
+    if (b.newHasJob) w.push(`${to.name} already has a restic job ${b.name}: after finalize, add ${b.paths.join(', ')} to it yourself (migen does not merge backup jobs).`);
+    else if (b.repository === null) w.push(`restic job ${b.name} on ${from.name} has no repository migen can read: after finalize, back up ${b.paths.join(', ')} on ${to.name} yourself.`);
+  }
+  for (const t of c.follow.scrapeTargets) w.push(`Monitoring: ${t.host}'s Prometheus job ${t.job} scrapes ${t.from}; after the move it should scrape ${t.to} (migen cannot edit one element of services.prometheus.scrapeConfigs: change it in ${t.host}'s configuration).`);
+  if (db) {
+    w.push(`Rollback after ${to.name} took writes (once the application started there${proxy ? ` and ${proxy.name} switched to it` : ''}) loses those writes: migen keeps ${from.name} read-only-then-thawed, it does not replicate back.${proxy ? ' The switch happens while the application starts; the backend check and the verification follow, and a failure there rolls back.' : ''}`);
+    w.push(`The subscription's connection string holds the replication password (from ${db.passwordSecret}) on ${to.name} until the cutover drops the subscription.`);
+    if (!newInv.secrets.agenix.includes(db.passwordSecret) && !newInv.secrets.sops.includes(db.passwordSecret)) w.push(`Declare the secret ${db.passwordSecret} (owner postgres) on ${from.name} and ${to.name}: the replication role's password.`);
+  }
+  if (c.listen && !c.listen.option) w.push(`${from.name}'s proxy reaches ${m.service} on loopback; on ${to.name} it must listen on ${to.address} (ports ${c.listen.ports.join(', ')}): set its listen address in ${to.name}'s configuration.`);
+  return w;
+}

@@ -1,0 +1,28 @@
+// Automatic rollback: the undo of every step that ran, newest first; of a failed step too when it
+// may have half-happened (undoOnFailure).
+import { withDefaults } from '../runbook/defaults.js';
+import { hostsOfScript, type Step } from '../runbook/steps.js';
+import { RunState, tail } from './state.js';
+
+/** Undos to run, newest first. */
+export function doneUndos(r: RunState): Step[] {
+  return r.def.steps.filter((s) => {
+    const st = r.journal.steps[s.id]?.status;
+    return s.undo && (st === 'done' || (withDefaults(s).undoOnFailure && (st === 'failed' || st === 'running')));
+  }).reverse();
+}
+
+/** Runs the undos; stops at the first that fails. True when every one succeeded. */
+export async function rollback(r: RunState): Promise<boolean> {
+  for (const s of doneUndos(r)) {
+    const started = r.clock();
+    const res = await r.exec.run(s.undo!);
+    const on = hostsOfScript(s.undo!).join(' | ');
+    const status = res.code === 0 ? 'undone' : 'undo-failed';
+    r.records.push({ id: s.id, phase: 'rollback', title: `undo: ${s.title}`, on, status, ms: r.clock() - started });
+    r.setStep(s.id, status, r.clock() - started);
+    r.out.line(`  undo ${s.id} on ${on}: ${res.code === 0 ? r.out.green('ok') : r.out.red(`failed: ${tail(res)}`)}`);
+    if (res.code !== 0) return false;
+  }
+  return true;
+}

@@ -1,0 +1,28 @@
+// The shape of src/: no import cycles (type-only imports included) and files short enough to read
+// in one sitting.
+import { readdirSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseCircular, parseDependencyTree } from 'dpdm';
+import { describe, expect, it } from 'vitest';
+import { ROOT } from '../helpers/cli.js';
+
+const files = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? files(path.join(dir, e.name)) : e.name.endsWith('.ts') ? [path.join(dir, e.name)] : []));
+
+describe('src/', () => {
+  it('has no circular import (dpdm, type-only imports included)', async () => {
+    const cwd = process.cwd();
+    process.chdir(ROOT);
+    try {
+      const tree = await parseDependencyTree('src/**/*.ts', { context: ROOT, transform: false, skipDynamicImports: false });
+      expect(Object.keys(tree).length).toBeGreaterThan(50);
+      expect(parseCircular(tree)).toEqual([]);
+    } finally {
+      process.chdir(cwd);
+    }
+  });
+
+  it('has no file longer than 250 lines', () => {
+    const long = files(path.join(ROOT, 'src')).map((f) => [path.relative(ROOT, f), readFileSync(f, 'utf8').split('\n').length - 1] as const).filter(([, n]) => n > 250);
+    expect(long).toEqual([]);
+  });
+});
