@@ -11,6 +11,9 @@
  *   sample when none succeeded afterwards), in ms.
  * - dnsProber: an A query every `intervalMs` to each of `servers` in turn (a resolver with
  *   fallback servers); ok when one answers; `host` = the server address that answered.
+ * - nameClient: resolves `name` the same way every `intervalMs`, then GETs /healthz from the
+ *   address it got: where a client that goes by the name really lands (`host` = the serving
+ *   lab host, `answer` = the address, `server` = the DNS server that answered).
  * All are small node scripts (client-runner.mjs) started with lab.operatorSpawn.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -50,7 +53,7 @@ class Runner {
   private stderr = '';
   readonly exited: Promise<void>;
 
-  constructor(lab: Lab, mode: 'writer' | 'prober' | 'dns', opts: (ClientOptions & { attachEvery?: number }) | DnsProberOptions) {
+  constructor(lab: Lab, mode: 'writer' | 'prober' | 'dns' | 'name', opts: (ClientOptions & { attachEvery?: number }) | NameClientOptions) {
     const args = { mode, ...opts };
     this.child = lab.operatorSpawn([process.execPath, RUNNER, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => {
@@ -156,6 +159,28 @@ export function startDnsProber(lab: Lab, opts: DnsProberOptions): Prober {
     done: r.exited,
     async stop() {
       return summarizeProbes((await r.stop()) as unknown as ProbeSample[]);
+    },
+  };
+}
+
+export interface NameClientOptions extends DnsProberOptions {
+  /** port of the service on the resolved address (GET /healthz, Host: name), default 80 */
+  port?: number;
+}
+export interface NameSample extends ProbeSample { answer?: string; server?: string }
+export interface NameClient {
+  readonly samples: NameSample[];
+  readonly done: Promise<void>;
+  stop(): Promise<ProbeResult & { samples: NameSample[] }>;
+}
+
+export function startNameClient(lab: Lab, opts: NameClientOptions): NameClient {
+  const r = new Runner(lab, 'name', { intervalMs: 100, timeoutMs: 1000, ...opts });
+  return {
+    get samples() { return r.lines.filter((l) => !l.done) as unknown as NameSample[]; },
+    done: r.exited,
+    async stop() {
+      return summarizeProbes((await r.stop()) as unknown as NameSample[]) as ProbeResult & { samples: NameSample[] };
     },
   };
 }
