@@ -3,3 +3,4 @@ export * from './lab.js';
 export * from './clients.js';
 export * from './leftovers.js';
 export * as checks from './checks.js';
+export * from './container.js';
