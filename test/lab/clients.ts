@@ -44,18 +44,19 @@ export interface FailedRequest { t: number; ms: number; status?: number; err?: s
 export interface ProbeSample { t: number; ok: boolean; ms: number; host?: string; status?: number; err?: string }
 export interface ProbeResult { samples: ProbeSample[]; longestOutageMs: number; hosts: Record<string, number>; failures: number }
 
-interface Line { t: number; ok: boolean; ms: number; done?: boolean; [k: string]: unknown }
+export interface Line { t: number; ok: boolean; ms: number; done?: boolean; [k: string]: unknown }
 
-class Runner {
+/** a client script (default client-runner.mjs) in the operator namespace, printing one JSON line per request */
+export class Runner {
   readonly child: ChildProcess;
   readonly lines: Line[] = [];
   private buf = '';
   private stderr = '';
   readonly exited: Promise<void>;
 
-  constructor(lab: Lab, mode: 'writer' | 'prober' | 'dns' | 'name', opts: (ClientOptions & { attachEvery?: number }) | NameClientOptions) {
+  constructor(lab: Lab, mode: string, opts: object, script = RUNNER) {
     const args = { mode, ...opts };
-    this.child = lab.operatorSpawn([process.execPath, RUNNER, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = lab.operatorSpawn([process.execPath, script, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => {
       this.buf += d;
       let i: number;

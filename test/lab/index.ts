@@ -4,3 +4,4 @@ export * from './clients.js';
 export * from './dns.js';
 export * from './leftovers.js';
 export * as checks from './checks.js';
+export * from './container.js';

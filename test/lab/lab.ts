@@ -26,8 +26,9 @@
  *   `/usr/local/sbin/systemctl` (first in root's PATH, for ssh sessions and lab.exec), a bash
  *   stand-in managing units written by `defineUnit` (see stand-ins/systemctl for exact semantics:
  *   start/stop/restart/reload/is-active/is-failed/status/show; stop = SIGTERM, 10 s, SIGKILL;
- *   is-active exits 0/3), and `/usr/local/sbin/journalctl -u UNIT` reading the unit's log
- *   /var/log/lab-units/<unit>.log. No dependencies, no Restart=, no cgroups.
+ *   is-active exits 0/3; per unit KillSignal=, KillMode=mixed, TimeoutStopSec=), and
+ *   `/usr/local/sbin/journalctl -u UNIT` reading the unit's log /var/log/lab-units/<unit>.log.
+ *   No dependencies, no Restart=, no cgroups. nixos-containers: test/lab/container.ts.
  * - NixOS activation: `nginx()` writes one nginx.conf per profile under the host's
  *   /nix/var/nix/profiles/system (profile 'base') and .../system/specialisation/<profile>/
  *   (others), each with an executable `bin/switch-to-configuration` that, for `test` or `switch`,
@@ -83,7 +84,17 @@ export interface UnitSpec {
   user?: string;
   /** cmd: a bash command run on the host that must succeed (after tcp/http), e.g. `pg_isready -q` (NixOS units wait in postStart) */
   ready?: { tcp?: number; http?: string; cmd?: string; timeoutSec?: number };
+  /** systemd's KillSignal= (default SIGTERM) and KillMode= ('control-group', the default: the signal
+   * goes to the unit's whole process group; 'mixed': to the main process only, and SIGKILL to what is
+   * left of the group once it has exited) */
+  killSignal?: string;
+  killMode?: 'control-group' | 'mixed';
+  /** TimeoutStopSec= of the stand-in (default 10 s, then SIGKILL) */
+  stopTimeoutSec?: number;
 }
+/** where defineUnit writes: `unitsDir` is a directory on the host (default /run/lab-units), e.g. a
+ * container's system profile from which its init installs the units at boot */
+export interface DefineUnitOptions { unitsDir?: string }
 export interface NginxVhost { serverName: string; locations: Record<string, { proxyPass: string | null }> }
 
 export interface Lab {
@@ -98,12 +109,14 @@ export interface Lab {
   operator(cmd: string[], opts?: RunOptions): Promise<ExecResult>;
   operatorSpawn(cmd: string[], opts?: SpawnOpts): ChildProcess;
   exec(host: string, script: string, opts?: RunOptions): Promise<ExecResult>;
-  defineUnit(host: string, unit: string, spec: UnitSpec): Promise<void>;
+  defineUnit(host: string, unit: string, spec: UnitSpec, opts?: DefineUnitOptions): Promise<void>;
   /** cuts (false) or restores (true) the host's network link: its veth peer on the bridge goes down/up */
   setLink(host: string, up: boolean): Promise<void>;
   nginx(host: string, profiles: Record<string, NginxVhost[]>, active: string): Promise<void>;
   /** per-host directory under lab.dir (its var-lib, run, root, ... as seen from the machine) */
   hostDir(host: string): string;
+  /** the machine's path of `file` on the host (under one of the host's private mounts: /var/lib, /run, /root, ...) */
+  hostFile(host: string, file: string): string;
   /** PID (in the machine's PID namespace) of the host's init = its sshd */
   hostPid(host: string): number;
   teardown(): Promise<void>;
@@ -288,6 +301,14 @@ class LabImpl implements Lab {
 
   hostDir(name: string): string {
     return this.host(name).dir;
+  }
+
+  hostFile(name: string, file: string): string {
+    const norm = path.posix.normalize(file);
+    for (const [sub, target] of HOST_MOUNTS) {
+      if (norm === target || norm.startsWith(`${target}/`)) return path.join(this.host(name).dir, sub, norm.slice(target.length));
+    }
+    throw new Error(`lab: ${file} is not under a private mount of ${name} (${HOST_MOUNTS.map(([, t]) => t).join(', ')})`);
   }
 
   hostPid(name: string): number {
@@ -537,13 +558,13 @@ class LabImpl implements Lab {
     });
   }
 
-  async defineUnit(host: string, unit: string, spec: UnitSpec): Promise<void> {
+  async defineUnit(host: string, unit: string, spec: UnitSpec, opts: DefineUnitOptions = {}): Promise<void> {
     const h = this.host(host);
     const name = unit.replace(/\.service$/, '');
     if (!/^[A-Za-z0-9@._:-]+$/.test(name) || name.startsWith('.')) throw new Error(`lab: bad unit name ${unit}`);
     if (!spec.exec.length) throw new Error(`lab: unit ${unit} has no exec`);
     for (const k of Object.keys(spec.env ?? {})) if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`lab: bad env name ${k}`);
-    const d = path.join(h.dir, 'run', 'lab-units', name);
+    const d = path.join(this.hostFile(host, opts.unitsDir ?? '/run/lab-units'), name);
     fs.mkdirSync(d, { recursive: true });
     const envs = [
       `PATH=${HOST_PATH}`,
@@ -568,7 +589,13 @@ class LabImpl implements Lab {
       '',
     ].join('\n');
     write(path.join(d, 'run'), script, 0o755);
-    for (const f of ['ready.tcp', 'ready.http', 'ready.cmd', 'ready.timeout']) fs.rmSync(path.join(d, f), { force: true });
+    for (const f of ['ready.tcp', 'ready.http', 'ready.cmd', 'ready.timeout', 'kill.signal', 'kill.mode', 'stop.timeout']) fs.rmSync(path.join(d, f), { force: true });
+    if (spec.killSignal !== undefined) {
+      if (!/^(SIG)?[A-Z0-9+]+$/.test(spec.killSignal)) throw new Error(`lab: bad killSignal ${spec.killSignal}`);
+      write(path.join(d, 'kill.signal'), `${spec.killSignal.replace(/^SIG/, '')}\n`);
+    }
+    if (spec.killMode !== undefined) write(path.join(d, 'kill.mode'), `${spec.killMode}\n`);
+    if (spec.stopTimeoutSec !== undefined) write(path.join(d, 'stop.timeout'), `${Math.ceil(spec.stopTimeoutSec)}\n`);
     if (spec.ready?.tcp !== undefined) write(path.join(d, 'ready.tcp'), `${Number(spec.ready.tcp)}\n`);
     if (spec.ready?.http !== undefined) write(path.join(d, 'ready.http'), `${spec.ready.http}\n`);
     if (spec.ready?.cmd !== undefined) write(path.join(d, 'ready.cmd'), `${spec.ready.cmd}\n`);

@@ -7,8 +7,9 @@
  *   (containers.zitadel.config.services.postgresql.{settings,authentication} of h001 and h002),
  *   plus `local all all peer` (NixOS's default, for the runbook's `runuser -u postgres -- psql`)
  *   and `local zitadel zitadel trust` (stands in for the zitadel OS user's peer login).
- * - STAND-IN `nixos-container` at /usr/local/sbin on both hosts: `run NAME -- CMD...` runs CMD on
- *   the host itself (nixos-containers cannot run here; the container's services are host units).
+ * - STAND-IN `nixos-container` at /usr/local/sbin on both hosts (test/lab/stand-ins/nixos-container,
+ *   with the container declared as `lab-host-units`): `run zitadel -- CMD...` runs CMD on the host
+ *   itself (the container's services are host units here, unlike test/lab/container.ts's containers).
  * - Units: `postgresql`; `zitadel` (app.mjs: Node + pg, HTTP on the host's address :80);
  *   `container@zitadel` = start postgresql, then stay up (so the runbook's early start of the
  *   container on h002 brings up the subscriber and `nixos-container run zitadel -- systemctl stop
@@ -20,6 +21,7 @@ import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { containerSystem, installNixosContainer } from '../container.js';
 import type { Lab, LabOptions } from '../lab.js';
 import { fleet, migenRun, proxyProfiles, REPO, type MigenRun } from '../../e2e/helpers.js';
 import { nixEvalJson, repoRoot } from '../../helpers/nix.js';
@@ -94,16 +96,6 @@ export async function trySql(lab: Lab, host: string, db: string, query: string):
   return { code: r.code, out: (r.stdout + r.stderr).trim() };
 }
 
-const NIXOS_CONTAINER = `#!/bin/bash
-# migen lab: STAND-IN for nixos-container. nixos-containers cannot run in the lab (no systemd,
-# no nspawn); the container's services are units of the host itself, so
-# \`nixos-container run NAME -- CMD...\` runs CMD on the host.
-set -eu
-if [ "\${1:-}" = run ] && [ -n "\${2:-}" ] && [ "\${3:-}" = -- ]; then shift 3; exec "$@"; fi
-echo "nixos-container (migen lab stand-in): only 'run NAME -- CMD...' is supported" >&2
-exit 1
-`;
-
 export interface ZitadelSetup {
   /** the replication password (also the marker searched for in outputs and command lines) */
   password: string;
@@ -126,7 +118,9 @@ export async function setupZitadel(lab: Lab, opts: SetupOptions = {}): Promise<Z
   const password = `mg pw'\\${marker}`;
   for (const h of ['h001', 'h002'] as const) {
     const dir = lab.hostDir(h);
-    fs.writeFileSync(path.join(dir, 'usr-local-sbin', 'nixos-container'), NIXOS_CONTAINER, { mode: 0o755 });
+    installNixosContainer(lab, h);
+    fs.mkdirSync(lab.hostFile(h, containerSystem(NAME)), { recursive: true });
+    fs.writeFileSync(lab.hostFile(h, `${containerSystem(NAME)}/lab-host-units`), '');
     await must(lab, h, [
       'install -d -m 0755 /run/agenix',
       `cat > ${SECRET} && chown postgres:postgres ${SECRET} && chmod 0400 ${SECRET}`,
