@@ -6,6 +6,10 @@
 # age.secrets from agenix, sops.secrets from sops-nix, services.*) is read with `or` / tryEval,
 # only plain values are read (package versions through tryEval, no derivation is forced), and
 # every list is sorted so that the output is deterministic.
+# It reads option values only and never evaluates `system.build.toplevel`: a host whose nixpkgs
+# assertions fail still has an inventory (its deploy refuses it, not the planning of other
+# migrations), and a toplevel costs a whole system evaluation per host and container. The tests
+# instantiate the example fleet's and the fixtures' toplevels instead.
 { services ? [ "forgejo" "zitadel" "vaultwarden" "headscale" "adguardhome" "postgresql" "nginx" "restic" ] }:
 nixosConfigurations:
 let

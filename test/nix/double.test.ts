@@ -61,7 +61,19 @@ describe('nixpkgs double: NixOS options', () => {
     ['user defaults', `${sys('{ users.users.u.isSystemUser = true; }')} { inherit (c.users.users.u) uid group name; }`, { uid: null, group: '', name: 'u' }],
     ['container defaults', `${sys('{ containers.k.config = { }; }')} { inherit (c.containers.k) autoStart localAddress; }`, { autoStart: false, localAddress: null }],
     ['postgresql.port is an alias of settings.port', `${sys('{ services.postgresql.port = 5433; }')} [ c.services.postgresql.settings.port c.services.postgresql.port ]`, [5433, 5433]],
-    ['postgresql package follows stateVersion', `${sys('{ system.stateVersion = "23.11"; }')} c.services.postgresql.package.version`, '15.10'],
+    ['an enabled postgresql\'s package follows stateVersion', `${sys('{ system.stateVersion = "23.11"; services.postgresql.enable = true; }')} [ c.services.postgresql.package.version c.services.postgresql.dataDir ]`, ['15.10', '/var/lib/postgresql/15']],
+    // nixpkgs: the option default is pkgs.postgresql; the stateVersion table (which throws for
+    // releases before 21.11) is a mkDefault under `mkIf cfg.enable`
+    ['a disabled postgresql needs no stateVersion package and builds', `${sys('{ system.stateVersion = "17.03"; }')} [ c.services.postgresql.package.version (builtins.isString sys.config.system.build.toplevel.drvPath) ]`, ['16.6', true]],
+    ['nginx: virtualHosts defaults to { localhost = { }; } when none is defined', `${sys('')} c.services.nginx.virtualHosts.localhost.locations`, {}],
+    // nixpkgs' enabled nginx defines `virtualHosts.localhost = mkIf cfg.statusPage {...}`: a
+    // definition, so the option default no longer applies, and without statusPage it is empty
+    ['nginx enabled: the module\'s own statusPage definition replaces that default', `${sys('{ services.nginx.enable = true; }')} [ (builtins.attrNames c.services.nginx.virtualHosts) (builtins.attrNames (sys.extendModules { modules = [ { services.nginx.statusPage = true; } ]; }).config.services.nginx.virtualHosts.localhost.locations) ]`, [[], ['/nginx_status']]],
+    ['nginx: defining vhosts replaces the localhost default', `${sys('{ services.nginx.virtualHosts.a.root = "/srv"; }')} builtins.attrNames c.services.nginx.virtualHosts`, ['a']],
+    ['defaults declared inside freeform settings (forgejo, vaultwarden, headscale)', `${sys('')} [ c.services.forgejo.settings.server.HTTP_PORT c.services.forgejo.settings.server.HTTP_ADDR c.services.vaultwarden.config c.services.headscale.settings.dns.magic_dns c.services.headscale.settings.dns.base_domain ]`, [3000, '0.0.0.0', { ROCKET_ADDRESS: '::1', ROCKET_PORT: 8222 }, true, '']],
+    ['freeformType: undeclared settings merge by the freeform type, declared ones keep their defaults', `${sys('({ lib, ... }: { services.headscale.settings.dns.extra_records = [ { name = "a"; } ]; services.postgresql.settings.wal_level = lib.mkDefault "replica"; } ) { services.postgresql.settings.wal_level = "logical"; }')} [ c.services.headscale.settings.dns.extra_records c.services.headscale.settings.dns.magic_dns c.services.postgresql.settings.wal_level c.services.postgresql.settings.port ]`, [[{ name: 'a' }], true, 'logical', 5432]],
+    ['systemd unitConfig: list definitions of one key concatenate (unitOption)', `${sys('{ systemd.services.x.unitConfig.ConditionPathExists = [ "/a" ]; } { systemd.services.x.unitConfig.ConditionPathExists = [ "!/b" ]; systemd.services.x.serviceConfig.Type = "oneshot"; }')} [ c.systemd.services.x.unitConfig.ConditionPathExists c.systemd.services.x.serviceConfig.Type ]`, [['/a', '!/b'], 'oneshot']],
+    ['a renamed option still works and warns as in nixpkgs', `${sys('{ services.postgresql.port = 5433; }')} [ c.services.postgresql.settings.port c.warnings ]`, [5433, ["The option `services.postgresql.port' defined in `<unknown-file>' has been renamed to `services.postgresql.settings.port'."]]],
     ['forgejo with postgres enables postgresql and creates an unpinned user', `${sys('{ services.forgejo.enable = true; services.forgejo.database.type = "postgres"; }')} [ c.services.postgresql.enable c.users.users.forgejo.uid c.services.postgresql.ensureDatabases ]`, [true, null, ['forgejo']]],
     ['container config is the container\'s own NixOS config', `${sys('{ containers.k.config = { lib, ... }: { services.forgejo.enable = true; }; }')} [ c.containers.k.config.services.forgejo.enable c.containers.k.config.networking.hostName c.services.forgejo.enable ]`, [true, 'k', false]],
     ['specialisation.<n>.configuration is the specialised config (as in nixpkgs)', `${sys('({ lib, ... }: { services.nginx.virtualHosts.v.locations."/".proxyPass = "http://old"; specialisation.cut.configuration.services.nginx.virtualHosts.v.locations."/".proxyPass = lib.mkForce "http://new"; })')} [ c.services.nginx.virtualHosts.v.locations."/".proxyPass c.specialisation.cut.configuration.services.nginx.virtualHosts.v.locations."/".proxyPass (builtins.attrNames c.specialisation.cut.configuration.specialisation) ]`, ['http://old', 'http://new', []]],
@@ -69,5 +81,58 @@ describe('nixpkgs double: NixOS options', () => {
     ['pkgs and lib.getExe', `${sys('')} [ sys.pkgs.postgresql_15.version (lib.hasSuffix "/bin/gitea" (lib.getExe sys.pkgs.forgejo)) (lib.getExe (sys.pkgs.writeShellScriptBin "hi" "echo hi") != "") double.legacyPackages.x86_64-linux.postgresql.version ]`, ['15.10', true, true, '16.6']],
   ])('%s', async (_name, expr, want) => {
     expect(await nixEvalExpr(expr)).toEqual(want);
+  });
+});
+
+/** nix's error text of an evaluation that must fail */
+const failure = async (expr: string): Promise<string> => {
+  const err = await nixEvalExpr(expr).catch((e: unknown) => e);
+  expect(err, 'the evaluation was expected to fail').toBeInstanceOf(NixError);
+  return (err as NixError).stderr;
+};
+const toplevel = (modules: string) => `${sys(modules)} sys.config.system.build.toplevel.drvPath`;
+
+describe('nixpkgs double: strict like nixpkgs', () => {
+  it('a misspelt option is an error in nixpkgs\' words, naming the option and its definition', async () => {
+    const err = await failure(`${sys('{ services.nginx.virtualHosts."vault.example.org".locations."/".proxyPas = "http://127.0.0.1:8222"; }')} c.services.nginx.virtualHosts."vault.example.org".locations."/".proxyPass`);
+    expect(err).toContain("The option `services.nginx.virtualHosts.\"vault.example.org\".locations.\"/\".proxyPas' does not exist. Definition values:\n       - In `<unknown-file>': \"http://127.0.0.1:8222\"");
+  });
+
+  it.each<[string, string, string]>([
+    ['at the top level', '{ servics.nginx.enable = true; }', "The option `servics' does not exist. Definition values:\n       - In `<unknown-file>':\n           {\n             nginx = {\n               enable = true;"],
+    ['inside a declared set', '{ services.nginx.enabled = true; }', "The option `services.nginx.enabled' does not exist. Definition values:\n       - In `<unknown-file>': true"],
+    ['under mkIf false too (nixpkgs checks definitions, not values)', '({ lib, ... }: { services.nginx = lib.mkIf false { enabled = true; }; })', "The option `services.nginx.enabled' does not exist."],
+  ])('an undeclared option %s is an error', async (_name, module, want) => {
+    expect(await failure(`${sys(module)} c.networking.hostName`)).toContain(want);
+  });
+
+  it.each<[string, string, string]>([
+    ['a freeform value of the wrong type', '{ services.postgresql.settings.wal_level = [ "logical" ]; }', "A definition for option `services.postgresql.settings.wal_level' is not of type `boolean or floating point number or signed integer or string'."],
+    ['systemd: a list and a non-list for one unit option', '{ systemd.services.x.unitConfig.After = [ "b.service" ]; } { systemd.services.x.unitConfig.After = "a.service"; }', 'The definitions for systemd unit options should be either all lists, representing repeatable options, or all non-lists, but for the option systemd.services.x.unitConfig.After'],
+  ])('%s is an error, as in nixpkgs', async (_name, modules, want) => {
+    const read = modules.includes('postgresql') ? 'c.services.postgresql.settings.wal_level' : 'c.systemd.services.x.unitConfig.After';
+    expect(await failure(`${sys(modules)} ${read}`)).toContain(want);
+  });
+
+  it.each<[string, string, string[]]>([
+    ['a module\'s own assertion', '{ assertions = [ { assertion = false; message = "boom"; } { assertion = true; message = "fine"; } ]; }', ['- boom']],
+    ['headscale: MagicDNS (the default) without dns.base_domain', '{ services.headscale.enable = true; }', ['- dns.base_domain must be set when using MagicDNS']],
+    ['ACME: an enableACME vhost without acceptTerms and an email', '{ services.nginx.enable = true; services.nginx.virtualHosts."a.example.org".enableACME = true; }',
+      ["- You must define `security.acme.certs.<name>.email` or\n       `security.acme.defaults.email` to register with the CA.", "- You must accept the CA's terms of service before using\n       the ACME module by setting `security.acme.acceptTerms`"]],
+    ['nginx: addSSL and forceSSL are mutually exclusive', '{ services.nginx.enable = true; services.nginx.virtualHosts.a = { addSSL = true; forceSSL = true; }; }', ['services.nginx.virtualHosts.<name>.rejectSSL are mutually exclusive.']],
+    ['nginx: root and alias on one location', '{ services.nginx.enable = true; services.nginx.virtualHosts.a.locations."/" = { root = "/a"; alias = "/b"; }; }', ['- Only one of nginx root or alias can be specified on a location.']],
+    ['a container named with an underscore (checked by the host\'s toplevel through the container\'s)', '{ containers.my_box.config = { }; }', ["- Names containing underscores are not allowed in nixos-containers. Please rename the container 'my_box'"]],
+    ['a user without a group', '{ users.users.svc.isSystemUser = true; }', ['- users.users.svc.group is unset.']],
+  ])('a failing assertion fails the toplevel with nixpkgs\' "Failed assertions:" (%s)', async (_name, module, wants) => {
+    const err = await failure(toplevel(module));
+    expect(err).toMatch(/error:\s*\n\s*Failed assertions:\n/);
+    for (const want of wants) expect(err).toContain(want);
+  });
+
+  it('the same hosts pass once configured as nixpkgs asks; nothing is built, the toplevel is a store derivation', async () => {
+    const ok = `{ services.headscale.enable = true; services.headscale.settings.dns.base_domain = "tailnet.example.org";
+      services.nginx.enable = true; services.nginx.virtualHosts."a.example.org" = { enableACME = true; forceSSL = true; };
+      security.acme = { acceptTerms = true; defaults.email = "admin@example.org"; }; containers.box.config = { }; }`;
+    expect(await nixEvalExpr(`${sys(ok)} [ (lib.hasSuffix "-nixos-system-h-24.11.drv" sys.config.system.build.toplevel.drvPath) c.security.acme.certs."a.example.org".webroot ]`)).toEqual([true, '/var/lib/acme/acme-challenge']);
   });
 });

@@ -10,8 +10,11 @@ import { nixEvalJson, nixInventory, repoRoot } from '../helpers/nix.js';
 import { exampleRepo, overridesFor } from '../helpers/repo.js';
 
 const FLEET = ['h001', 'h002', 'h003', 'l001', 'newvps', 'o001'];
-/** Routing, containers and services of every host, in one evaluation. */
+/** Routing, containers and services of every host, in one evaluation. `system` instantiates the
+ * host's system.build.toplevel (nothing is built): it throws unless every nixpkgs assertion of the
+ * host, its containers and its specialisations holds, as a deploy would. */
 const probe = `cfgs: builtins.mapAttrs (n: s: let c = s.config; vh = c.services.nginx.virtualHosts; in {
+  system = builtins.seq c.system.build.toplevel.drvPath c.system.build.toplevel.name;
   routes = builtins.mapAttrs (d: v: builtins.mapAttrs (l: x: x.proxyPass) v.locations) vh;
   specialisations = builtins.mapAttrs (sn: sp: builtins.mapAttrs (d: v: builtins.mapAttrs (l: x: x.proxyPass) v.locations) sp.configuration.services.nginx.virtualHosts) c.specialisation;
   containers = builtins.mapAttrs (cn: ct: { autoStart = ct.autoStart; }) c.containers;
@@ -21,6 +24,7 @@ const probe = `cfgs: builtins.mapAttrs (n: s: let c = s.config; vh = c.services.
 }) cfgs`;
 
 type Probe = Record<string, {
+  system: string;
   routes: Record<string, Record<string, string | null>>;
   specialisations: Record<string, Record<string, Record<string, string | null>>>;
   containers: Record<string, { autoStart: boolean }>;
@@ -51,6 +55,10 @@ describe('the example fleet with the generated modules (planned)', () => {
   it('evaluates every host', async () => {
     fleet = await evalFleet(repoRoot);
     expect(Object.keys(fleet).sort()).toEqual(FLEET);
+  });
+
+  it('every host\'s toplevel evaluates: the fleet passes nixpkgs\' assertions with the generated modules', () => {
+    expect(Object.fromEntries(FLEET.map((h) => [h, fleet[h]!.system]))).toEqual(Object.fromEntries(FLEET.map((h) => [h, `nixos-system-${h}-24.11`])));
   });
 
   it('o001 keeps routing git to h001 in the base, and the cutover specialisation routes only git to h002', () => {
@@ -112,6 +120,8 @@ describe('after migen finalize forgejo', () => {
     expect(next).toBe(text.replace('    status: planned\n', '    status: done\n'));
     repo.commitAll();
     after = await evalFleet(repo.dir);
+    // the finalized fleet still passes nixpkgs' assertions (the probe instantiates every toplevel)
+    expect(Object.values(after).map((h) => h.system)).toEqual(FLEET.map((h) => `nixos-system-${h}-24.11`));
   });
 
   it('o001\'s base routes git to h002; no other vhost changed; h001 has forgejo disabled', () => {

@@ -60,6 +60,17 @@ describe('inventory.nix', () => {
   });
 });
 
+describe('fixture flakes under nixpkgs\' rules', () => {
+  it.each<[string, string[]]>([
+    ['proxy', ['bare', 'proxy']],
+    ['containers', ['box']],
+    ['with-generated', ['other', 'proxy']],
+  ])('%s: every host\'s toplevel evaluates (its assertions hold, its options exist)', async (name, hosts) => {
+    const systems = await nixEvalJson(fixture(name), 'nixosConfigurations', { overrides, apply: 'cfgs: builtins.mapAttrs (n: s: builtins.seq s.config.system.build.toplevel.drvPath s.config.system.build.toplevel.name) cfgs' });
+    expect(systems).toEqual(Object.fromEntries(hosts.map((h) => [h, `nixos-system-${h}-24.11`])));
+  });
+});
+
 describe('examples/homelab', () => {
   it('inventory.json equals a fresh evaluation of the example flake', async () => {
     const fresh = formatInventory(await nixInventory(resolve(repoRoot, 'examples/homelab'), doubleOverrides));

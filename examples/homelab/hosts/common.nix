@@ -18,4 +18,8 @@
   };
 
   age.identityPaths = [ "/etc/ssh/ssh_host_ed25519_key" ];
+
+  # The certificates of nginx's enableACME vhosts (l001, o001) need an account and the CA's terms.
+  security.acme.acceptTerms = true;
+  security.acme.defaults.email = "admin@joshuabell.xyz";
 }

@@ -5,8 +5,8 @@
 let
   b = builtins;
 
-  lib = attrsets // lists // strings // trivial // modules // options // {
-    inherit types modules options;
+  lib = attrsets // lists // strings // trivial // modules // options // asserts // {
+    inherit types modules options generators asserts;
     inherit (types) mkOptionType isType;
     inherit (modules) evalModules;
     # lib.systems.elaborate is what nixpkgs.hostPlatform's `apply` uses.
@@ -23,7 +23,10 @@ let
     id = x: x;
     const = x: _: x;
     flip = f: a: c: f c a;
-    warn = msg: v: b.trace "warning: ${msg}" v;
+    # nixpkgs 24.11: builtins.warn where Nix has it (2.23+), else a trace with the same words.
+    warn = b.warn or (msg: v: b.trace "evaluation warning: ${msg}" v);
+    showWarnings = warnings: res: lists.foldr (w: x: trivial.warn w x) res warnings;
+    xor = x: y: (!x) != (!y);
     throwIf = cond: msg: v: if cond then throw msg else v;
     inherit (b) isFunction isBool isInt isString isList isAttrs isPath toString functionArgs
       seq deepSeq tryEval typeOf pathExists readFile toJSON fromJSON;
@@ -52,6 +55,7 @@ let
     count = pred: list: b.length (b.filter pred list);
     take = n: list: b.genList (b.elemAt list) (if n < b.length list then n else b.length list);
     findFirst = pred: default: list: let r = b.filter pred list; in if r == [ ] then default else b.head r;
+    remove = e: b.filter (x: x != e);
     reverseList = xs: let l = b.length xs; in b.genList (n: b.elemAt xs (l - n - 1)) l;
   };
 
@@ -74,6 +78,7 @@ let
     removeSuffix = suf: str:
       if strings.hasSuffix suf str then b.substring 0 (b.stringLength str - b.stringLength suf) str else str;
     splitString = sep: s: b.filter b.isString (b.split (strings.escapeRegex sep) s);
+    escapeNixString = s: b.replaceStrings [ "$" ] [ "\\$" ] (b.toJSON s);
     escapeShellArg = arg: "'${b.replaceStrings [ "'" ] [ "'\\''" ] (b.toString arg)}'";
     escapeShellArgs = args: b.concatStringsSep " " (map strings.escapeShellArg args);
     makeBinPath = paths: b.concatStringsSep ":" (map (p: "${p}/bin") paths);
@@ -120,6 +125,14 @@ let
       else if b.isAttrs v then b.concatMap (attrsets.collect pred) (b.attrValues v) else [ ];
   };
 
+  # nixpkgs lib/asserts.nix: what system.build.toplevel checks (nixos/modules/system/activation/top-level.nix).
+  asserts.checkAssertWarn = assertions: warnings: val:
+    let failedAssertions = map (x: x.message) (b.filter (x: !x.assertion) assertions); in
+    if failedAssertions != [ ] then
+      throw "\nFailed assertions:\n${b.concatStringsSep "\n" (map (x: "- ${x}") failedAssertions)}"
+    else trivial.showWarnings warnings val;
+
+  generators = import ./generators.nix { inherit lib; };
   options = import ./options.nix { inherit lib; };
   types = import ./types.nix { inherit lib; };
   modules = import ./modules.nix { inherit lib; };

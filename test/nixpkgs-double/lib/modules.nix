@@ -73,7 +73,7 @@ let
         ordered;
       mergedValue =
         if isDefined then type.merge loc checked
-        else throw "The option `${showOption loc}' is used but not defined.";
+        else throw "The option `${showOption loc}' was accessed but has no value defined. Try setting the option.";
     in
     {
       inherit isDefined mergedValue;
@@ -81,13 +81,6 @@ let
       defsFinal = ordered;
       optionalValue = if isDefined then { value = mergedValue; } else { };
     };
-
-  # nixpkgs: isAttrs, not a derivation, and not one of the property wrappers.
-  isAttrsLike = v:
-    let t = typeOf v; in
-    if t == "if" || t == "override" || t == "order" then isAttrsLike v.content
-    else if t == "merge" then b.all isAttrsLike v.contents
-    else b.isAttrs v && t == "" && !(lib.isDerivation v) && !(v ? outPath);
 
   pushDownDefs = loc: defs: b.concatMap
     (def: map
@@ -100,15 +93,6 @@ let
   childDefs = name: defs: b.concatMap
     (d: if d.value ? ${name} then [ { inherit (d) file; value = d.value.${name}; } ] else [ ])
     defs;
-
-  # Lenient stand-in for nixpkgs' "The option `x' does not exist" (see README): undeclared
-  # leaves merge like this (lists concatenate, anything else must be equal).
-  undeclaredType = lib.types.mkOptionType {
-    name = "undeclared";
-    merge = loc: defs:
-      if b.all (d: b.isList d.value) defs then b.concatMap (d: d.value) defs
-      else lib.mergeEqualOption loc defs;
-  };
 
   evalOptionValue = loc: opt: defs:
     let
@@ -126,36 +110,28 @@ let
       rawDefinitions = defs;
     };
 
-  # Walk the declaration tree and the definitions together.
+  # nixpkgs' mergeModules': walk the declarations; a name that no module declares is an
+  # unmatched definition { file, prefix, value } (value as defined, properties not discharged,
+  # so a `mkIf false` definition of an undeclared option is unmatched too, as in nixpkgs).
   evalTree = loc: decls: defs:
     let
-      names = b.attrNames (decls // b.listToAttrs
-        (b.concatMap (d: map (n: { name = n; value = null; }) (b.attrNames d.value)) defs));
+      results = b.mapAttrs
+        (n: decl:
+          let cdefs = childDefs n defs; in
+          if isOption decl then { matched = evalOptionValue (loc ++ [ n ]) decl cdefs; unmatched = [ ]; }
+          else let r = evalTree (loc ++ [ n ]) decl (pushDownDefs (loc ++ [ n ]) cdefs); in
+            { matched = r.matched; unmatched = map (u: u // { prefix = [ n ] ++ u.prefix; }) r.unmatched; })
+        decls;
+      undeclaredByName = b.zipAttrsWith (_: ds: ds) (map
+        (d: b.mapAttrs (n: value: { inherit (d) file; prefix = [ n ]; inherit value; })
+          (removeAttrs d.value (b.attrNames decls)))
+        defs);
     in
-    b.listToAttrs (map
-      (n: {
-        name = n;
-        value =
-          let
-            cdefs = childDefs n defs;
-            decl = decls.${n} or null;
-          in
-          if decl != null && isOption decl then evalOptionValue (loc ++ [ n ]) decl cdefs
-          else if decl != null then evalTree (loc ++ [ n ]) decl (pushDownDefs (loc ++ [ n ]) cdefs)
-          else evalUndeclared (loc ++ [ n ]) cdefs;
-      })
-      names);
-
-  evalUndeclared = loc: defs:
-    if defs != [ ] && b.all (d: isAttrsLike d.value) defs then
-      let
-        tree = evalTree loc { } (pushDownDefs loc defs);
-        pushed = pushDownDefs loc defs;
-      in
-      # like attrsOf: attributes whose definitions are all mkIf false disappear
-      lib.filterAttrs (n: _: b.concatMap (d: dischargeProperties d.value) (childDefs n pushed) != [ ]) tree
-    else
-      evalOptionValue loc { type = undeclaredType; _type = "option"; undeclared = true; } defs;
+    {
+      matched = b.mapAttrs (_: r: r.matched) results;
+      # by name, as nixpkgs lists them (the first one is the one the error names)
+      unmatched = b.concatLists (b.attrValues (b.mapAttrs (_: r: r.unmatched) results // undeclaredByName));
+    };
 
   mergeDeclTrees = loc: trees:
     let
@@ -204,7 +180,13 @@ let
           type = lib.types.lazyAttrsOf lib.types.raw;
           description = "Arguments passed to each module.";
         };
-        options._module.check = lib.mkOption { type = lib.types.bool; default = true; internal = true; };
+        options._module.check = lib.mkOption { type = lib.types.bool; default = check; internal = true; };
+        # nixpkgs: definitions that no option matches are merged with this type (null: an error).
+        options._module.freeformType = lib.mkOption {
+          type = lib.types.nullOr (lib.types.uniq lib.types.attrs);
+          default = null;
+          internal = true;
+        };
         config._module.args = {
           inherit extendModules;
           moduleType = type;
@@ -217,17 +199,28 @@ let
           f (baseArgs // b.mapAttrs (n: _: baseArgs.${n} or config._module.args.${n}) (b.functionArgs f))
         else f;
 
+      # nixpkgs' unifyModuleSyntax: `meta` and `freeformType` become definitions of the options
+      # `meta` and `_module.freeformType`; `disabledModules` is read and ignored (see README).
       normalize = file: key: m:
-        if m ? config || m ? options then {
-          inherit file key;
-          imports = m.imports or [ ];
-          options = m.options or { };
-          config = m.config or { };
-        } else {
+        let
+          addMeta = c: if m ? meta then mkMerge [ c { meta = m.meta; } ] else c;
+          addFreeformType = c: if m ? freeformType then mkMerge [ c { _module.freeformType = m.freeformType; } ] else c;
+          badAttrs = removeAttrs m [ "_class" "_file" "key" "disabledModules" "imports" "options" "config" "meta" "freeformType" ];
+        in
+        if m ? config || m ? options then
+          if badAttrs != { } then
+            throw "Module `${key}' has an unsupported attribute `${b.head (b.attrNames badAttrs)}'. This is caused by introducing a top-level `config' or `options' attribute. Add configuration attributes immediately on the top level instead, or move all of them (namely: ${toString (b.attrNames badAttrs)}) into the explicit `config' attribute."
+          else {
+            inherit file key;
+            imports = m.imports or [ ];
+            options = m.options or { };
+            config = addFreeformType (addMeta (m.config or { }));
+          }
+        else {
           inherit file key;
           imports = m.imports or [ ];
           options = { };
-          config = removeAttrs m [ "_class" "_file" "key" "disabledModules" "imports" "meta" "freeformType" ];
+          config = addFreeformType (removeAttrs m [ "_class" "_file" "key" "disabledModules" "imports" "freeformType" ]);
         };
 
       loadModule = parentFile: fallbackKey: m:
@@ -248,14 +241,42 @@ let
           { seen = st.seen // { ${mod.key} = true; }; mods = st.mods ++ [ mod ]; }
           (lib.imap0 (i: m: loadModule mod.file "${mod.key}:anon-${toString i}" m) mod.imports);
       collected = (b.foldl' visit { seen = { }; mods = [ ]; }
-        (lib.imap0 (i: m: loadModule "<evalModules modules>" "<module ${toString i}>" m)
+        (lib.imap0 (i: m: loadModule "<unknown-file>" "<module ${toString i}>" m)
           ([ internalModule ] ++ modules))).mods;
 
       declTree = mergeDeclTrees prefix (map (m: m.options) collected);
       defs = pushDownDefs prefix (map (m: { inherit (m) file; value = m.config; }) collected);
-      optionsTree = evalTree prefix declTree defs;
-      options = optionsTree;
-      config = toConfig optionsTree;
+      merged = evalTree prefix declTree defs;
+      options = merged.matched;
+      declaredConfig = toConfig options;
+      freeformType = declaredConfig._module.freeformType;
+      # nixpkgs: unmatched definitions merged by the freeform type, declared values on top.
+      config =
+        if freeformType == null then declaredConfig
+        else lib.recursiveUpdate
+          (if merged.unmatched == [ ] then { } else freeformType.merge prefix (map
+            (d: { inherit (d) file; value = lib.setAttrByPath d.prefix d.value; })
+            merged.unmatched))
+          declaredConfig;
+
+      # nixpkgs lib/modules.nix, checkUnmatched (quoted):
+      #   baseMsg = "The option `${optText}' does not exist. Definition values:${defText}";
+      # with optText = showOption (prefix ++ firstDef.prefix), defText = showDefs [ firstDef ],
+      # plus a hint when the module declares no options at all.
+      checkUnmatched =
+        if config._module.check && freeformType == null && merged.unmatched != [ ] then
+          let
+            firstDef = b.head merged.unmatched;
+            baseMsg = "The option `${showOption (prefix ++ firstDef.prefix)}' does not exist. Definition values:${lib.showDefs [ firstDef ]}";
+          in
+          if b.attrNames options == [ "_module" ] then
+            if showOption prefix == "" then
+              throw "${baseMsg}\n\nIt seems as if you're trying to declare an option by placing it into `config' rather than `options'!\n"
+            else
+              throw "${baseMsg}\n\nHowever there are no options defined in `${showOption prefix}'. Are you sure you've\ndeclared your options properly? This can happen if you e.g. declared your options in `types.submodule'\nunder `config' rather than `options'.\n"
+          else throw baseMsg
+        else null;
+      checked = b.seq checkUnmatched;
 
       extendModules = { modules ? [ ], specialArgs ? { }, prefix ? evalArgs.prefix or [ ] }:
         evalModules (evalArgs // {
@@ -274,9 +295,11 @@ let
       };
     in
     {
-      inherit options config extendModules type;
-      _module = config._module;
-      class = class;
+      # as in nixpkgs, reading any of these first checks that every definition has an option
+      options = checked options;
+      config = checked (removeAttrs config [ "_module" ]);
+      _module = checked config._module;
+      inherit extendModules type class;
       _type = "configuration";
     };
 in
@@ -292,18 +315,5 @@ in
   mkBefore = mkOrder 500;
   mkAfter = mkOrder 1500;
   mkAliasDefinitions = option: mkMerge (map (d: d.value) (option.rawDefinitions or [ ]));
-  mkRenamedOptionModule = from: to: { config, options, ... }:
-    let fromOpt = lib.getAttrFromPath from options; in
-    {
-      options = lib.setAttrByPath from (lib.mkOption {
-        description = "Alias of `${showOption to}'.";
-        apply = _: lib.getAttrFromPath to config;
-      });
-      config = lib.setAttrByPath to (mkMerge (map (d: d.value) fromOpt.rawDefinitions));
-    };
-  mkRemovedOptionModule = optionName: replacementInstructions: { options, ... }: {
-    options = lib.setAttrByPath optionName (lib.mkOption {
-      apply = _: throw "The option `${showOption optionName}' can no longer be used since it's been removed. ${replacementInstructions}";
-    });
-  };
 }
+// import ./modules-rename.nix { inherit lib mkMerge; }

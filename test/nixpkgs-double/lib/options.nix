@@ -2,10 +2,27 @@
 { lib }:
 let
   b = builtins;
-  showOption = loc: b.concatStringsSep "." (map (p: if b.match "[a-zA-Z_][a-zA-Z0-9_'-]*" p != null then p else "\"${p}\"") loc);
-  showFiles = defs: b.concatStringsSep ", " (lib.unique (map (d: d.file) defs));
-  showDefs = defs: b.concatStringsSep "\n" (map
-    (d: "- In `${d.file}': ${let r = b.tryEval (b.toJSON d.value); in if r.success then r.value else "<value>"}")
+  # nixpkgs lib/options.nix: parts are escaped with escapeNixIdentifier, except the
+  # placeholders "<name>", "*" and "<function body>".
+  showOption = parts: b.concatStringsSep "." (map
+    (p: if b.elem p [ "<name>" "*" "<function body>" ] then p
+      else if b.match "[a-zA-Z_][a-zA-Z0-9_'-]*" p != null then p
+      else lib.escapeNixString p)
+    parts);
+  showFiles = files: b.concatStringsSep " and " (map (f: "`${f}'") files);
+  # nixpkgs' showDefs: "\n- In `file': value", the value pretty-printed, its first 5 lines.
+  showDefs = defs: b.concatStringsSep "" (map
+    (def:
+      let
+        pretty = b.tryEval (lib.generators.toPretty { } def.value);
+        lines = b.filter (v: !b.isList v) (b.split "\n" pretty.value);
+        value = b.concatStringsSep "\n    " (lib.take 5 lines ++ lib.optional (b.length lines > 5) "...");
+        result =
+          if !pretty.success then ""
+          else if b.length lines > 1 then ":\n    " + value
+          else ": " + value;
+      in
+      "\n- In `${def.file}'${result}")
     defs);
 in
 rec {
@@ -52,19 +69,19 @@ rec {
 
   # nixpkgs: all definitions must be equal, else "conflicting definition values".
   mergeEqualOption = loc: defs:
-    if defs == [ ] then throw "The option `${showOption loc}' is used but not defined."
+    if defs == [ ] then abort "This case should never happen."
     else if b.length defs == 1 then (b.head defs).value
     else (b.foldl'
       (first: def:
         if def.value != first.value then
-          throw "The option `${showOption loc}' has conflicting definition values:\n${showDefs [ first def ]}\nUse `lib.mkForce value` or `lib.mkDefault value` to change the priority on any of these definitions."
+          throw "The option `${showOption loc}' has conflicting definition values:${showDefs [ first def ]}\nUse `lib.mkForce value` or `lib.mkDefault value` to change the priority on any of these definitions."
         else first)
       (b.head defs) (b.tail defs)).value;
 
   mergeOneOption = loc: defs:
-    if defs == [ ] then throw "The option `${showOption loc}' is used but not defined."
+    if defs == [ ] then abort "This case should never happen."
     else if b.length defs != 1 then
-      throw "The unique option `${showOption loc}' is defined multiple times. Definition values:\n${showDefs defs}"
+      throw "The unique option `${showOption loc}' is defined multiple times. Definition values:${showDefs defs}"
     else (b.head defs).value;
 
   mergeDefaultOption = loc: defs:
@@ -76,7 +93,7 @@ rec {
     else if b.all b.isBool list then b.foldl' (a: c: a || c) false list
     else if b.all b.isString list then b.concatStringsSep "" list
     else if b.all b.isInt list && b.all (x: x == b.head list) list then b.head list
-    else throw "Cannot merge definitions of `${showOption loc}'. Definition values:\n${showDefs defs}";
+    else throw "Cannot merge definitions of `${showOption loc}'. Definition values:${showDefs defs}";
 
   getValues = map (x: x.value);
   getFiles = map (x: x.file);

@@ -36,12 +36,12 @@ let
           getType = v: if b.isAttrs v && isStringLike v then "stringCoercibleSet" else b.typeOf v;
           commonType = b.foldl'
             (t: def: if getType def.value == t then t
-              else throw "The option `${showOption loc}' has conflicting option types in ${showFiles defs}")
+              else throw "The option `${showOption loc}' has conflicting option types in ${showFiles (map (d: d.file) defs)}")
             (getType (b.head defs).value) defs;
           mergeFunction = {
             set = (attrsOf anything).merge;
             list = if b.length defs > 1
-              then throw "The option `${showOption loc}' has conflicting definitions, in ${showFiles defs}."
+              then throw "The option `${showOption loc}' has conflicting definitions, in ${showFiles (map (d: d.file) defs)}."
               else (listOf anything).merge;
             lambda = loc: defs: arg: anything.merge (loc ++ [ "<function body>" ])
               (map (def: { inherit (def) file; value = def.value arg; }) defs);
@@ -150,7 +150,7 @@ let
         let nrNulls = b.length (b.filter (def: def.value == null) defs); in
         if nrNulls == b.length defs then null
         else if nrNulls != 0 then
-          throw "The option `${showOption loc}' is defined both null and not null, in ${showFiles defs}."
+          throw "The option `${showOption loc}' is defined both null and not null, in ${showFiles (map (d: d.file) defs)}."
         else elemType.merge loc defs;
       emptyValue = { value = null; };
       nestedTypes.elemType = elemType;

@@ -43,9 +43,12 @@ rec {
   postgresql = postgresql_16;
   forgejo = mkPkg { pname = "forgejo"; version = "9.0.3"; mainProgram = "gitea"; };
   forgejo-lts = forgejo;
-  vaultwarden = mkPkg { pname = "vaultwarden"; version = "1.32.7"; };
+  vaultwarden = mkPkg { pname = "vaultwarden"; version = "1.32.7"; passthru.webvault = mkPkg { pname = "vaultwarden-webvault"; version = "2024.6.2b"; }; };
   headscale = mkPkg { pname = "headscale"; version = "0.23.0"; };
-  adguardhome = mkPkg { pname = "adguardhome"; version = "0.107.55"; };
+  # passthru.schema_version as in nixpkgs (the AdGuardHome.yaml schema of this release)
+  adguardhome = mkPkg { pname = "adguardhome"; version = "0.107.55"; mainProgram = "AdGuardHome"; passthru.schema_version = 29; };
+  # boot.kernelPackages.kernel of nixos-24.11 (linuxPackages = linux_6_6)
+  linux = mkPkg { pname = "linux"; version = "6.6.68"; };
   zitadel = mkPkg { pname = "zitadel"; version = "2.58.3"; };
   restic = mkPkg { pname = "restic"; version = "0.17.3"; };
   nginx = mkPkg { pname = "nginx"; version = "1.26.2"; };
@@ -59,6 +62,21 @@ rec {
   nodejs = nodejs_20;
   bash = mkPkg { pname = "bash"; version = "5.2p37"; };
   coreutils = mkPkg { pname = "coreutils"; version = "9.5"; mainProgram = "ls"; };
+
+  # nixpkgs pkgs/pkgs-lib/formats.nix: the option types of the settings formats (json and yaml
+  # share one type; ini is sections of atoms). `generate` writes JSON for all of them.
+  formats =
+    let
+      t = lib.types;
+      jsonType = t.nullOr (t.oneOf [ t.bool t.int t.float t.str t.path (t.attrsOf jsonType) (t.listOf jsonType) ]) // { description = "JSON value"; };
+      atom = t.nullOr (t.oneOf [ t.bool t.int t.float t.str ]) // { description = "INI atom (null, bool, int, float or string)"; };
+      format = type: { inherit type; generate = name: value: writeText name (b.toJSON value); };
+    in
+    {
+      json = { }: format jsonType;
+      yaml = { }: format jsonType;
+      ini = { ... }: format (t.attrsOf (t.attrsOf atom));
+    };
 
   inherit writeShellApplication;
   writeShellScriptBin = name: text: writeShellApplication { inherit name text; };

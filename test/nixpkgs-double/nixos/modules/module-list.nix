@@ -7,5 +7,11 @@
   ./systemd.nix
   ./containers.nix
   ./specialisation.nix
-  ./services.nix
+  ./security/acme.nix
+  ./services/nginx.nix
+  ./services/postgresql.nix
+  ./services/forgejo.nix
+  ./services/headscale.nix
+  ./services/apps.nix
+  ./services/misc.nix
 ]
