@@ -1,7 +1,7 @@
 {
   description = "migen: generate reviewable NixOS service migrations (modules, runbooks, plans)";
 
-  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-24.11";
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";
 
   outputs = { self, nixpkgs }:
     let

@@ -64,7 +64,7 @@ describe('nixpkgs double: NixOS options', () => {
     ['an enabled postgresql\'s package follows stateVersion', `${sys('{ system.stateVersion = "23.11"; services.postgresql.enable = true; }')} [ c.services.postgresql.package.version c.services.postgresql.dataDir ]`, ['15.10', '/var/lib/postgresql/15']],
     // nixpkgs: the option default is pkgs.postgresql; the stateVersion table (which throws for
     // releases before 21.11) is a mkDefault under `mkIf cfg.enable`
-    ['a disabled postgresql needs no stateVersion package and builds', `${sys('{ system.stateVersion = "17.03"; }')} [ c.services.postgresql.package.version (builtins.isString sys.config.system.build.toplevel.drvPath) ]`, ['16.6', true]],
+    ['a disabled postgresql needs no stateVersion package and builds', `${sys('{ system.stateVersion = "17.03"; }')} [ c.services.postgresql.package.version (builtins.isString sys.config.system.build.toplevel.drvPath) ]`, ['17.7', true]],
     ['nginx: virtualHosts defaults to { localhost = { }; } when none is defined', `${sys('')} c.services.nginx.virtualHosts.localhost.locations`, {}],
     // nixpkgs' enabled nginx defines `virtualHosts.localhost = mkIf cfg.statusPage {...}`: a
     // definition, so the option default no longer applies, and without statusPage it is empty
@@ -74,11 +74,12 @@ describe('nixpkgs double: NixOS options', () => {
     ['freeformType: undeclared settings merge by the freeform type, declared ones keep their defaults', `${sys('({ lib, ... }: { services.headscale.settings.dns.extra_records = [ { name = "a"; } ]; services.postgresql.settings.wal_level = lib.mkDefault "replica"; } ) { services.postgresql.settings.wal_level = "logical"; }')} [ c.services.headscale.settings.dns.extra_records c.services.headscale.settings.dns.magic_dns c.services.postgresql.settings.wal_level c.services.postgresql.settings.port ]`, [[{ name: 'a' }], true, 'logical', 5432]],
     ['systemd unitConfig: list definitions of one key concatenate (unitOption)', `${sys('{ systemd.services.x.unitConfig.ConditionPathExists = [ "/a" ]; } { systemd.services.x.unitConfig.ConditionPathExists = [ "!/b" ]; systemd.services.x.serviceConfig.Type = "oneshot"; }')} [ c.systemd.services.x.unitConfig.ConditionPathExists c.systemd.services.x.serviceConfig.Type ]`, [['/a', '!/b'], 'oneshot']],
     ['a renamed option still works and warns as in nixpkgs', `${sys('{ services.postgresql.port = 5433; }')} [ c.services.postgresql.settings.port c.warnings ]`, [5433, ["The option `services.postgresql.port' defined in `<unknown-file>' has been renamed to `services.postgresql.settings.port'."]]],
-    ['forgejo with postgres enables postgresql and creates an unpinned user', `${sys('{ services.forgejo.enable = true; services.forgejo.database.type = "postgres"; }')} [ c.services.postgresql.enable c.users.users.forgejo.uid c.services.postgresql.ensureDatabases ]`, [true, null, ['forgejo']]],
+    ['forgejo with postgres enables postgresql and creates an unpinned user (stateVersion before 25.11)', `${sys('{ system.stateVersion = "24.11"; services.forgejo.enable = true; services.forgejo.database.type = "postgres"; }')} [ c.services.postgresql.enable c.users.users.forgejo.uid c.services.postgresql.ensureDatabases ]`, [true, null, ['forgejo']]],
+    ['forgejo creates no database of its own from stateVersion 25.11 (nixpkgs: createDatabase defaults to false)', `${sys('{ system.stateVersion = "25.11"; services.forgejo.enable = true; services.forgejo.database.type = "postgres"; }')} [ c.services.forgejo.database.createDatabase c.services.postgresql.enable ]`, [false, false]],
     ['container config is the container\'s own NixOS config', `${sys('{ containers.k.config = { lib, ... }: { services.forgejo.enable = true; }; }')} [ c.containers.k.config.services.forgejo.enable c.containers.k.config.networking.hostName c.services.forgejo.enable ]`, [true, 'k', false]],
     ['specialisation.<n>.configuration is the specialised config (as in nixpkgs)', `${sys('({ lib, ... }: { services.nginx.virtualHosts.v.locations."/".proxyPass = "http://old"; specialisation.cut.configuration.services.nginx.virtualHosts.v.locations."/".proxyPass = lib.mkForce "http://new"; })')} [ c.services.nginx.virtualHosts.v.locations."/".proxyPass c.specialisation.cut.configuration.services.nginx.virtualHosts.v.locations."/".proxyPass (builtins.attrNames c.specialisation.cut.configuration.specialisation) ]`, ['http://old', 'http://new', []]],
     ['extendModules re-evaluates with extra modules', `${sys('{ services.nginx.enable = false; }')} [ c.services.nginx.enable (sys.extendModules { modules = [ { services.nginx.enable = lib.mkForce true; } ]; }).config.services.nginx.enable ]`, [false, true]],
-    ['pkgs and lib.getExe', `${sys('')} [ sys.pkgs.postgresql_15.version (lib.hasSuffix "/bin/gitea" (lib.getExe sys.pkgs.forgejo)) (lib.getExe (sys.pkgs.writeShellScriptBin "hi" "echo hi") != "") double.legacyPackages.x86_64-linux.postgresql.version ]`, ['15.10', true, true, '16.6']],
+    ['pkgs and lib.getExe', `${sys('')} [ sys.pkgs.postgresql_15.version (lib.hasSuffix "/bin/gitea" (lib.getExe sys.pkgs.forgejo)) (lib.getExe (sys.pkgs.writeShellScriptBin "hi" "echo hi") != "") double.legacyPackages.x86_64-linux.postgresql.version ]`, ['15.10', true, true, '17.7']],
   ])('%s', async (_name, expr, want) => {
     expect(await nixEvalExpr(expr)).toEqual(want);
   });
@@ -133,6 +134,6 @@ describe('nixpkgs double: strict like nixpkgs', () => {
     const ok = `{ services.headscale.enable = true; services.headscale.settings.dns.base_domain = "tailnet.example.org";
       services.nginx.enable = true; services.nginx.virtualHosts."a.example.org" = { enableACME = true; forceSSL = true; };
       security.acme = { acceptTerms = true; defaults.email = "admin@example.org"; }; containers.box.config = { }; }`;
-    expect(await nixEvalExpr(`${sys(ok)} [ (lib.hasSuffix "-nixos-system-h-24.11.drv" sys.config.system.build.toplevel.drvPath) c.security.acme.certs."a.example.org".webroot ]`)).toEqual([true, '/var/lib/acme/acme-challenge']);
+    expect(await nixEvalExpr(`${sys(ok)} [ (lib.hasSuffix "-nixos-system-h-26.05.drv" sys.config.system.build.toplevel.drvPath) c.security.acme.certs."a.example.org".webroot ]`)).toEqual([true, '/var/lib/acme/acme-challenge']);
   });
 });

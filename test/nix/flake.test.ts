@@ -98,12 +98,12 @@ describe('root flake: apps and packages (generated/runbooks with alpha and beta)
     expect(text.trimEnd().endsWith('"$@"')).toBe(true);
   });
 
-  it('packages.default: buildNpmPackage of migen with importNpmLock deps, Node 20, mainProgram migen', () => {
+  it('packages.default: buildNpmPackage of migen with importNpmLock deps, Node 24 (nodejs_24), mainProgram migen', () => {
     expect(pkg.name).toBe('migen-0.1.0');
     expect(pkg.mainProgram).toBe('migen');
     expect(pkg.npmDeps).toBe('migen-0.1.0-sources'); // importNpmLock's name (fetchNpmDeps: -npm-deps)
     expect(pkg.hooks).toContain('npm-config-hook/importNpmLock');
-    expect(pkg.nodejs).toMatch(/^20\./);
+    expect(pkg.nodejs).toMatch(/^24\./);
     // every module of the lock is fetched by Nix (the build's npm install is offline)
     expect(pkg.unresolved).toEqual([]);
     // only what the build needs; tests, examples and generated/ do not reach the package source
@@ -142,7 +142,7 @@ describe('lib.mkApps in a user flake', () => {
       'user/flake.nix': `{
   inputs.migen.url = "github:example/migen";
   inputs.migen.inputs.nixpkgs.follows = "nixpkgs";
-  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-24.11";
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";
   outputs = { self, migen, nixpkgs }:
     let pkgs = nixpkgs.legacyPackages.x86_64-linux; in {
       apps.x86_64-linux = migen.lib.mkApps { inherit pkgs; generatedDir = ./ops/generated; };

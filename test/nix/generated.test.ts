@@ -58,7 +58,7 @@ describe('the example fleet with the generated modules (planned)', () => {
   });
 
   it('every host\'s toplevel evaluates: the fleet passes nixpkgs\' assertions with the generated modules', () => {
-    expect(Object.fromEntries(FLEET.map((h) => [h, fleet[h]!.system]))).toEqual(Object.fromEntries(FLEET.map((h) => [h, `nixos-system-${h}-24.11`])));
+    expect(Object.fromEntries(FLEET.map((h) => [h, fleet[h]!.system]))).toEqual(Object.fromEntries(FLEET.map((h) => [h, `nixos-system-${h}-26.05`])));
   });
 
   it('o001 keeps routing git to h001 in the base, and the cutover specialisation routes only git to h002', () => {
@@ -121,7 +121,7 @@ describe('after migen finalize forgejo', () => {
     repo.commitAll();
     after = await evalFleet(repo.dir);
     // the finalized fleet still passes nixpkgs' assertions (the probe instantiates every toplevel)
-    expect(Object.values(after).map((h) => h.system)).toEqual(FLEET.map((h) => `nixos-system-${h}-24.11`));
+    expect(Object.values(after).map((h) => h.system)).toEqual(FLEET.map((h) => `nixos-system-${h}-26.05`));
   });
 
   it('o001\'s base routes git to h002; no other vhost changed; h001 has forgejo disabled', () => {

@@ -67,7 +67,7 @@ describe('fixture flakes under nixpkgs\' rules', () => {
     ['with-generated', ['other', 'proxy']],
   ])('%s: every host\'s toplevel evaluates (its assertions hold, its options exist)', async (name, hosts) => {
     const systems = await nixEvalJson(fixture(name), 'nixosConfigurations', { overrides, apply: 'cfgs: builtins.mapAttrs (n: s: builtins.seq s.config.system.build.toplevel.drvPath s.config.system.build.toplevel.name) cfgs' });
-    expect(systems).toEqual(Object.fromEntries(hosts.map((h) => [h, `nixos-system-${h}-24.11`])));
+    expect(systems).toEqual(Object.fromEntries(hosts.map((h) => [h, `nixos-system-${h}-26.05`])));
   });
 });
 

@@ -40,15 +40,16 @@ rec {
   postgresql_14 = mkPostgresql "14.15";
   postgresql_15 = mkPostgresql "15.10";
   postgresql_16 = mkPostgresql "16.6";
-  postgresql = postgresql_16;
+  postgresql_17 = mkPostgresql "17.7";
+  postgresql = postgresql_17;
   forgejo = mkPkg { pname = "forgejo"; version = "9.0.3"; mainProgram = "gitea"; };
   forgejo-lts = forgejo;
   vaultwarden = mkPkg { pname = "vaultwarden"; version = "1.32.7"; passthru.webvault = mkPkg { pname = "vaultwarden-webvault"; version = "2024.6.2b"; }; };
   headscale = mkPkg { pname = "headscale"; version = "0.23.0"; };
   # passthru.schema_version as in nixpkgs (the AdGuardHome.yaml schema of this release)
   adguardhome = mkPkg { pname = "adguardhome"; version = "0.107.55"; mainProgram = "AdGuardHome"; passthru.schema_version = 29; };
-  # boot.kernelPackages.kernel of nixos-24.11 (linuxPackages = linux_6_6)
-  linux = mkPkg { pname = "linux"; version = "6.6.68"; };
+  # boot.kernelPackages.kernel of nixos-26.05 (linuxPackages = linux_6_12)
+  linux = mkPkg { pname = "linux"; version = "6.12.58"; };
   zitadel = mkPkg { pname = "zitadel"; version = "2.58.3"; };
   restic = mkPkg { pname = "restic"; version = "0.17.3"; };
   nginx = mkPkg { pname = "nginx"; version = "1.26.2"; };
@@ -58,8 +59,10 @@ rec {
   sqlite = mkPkg { pname = "sqlite"; version = "3.46.1"; mainProgram = "sqlite3"; };
   curl = mkPkg { pname = "curl"; version = "8.11.0"; };
   tailscale = mkPkg { pname = "tailscale"; version = "1.76.6"; };
-  nodejs_20 = mkPkg { pname = "nodejs"; version = "20.18.1"; mainProgram = "node"; };
-  nodejs = nodejs_20;
+  # nixos-26.05: "Node.js default version has been updated from 22 LTS to 24 LTS" (rl-2605); 20 is gone (end of life)
+  nodejs_22 = mkPkg { pname = "nodejs"; version = "22.21.1"; mainProgram = "node"; };
+  nodejs_24 = mkPkg { pname = "nodejs"; version = "24.11.1"; mainProgram = "node"; };
+  nodejs = nodejs_24;
   bash = mkPkg { pname = "bash"; version = "5.2p37"; };
   coreutils = mkPkg { pname = "coreutils"; version = "9.5"; mainProgram = "ls"; };
 
@@ -188,7 +191,7 @@ rec {
   buildNpmPackage =
     { pname, version, name ? "${pname}-${version}", src ? null
     , npmDepsHash ? ""
-    , nodejs ? nodejs_20
+    , nodejs ? nodejs_24
     , npmDeps ? b.derivation {
         name = "${name}-npm-deps";
         inherit system;

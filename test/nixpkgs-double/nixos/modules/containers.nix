@@ -7,7 +7,7 @@
 { config, lib, pkgs, ... }:
 let
   inherit (lib) mkOption mkDefault types;
-  # boot.kernelPackages.kernel.version: nixos-24.11's default kernel (linuxPackages) is 6.6
+  # boot.kernelPackages.kernel.version: nixos-26.05's default kernel (linuxPackages) is 6.12
   kernelVersion = pkgs.linux.version;
   networkOptions = {
     hostBridge = mkOption { type = types.nullOr types.str; default = null; description = "Put the host side of the veth pair into this bridge."; };

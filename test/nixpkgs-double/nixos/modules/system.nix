@@ -5,7 +5,7 @@
 { config, lib, pkgs, ... }:
 let
   inherit (lib) mkOption types;
-  release = "24.11";
+  release = "26.05";
   # STAND-IN for the system derivation of top-level.nix (`nixos-system-<name>-<label>`): it is
   # never built. Its inputs are the specialisations' and containers' toplevels, as in nixpkgs
   # (specialisation.nix links them into $out/specialisation, nixos-containers.nix names each

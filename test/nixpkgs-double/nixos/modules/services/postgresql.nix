@@ -1,4 +1,4 @@
-# TEST DOUBLE of nixpkgs nixos/modules/services/databases/postgresql.nix (nixos-24.11): options,
+# TEST DOUBLE of nixpkgs nixos/modules/services/databases/postgresql.nix (nixos-26.05): options,
 # the settings, package, dataDir, authentication, user and group the module defines when
 # enabled, and its assertions. No unit is created (see README).
 # As in nixpkgs, `package` defaults to pkgs.postgresql and only an enabled PostgreSQL gets the
@@ -85,7 +85,8 @@ in
       let
         mkThrow = ver: throw "postgresql_${ver} was removed, please upgrade your postgresql version.";
         base =
-          if lib.versionAtLeast config.system.stateVersion "24.11" then pkgs.postgresql_16
+          if lib.versionAtLeast config.system.stateVersion "25.11" then pkgs.postgresql_17
+          else if lib.versionAtLeast config.system.stateVersion "24.11" then pkgs.postgresql_16
           else if lib.versionAtLeast config.system.stateVersion "23.11" then pkgs.postgresql_15
           else if lib.versionAtLeast config.system.stateVersion "22.05" then pkgs.postgresql_14
           else if lib.versionAtLeast config.system.stateVersion "21.11" then pkgs.postgresql_13
