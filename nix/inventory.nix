@@ -54,7 +54,7 @@ let
     {
       enable = try (ng.enable or false) false;
       virtualHosts = b.mapAttrs
-        (_: vh: { locations = b.mapAttrs (_: l: { proxyPass = l.proxyPass or null; }) (vh.locations or { }); })
+        (_: vh: { locations = b.mapAttrs (_: l: { proxyPass = l.proxyPass or null; recommendedProxySettings = l.recommendedProxySettings or false; }) (vh.locations or { }); })
         (ng.virtualHosts or { });
     };
 

@@ -82,8 +82,8 @@ function proxyHost(i, n) {
   groups.prometheus = { gid: 255 };
   const virtualHosts = {};
   const scrapeTargets = [];
-  virtualHosts[domain('status', i)] = { locations: { '/': { proxyPass: 'http://127.0.0.1:3001' } } };
-  virtualHosts[domain('static', i)] = { locations: { '/': { proxyPass: null } } };
+  virtualHosts[domain('status', i)] = { locations: { '/': { proxyPass: 'http://127.0.0.1:3001', recommendedProxySettings: true } } };
+  virtualHosts[domain('static', i)] = { locations: { '/': { proxyPass: null, recommendedProxySettings: true } } };
   for (let j = i + 1; j < Math.min(i + GROUP, n); j++) {
     const a = address(j);
     virtualHosts[domain('git', j)] = { locations: { '/': { proxyPass: `http://${a}:3000` } } };

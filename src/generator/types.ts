@@ -45,7 +45,7 @@ export interface Manifest {
   readonly migrations: Readonly<Record<string, MigrationSpec>>;
 }
 
-export interface InventoryLocation { readonly proxyPass: string | null }
+export interface InventoryLocation { readonly proxyPass: string | null; readonly recommendedProxySettings: boolean }
 export interface InventoryHost {
   readonly hostName: string;
   readonly address: string | null;

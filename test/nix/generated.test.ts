@@ -16,9 +16,12 @@ const FLEET = ['h001', 'h002', 'h003', 'l001', 'newvps', 'o001'];
 const probe = `cfgs: builtins.mapAttrs (n: s: let c = s.config; vh = c.services.nginx.virtualHosts; in {
   system = builtins.seq c.system.build.toplevel.drvPath c.system.build.toplevel.name;
   routes = builtins.mapAttrs (d: v: builtins.mapAttrs (l: x: x.proxyPass) v.locations) vh;
-  specialisations = builtins.mapAttrs (sn: sp: builtins.mapAttrs (d: v: builtins.mapAttrs (l: x: x.proxyPass) v.locations) sp.configuration.services.nginx.virtualHosts) c.specialisation;
-  containers = builtins.mapAttrs (cn: ct: { autoStart = ct.autoStart; }) c.containers;
+  specialisations = builtins.attrNames c.specialisation;
+  upstreams = builtins.mapAttrs (u: v: v.extraConfig) c.services.nginx.upstreams;
+  activation = builtins.mapAttrs (a: v: if builtins.isString v then v else v.text) (builtins.intersectAttrs { migen-forgejo-routes = 1; migen-vaultwarden-routes = 1; migen-zitadel-routes = 1; migen-zitadel-fence = 1; } c.system.activationScripts);
+  containers = builtins.mapAttrs (cn: ct: { autoStart = ct.autoStart; fence = ct.config.systemd.services.zitadel.unitConfig.ConditionPathExists or null; mounts = builtins.attrNames ct.bindMounts; }) c.containers;
   wantedBy = builtins.mapAttrs (u: v: v.wantedBy or null) (builtins.intersectAttrs { "container@forgejo" = 1; "container@zitadel" = 1; vaultwarden = 1; adguardhome = 1; headscale = 1; } c.systemd.services);
+  fences = builtins.mapAttrs (u: v: { condition = v.unitConfig.ConditionPathExists or null; restart = v.restartIfChanged; }) (builtins.intersectAttrs { "container@forgejo" = 1; vaultwarden = 1; adguardhome = 1; } c.systemd.services);
   vaultwarden = c.services.vaultwarden.enable;
   migrations = builtins.mapAttrs (mn: m: { inherit (m) description role status verify; }) c.migen.migrations;
 }) cfgs`;
@@ -26,8 +29,11 @@ const probe = `cfgs: builtins.mapAttrs (n: s: let c = s.config; vh = c.services.
 type Probe = Record<string, {
   system: string;
   routes: Record<string, Record<string, string | null>>;
-  specialisations: Record<string, Record<string, Record<string, string | null>>>;
-  containers: Record<string, { autoStart: boolean }>;
+  specialisations: string[];
+  upstreams: Record<string, string>;
+  activation: Record<string, string>;
+  containers: Record<string, { autoStart: boolean; fence: string[] | null; mounts: string[] }>;
+  fences: Record<string, { condition: string[] | null; restart: boolean }>;
   wantedBy: Record<string, string[] | null>;
   vaultwarden: boolean;
   migrations: Record<string, { description: string; role: string[]; status: string; verify: string[] }>;
@@ -61,25 +67,35 @@ describe('the example fleet with the generated modules (planned)', () => {
     expect(Object.fromEntries(FLEET.map((h) => [h, fleet[h]!.system]))).toEqual(Object.fromEntries(FLEET.map((h) => [h, `nixos-system-${h}-26.05`])));
   });
 
-  it('o001 keeps routing git to h001 in the base, and the cutover specialisation routes only git to h002', () => {
+  it('o001 routes each moved location through an upstream read from its route file; every other vhost is as written', () => {
     const o = fleet.o001!;
-    expect(o.routes['git.joshuabell.xyz']).toEqual({ '/': 'http://100.64.0.13' });
-    const spec = o.specialisations['migen-forgejo']!;
-    expect(spec['git.joshuabell.xyz']).toEqual({ '/': 'http://100.64.0.20' });
-    // Every other vhost is identical in base and specialisation, llm keeps :8095.
-    const others = (r: Record<string, unknown>) => Object.fromEntries(Object.entries(r).filter(([d]) => d !== 'git.joshuabell.xyz'));
-    expect(others(spec)).toEqual(others(o.routes));
-    expect(spec['llm.joshuabell.xyz']).toEqual({ '/': 'http://100.64.0.13:8095' });
-    expect(o.routes['vault.joshuabell.xyz']).toEqual({ '/': 'http://127.0.0.1:8222' });
-    expect(o.specialisations['migen-vaultwarden']!['vault.joshuabell.xyz']).toEqual({ '/': 'http://100.64.0.20:8222' });
+    expect(o.routes['git.joshuabell.xyz']).toEqual({ '/': 'http://migen_forgejo_0' });
+    expect(o.upstreams.migen_forgejo_0).toBe('include /var/lib/migen/nginx/forgejo/0.upstream;');
+    expect(o.routes['vault.joshuabell.xyz']).toEqual({ '/': 'http://migen_vaultwarden_0' });
+    expect(o.upstreams.migen_vaultwarden_0).toBe('include /var/lib/migen/nginx/vaultwarden/0.upstream;');
+    expect(o.routes['llm.joshuabell.xyz']).toEqual({ '/': 'http://100.64.0.13:8095' });
+    expect(o.routes['chat.joshuabell.xyz']).toEqual({ '/': 'http://100.64.0.13' });
+    expect(o.specialisations).toEqual([]);
+    // the activation writes each route file with the old backend, unless a run switched it
+    expect(o.activation['migen-forgejo-routes']).toContain("[ -e /var/lib/migen/nginx/forgejo/0.upstream ] || printf '%s\\n' 'server 100.64.0.13:80;' > /var/lib/migen/nginx/forgejo/0.upstream");
+    expect(o.activation['migen-vaultwarden-routes']).toContain("'server 127.0.0.1:8222;'");
   });
 
-  it('h002 has the services installed but not started; h001 still runs them', () => {
-    expect(fleet.h002!.containers.forgejo).toEqual({ autoStart: false });
-    expect(fleet.h002!.wantedBy['container@forgejo']).toEqual([]);
-    expect(fleet.h002!.wantedBy.vaultwarden).toEqual([]);
-    expect(fleet.h001!.containers.forgejo).toEqual({ autoStart: true });
+  it('the old hosts fence their service once stopped (not restarted by a deploy); the new host starts it only once the copy is checked', () => {
+    expect(fleet.o001!.fences.vaultwarden).toEqual({ condition: ['!/var/lib/migen/vaultwarden/moved'], restart: false });
+    expect(fleet.h001!.fences['container@forgejo']).toEqual({ condition: ['!/var/lib/migen/forgejo/moved'], restart: false });
+    expect(fleet.h002!.fences['container@forgejo']!.condition).toEqual(['/var/lib/migen/forgejo/ready']);
+    expect(fleet.h002!.fences.vaultwarden!.condition).toEqual(['/var/lib/migen/vaultwarden/ready']);
+    expect(fleet.h002!.fences.adguardhome!.condition).toEqual(['/var/lib/migen/adguardhome/ready']);
+    // enabled as written: the fence, not the targets, keeps them stopped until the cutover
+    expect(fleet.h002!.containers.forgejo!.autoStart).toBe(true);
+    expect(fleet.h001!.containers.forgejo!.autoStart).toBe(true);
     expect(fleet.o001!.vaultwarden).toBe(true);
+    // hot: the container runs on both hosts (PostgreSQL replicates); the application inside it is fenced
+    expect(fleet.h001!.containers.zitadel!.fence).toEqual(['!/var/lib/migen/zitadel/moved']);
+    expect(fleet.h002!.containers.zitadel!.fence).toEqual(['/var/lib/migen/zitadel/ready']);
+    expect(fleet.h002!.containers.zitadel!.mounts).toContain('/var/lib/migen/zitadel');
+    expect(fleet.h002!.activation['migen-zitadel-fence']).toBe('install -d -m 0755 /var/lib/migen/zitadel');
     expect(fleet.h001!.migrations.forgejo!.role).toEqual(['old']);
     expect(fleet.o001!.migrations.vaultwarden!.role).toEqual(['old', 'proxy']);
   });
@@ -126,19 +142,17 @@ describe('after migen finalize forgejo', () => {
 
   it('o001\'s base routes git to h002; no other vhost changed; h001 has forgejo disabled', () => {
     expect(after.o001!.routes['git.joshuabell.xyz']).toEqual({ '/': 'http://100.64.0.20' });
-    expect(after.o001!.specialisations['migen-forgejo']).toBeUndefined();
+    expect(after.o001!.upstreams.migen_forgejo_0).toBeUndefined();
+    expect(after.h002!.fences['container@forgejo']).toBeUndefined();
     const others = (r: Record<string, unknown>) => Object.fromEntries(Object.entries(r).filter(([d]) => d !== 'git.joshuabell.xyz'));
     expect(others(after.o001!.routes)).toEqual(others(before.o001!.routes));
-    expect(after.h001!.containers.forgejo).toEqual({ autoStart: false });
+    expect(after.h001!.containers.forgejo!.autoStart).toBe(false);
     expect(after.h001!.wantedBy['container@forgejo']).toEqual([]);
-    expect(after.h002!.containers.forgejo).toEqual({ autoStart: true });
+    expect(after.h002!.containers.forgejo!.autoStart).toBe(true);
     expect(after.h001!.migrations.forgejo!.status).toBe('done');
-    // Other migrations are untouched.
-    expect(after.h002!.containers.zitadel).toEqual({ autoStart: false });
-    // A later cutover's specialisation builds on the new base: it keeps git on h002.
-    const vault = after.o001!.specialisations['migen-vaultwarden']!;
-    expect(vault['vault.joshuabell.xyz']).toEqual({ '/': 'http://100.64.0.20:8222' });
-    expect(vault['git.joshuabell.xyz']).toEqual({ '/': 'http://100.64.0.20' });
+    // Other migrations are untouched: vault still reads its route file, zitadel is still fenced.
+    expect(after.o001!.routes['vault.joshuabell.xyz']).toEqual({ '/': 'http://migen_vaultwarden_0' });
+    expect(after.h002!.containers.zitadel!.fence).toEqual(['/var/lib/migen/zitadel/ready']);
   });
 
   it('h002 takes over h001\'s restic job for the moved state (same repository and password file)', async () => {

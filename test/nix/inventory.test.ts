@@ -16,10 +16,10 @@ describe('inventory.nix', () => {
     expect(inv.formatVersion).toBe(1);
     const p = inv.hosts.proxy;
     expect(p.nginx.virtualHosts).toEqual({
-      'a.example.org': { locations: { '/': { proxyPass: 'http://100.64.0.20' } } },
-      'b.example.org': { locations: { '/': { proxyPass: 'http://100.64.0.13:8095' } } },
-      'c.example.org': { locations: { '/': { proxyPass: 'http://100.64.0.20' } } },
-      'd.example.org': { locations: { '/static': { proxyPass: null } } },
+      'a.example.org': { locations: { '/': { proxyPass: 'http://100.64.0.20', recommendedProxySettings: false } } },
+      'b.example.org': { locations: { '/': { proxyPass: 'http://100.64.0.13:8095', recommendedProxySettings: false } } },
+      'c.example.org': { locations: { '/': { proxyPass: 'http://100.64.0.20', recommendedProxySettings: false } } },
+      'd.example.org': { locations: { '/static': { proxyPass: null, recommendedProxySettings: false } } },
     });
     expect([p.address, p.sshTarget, p.deploy, p.services]).toEqual(['100.64.0.1', 'root@proxy', 'nixos-rebuild', ['nginx']]);
     expect(p.users.nginx).toEqual({ uid: 60, group: 'nginx' });

@@ -6,7 +6,7 @@ import { resolveRoutes } from '../../src/generator/model/routes.js';
 import type { Inventory, Manifest, MigrationSpec } from '../../src/generator/types.js';
 import { fleet, host } from '../fixtures/inventory.js';
 
-const vh = (locations: Record<string, string | null>) => ({ locations: Object.fromEntries(Object.entries(locations).map(([k, v]) => [k, { proxyPass: v }])) });
+const vh = (locations: Record<string, string | null>) => ({ locations: Object.fromEntries(Object.entries(locations).map(([k, v]) => [k, { proxyPass: v, recommendedProxySettings: true }])) });
 const withProxy = (virtualHosts: Inventory['hosts'][string]['nginx']['virtualHosts'], extra: Inventory['hosts'] = {}): Inventory => {
   const f = fleet();
   return { ...f, hosts: { ...f.hosts, o001: { ...f.hosts.o001!, nginx: { enable: true, virtualHosts } }, ...extra } };

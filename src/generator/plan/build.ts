@@ -4,8 +4,10 @@ import { preset } from '../model/catalog.js';
 import { findHost, hostRef, secretPath } from '../model/hosts.js';
 import { resolveRoutes } from '../model/routes.js';
 import { serviceSecrets, stateDirs, unitOf } from '../model/service.js';
+import { fenceOf, routeFilesOf } from './fence.js';
 import { followOf } from './follow.js';
 import { pgSizes } from './pg/index.js';
+import { routeDefaults } from './proxy.js';
 import { buildSteps } from './steps.js';
 import type { Ctx, Database, MigrationPlan, Plan, StateDir } from './types.js';
 import { warningsOf } from './warnings.js';
@@ -69,7 +71,9 @@ function buildMigration(manifest: Manifest, inventory: Inventory, ctx: PlanConte
     sync,
     database: databaseOf(name, m, container, oldInv, newInv),
     routes: { moved: routes.moved, staying: routes.staying },
-    specialisation: `migen-${name}`,
+    fence: fenceOf(name, m.strategy === 'hot' && m.database ? { unit: p?.nixosService ?? unit, container } : { unit, container: null }),
+    routeFiles: routeFilesOf(name, routes.moved, to.address || to.name),
+    routeDefaults: routeDefaults(routeFilesOf(name, routes.moved, to.address || to.name)),
     listen: listenOf(routes.moved, p?.listenOption ?? null, to.address),
     follow: followOf(inventory, oldInv, newInv, from, to, state),
     graceDays: m.graceDays ?? DEFAULTS.graceDays,
@@ -79,7 +83,7 @@ function buildMigration(manifest: Manifest, inventory: Inventory, ctx: PlanConte
     verify,
     verifyDeadlineSeconds: m.verifyDeadlineSeconds ?? DEFAULTS.verifyDeadlineSeconds,
   };
-  const full: Ctx = { ...c, warnings: warningsOf(c, m, p, oldInv, newInv, owner ? { name: owner, uid: user!.uid } : null) };
+  const full: Ctx = { ...c, warnings: warningsOf(c, m, p, oldInv, newInv, owner ? { name: owner, uid: user!.uid } : null, proxyInv ?? null) };
   return { ...full, window: windowEstimate(m.strategy, sync), steps: buildSteps(full) };
 }
 

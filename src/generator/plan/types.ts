@@ -32,6 +32,42 @@ export interface Database {
   readonly sizes: PgSizes;
 }
 
+/**
+ * What the hosts hold about the migration, under /var/lib/migen/<name>/, so that every activation,
+ * reboot and dependency respects what a run did (systemd checks ConditionPathExists= at every start).
+ */
+export interface Fence {
+  readonly dir: string;
+  /** On the old host, from the stop until a rollback: its unit's `ConditionPathExists=!moved` keeps it stopped. */
+  readonly moved: string;
+  /** On the new host, from the start on: its unit's `ConditionPathExists=ready` lets it start. */
+  readonly ready: string;
+  /** On the new host once the verification passed (what migen finalize requires). */
+  readonly verified: string;
+  /** On the new host once prepare deployed it. */
+  readonly prepared: string;
+  /** On the old host after a rollback: when and why. */
+  readonly rolledBack: string;
+  /** The runtime drop-in that fences the new host's unit while its deployed configuration might not (until a reboot). */
+  readonly dropIn: string;
+  /** The units fenced, and where (inside the container when the application runs in one and the container must run for its database). */
+  readonly units: { readonly old: FencedUnit; readonly new: FencedUnit };
+}
+export interface FencedUnit { readonly unit: string; readonly container: string | null }
+
+/** A moved location of the proxy: its backend read from a file that the runbook writes (an nginx upstream), so the route survives reboots and redeploys and composes with other migrations. */
+export interface RouteFile {
+  readonly domain: string;
+  readonly location: string;
+  readonly upstream: string;
+  readonly file: string;
+  /** The location's proxyPass while the migration is planned (scheme, the upstream, the original path). */
+  readonly proxyPass: string;
+  /** The file's content for the old backend and for the new one. */
+  readonly old: string;
+  readonly new: string;
+}
+
 export interface FollowBackup { readonly host: string; readonly name: string; readonly paths: readonly string[]; readonly repository: string | null; readonly passwordFile: string | null; readonly newHasJob: boolean }
 
 export interface MigrationPlan {
@@ -55,7 +91,10 @@ export interface MigrationPlan {
   readonly sync: { readonly mode: SyncMode; readonly thresholdBytes: number; readonly maxPasses: number; readonly bandwidthBytesPerSecond: number };
   readonly database: Database | null;
   readonly routes: { readonly moved: readonly RouteChange[]; readonly staying: readonly RouteStay[] };
-  readonly specialisation: string;
+  readonly fence: Fence;
+  readonly routeFiles: readonly RouteFile[];
+  /** The proxy's activation script that creates the route files (with the old backend) where they are missing. */
+  readonly routeDefaults: string;
   /** Set when the old host served the proxy on loopback: the new host must listen on its mesh address. */
   readonly listen: { readonly option: readonly string[] | null; readonly address: string; readonly ports: readonly number[] } | null;
   readonly follow: { readonly backups: readonly FollowBackup[]; readonly scrapeTargets: readonly { readonly host: string; readonly job: string; readonly from: string; readonly to: string }[] };

@@ -4,12 +4,18 @@ import type { InventoryHost, MigrationSpec } from '../types.js';
 import type { Preset } from '../model/catalog.js';
 import type { Ctx } from './types.js';
 
-export function warningsOf(c: Omit<Ctx, 'warnings'>, m: MigrationSpec, p: Preset | null, oldInv: InventoryHost, newInv: InventoryHost, owner: { name: string; uid: number | null } | null): string[] {
+export function warningsOf(c: Omit<Ctx, 'warnings'>, m: MigrationSpec, p: Preset | null, oldInv: InventoryHost, newInv: InventoryHost, owner: { name: string; uid: number | null } | null, proxyInv: InventoryHost | null): string[] {
   const { from, to, proxy, backup, database: db } = c;
   const w: string[] = [...(p?.warnings ?? [])];
   if (backup.kind === 'none') w.push(m.backup?.none ? 'No backup is taken before the migration (backup.none). The old host\'s state is the only copy until the move is verified.' : `No backup configured: add backup.restic to the manifest, or a services.restic.backups job on ${from.name} covering the state.`);
   if (!proxy && m.strategy !== 'hot' && p?.subdomain) w.push('No proxy routes move with this service: clients reach it by DNS or address, which you must update at cutover.');
   if (m.strategy !== 'hot' && proxy && c.routes.moved.length > 0) w.push(`A rollback after ${proxy.name} switched to ${to.name} restores ${from.name}'s state as of the stop: writes ${to.name} acknowledged in between (from the switch, which happens while the service starts, to the failed check) are not copied back.`);
+  if (proxy && c.routeFiles.length) {
+    w.push(`Deploying ${proxy.name} changes its nginx configuration (the moved locations read their backend from route files under /var/lib/migen/nginx/${c.name}/): nginx restarts once, for every virtual host, before the window (with services.nginx.enableReload it reloads instead).`);
+    for (const f of c.routeFiles) {
+      if (proxyInv?.nginx.virtualHosts[f.domain]?.locations[f.location]?.recommendedProxySettings === false) w.push(`${f.domain} ${f.location} does not set the Host header (recommendedProxySettings is off): while ${c.name} is planned nginx sends Host: ${f.upstream} to the backend, not its address; set recommendedProxySettings or proxy_set_header Host for it.`);
+    }
+  }
   if (!m.verify && c.verify.length === 0) w.push('No verification checks: add verify entries, or the cutover is judged by the unit staying active only.');
   if (oldInv.stateVersion !== newInv.stateVersion) w.push(`system.stateVersion differs (${from.name}: ${oldInv.stateVersion ?? 'unset'}, ${to.name}: ${newInv.stateVersion ?? 'unset'}): defaults such as data directories and the PostgreSQL major follow it; pin them for ${m.service} on ${to.name}.`);
   if (owner && owner.uid === null) w.push(`${owner.name} has no fixed uid on ${from.name}: rsync maps owners by name, so ${to.name} must be deployed (users created) before the copy; the final dry run compares owners by name.`);

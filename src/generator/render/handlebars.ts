@@ -15,6 +15,12 @@ export function nixString(s: string): string {
   return `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\$\{/g, '\\${').replace(/\n/g, '\\n').replace(/\r/g, '\\r').replace(/\t/g, '\\t')}"`;
 }
 
+/** A Nix indented string (''...''), for scripts a reviewer reads: '' and ${ escaped as Nix wants. */
+export function nixLines(s: string, indent = '        '): string {
+  const body = s.split('\n').map((l) => (l ? `${indent}${l.replace(/''/g, "'''").replace(/\$\{/g, "''${")}` : '')).join('\n');
+  return `''\n${body}\n${indent.slice(2)}''`;
+}
+
 /** Nix attribute name: bare when it is an identifier, else a quoted string. */
 export function nixAttr(s: string): string {
   return /^[A-Za-z_][A-Za-z0-9_'-]*$/.test(s) ? s : nixString(s);
@@ -30,6 +36,7 @@ export function hbs(): Handlebars {
   const h = (base.default ?? base).create();
   h.registerHelper('nix', (v: unknown) => new h.SafeString(nixString(String(v))));
   h.registerHelper('attr', (v: unknown) => new h.SafeString(nixAttr(String(v))));
+  h.registerHelper('lines', (v: unknown) => new h.SafeString(nixLines(String(v))));
   h.registerHelper('nixInt', (v: unknown) => {
     if (typeof v !== 'number' || !Number.isInteger(v)) throw new Error(`nixInt: not an integer: ${String(v)}`);
     return new h.SafeString(String(v));

@@ -1,7 +1,8 @@
 // Cutover, the downtime window: stop on the old host, the final copy and its checks, then the
 // start on the new host while the proxy switches, and the new backend checked through the proxy.
 import { pgApp, pgFreeze } from '../pg/index.js';
-import { activateProxy, SYSTEM } from '../proxy.js';
+import { stamp } from '../fence-steps.js';
+import { switchRoutes } from '../proxy.js';
 import { diffScript, passScript } from '../rsync.js';
 import { cmd } from '../shell.js';
 import { on, pipe, stepsOf } from '../step.js';
@@ -14,17 +15,16 @@ const slug = (p: string): string => p.replace(/[^A-Za-z0-9]+/g, '-');
 
 /** `c` holds the state rsync copies (in a hot migration, the files beside the database). */
 export function cutover(c: Ctx, hot: boolean): Step[] {
-  const { from, to, proxy } = c;
+  const { from, to, proxy, fence } = c;
   const steps: Step[] = [];
   const m = c.maintenance;
   if (m) steps.push(command('maintenance-on', `maintenance mode on ${from.name}`, on(from.name, m.on), { undo: on(from.name, m.off) }));
-  if (hot) {
-    const app = pgApp(c);
-    steps.push(command('stop-old', `stop ${app.unit} on ${from.name} (PostgreSQL keeps running, read-only from the next step)`, on(from.name, app.stop), { ...W, stopsService: true, undo: on(from.name, app.start) }));
-    steps.push(...pgFreeze(c));
-  } else {
-    steps.push(command('stop-old', `stop ${c.unit} on ${from.name}`, on(from.name, cmd`systemctl stop ${c.unit}`), { ...W, stopsService: true, undo: on(from.name, cmd`systemctl start ${c.unit}`) }));
-  }
+  const app = hot ? pgApp(c) : { unit: c.unit, stop: cmd`systemctl stop ${c.unit}`, start: cmd`systemctl start ${c.unit}` };
+  // The fence first: from here no activation, reboot or dependency starts the old service again.
+  const stop = `${stamp(fence, fence.moved)}\n${app.stop}`;
+  const restart = `${cmd`rm -f ${fence.moved}`}\n${stamp(fence, fence.rolledBack)}\n${app.start}`;
+  steps.push(command('stop-old', `fence and stop ${app.unit} on ${from.name}${hot ? ' (PostgreSQL keeps running, read-only from the next step)' : ''}`, on(from.name, stop), { ...W, stopsService: true, undo: on(from.name, restart) }));
+  if (hot) steps.push(...pgFreeze(c));
   steps.push(...finalCopy(c));
   for (const db of c.sqlite) {
     steps.push(check(`sqlite-${slug(db)}`, `SQLite ${db} passes integrity_check on ${to.name}`, on(to.name, cmd`test "$(sqlite3 -readonly ${db} 'PRAGMA integrity_check;')" = ok`), `${db} is damaged on ${to.name}`, W));
@@ -36,16 +36,12 @@ export function cutover(c: Ctx, hot: boolean): Step[] {
   // covers a half-done start or switch) and the old host starts again.
   const first = c.routes.moved[0];
   const together = { ...W, undoOnFailure: true, ...(proxy && first ? { concurrent: 'start-and-route' } : {}) };
-  if (hot) {
-    const app = pgApp(c);
-    steps.push(command('start-new', `start ${app.unit} on ${to.name}: from here it takes writes`, on(to.name, app.start), { ...together, undo: on(to.name, app.stop) }));
-  } else {
-    steps.push(command('start-new', `start ${c.unit} on ${to.name}`, on(to.name, cmd`systemctl start ${c.unit}`), { ...together, undo: on(to.name, cmd`systemctl stop ${c.unit}`) }));
-  }
+  // The fence lifted: from here the new host's unit may start, also after a reboot.
+  steps.push(command('start-new', `lift the fence and start ${app.unit} on ${to.name}${hot ? ': from here it takes writes' : ''}`, on(to.name, `${stamp(fence, fence.ready)}\n${app.start}`), { ...together, undo: on(to.name, `${app.stop}\n${cmd`rm -f ${fence.ready}`}`) }));
   if (proxy && first) {
     const domains = [...new Set(c.routes.moved.map((r) => r.domain))].join(', ');
     steps.push(
-      command('route-new', `${proxy.name} routes ${domains} to ${to.name}`, on(proxy.name, activateProxy(`${SYSTEM}/specialisation/${c.specialisation}`)), { ...together, undo: on(proxy.name, activateProxy(SYSTEM)) }),
+      command('route-new', `${proxy.name} routes ${domains} to ${to.name} (route files, nginx reloaded)`, on(proxy.name, switchRoutes(c.routeFiles, 'new')), { ...together, undo: on(proxy.name, switchRoutes(c.routeFiles, 'old')) }),
       probe('backend-healthy', `${proxy.name} reaches the new backend ${first.to}`,
         on(proxy.name, cmd`code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -H ${`Host: ${first.domain}`} ${first.to}) && [ "$code" -ge 200 ] && [ "$code" -lt 500 ]`),
         { intervalSeconds: 0.1, deadlineSeconds: 60 }, W),

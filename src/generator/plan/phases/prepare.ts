@@ -1,17 +1,18 @@
-// Prepare: a backup, then the deploys that make cutover and rollback quick activations (the new
-// host with the service installed but not started, the proxy with the cutover routing ready),
-// checked to have taken effect before anything stops.
+// Prepare: a backup, then the deploys that make cutover and rollback quick (the new host with the
+// service installed and fenced, the proxy with its moved routes read from route files, the old
+// host with the fence that keeps the service stopped once the runbook stops it), checked to have
+// taken effect before anything stops.
 import { deployScript } from '../deploy.js';
+import { fencedCheck, runtimeFence, stamp, where } from '../fence-steps.js';
 import { pgPrepare } from '../pg/index.js';
-import { SYSTEM } from '../proxy.js';
 import { cmd } from '../shell.js';
 import { on, stepsOf } from '../step.js';
-import type { Ctx, Step } from '../types.js';
+import type { Ctx, HostRef, Step } from '../types.js';
 
 const { command, check } = stepsOf('prepare');
 
 export function prepare(c: Ctx, hot: { app: string } | null): Step[] {
-  const { from, to, proxy, backup } = c;
+  const { from, to, proxy, backup, fence } = c;
   const paths = c.state.map((s) => s.path);
   const steps: Step[] = [];
   if (backup.kind === 'restic') {
@@ -20,19 +21,32 @@ export function prepare(c: Ctx, hot: { app: string } | null): Step[] {
   } else if (backup.kind === 'job') {
     steps.push(command('backup', `run the host's backup job ${backup.job} on ${from.name}`, on(from.name, cmd`systemctl start --wait ${`restic-backups-${backup.job}.service`}`)));
   }
-  steps.push(command(`deploy-${to.name}`, `deploy ${to.name} with ${c.service} installed but not started`, on('operator', deployScript(c, to))));
-  if (proxy) steps.push(command(`deploy-${proxy.name}`, `deploy ${proxy.name}: routing unchanged, cutover routing ready as specialisation ${c.specialisation}`, on('operator', deployScript(c, proxy))));
-  if (hot) {
-    steps.push(command(`deploy-${from.name}`, `deploy ${from.name}: replication settings (wal_level, slots, pg_hba entry for ${to.name}, mesh listener, role)`, on('operator', deployScript(c, from))));
-    steps.push(...pgPrepare(c, hot.app));
+  if (!fence.units.new.container) {
+    steps.push(command('fence-new', `${to.name} cannot start ${fence.units.new.unit} before its copy passed the cutover checks, whatever configuration the deploy brings (a runtime drop-in, until a reboot)`, on(to.name, runtimeFence(fence))));
   }
+  // One deploy per host, the new host first; the old one only gains the fence (no restart: its unit has restartIfChanged off until finalize).
+  const deploys: [HostRef, string][] = [[to, `deploy ${to.name}: ${c.service} installed, fenced until the cutover`]];
+  if (proxy) deploys.push([proxy, `deploy ${proxy.name}: the moved routes read their backend from route files (still ${from.name}'s)${proxy.name === from.name ? `; ${fence.units.old.unit} fenced once stopped` : ''}`]);
+  if (!deploys.some(([h]) => h.name === from.name)) deploys.push([from, `deploy ${from.name}: ${fence.units.old.unit} fenced once stopped${hot ? `; replication settings (wal_level, slots, pg_hba entry for ${to.name}, mesh listener, role)` : ''}`]);
+  for (const [h, title] of deploys) steps.push(command(`deploy-${h.name}`, title, on('operator', deployScript(c, h))));
+  if (hot) steps.push(...pgPrepare(c, hot.app));
+
   // What the deploys must have produced, checked before anything stops: a deploy that went to the
-  // wrong host, failed half-way or was skipped shows up here, not as a failing step in the window.
-  steps.push(check(`deployed-${to.name}`, `${to.name} has ${c.unit} installed (and, checked before, not running)`,
-    on(to.name, cmd`test "$(systemctl show -p LoadState --value ${c.unit})" = loaded`), `${c.unit} is not installed on ${to.name}: its deploy did not take effect`));
-  if (proxy) {
-    steps.push(check(`deployed-${proxy.name}`, `${proxy.name} has the cutover routing ready (specialisation ${c.specialisation})`,
-      on(proxy.name, cmd`test -x ${`${SYSTEM}/specialisation/${c.specialisation}/bin/switch-to-configuration`}`), `${proxy.name}'s system has no specialisation ${c.specialisation}: its deploy did not take effect`));
+  // wrong host, failed half-way, was skipped or did not carry migen's module shows up here, not as
+  // a failing step (or a second writer) in the window.
+  steps.push(
+    check(`deployed-${to.name}`, `${to.name} has ${c.unit} installed, ${fence.units.new.unit} not running, and its unit carries the fence`,
+      on(to.name, [cmd`test "$(systemctl show -p LoadState --value ${c.unit})" = loaded`, where(fence.units.new, cmd`! systemctl is-active --quiet ${fence.units.new.unit}`), fencedCheck(fence.units.new, fence.ready)].join('\n')),
+      `${to.name}'s deploy did not take effect: ${c.unit} must be installed, ${fence.units.new.unit} stopped, and its unit must hold ConditionPathExists=${fence.ready} (is generated/ committed? a git flake sees only tracked files)`),
+    check(`fenced-${from.name}`, `${from.name}'s unit ${fence.units.old.unit} carries the fence that keeps it stopped once the runbook stops it`,
+      on(from.name, fencedCheck(fence.units.old, `!${fence.moved}`)),
+      `${from.name}'s deploy did not take effect: ${fence.units.old.unit} must hold ConditionPathExists=!${fence.moved}`),
+  );
+  if (proxy && c.routeFiles.length) {
+    steps.push(check(`routes-${proxy.name}`, `${proxy.name} has the route files of the moved locations (its generated module's activation made them)`,
+      on(proxy.name, c.routeFiles.map((f) => cmd`test -s ${f.file}`).join('\n')),
+      `${proxy.name}'s deploy did not take effect: the route files under /var/lib/migen/nginx/${c.name}/ are missing`));
   }
+  steps.push(command('prepared', `${to.name} records that ${c.name} is prepared`, on(to.name, stamp(fence, fence.prepared))));
   return steps;
 }

@@ -1,6 +1,7 @@
 // Verify: the manifest's checks, retried until they pass or their deadline; the first success of
 // the last one ends the downtime window, a failure rolls back.
 import { pgCleanup } from '../pg/index.js';
+import { stamp } from '../fence-steps.js';
 import { cmd } from '../shell.js';
 import { on, stepsOf } from '../step.js';
 import type { Ctx, Step } from '../types.js';
@@ -24,6 +25,8 @@ export function verify(c: Ctx, hot: boolean): Step[] {
       steps.push(probe(`verify-${i + 1}`, `check on ${where}: ${v.command}`, on(where, v.command), timing, W));
     }
   });
+  // What migen finalize requires the hosts to say.
+  steps.push(command('verified', `${to.name} records that ${c.name} is cut over and verified`, on(to.name, stamp(c.fence, c.fence.verified))));
   if (hot) steps.push(...pgCleanup(c));
   if (c.maintenance) steps.push(command('maintenance-off', `maintenance mode off on ${to.name}`, on(to.name, c.maintenance.off)));
   return steps;

@@ -8,7 +8,7 @@ import type { MigrationPlan, Plan } from '../../plan/types.js';
 /** A host's contribution from one migration: a template (partial) and its view. */
 interface Block { readonly host: string; readonly migration: string; readonly comment: string; readonly partial: string; readonly [k: string]: unknown }
 
-const PARTIALS = ['routes-specialisation', 'routes-base', 'prepared', 'retired', 'owners', 'pg-publisher', 'pg-subscriber', 'listen', 'meta', 'backup-follow'] as const;
+const PARTIALS = ['routes-upstream', 'routes-base', 'fence-old', 'fence-new', 'retired', 'owners', 'pg-publisher', 'pg-subscriber', 'listen', 'meta', 'backup-follow'] as const;
 type Partial = (typeof PARTIALS)[number];
 
 let registered = false;
@@ -33,7 +33,11 @@ function blocksOf(m: MigrationPlan): Block[] {
   const done = m.status === 'done';
 
   if (m.proxy && m.routes.moved.length > 0) {
-    block(m.proxy.name, done ? 'routes-base' : 'routes-specialisation', { specialisation: m.specialisation, routes: m.routes.moved });
+    if (done) block(m.proxy.name, 'routes-base', { routes: m.routes.moved });
+    else {
+      const routes = m.routeFiles.map((f) => ({ ...f, include: `include ${f.file};`, was: m.routes.moved.find((r) => r.domain === f.domain && r.location === f.location)!.from }));
+      block(m.proxy.name, 'routes-upstream', { routes, activation: `migen-${m.name}-routes`, script: m.routeDefaults });
+    }
   }
   // New host: same owners as the old one where it pinned them; prepared (not started) until done.
   const users = m.state.filter((s) => s.owner && s.uid !== null).map((s) => ({ name: s.owner!, uid: s.uid! }));
@@ -41,7 +45,14 @@ function blocksOf(m: MigrationPlan): Block[] {
   const uniq = <T extends { name: string }>(xs: T[]): T[] => [...new Map(xs.map((x) => [x.name, x])).values()].sort((a, b) => (a.name < b.name ? -1 : 1));
   if (users.length || groups.length) block(m.to.name, 'owners', { users: uniq(users), groups: uniq(groups) });
   if (m.listen) block(m.to.name, 'listen', { option: m.listen.option ? m.listen.option.map(nixAttrName).join('.') : null, address: m.listen.address, ports: m.listen.ports, meshInterface: MESH_INTERFACE });
-  if (!done) block(m.to.name, 'prepared', { unit: m.unit, unitService, container: m.container, appInContainer: m.database && m.container ? (m.nixosService ?? null) : null });
+  if (!done) {
+    const fence = (u: typeof m.fence.units.old, marker: string, condition: string) => ({
+      unit: u.unit, unitService: u.unit.replace(/\.service$/, ''), container: u.container, marker, condition,
+      dir: m.fence.dir, activation: `migen-${m.name}-fence`, mkdir: `install -d -m 0755 ${m.fence.dir}`,
+    });
+    block(m.to.name, 'fence-new', fence(m.fence.units.new, m.fence.ready, m.fence.ready));
+    block(m.from.name, 'fence-old', fence(m.fence.units.old, m.fence.moved, `!${m.fence.moved}`));
+  }
   if (done) {
     for (const b of m.follow.backups) {
       if (b.repository === null || b.newHasJob) continue;

@@ -21,6 +21,19 @@ let
 in
 {
   options = {
+    # nixos/modules/system/activation/activation-script.nix: run at boot and by every
+    # switch-to-configuration before units are restarted (the double keeps the texts; nothing runs them).
+    system.activationScripts = mkOption {
+      default = { };
+      description = "A set of shell script fragments that are executed when a NixOS system configuration is activated.";
+      type = types.attrsOf (types.either types.str (types.submodule {
+        options = {
+          deps = mkOption { type = types.listOf types.str; default = [ ]; description = "List of dependencies. The script will run after these."; };
+          text = mkOption { type = types.lines; description = "The content of the script."; };
+          supportsDryActivation = mkOption { type = types.bool; default = false; description = "Whether this activation script supports being dry-activated."; };
+        };
+      }));
+    };
     system.stateVersion = mkOption {
       type = types.str;
       default = release;
