@@ -28,7 +28,9 @@ export const COMMAND_OPTIONS = {
   generate: { ...HELP, ...SOURCE, ...OUT },
   check: { ...HELP, ...SOURCE, ...OUT },
   inventory: { ...HELP, ...SOURCE },
-  finalize: { ...HELP, ...SOURCE, ...OUT },
+  finalize: { ...HELP, ...SOURCE, ...OUT, force: { type: 'boolean' }, 'ssh-config': { type: 'string' } },
+  status: { ...HELP, ...OUT, format: { type: 'string' }, 'ssh-config': { type: 'string' } },
+  unlock: { ...HELP, ...OUT, 'ssh-config': { type: 'string' } },
   run: { ...HELP, ...OUT, ...RUN_OPTIONS, runbook: { type: 'string' } },
 } as const satisfies Record<string, Options>;
 export type Command = keyof typeof COMMAND_OPTIONS;

@@ -14,7 +14,9 @@ Commands:
   check MANIFEST...      exit 1 when generated/ is stale, incomplete or edited by hand
   inventory              print the inventory read from the flake with nix eval
   run NAME               run generated/runbooks/migrate-NAME.mjs
-  finalize NAME          mark a finished migration done in its manifest and regenerate
+  status [NAME...]       what the hosts say: planned, prepared, cut over, rolled back, finalized
+  unlock NAME            lift the locks a crashed run of NAME left on its hosts
+  finalize NAME          mark a verified migration done in its manifest and regenerate
 
 Common options:
   --inventory FILE       read an exported inventory instead of evaluating the flake
@@ -46,9 +48,20 @@ Exit 1 and name every generated file that is stale, missing, extra or edited by 
 Evaluates the flake's nixosConfigurations with migen's nix/inventory.nix (real nix eval) and prints
 the inventory as JSON (sorted keys): the format of --inventory FILE.`,
   run: '',
-  finalize: `Usage: migen finalize NAME MANIFEST [--out DIR] [--inventory FILE | --flake DIR]
+  finalize: `Usage: migen finalize NAME MANIFEST [--force] [--ssh-config FILE] [--out DIR] [--inventory FILE | --flake DIR]
 
-Sets status: done for migration NAME in MANIFEST (keeping comments and layout) and regenerates.`,
+Sets status: done for migration NAME in MANIFEST (keeping comments and layout) and regenerates.
+Refuses unless the hosts say NAME was cut over and verified (migen status NAME); --force skips that.`,
+  status: `Usage: migen status [NAME...] [--format text|json] [--ssh-config FILE] [--out DIR]
+
+Reads from the hosts of each migration of DIR/plans (default generated/plans) the fence markers,
+the locks, the units and the proxy's route files, and prints per migration: planned, prepared,
+cutting over, cut over, rolled back or finalized, the locks held, and what is inconsistent.
+Exit 0 when every migration is consistent, 1 otherwise.`,
+  unlock: `Usage: migen unlock NAME [--ssh-config FILE] [--out DIR]
+
+Lifts the locks that a run of NAME left on its hosts (a crashed run); a lock of another migration
+is left alone. A live run releases its locks itself.`,
 };
 
 /** Runs a command; returns the exit code. One message, never a stack trace (unless --debug). */

@@ -99,7 +99,8 @@ async function inventory(a: Parsed): Promise<number> {
 async function finalize(a: Parsed): Promise<number> {
   const [name, manifest] = a.positionals;
   if (!name || !manifest) throw new UserError('E_USAGE', 'migen finalize needs NAME and MANIFEST, e.g. migen finalize forgejo examples/homelab/migrations/forgejo.yaml');
-  const { markDone } = await import('./finalize.js');
+  const { markDone, finalizeGuard } = await import('./finalize.js');
+  if (!flag(a.values, 'force')) await finalizeGuard(name, outDir(a), str(a.values, 'ssh-config'));
   const restore = markDone(manifest, name);
   try {
     return await generate(a, [manifest]);
@@ -114,4 +115,22 @@ async function run(a: Parsed): Promise<number> {
   return runCommand(a);
 }
 
-export const commands = { plan, generate, check, inventory, finalize, run } as const;
+async function status(a: Parsed): Promise<number> {
+  const format = str(a.values, 'format') ?? 'text';
+  if (!['text', 'json'].includes(format)) throw new UserError('E_USAGE', `--format ${format}: expected text or json`);
+  const { plannedMigrations, statusOf, statusText } = await import('./status/index.js');
+  const ms = plannedMigrations(outDir(a), a.positionals);
+  const all = await Promise.all(ms.map(async (m) => ({ m, s: await statusOf(m, str(a.values, 'ssh-config'), process.cwd()) })));
+  if (format === 'json') process.stdout.write(canonicalJson(all.map(({ s }) => s)));
+  else for (const { m, s } of all) process.stdout.write(statusText(m, s));
+  return all.every(({ s }) => s.problems.length === 0) ? 0 : 1;
+}
+
+async function unlock(a: Parsed): Promise<number> {
+  const [name, ...extra] = a.positionals;
+  if (!name || extra.length) throw new UserError('E_USAGE', 'migen unlock needs one NAME, e.g. migen unlock vaultwarden');
+  const { unlockMigration } = await import('./finalize.js');
+  return unlockMigration(name, outDir(a), str(a.values, 'ssh-config'));
+}
+
+export const commands = { plan, generate, check, inventory, finalize, run, status, unlock } as const;

@@ -59,3 +59,34 @@ export function markDone(manifest: string, name: string): (() => void) | null {
   renameSync(`${manifest}.migen-tmp`, manifest);
   return () => writeFileSync(manifest, before);
 }
+
+/** finalize only what the hosts say was cut over and verified (else a deploy starts a second or an empty writer). */
+export async function finalizeGuard(name: string, out: string, sshConfig: string | undefined): Promise<void> {
+  const { plannedMigrations, statusOf } = await import('./status/index.js');
+  const [m] = plannedMigrations(out, [name]);
+  const s = await statusOf(m!, sshConfig, process.cwd());
+  if (s.state === 'cut over' && s.problems.length === 0) return;
+  if (s.state === 'finalized') return;
+  const why = s.problems.length ? `; ${s.problems.join('; ')}` : '';
+  throw new UserError('E_FINALIZE', `refusing to finalize ${name}: the hosts say it is ${s.state}${why}. Finalize after a cutover that passed its verification (migen status ${name}), or pass --force to finalize anyway.`);
+}
+
+/** Lifts the locks a run of NAME left on its hosts. */
+export async function unlockMigration(name: string, out: string, sshConfig: string | undefined): Promise<number> {
+  const { plannedMigrations, executorFor } = await import('./status/index.js');
+  const { unlockScript } = await import('./runtime/lock.js');
+  const { LOCK_PATH } = await import('./runbook/def.js');
+  const { quote } = await import('./generator/plan/shell.js');
+  const [m] = plannedMigrations(out, [name]);
+  const exec = executorFor(m!, sshConfig, process.cwd());
+  let code = 0;
+  try {
+    const hosts = [...new Set([m!.from.name, m!.to.name, ...(m!.proxy ? [m!.proxy.name] : [])])].sort();
+    for (const h of hosts) {
+      const r = await exec.run(unlockScript(name, LOCK_PATH, h, quote));
+      process.stdout.write(`${h}: ${(r.stdout + r.stderr).trim() || (r.code === 0 ? 'done' : `exit ${r.code}`)}\n`);
+      if (r.code !== 0) code = 1;
+    }
+  } finally { await exec.close(); }
+  return code;
+}

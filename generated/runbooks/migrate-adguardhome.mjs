@@ -40,8 +40,7 @@ export const runbook = {
     },
   },
   lock: {
-    on: 'h003',
-    path: '/run/migen/adguardhome.lock',
+    path: '/var/lib/migen/lock',
   },
   steps: [
     // 1. preflight on h003: h003 answers over ssh (root@h003)

@@ -40,8 +40,7 @@ export const runbook = {
     },
   },
   lock: {
-    on: 'l001',
-    path: '/run/migen/headscale.lock',
+    path: '/var/lib/migen/lock',
   },
   steps: [
     // 1. preflight on l001: l001 answers over ssh (root@l001)

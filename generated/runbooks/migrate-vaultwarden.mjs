@@ -40,8 +40,7 @@ export const runbook = {
     },
   },
   lock: {
-    on: 'o001',
-    path: '/run/migen/vaultwarden.lock',
+    path: '/var/lib/migen/lock',
   },
   steps: [
     // 1. preflight on o001: o001 answers over ssh (root@o001)

@@ -45,8 +45,7 @@ export const runbook = {
     },
   },
   lock: {
-    on: 'h001',
-    path: '/run/migen/zitadel.lock',
+    path: '/var/lib/migen/lock',
   },
   steps: [
     // 1. preflight on h001: h001 answers over ssh (root@100.64.0.13)

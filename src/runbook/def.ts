@@ -1,6 +1,9 @@
 // A generated runbook (generated/runbooks/migrate-NAME.mjs) hands this to the runtime.
 import type { Step } from './steps.js';
 
+/** Where a run's lock lives on each of its hosts. */
+export const LOCK_PATH = '/var/lib/migen/lock';
+
 export interface RunbookHost { readonly name: string; readonly ssh: string; readonly address: string }
 
 /** An input the plan was made from; the runbook refuses to run when it changed since. */
@@ -16,7 +19,11 @@ export interface RunbookDef {
   /** Paths are relative to the repository root (the directory holding generated/). */
   readonly inputs: readonly RunbookInput[];
   readonly hosts: Readonly<Record<string, RunbookHost>>;
-  /** Held on the old host for the whole run: a second run of this migration refuses to start. */
-  readonly lock: { readonly on: string; readonly path: string };
+  /**
+   * Held on every host of the run (old, new, proxy) from its start to its end: a second run that
+   * touches any of them refuses and names the holder. A persistent file (a reboot keeps it), lifted
+   * by the run that holds it or by `migen unlock NAME`.
+   */
+  readonly lock: { readonly path: string };
   readonly steps: readonly Step[];
 }

@@ -2,7 +2,7 @@
 // commands apart. Nothing runs.
 import type { RunbookDef } from '../runbook/def.js';
 import { isPipe, scriptsOf, type Script } from '../runbook/steps.js';
-import { lockScripts } from './lock.js';
+import { lockHosts, lockScripts } from './lock.js';
 import type { Out } from './output.js';
 import { EXIT } from './types.js';
 
@@ -15,10 +15,10 @@ export function printScript(o: Out, s: Script): void {
 }
 
 export function dryRun(def: RunbookDef, o: Out, quote: (s: string) => string): number {
-  const { acquire, release } = lockScripts(def, 'RUN_ID', quote);
+  const { acquire, release } = lockScripts(def, { run: 'RUN_ID', migration: def.name, since: 'SINCE', pid: 'PID', by: 'USER@MACHINE' }, quote);
   o.line(o.bold(`migen run ${def.name} --dry-run: every command, in order; nothing is run`));
-  o.line(`\n-- lock (${def.lock.on})`);
-  printScript(o, acquire);
+  o.line(`\n-- lock (${lockHosts(def).join(', ')})`);
+  for (const h of lockHosts(def)) printScript(o, acquire(h));
   let phase = '';
   def.steps.forEach((s, i) => {
     if (s.phase !== phase) { phase = s.phase; o.line(`\n-- ${phase}`); }
@@ -28,8 +28,8 @@ export function dryRun(def: RunbookDef, o: Out, quote: (s: string) => string): n
     if (s.kind === 'probe') o.line(o.dim(`  (retried every ${s.intervalSeconds} s for up to ${s.deadlineSeconds} s)`));
     if (s.kind === 'note') o.line(o.dim(`  (not run: ${s.text})`));
   });
-  o.line(`\n-- unlock (${def.lock.on})`);
-  printScript(o, release);
+  o.line(`\n-- unlock (${lockHosts(def).join(', ')})`);
+  for (const h of lockHosts(def)) printScript(o, release(h));
   const undos = def.steps.filter((s) => s.undo).reverse();
   if (undos.length) {
     o.line('\n-- rollback, only if a step fails: the undo of every step that ran, newest first');

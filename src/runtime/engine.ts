@@ -1,13 +1,14 @@
 // Executes a runbook: steps in order (a concurrent group at once), a journal for --resume, a lock
 // on the old host, the downtime window, automatic rollback in reverse order, and a report.
 import { randomBytes } from 'node:crypto';
+import { hostname, userInfo } from 'node:os';
 import type { RunbookDef } from '../runbook/def.js';
 import { whereOf, type Step } from '../runbook/steps.js';
 import { withDefaults } from '../runbook/defaults.js';
 import { dryRun } from './dry-run.js';
 import type { Executor } from './executor.js';
 import type { JournalStore } from './journal.js';
-import { lockScripts } from './lock.js';
+import { lockHosts, lockScripts } from './lock.js';
 import type { Out } from './output.js';
 import { seconds } from './output.js';
 import { perform } from './perform.js';
@@ -35,8 +36,8 @@ export class Engine {
       if (!previous || previous.status !== 'running') { o.err(`migen: no unfinished run of ${def.name} to roll back`); return { code: EXIT.usage, report: null }; }
       r.journal = previous;
       const ok = await rollback(r);
-      // The interrupted run still holds the lock (same run id): release it, as every other end of a run does.
-      await r.exec.run(lockScripts(def, r.journal.runId, r.quote).release);
+      // The interrupted run still holds its locks (same run id): release them, as every other end of a run does.
+      await this.unlock();
       return finish(r, ok ? 'rolled-back' : 'rollback-failed', ok ? 'rolled back on request' : 'rollback incomplete');
     }
     if (previous && previous.status === 'running' && !this.opts.resume) {
@@ -55,10 +56,9 @@ export class Engine {
     if (this.opts.resume) o.line(`resuming run ${r.journal.runId} of ${def.name}`);
     r.save();
 
-    const { acquire, release } = lockScripts(def, r.journal.runId, r.quote);
-    const got = await r.exec.run(acquire);
-    if (got.code !== 0) {
-      o.err(`migen: ${tail(got) || `cannot take the lock ${def.lock.path} on ${def.lock.on}`}`);
+    const refused = await this.lock();
+    if (refused) {
+      o.err(`migen: ${refused}`);
       r.journal = { ...r.journal, status: 'failed' };
       r.save();
       return { code: EXIT.failed, report: null };
@@ -71,13 +71,39 @@ export class Engine {
       if (!(e instanceof StepFailure)) throw e;
       const ended = await this.failed(e);
       if (ended.keepRunning) {
-        await r.exec.run(release);
+        await this.unlock();
         return finish(r, ended.result, ended.message, EXIT.failed, true);
       }
       ({ result, message } = ended);
     }
-    await r.exec.run(release);
+    await this.unlock();
     return finish(r, result, message);
+  }
+
+  private holder() {
+    const { r } = this;
+    return { run: r.journal.runId, migration: r.def.name, since: r.now(), pid: String(process.pid), by: `${userInfo().username}@${hostname()}` };
+  }
+
+  /** Locks every host of the run, in a fixed order; on a refusal releases what it took and says who holds it. */
+  private async lock(): Promise<string | null> {
+    const { r } = this;
+    const { acquire, release } = lockScripts(r.def, this.holder(), r.quote);
+    const taken: string[] = [];
+    for (const h of lockHosts(r.def)) {
+      const got = await r.exec.run(acquire(h));
+      if (got.code === 0) { taken.push(h); continue; }
+      for (const t of taken) await r.exec.run(release(t));
+      if (got.code !== 75) return `cannot take the lock ${r.def.lock.path} on ${h} (exit ${got.code}${tail(got) ? `: ${tail(got)}` : ''}); nothing was changed`;
+      return `${tail(got)}\nThat run may still be going; if it crashed, \`migen status\` shows its state and \`migen unlock NAME\` lifts its locks.`;
+    }
+    return null;
+  }
+
+  private async unlock(): Promise<void> {
+    const { r } = this;
+    const { release } = lockScripts(r.def, this.holder(), r.quote);
+    for (const h of lockHosts(r.def)) await r.exec.run(release(h));
   }
 
   /** Every step not done yet, in order; consecutive steps of one concurrent group at once. */

@@ -43,7 +43,7 @@ function def(dir: string): RunbookDef {
   return {
     formatVersion: 1, name: 'demo', service: 'custom', strategy: 'warm', from: 'old', to: 'new',
     inputs: [], hosts: { old: { name: 'old', ssh: 'old', address: '127.0.0.1' }, new: { name: 'new', ssh: 'new', address: '127.0.0.1' } },
-    lock: { on: 'old', path: path.join(dir, 'lock/demo.lock') },
+    lock: { path: path.join(dir, 'lock/demo.lock') },
     steps: [
       s('pre', 'preflight', 'old'),
       s('sync', 'sync', 'new'),
@@ -153,14 +153,17 @@ describe('runtime', () => {
   it('the lock: a second run of the same migration refuses while the first holds it', async () => {
     const t = setup();
     mkdirSync(path.join(t.dir, 'lock'), { recursive: true });
-    writeFileSync(path.join(t.dir, 'lock/demo.lock'), 'other-run\n');
+    const holder = 'run=other-run migration=other since=2026-12-01T10:00:00.000Z pid=4242 by=ops@laptop\n';
+    writeFileSync(path.join(t.dir, 'lock/demo.lock'), holder);
     const out = silent();
     const e = new Engine(def(t.dir), t.exec, t.journal, out, { dryRun: false, resume: false, rollbackOnly: false, yes: true, noRollback: false, forwardAgent: false, confirm: async () => true }, quote);
     const { code } = await e.run();
     expect(code).toBe(EXIT.failed);
-    expect(out.text).toContain('migration demo is locked by run other-run');
+    // the refusal names the host, the migration, since when and the pid of the holder
+    expect(out.text).toContain('new is locked by another run: run=other-run migration=other since=2026-12-01T10:00:00.000Z pid=4242 by=ops@laptop');
+    expect(out.text).toContain('migen unlock NAME');
     expect(t.log()).toEqual([]);
-    expect(readFileSync(path.join(t.dir, 'lock/demo.lock'), 'utf8')).toBe('other-run\n');
+    expect(readFileSync(path.join(t.dir, 'lock/demo.lock'), 'utf8')).toBe(holder);
   });
 
   it('declining the confirmation stops before the first stop, nothing stopped', async () => {
@@ -286,7 +289,7 @@ describe('the generated forgejo runbook', () => {
     const code = await main(runbook, ['--yes', '--root', ROOT], { executor: exec, out: silent(), journal: new FileJournal(dir) });
     expect(code).toBe(EXIT.done);
     const runId = (JSON.parse(readFileSync(path.join(dir, 'journal.json'), 'utf8')) as { runId: string }).runId;
-    const executed = exec.calls.map((c) => ({ on: c.on, script: c.script.split(runId).join('RUN_ID') }));
+    const executed = exec.calls.map((c) => ({ on: c.on, script: c.script.split(runId).join('RUN_ID').replace(/since=\S+ pid=\d+ by=[^\s']+/g, 'since=SINCE pid=PID by=USER@MACHINE') }));
     expect(printed.length).toBeGreaterThan(20);
     expect(executed).toEqual(printed.map(({ on, script }) => ({ on, script })));
   });

@@ -23,28 +23,28 @@ async function modules(body: string): Promise<Record<string, string>> {
 type Want = Record<string, { has?: (string | RegExp)[]; not?: (string | RegExp)[] } | null>;
 const forgejo = 'service: forgejo\nfrom: h001\nto: h002\nstrategy: warm\nbackup: { none: true }';
 const CASES: [string, { body: string; want: Want }][] = [
-  ['planned: the proxy gets the cutover route as a specialisation, the new host the service stopped', { body: forgejo, want: {
-    'hosts/o001.nix': { has: ['specialisation.migen-demo.configuration = {', 'services.nginx.virtualHosts."git.joshuabell.xyz".locations."/".proxyPass = lib.mkForce "http://100.64.0.20"; # was http://100.64.0.13'], not: ['chat.joshuabell.xyz'] },
-    'hosts/h002.nix': { has: ['containers.forgejo.autoStart = lib.mkForce false;', 'systemd.services."container@forgejo".wantedBy = lib.mkForce [ ];'] },
-    'hosts/h001.nix': { has: ['role = [ "old" ];'], not: ['autoStart', 'enable = lib.mkForce false'] },
+  ['planned: the moved location reads its backend from a route file; the new host is fenced until the cutover, the old one once stopped', { body: forgejo, want: {
+    'hosts/o001.nix': { has: ['services.nginx.upstreams.migen_demo_0.extraConfig = "include /var/lib/migen/nginx/demo/0.upstream;";', 'services.nginx.virtualHosts."git.joshuabell.xyz".locations."/".proxyPass = lib.mkForce "http://migen_demo_0"; # was http://100.64.0.13; /var/lib/migen/nginx/demo/0.upstream: server 100.64.0.13:80; -> server 100.64.0.20:80;', "[ -e /var/lib/migen/nginx/demo/0.upstream ] || printf '%s\\n' 'server 100.64.0.13:80;' > /var/lib/migen/nginx/demo/0.upstream"], not: ['chat.joshuabell.xyz', 'specialisation'] },
+    'hosts/h002.nix': { has: ['systemd.services."container@forgejo".unitConfig.ConditionPathExists = [ "/var/lib/migen/demo/ready" ];'], not: ['autoStart', 'wantedBy'] },
+    'hosts/h001.nix': { has: ['role = [ "old" ];', 'systemd.services."container@forgejo".unitConfig.ConditionPathExists = [ "!/var/lib/migen/demo/moved" ];', 'systemd.services."container@forgejo".restartIfChanged = lib.mkForce false;'], not: ['autoStart', 'enable = lib.mkForce false'] },
     'default.nix': { has: ['./hosts/h001.nix', './hosts/h002.nix', './hosts/o001.nix'] },
   } }],
   ['done: the base configuration routes to the new host, the old one is retired, backups follow', { body: `${forgejo.replace('backup: { none: true }', '')}\nstatus: done`, want: {
-    'hosts/o001.nix': { has: ['# The move is done: the base configuration routes these domains to h002.', 'locations."/".proxyPass = lib.mkForce "http://100.64.0.20";'], not: ['specialisation'] },
-    'hosts/h001.nix': { has: ['containers.forgejo.autoStart = lib.mkForce false;', 'kept for 14 days'] },
-    'hosts/h002.nix': { has: ['services.restic.backups.forgejo = {', 'repository = "/backup/h001";', 'passwordFile = "/etc/nixos/restic-password";'], not: ['autoStart'] },
+    'hosts/o001.nix': { has: ['# The move is done: the base configuration routes these domains to h002.', 'locations."/".proxyPass = lib.mkForce "http://100.64.0.20";'], not: ['upstreams', 'activationScripts'] },
+    'hosts/h001.nix': { has: ['containers.forgejo.autoStart = lib.mkForce false;', 'kept for 14 days'], not: ['ConditionPathExists'] },
+    'hosts/h002.nix': { has: ['services.restic.backups.forgejo = {', 'repository = "/backup/h001";', 'passwordFile = "/etc/nixos/restic-password";'], not: ['autoStart', 'ConditionPathExists'] },
   } }],
   ['hot: publisher settings in the old container, subscriber settings in the new one, sizes from the plan', { body: 'service: zitadel\nfrom: h001\nto: h002\nstrategy: hot\nbackup: { none: true }\ndatabase: { engine: postgresql, databases: [zitadel] }', want: {
     'hosts/h001.nix': { has: ['containers.zitadel.config.services.postgresql = {', 'wal_level = "logical";', 'max_replication_slots = lib.mkDefault 20;', 'host zitadel migen_repl_demo 100.64.0.20/32 scram-sha-256', 'ensureClauses.replication = true;', /bindMounts\."\/run\/agenix\/migen-replication-demo" = \{ hostPath = "\/run\/agenix\/migen-replication-demo"; isReadOnly = true; \};/] },
-    'hosts/h002.nix': { has: ['containers.zitadel.config.services.postgresql.settings = {', 'max_logical_replication_workers = lib.mkDefault 8;', 'max_worker_processes = lib.mkDefault 16;', 'containers.zitadel.config.systemd.services.zitadel.wantedBy = lib.mkForce [ ];'] },
+    'hosts/h002.nix': { has: ['containers.zitadel.config.services.postgresql.settings = {', 'max_logical_replication_workers = lib.mkDefault 8;', 'max_worker_processes = lib.mkDefault 16;', 'containers.zitadel.config.systemd.services.zitadel.unitConfig.ConditionPathExists = [ "/var/lib/migen/demo/ready" ];', 'containers.zitadel.bindMounts."/var/lib/migen/demo" = { hostPath = "/var/lib/migen/demo"; isReadOnly = true; };', 'system.activationScripts.migen-demo-fence = { deps = [ ]; text = "install -d -m 0755 /var/lib/migen/demo"; };'] },
   } }],
   ['a loopback backend: the new host listens on its mesh address, firewalled to the mesh', { body: 'service: vaultwarden\nfrom: o001\nto: h002\nstrategy: warm\nbackup: { none: true }', want: {
-    'hosts/h002.nix': { has: ['services.vaultwarden.config.ROCKET_ADDRESS = lib.mkForce "100.64.0.20";', 'networking.firewall.interfaces.tailscale0.allowedTCPPorts = [ 8222 ];', 'systemd.services.vaultwarden.wantedBy = lib.mkForce [ ];'] },
-    'hosts/o001.nix': { has: ['role = [ "old" "proxy" ];'] },
+    'hosts/h002.nix': { has: ['services.vaultwarden.config.ROCKET_ADDRESS = lib.mkForce "100.64.0.20";', 'networking.firewall.interfaces.tailscale0.allowedTCPPorts = [ 8222 ];', 'systemd.services.vaultwarden.unitConfig.ConditionPathExists = [ "/var/lib/migen/demo/ready" ];'] },
+    'hosts/o001.nix': { has: ['role = [ "old" "proxy" ];', 'systemd.services.vaultwarden.unitConfig.ConditionPathExists = [ "!/var/lib/migen/demo/moved" ];', "'server 127.0.0.1:8222;'"] },
   } }],
   ['no proxy: no route block anywhere', { body: 'service: adguardhome\nfrom: h003\nto: h002\nstrategy: cold\nbackup: { none: true }', want: {
     'hosts/o001.nix': null,
-    'hosts/h002.nix': { has: ['systemd.services.adguardhome.wantedBy = lib.mkForce [ ];'], not: ['proxyPass'] },
+    'hosts/h002.nix': { has: ['systemd.services.adguardhome.unitConfig.ConditionPathExists = [ "/var/lib/migen/demo/ready" ];'], not: ['proxyPass'] },
   } }],
   ['free text is a Nix string whatever it holds', { body: `${forgejo}\ndescription: 'a "quoted" \${x} \\ text'`, want: {
     'hosts/h001.nix': { has: ['description = "a \\"quoted\\" \\${x} \\\\ text";'] },

@@ -1,6 +1,6 @@
 // The runbook of each planned migration as data: a pure function of the plan and the inputs' hashes.
 import { withoutDefaults } from '../../../runbook/defaults.js';
-import type { RunbookDef } from '../../../runbook/def.js';
+import { LOCK_PATH, type RunbookDef } from '../../../runbook/def.js';
 import type { Inputs } from '../../pipeline.js';
 import type { MigrationPlan, Step } from '../../plan/types.js';
 import { sha256 } from '../../sha256.js';
@@ -22,7 +22,7 @@ export function runbookDef(m: MigrationPlan, inputs: Inputs, manifestPath: strin
       { kind: 'inventory', path: inputs.inventory.source.path, sha256: inputs.inventory.sha256 },
     ],
     hosts: Object.fromEntries(hosts.map((h) => [h.name, { name: h.name, ssh: h.ssh, address: h.address }])),
-    lock: { on: m.from.name, path: `/run/migen/${m.name}.lock` },
+    lock: { path: LOCK_PATH },
     steps: m.steps.map((s) => ordered(withoutDefaults(s))),
   };
 }

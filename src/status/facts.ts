@@ -1,0 +1,67 @@
+// What the hosts say about a migration: the fence markers, the locks, the units, the proxy's route
+// files. One ssh call per host; the scripts only read.
+import { quote } from '../generator/plan/shell.js';
+import type { MigrationPlan } from '../generator/plan/types.js';
+import type { HostScript } from '../runbook/steps.js';
+import type { Executor } from '../runtime/executor.js';
+
+export interface HostFacts {
+  readonly reachable: boolean;
+  readonly markers: Readonly<Record<string, string>>;
+  readonly lock: string;
+  /** systemctl is-active of the fenced unit (old and new hosts). */
+  readonly unit: string | null;
+  /** Route file contents, by index (proxy), or 'missing'. */
+  readonly routes: readonly string[];
+}
+export interface Facts { readonly old: HostFacts; readonly new: HostFacts; readonly proxy: HostFacts | null }
+
+const MARKERS = ['moved', 'ready', 'verified', 'prepared', 'rolled-back'] as const;
+
+function script(m: MigrationPlan, role: 'old' | 'new' | 'proxy'): string {
+  const q = quote;
+  const lines = [
+    `for f in ${MARKERS.join(' ')}; do if [ -e ${q(m.fence.dir)}/"$f" ]; then echo "marker.$f=$(head -c 200 ${q(m.fence.dir)}/"$f" | tr -d '\\n')"; fi; done`,
+    `echo "lock=$(cat /var/lib/migen/lock 2>/dev/null | head -n 1 || true)"`,
+  ];
+  if (role !== 'proxy') {
+    const u = m.fence.units[role];
+    const active = `systemctl is-active ${q(u.unit)} 2>/dev/null || true`;
+    lines.push(u.container ? `echo "unit=$(nixos-container run ${q(u.container)} -- ${active})"` : `echo "unit=$(${active})"`);
+  }
+  if (role === 'proxy' || m.proxy?.name === (role === 'old' ? m.from.name : m.to.name)) {
+    m.routeFiles.forEach((f, i) => lines.push(`echo "route.${i}=$(cat ${q(f.file)} 2>/dev/null || echo missing)"`));
+  }
+  return lines.join('\n');
+}
+
+function parse(out: string, reachable: boolean): HostFacts {
+  const markers: Record<string, string> = {};
+  const routes: string[] = [];
+  let lock = ''; let unit: string | null = null;
+  for (const line of out.split('\n')) {
+    const eq = line.indexOf('=');
+    if (eq < 0) continue;
+    const k = line.slice(0, eq); const v = line.slice(eq + 1).trim();
+    if (k.startsWith('marker.')) markers[k.slice(7)] = v;
+    else if (k.startsWith('route.')) routes[Number(k.slice(6))] = v;
+    else if (k === 'lock') lock = v;
+    else if (k === 'unit') unit = v.split('\n')[0] ?? v;
+  }
+  return { reachable, markers, lock, unit, routes };
+}
+
+export async function gatherFacts(m: MigrationPlan, exec: Executor): Promise<Facts> {
+  const ask = async (host: string, role: 'old' | 'new' | 'proxy'): Promise<HostFacts> => {
+    const s: HostScript = { on: host, script: script(m, role) };
+    const r = await exec.run(s);
+    return r.code === 0 ? parse(r.stdout, true) : { reachable: false, markers: {}, lock: '', unit: null, routes: [] };
+  };
+  const [old, neu, proxy] = await Promise.all([
+    ask(m.from.name, 'old'), ask(m.to.name, 'new'),
+    m.proxy && m.routeFiles.length && m.proxy.name !== m.from.name && m.proxy.name !== m.to.name ? ask(m.proxy.name, 'proxy') : Promise.resolve(null),
+  ]);
+  // A proxy that is also the old (or new) host answered with its routes in that host's call.
+  const proxyFacts = proxy ?? (m.proxy && m.routeFiles.length ? (m.proxy.name === m.from.name ? old : neu) : null);
+  return { old, new: neu, proxy: proxyFacts };
+}
