@@ -207,22 +207,47 @@ f=$(systemctl show -P FragmentPath adguardhome) && test -n "$f" && grep -qxF Con
         script: 'mkdir -p /var/lib/migen/adguardhome && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/adguardhome/prepared',
       },
     },
-    // 14. cutover on h003 [downtime]: fence and stop adguardhome on h003
+    // 14. cutover on h003 [downtime]: fence and stop adguardhome on h003, guarded: it restarts by itself unless the new host is confirmed
     {
       id: 'stop-old',
       phase: 'cutover',
       kind: 'command',
-      title: 'fence and stop adguardhome on h003',
+      title: 'fence and stop adguardhome on h003, guarded: it restarts by itself unless the new host is confirmed',
       window: true,
       stopsService: true,
+      fleet: true,
+      heartbeat: {
+        on: 'h003',
+        file: '/var/lib/migen/adguardhome/guard/heartbeat',
+      },
       run: {
         on: 'h003',
-        script: `mkdir -p /var/lib/migen/adguardhome && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/adguardhome/moved
+        script: `systemctl stop migen-adguardhome-guard-old 2>/dev/null || true
+mkdir -p /var/lib/migen/adguardhome/guard && rm -f /var/lib/migen/adguardhome/guard/old.fired /var/lib/migen/adguardhome/guard/hold && touch /var/lib/migen/adguardhome/guard/heartbeat
+cat > /var/lib/migen/adguardhome/guard/old.sh <<'MIGEN_GUARD'
+#!/bin/bash
+# migen: restarting adguardhome on h003 unless the cutover coordinator touches /var/lib/migen/adguardhome/guard/heartbeat at least every 20 s
+set -uo pipefail
+while :; do
+  if [ -e /var/lib/migen/adguardhome/guard/hold ]; then echo 'the coordinator ended without a rollback (--no-rollback): nothing reverted'; exit 0; fi
+  age=$(( $(date +%s) - $(stat -c %Y /var/lib/migen/adguardhome/guard/heartbeat 2>/dev/null || echo 0) ))
+  [ "$age" -lt 20 ] || break
+  sleep 1
+done
+echo "no heartbeat for 20 s: restarting adguardhome on h003"
+rm -f /var/lib/migen/adguardhome/moved
+mkdir -p /var/lib/migen/adguardhome && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/adguardhome/rolled-back
+systemctl start adguardhome
+date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/adguardhome/guard/old.fired
+MIGEN_GUARD
+systemd-run --unit=migen-adguardhome-guard-old --collect --quiet bash /var/lib/migen/adguardhome/guard/old.sh
+mkdir -p /var/lib/migen/adguardhome && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/adguardhome/moved
 systemctl stop adguardhome`,
       },
       undo: {
         on: 'h003',
-        script: `rm -f /var/lib/migen/adguardhome/moved
+        script: `systemctl stop migen-adguardhome-guard-old 2>/dev/null || true
+rm -f /var/lib/migen/adguardhome/moved
 mkdir -p /var/lib/migen/adguardhome && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/adguardhome/rolled-back
 systemctl start adguardhome`,
       },
@@ -236,6 +261,7 @@ systemctl start adguardhome`,
       window: true,
       hostToHost: true,
       progress: true,
+      fleet: true,
       run: {
         on: 'h002',
         script: `mkdir -p -m 0700 ~/.ssh
@@ -252,6 +278,7 @@ rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e 'ssh -o BatchMode=
       window: true,
       concurrent: 'copy-checks',
       hostToHost: true,
+      fleet: true,
       run: {
         on: 'h002',
         script: String.raw`mkdir -p -m 0700 ~/.ssh
@@ -259,22 +286,46 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e 'ssh -o BatchMode=yes -o Stri
       },
       failure: 'the copies differ after the final pass',
     },
-    // 17. cutover on h002 [downtime]: lift the fence and start adguardhome on h002
+    // 17. cutover on h002 [downtime]: lift the fence and start adguardhome on h002, guarded: it stops by itself unless confirmed
     {
       id: 'start-new',
       phase: 'cutover',
       kind: 'command',
-      title: 'lift the fence and start adguardhome on h002',
+      title: 'lift the fence and start adguardhome on h002, guarded: it stops by itself unless confirmed',
       window: true,
       undoOnFailure: true,
+      fleet: true,
+      heartbeat: {
+        on: 'h002',
+        file: '/var/lib/migen/adguardhome/guard/heartbeat',
+      },
       run: {
         on: 'h002',
-        script: `mkdir -p /var/lib/migen/adguardhome && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/adguardhome/ready
+        script: `systemctl stop migen-adguardhome-guard-new 2>/dev/null || true
+mkdir -p /var/lib/migen/adguardhome/guard && rm -f /var/lib/migen/adguardhome/guard/new.fired /var/lib/migen/adguardhome/guard/hold && touch /var/lib/migen/adguardhome/guard/heartbeat
+cat > /var/lib/migen/adguardhome/guard/new.sh <<'MIGEN_GUARD'
+#!/bin/bash
+# migen: stopping adguardhome on h002 unless the cutover coordinator touches /var/lib/migen/adguardhome/guard/heartbeat at least every 20 s
+set -uo pipefail
+while :; do
+  if [ -e /var/lib/migen/adguardhome/guard/hold ]; then echo 'the coordinator ended without a rollback (--no-rollback): nothing reverted'; exit 0; fi
+  age=$(( $(date +%s) - $(stat -c %Y /var/lib/migen/adguardhome/guard/heartbeat 2>/dev/null || echo 0) ))
+  [ "$age" -lt 20 ] || break
+  sleep 1
+done
+echo "no heartbeat for 20 s: stopping adguardhome on h002"
+systemctl stop adguardhome
+rm -f /var/lib/migen/adguardhome/ready
+date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/adguardhome/guard/new.fired
+MIGEN_GUARD
+systemd-run --unit=migen-adguardhome-guard-new --collect --quiet bash /var/lib/migen/adguardhome/guard/new.sh
+mkdir -p /var/lib/migen/adguardhome && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/adguardhome/ready
 systemctl start adguardhome`,
       },
       undo: {
         on: 'h002',
-        script: `systemctl stop adguardhome
+        script: `systemctl stop migen-adguardhome-guard-new 2>/dev/null || true
+systemctl stop adguardhome
 rm -f /var/lib/migen/adguardhome/ready`,
       },
     },
@@ -285,6 +336,7 @@ rm -f /var/lib/migen/adguardhome/ready`,
       kind: 'probe',
       title: 'adguardhome stays active on h002',
       window: true,
+      fleet: true,
       run: {
         on: 'h002',
         script: 'systemctl is-active --quiet adguardhome',
@@ -299,6 +351,7 @@ rm -f /var/lib/migen/adguardhome/ready`,
       kind: 'probe',
       title: 'check on h002: test -n "$(dig +short +time=2 +tries=1 @127.0.0.1 nixos.org)"',
       window: true,
+      fleet: true,
       endsWindow: true,
       run: {
         on: 'h002',
@@ -313,12 +366,44 @@ rm -f /var/lib/migen/adguardhome/ready`,
       phase: 'verify',
       kind: 'command',
       title: 'h002 records that adguardhome is cut over and verified',
+      fleet: true,
       run: {
         on: 'h002',
         script: 'mkdir -p /var/lib/migen/adguardhome && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/adguardhome/verified',
       },
+      undo: {
+        on: 'h002',
+        script: 'rm -f /var/lib/migen/adguardhome/verified',
+      },
     },
-    // 21. finalize on -: make the move permanent
+    // 21. verify on h002: confirm the start on h002 (its guard would stop it)
+    {
+      id: 'confirm-new',
+      phase: 'verify',
+      kind: 'command',
+      title: 'confirm the start on h002 (its guard would stop it)',
+      fleet: true,
+      run: {
+        on: 'h002',
+        script: `systemctl stop migen-adguardhome-guard-new 2>/dev/null || true
+if [ -e /var/lib/migen/adguardhome/guard/new.fired ]; then echo "'the guard stopped adguardhome on h002' at $(cat /var/lib/migen/adguardhome/guard/new.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
+      },
+    },
+    // 22. verify on h003: confirm the stop on h003 over a new connection (its guard would restart the old service)
+    {
+      id: 'confirm-old',
+      phase: 'verify',
+      kind: 'command',
+      title: 'confirm the stop on h003 over a new connection (its guard would restart the old service)',
+      fleet: true,
+      freshConnection: true,
+      run: {
+        on: 'h003',
+        script: `systemctl stop migen-adguardhome-guard-old 2>/dev/null || true
+if [ -e /var/lib/migen/adguardhome/guard/old.fired ]; then echo "'the guard restarted adguardhome on h003' at $(cat /var/lib/migen/adguardhome/guard/old.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
+      },
+    },
+    // 23. finalize on -: make the move permanent
     {
       id: 'finalize',
       phase: 'finalize',
@@ -326,7 +411,7 @@ rm -f /var/lib/migen/adguardhome/ready`,
       title: 'make the move permanent',
       text: 'Run `migen finalize adguardhome`, review and merge the diff, and deploy h003, h002: h003 then has adguardhome disabled so no rebuild or reboot starts a second writer.',
     },
-    // 22. finalize on -: keep h003's state for 14 days
+    // 24. finalize on -: keep h003's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',

@@ -346,22 +346,48 @@ echo "$total"`,
         script: 'rm -f /var/lib/forgejo/data/maintenance',
       },
     },
-    // 23. cutover on h001 [downtime]: fence and stop container@forgejo on h001
+    // 23. cutover on h001 [downtime]: fence and stop container@forgejo on h001, guarded: it restarts by itself unless the new host is confirmed
     {
       id: 'stop-old',
       phase: 'cutover',
       kind: 'command',
-      title: 'fence and stop container@forgejo on h001',
+      title: 'fence and stop container@forgejo on h001, guarded: it restarts by itself unless the new host is confirmed',
       window: true,
       stopsService: true,
+      fleet: true,
+      heartbeat: {
+        on: 'h001',
+        file: '/var/lib/migen/forgejo/guard/heartbeat',
+      },
       run: {
         on: 'h001',
-        script: `mkdir -p /var/lib/migen/forgejo && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/forgejo/moved
+        script: `systemctl stop migen-forgejo-guard-old 2>/dev/null || true
+mkdir -p /var/lib/migen/forgejo/guard && rm -f /var/lib/migen/forgejo/guard/old.fired /var/lib/migen/forgejo/guard/hold && touch /var/lib/migen/forgejo/guard/heartbeat
+cat > /var/lib/migen/forgejo/guard/old.sh <<'MIGEN_GUARD'
+#!/bin/bash
+# migen: restarting forgejo on h001 unless the cutover coordinator touches /var/lib/migen/forgejo/guard/heartbeat at least every 20 s
+set -uo pipefail
+while :; do
+  if [ -e /var/lib/migen/forgejo/guard/hold ]; then echo 'the coordinator ended without a rollback (--no-rollback): nothing reverted'; exit 0; fi
+  age=$(( $(date +%s) - $(stat -c %Y /var/lib/migen/forgejo/guard/heartbeat 2>/dev/null || echo 0) ))
+  [ "$age" -lt 20 ] || break
+  sleep 1
+done
+echo "no heartbeat for 20 s: restarting forgejo on h001"
+rm -f /var/lib/forgejo/data/maintenance
+rm -f /var/lib/migen/forgejo/moved
+mkdir -p /var/lib/migen/forgejo && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/forgejo/rolled-back
+systemctl start container@forgejo
+date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/forgejo/guard/old.fired
+MIGEN_GUARD
+systemd-run --unit=migen-forgejo-guard-old --collect --quiet bash /var/lib/migen/forgejo/guard/old.sh
+mkdir -p /var/lib/migen/forgejo && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/forgejo/moved
 systemctl stop container@forgejo`,
       },
       undo: {
         on: 'h001',
-        script: `rm -f /var/lib/migen/forgejo/moved
+        script: `systemctl stop migen-forgejo-guard-old 2>/dev/null || true
+rm -f /var/lib/migen/forgejo/moved
 mkdir -p /var/lib/migen/forgejo && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/forgejo/rolled-back
 systemctl start container@forgejo`,
       },
@@ -375,6 +401,7 @@ systemctl start container@forgejo`,
       window: true,
       hostToHost: true,
       progress: true,
+      fleet: true,
       run: {
         on: 'h002',
         script: `mkdir -p -m 0700 ~/.ssh
@@ -393,6 +420,7 @@ rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e 'ssh -o BatchMode=
       window: true,
       concurrent: 'copy-checks',
       hostToHost: true,
+      fleet: true,
       run: {
         on: 'h002',
         script: String.raw`mkdir -p -m 0700 ~/.ssh
@@ -401,38 +429,94 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e 'ssh -o BatchMode=yes -o Stri
       },
       failure: 'the copies differ after the final pass',
     },
-    // 26. cutover on h002 [downtime]: lift the fence and start container@forgejo on h002
+    // 26. cutover on h002 [downtime]: lift the fence and start container@forgejo on h002, guarded: it stops by itself unless confirmed
     {
       id: 'start-new',
       phase: 'cutover',
       kind: 'command',
-      title: 'lift the fence and start container@forgejo on h002',
+      title: 'lift the fence and start container@forgejo on h002, guarded: it stops by itself unless confirmed',
       window: true,
       concurrent: 'start-and-route',
       undoOnFailure: true,
+      fleet: true,
+      heartbeat: {
+        on: 'h002',
+        file: '/var/lib/migen/forgejo/guard/heartbeat',
+      },
       run: {
         on: 'h002',
-        script: `mkdir -p /var/lib/migen/forgejo && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/forgejo/ready
+        script: `systemctl stop migen-forgejo-guard-new 2>/dev/null || true
+mkdir -p /var/lib/migen/forgejo/guard && rm -f /var/lib/migen/forgejo/guard/new.fired /var/lib/migen/forgejo/guard/hold && touch /var/lib/migen/forgejo/guard/heartbeat
+cat > /var/lib/migen/forgejo/guard/new.sh <<'MIGEN_GUARD'
+#!/bin/bash
+# migen: stopping container@forgejo on h002 unless the cutover coordinator touches /var/lib/migen/forgejo/guard/heartbeat at least every 20 s
+set -uo pipefail
+while :; do
+  if [ -e /var/lib/migen/forgejo/guard/hold ]; then echo 'the coordinator ended without a rollback (--no-rollback): nothing reverted'; exit 0; fi
+  age=$(( $(date +%s) - $(stat -c %Y /var/lib/migen/forgejo/guard/heartbeat 2>/dev/null || echo 0) ))
+  [ "$age" -lt 20 ] || break
+  sleep 1
+done
+echo "no heartbeat for 20 s: stopping container@forgejo on h002"
+systemctl stop container@forgejo
+rm -f /var/lib/migen/forgejo/ready
+date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/forgejo/guard/new.fired
+MIGEN_GUARD
+systemd-run --unit=migen-forgejo-guard-new --collect --quiet bash /var/lib/migen/forgejo/guard/new.sh
+mkdir -p /var/lib/migen/forgejo && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/forgejo/ready
 systemctl start container@forgejo`,
       },
       undo: {
         on: 'h002',
-        script: `systemctl stop container@forgejo
+        script: `systemctl stop migen-forgejo-guard-new 2>/dev/null || true
+systemctl stop container@forgejo
 rm -f /var/lib/migen/forgejo/ready`,
       },
     },
-    // 27. cutover on o001 [downtime]: o001 routes git.joshuabell.xyz to h002 (route files, nginx reloaded)
+    // 27. cutover on o001 [downtime]: o001 routes git.joshuabell.xyz to h002 (route files, nginx reloaded), guarded: it reverts by itself unless confirmed
     {
       id: 'route-new',
       phase: 'cutover',
       kind: 'command',
-      title: 'o001 routes git.joshuabell.xyz to h002 (route files, nginx reloaded)',
+      title: 'o001 routes git.joshuabell.xyz to h002 (route files, nginx reloaded), guarded: it reverts by itself unless confirmed',
       window: true,
       concurrent: 'start-and-route',
       undoOnFailure: true,
+      fleet: true,
+      heartbeat: {
+        on: 'o001',
+        file: '/var/lib/migen/forgejo/guard/heartbeat',
+      },
       run: {
         on: 'o001',
-        script: String.raw`before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
+        script: String.raw`systemctl stop migen-forgejo-guard-routes 2>/dev/null || true
+mkdir -p /var/lib/migen/forgejo/guard && rm -f /var/lib/migen/forgejo/guard/routes.fired /var/lib/migen/forgejo/guard/hold && touch /var/lib/migen/forgejo/guard/heartbeat
+cat > /var/lib/migen/forgejo/guard/routes.sh <<'MIGEN_GUARD'
+#!/bin/bash
+# migen: reverting the routes of forgejo to the old backend unless the cutover coordinator touches /var/lib/migen/forgejo/guard/heartbeat at least every 20 s
+set -uo pipefail
+while :; do
+  if [ -e /var/lib/migen/forgejo/guard/hold ]; then echo 'the coordinator ended without a rollback (--no-rollback): nothing reverted'; exit 0; fi
+  age=$(( $(date +%s) - $(stat -c %Y /var/lib/migen/forgejo/guard/heartbeat 2>/dev/null || echo 0) ))
+  [ "$age" -lt 20 ] || break
+  sleep 1
+done
+echo "no heartbeat for 20 s: reverting the routes of forgejo to the old backend"
+before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
+install -d -m 0755 /var/lib/migen/nginx/forgejo
+printf '%s\n' 'server 100.64.0.13:80;' > /var/lib/migen/nginx/forgejo/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/forgejo/0.upstream.migen-tmp /var/lib/migen/nginx/forgejo/0.upstream
+systemctl reload nginx
+for i in $(seq 1 200); do
+  now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
+  stale=0; for p in $before; do case $now in *" $p "*) stale=1 ;; esac; done
+  if [ "$stale" = 0 ] && [ "$now" != "  " ]; then break; fi
+  if [ "$i" = 200 ]; then echo "nginx still answers with the previous configuration (or not at all) 10 s after the reload" >&2; exit 1; fi
+  sleep 0.05
+done
+date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/forgejo/guard/routes.fired
+MIGEN_GUARD
+systemd-run --unit=migen-forgejo-guard-routes --collect --quiet bash /var/lib/migen/forgejo/guard/routes.sh
+before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
 install -d -m 0755 /var/lib/migen/nginx/forgejo
 printf '%s\n' 'server 100.64.0.20:80;' > /var/lib/migen/nginx/forgejo/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/forgejo/0.upstream.migen-tmp /var/lib/migen/nginx/forgejo/0.upstream
 systemctl reload nginx
@@ -446,7 +530,8 @@ done`,
       },
       undo: {
         on: 'o001',
-        script: String.raw`before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
+        script: String.raw`systemctl stop migen-forgejo-guard-routes 2>/dev/null || true
+before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
 install -d -m 0755 /var/lib/migen/nginx/forgejo
 printf '%s\n' 'server 100.64.0.13:80;' > /var/lib/migen/nginx/forgejo/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/forgejo/0.upstream.migen-tmp /var/lib/migen/nginx/forgejo/0.upstream
 systemctl reload nginx
@@ -466,6 +551,7 @@ done`,
       kind: 'probe',
       title: 'o001 reaches the new backend http://100.64.0.20',
       window: true,
+      fleet: true,
       run: {
         on: 'o001',
         script: `code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -H 'Host: git.joshuabell.xyz' http://100.64.0.20) && [ "$code" -ge 200 ] && [ "$code" -lt 500 ]`,
@@ -473,29 +559,85 @@ done`,
       intervalSeconds: 0.1,
       deadlineSeconds: 60,
     },
-    // 29. verify on operator [downtime]: https://git.joshuabell.xyz/ answers 200 through o001
+    // 29. verify on h002 [downtime]: https://git.joshuabell.xyz/ answers 200 through o001 (asked from h002)
     {
       id: 'verify-1',
       phase: 'verify',
       kind: 'probe',
-      title: 'https://git.joshuabell.xyz/ answers 200 through o001',
+      title: 'https://git.joshuabell.xyz/ answers 200 through o001 (asked from h002)',
       window: true,
+      fleet: true,
       endsWindow: true,
       run: {
-        on: 'operator',
+        on: 'h002',
         script: `test "$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 --resolve git.joshuabell.xyz:443:100.64.0.1 https://git.joshuabell.xyz/)" = 200`,
       },
       intervalSeconds: 0.2,
       deadlineSeconds: 60,
     },
-    // 30. verify on operator [downtime]: check on operator: git ls-remote https://git.joshuabell.xyz/test/repo.git
+    // 30. verify on h002: h002 records that forgejo is cut over and verified
+    {
+      id: 'verified',
+      phase: 'verify',
+      kind: 'command',
+      title: 'h002 records that forgejo is cut over and verified',
+      fleet: true,
+      run: {
+        on: 'h002',
+        script: 'mkdir -p /var/lib/migen/forgejo && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/forgejo/verified',
+      },
+      undo: {
+        on: 'h002',
+        script: 'rm -f /var/lib/migen/forgejo/verified',
+      },
+    },
+    // 31. verify on h002: confirm the start on h002 (its guard would stop it)
+    {
+      id: 'confirm-new',
+      phase: 'verify',
+      kind: 'command',
+      title: 'confirm the start on h002 (its guard would stop it)',
+      fleet: true,
+      run: {
+        on: 'h002',
+        script: `systemctl stop migen-forgejo-guard-new 2>/dev/null || true
+if [ -e /var/lib/migen/forgejo/guard/new.fired ]; then echo "'the guard stopped forgejo on h002' at $(cat /var/lib/migen/forgejo/guard/new.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
+      },
+    },
+    // 32. verify on o001: confirm o001's new routes over a new connection (its guard would revert them)
+    {
+      id: 'confirm-route',
+      phase: 'verify',
+      kind: 'command',
+      title: "confirm o001's new routes over a new connection (its guard would revert them)",
+      fleet: true,
+      freshConnection: true,
+      run: {
+        on: 'o001',
+        script: `systemctl stop migen-forgejo-guard-routes 2>/dev/null || true
+if [ -e /var/lib/migen/forgejo/guard/routes.fired ]; then echo "'the guard reverted the routes' at $(cat /var/lib/migen/forgejo/guard/routes.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
+      },
+    },
+    // 33. verify on h001: confirm the stop on h001 over a new connection (its guard would restart the old service)
+    {
+      id: 'confirm-old',
+      phase: 'verify',
+      kind: 'command',
+      title: 'confirm the stop on h001 over a new connection (its guard would restart the old service)',
+      fleet: true,
+      freshConnection: true,
+      run: {
+        on: 'h001',
+        script: `systemctl stop migen-forgejo-guard-old 2>/dev/null || true
+if [ -e /var/lib/migen/forgejo/guard/old.fired ]; then echo "'the guard restarted forgejo on h001' at $(cat /var/lib/migen/forgejo/guard/old.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
+      },
+    },
+    // 34. verify on operator: check on operator: git ls-remote https://git.joshuabell.xyz/test/repo.git
     {
       id: 'verify-2',
       phase: 'verify',
       kind: 'probe',
       title: 'check on operator: git ls-remote https://git.joshuabell.xyz/test/repo.git',
-      window: true,
-      endsWindow: true,
       run: {
         on: 'operator',
         script: 'git ls-remote https://git.joshuabell.xyz/test/repo.git',
@@ -503,18 +645,7 @@ done`,
       intervalSeconds: 0.2,
       deadlineSeconds: 60,
     },
-    // 31. verify on h002: h002 records that forgejo is cut over and verified
-    {
-      id: 'verified',
-      phase: 'verify',
-      kind: 'command',
-      title: 'h002 records that forgejo is cut over and verified',
-      run: {
-        on: 'h002',
-        script: 'mkdir -p /var/lib/migen/forgejo && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/forgejo/verified',
-      },
-    },
-    // 32. verify on h002: maintenance mode off on h002
+    // 35. verify on h002: maintenance mode off on h002
     {
       id: 'maintenance-off',
       phase: 'verify',
@@ -525,7 +656,7 @@ done`,
         script: 'rm -f /var/lib/forgejo/data/maintenance',
       },
     },
-    // 33. finalize on -: make the move permanent
+    // 36. finalize on -: make the move permanent
     {
       id: 'finalize',
       phase: 'finalize',
@@ -533,7 +664,7 @@ done`,
       title: 'make the move permanent',
       text: "Run `migen finalize forgejo`, review and merge the diff, and deploy h001, h002, o001: h001 then has container@forgejo disabled so no rebuild or reboot starts a second writer, and o001's base configuration routes to h002.",
     },
-    // 34. finalize on -: keep h001's state for 14 days
+    // 37. finalize on -: keep h001's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',

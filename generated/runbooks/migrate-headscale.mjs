@@ -283,22 +283,59 @@ echo "$total"`,
         script: 'sync',
       },
     },
-    // 19. cutover on l001 [downtime]: fence and stop headscale on l001
+    // 19. cutover on l001 [downtime]: fence and stop headscale on l001, guarded: it restarts by itself unless the new host is confirmed
     {
       id: 'stop-old',
       phase: 'cutover',
       kind: 'command',
-      title: 'fence and stop headscale on l001',
+      title: 'fence and stop headscale on l001, guarded: it restarts by itself unless the new host is confirmed',
       window: true,
       stopsService: true,
+      fleet: true,
+      heartbeat: {
+        on: 'l001',
+        file: '/var/lib/migen/headscale/guard/heartbeat',
+      },
       run: {
         on: 'l001',
-        script: `mkdir -p /var/lib/migen/headscale && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/headscale/moved
+        script: String.raw`systemctl stop migen-headscale-guard-old 2>/dev/null || true
+mkdir -p /var/lib/migen/headscale/guard && rm -f /var/lib/migen/headscale/guard/old.fired /var/lib/migen/headscale/guard/hold && touch /var/lib/migen/headscale/guard/heartbeat
+cat > /var/lib/migen/headscale/guard/old.sh <<'MIGEN_GUARD'
+#!/bin/bash
+# migen: restarting headscale on l001 unless the cutover coordinator touches /var/lib/migen/headscale/guard/heartbeat at least every 20 s
+set -uo pipefail
+while :; do
+  if [ -e /var/lib/migen/headscale/guard/hold ]; then echo 'the coordinator ended without a rollback (--no-rollback): nothing reverted'; exit 0; fi
+  age=$(( $(date +%s) - $(stat -c %Y /var/lib/migen/headscale/guard/heartbeat 2>/dev/null || echo 0) ))
+  [ "$age" -lt 20 ] || break
+  sleep 1
+done
+echo "no heartbeat for 20 s: restarting headscale on l001"
+systemctl stop migen-headscale-guard-routes 2>/dev/null || true
+before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
+install -d -m 0755 /var/lib/migen/nginx/headscale
+printf '%s\n' 'server 127.0.0.1:8080;' > /var/lib/migen/nginx/headscale/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/headscale/0.upstream.migen-tmp /var/lib/migen/nginx/headscale/0.upstream
+systemctl reload nginx
+for i in $(seq 1 200); do
+  now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
+  stale=0; for p in $before; do case $now in *" $p "*) stale=1 ;; esac; done
+  if [ "$stale" = 0 ] && [ "$now" != "  " ]; then break; fi
+  if [ "$i" = 200 ]; then echo "nginx still answers with the previous configuration (or not at all) 10 s after the reload" >&2; exit 1; fi
+  sleep 0.05
+done
+rm -f /var/lib/migen/headscale/moved
+mkdir -p /var/lib/migen/headscale && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/headscale/rolled-back
+systemctl start headscale
+date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/headscale/guard/old.fired
+MIGEN_GUARD
+systemd-run --unit=migen-headscale-guard-old --collect --quiet bash /var/lib/migen/headscale/guard/old.sh
+mkdir -p /var/lib/migen/headscale && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/headscale/moved
 systemctl stop headscale`,
       },
       undo: {
         on: 'l001',
-        script: `rm -f /var/lib/migen/headscale/moved
+        script: `systemctl stop migen-headscale-guard-old 2>/dev/null || true
+rm -f /var/lib/migen/headscale/moved
 mkdir -p /var/lib/migen/headscale && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/headscale/rolled-back
 systemctl start headscale`,
       },
@@ -312,6 +349,7 @@ systemctl start headscale`,
       window: true,
       hostToHost: true,
       progress: true,
+      fleet: true,
       run: {
         on: 'newvps',
         script: `mkdir -p -m 0700 ~/.ssh
@@ -328,6 +366,7 @@ rsync -aHAX -x -S --delete --partial --stats -e 'ssh -o BatchMode=yes -o StrictH
       window: true,
       concurrent: 'copy-checks',
       hostToHost: true,
+      fleet: true,
       run: {
         on: 'newvps',
         script: String.raw`mkdir -p -m 0700 ~/.ssh
@@ -343,6 +382,7 @@ d=$(rsync -n -i -aHAX -x --delete -e 'ssh -o BatchMode=yes -o StrictHostKeyCheck
       title: '/var/lib/headscale/noise_private.key is identical on both hosts',
       window: true,
       concurrent: 'copy-checks',
+      fleet: true,
       left: {
         on: 'l001',
         script: 'sha256sum < /var/lib/headscale/noise_private.key',
@@ -361,44 +401,101 @@ d=$(rsync -n -i -aHAX -x --delete -e 'ssh -o BatchMode=yes -o StrictHostKeyCheck
       kind: 'check',
       title: 'SQLite /var/lib/headscale/db.sqlite passes integrity_check on newvps',
       window: true,
+      fleet: true,
       run: {
         on: 'newvps',
         script: `test "$(sqlite3 -readonly /var/lib/headscale/db.sqlite 'PRAGMA integrity_check;')" = ok`,
       },
       failure: '/var/lib/headscale/db.sqlite is damaged on newvps',
     },
-    // 24. cutover on newvps [downtime]: lift the fence and start headscale on newvps
+    // 24. cutover on newvps [downtime]: lift the fence and start headscale on newvps, guarded: it stops by itself unless confirmed
     {
       id: 'start-new',
       phase: 'cutover',
       kind: 'command',
-      title: 'lift the fence and start headscale on newvps',
+      title: 'lift the fence and start headscale on newvps, guarded: it stops by itself unless confirmed',
       window: true,
       concurrent: 'start-and-route',
       undoOnFailure: true,
+      fleet: true,
+      heartbeat: {
+        on: 'newvps',
+        file: '/var/lib/migen/headscale/guard/heartbeat',
+      },
       run: {
         on: 'newvps',
-        script: `mkdir -p /var/lib/migen/headscale && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/headscale/ready
+        script: `systemctl stop migen-headscale-guard-new 2>/dev/null || true
+mkdir -p /var/lib/migen/headscale/guard && rm -f /var/lib/migen/headscale/guard/new.fired /var/lib/migen/headscale/guard/hold && touch /var/lib/migen/headscale/guard/heartbeat
+cat > /var/lib/migen/headscale/guard/new.sh <<'MIGEN_GUARD'
+#!/bin/bash
+# migen: stopping headscale on newvps unless the cutover coordinator touches /var/lib/migen/headscale/guard/heartbeat at least every 20 s
+set -uo pipefail
+while :; do
+  if [ -e /var/lib/migen/headscale/guard/hold ]; then echo 'the coordinator ended without a rollback (--no-rollback): nothing reverted'; exit 0; fi
+  age=$(( $(date +%s) - $(stat -c %Y /var/lib/migen/headscale/guard/heartbeat 2>/dev/null || echo 0) ))
+  [ "$age" -lt 20 ] || break
+  sleep 1
+done
+echo "no heartbeat for 20 s: stopping headscale on newvps"
+systemctl stop headscale
+rm -f /var/lib/migen/headscale/ready
+date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/headscale/guard/new.fired
+MIGEN_GUARD
+systemd-run --unit=migen-headscale-guard-new --collect --quiet bash /var/lib/migen/headscale/guard/new.sh
+mkdir -p /var/lib/migen/headscale && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/headscale/ready
 systemctl start headscale`,
       },
       undo: {
         on: 'newvps',
-        script: `systemctl stop headscale
+        script: `systemctl stop migen-headscale-guard-new 2>/dev/null || true
+systemctl stop headscale
 rm -f /var/lib/migen/headscale/ready`,
       },
     },
-    // 25. cutover on l001 [downtime]: l001 routes headscale.joshuabell.xyz to newvps (route files, nginx reloaded)
+    // 25. cutover on l001 [downtime]: l001 routes headscale.joshuabell.xyz to newvps (route files, nginx reloaded), guarded: it reverts by itself unless confirmed
     {
       id: 'route-new',
       phase: 'cutover',
       kind: 'command',
-      title: 'l001 routes headscale.joshuabell.xyz to newvps (route files, nginx reloaded)',
+      title: 'l001 routes headscale.joshuabell.xyz to newvps (route files, nginx reloaded), guarded: it reverts by itself unless confirmed',
       window: true,
       concurrent: 'start-and-route',
       undoOnFailure: true,
+      fleet: true,
+      heartbeat: {
+        on: 'l001',
+        file: '/var/lib/migen/headscale/guard/heartbeat',
+      },
       run: {
         on: 'l001',
-        script: String.raw`before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
+        script: String.raw`systemctl stop migen-headscale-guard-routes 2>/dev/null || true
+mkdir -p /var/lib/migen/headscale/guard && rm -f /var/lib/migen/headscale/guard/routes.fired /var/lib/migen/headscale/guard/hold && touch /var/lib/migen/headscale/guard/heartbeat
+cat > /var/lib/migen/headscale/guard/routes.sh <<'MIGEN_GUARD'
+#!/bin/bash
+# migen: reverting the routes of headscale to the old backend unless the cutover coordinator touches /var/lib/migen/headscale/guard/heartbeat at least every 20 s
+set -uo pipefail
+while :; do
+  if [ -e /var/lib/migen/headscale/guard/hold ]; then echo 'the coordinator ended without a rollback (--no-rollback): nothing reverted'; exit 0; fi
+  age=$(( $(date +%s) - $(stat -c %Y /var/lib/migen/headscale/guard/heartbeat 2>/dev/null || echo 0) ))
+  [ "$age" -lt 20 ] || break
+  sleep 1
+done
+echo "no heartbeat for 20 s: reverting the routes of headscale to the old backend"
+before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
+install -d -m 0755 /var/lib/migen/nginx/headscale
+printf '%s\n' 'server 127.0.0.1:8080;' > /var/lib/migen/nginx/headscale/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/headscale/0.upstream.migen-tmp /var/lib/migen/nginx/headscale/0.upstream
+systemctl reload nginx
+for i in $(seq 1 200); do
+  now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
+  stale=0; for p in $before; do case $now in *" $p "*) stale=1 ;; esac; done
+  if [ "$stale" = 0 ] && [ "$now" != "  " ]; then break; fi
+  if [ "$i" = 200 ]; then echo "nginx still answers with the previous configuration (or not at all) 10 s after the reload" >&2; exit 1; fi
+  sleep 0.05
+done
+date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/headscale/guard/routes.fired
+MIGEN_GUARD
+systemd-run --unit=migen-headscale-guard-routes --collect --quiet bash /var/lib/migen/headscale/guard/routes.sh
+before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
 install -d -m 0755 /var/lib/migen/nginx/headscale
 printf '%s\n' 'server 100.64.0.30:8080;' > /var/lib/migen/nginx/headscale/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/headscale/0.upstream.migen-tmp /var/lib/migen/nginx/headscale/0.upstream
 systemctl reload nginx
@@ -412,7 +509,8 @@ done`,
       },
       undo: {
         on: 'l001',
-        script: String.raw`before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
+        script: String.raw`systemctl stop migen-headscale-guard-routes 2>/dev/null || true
+before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
 install -d -m 0755 /var/lib/migen/nginx/headscale
 printf '%s\n' 'server 127.0.0.1:8080;' > /var/lib/migen/nginx/headscale/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/headscale/0.upstream.migen-tmp /var/lib/migen/nginx/headscale/0.upstream
 systemctl reload nginx
@@ -432,6 +530,7 @@ done`,
       kind: 'probe',
       title: 'l001 reaches the new backend http://100.64.0.30:8080',
       window: true,
+      fleet: true,
       run: {
         on: 'l001',
         script: `code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -H 'Host: headscale.joshuabell.xyz' http://100.64.0.30:8080) && [ "$code" -ge 200 ] && [ "$code" -lt 500 ]`,
@@ -446,6 +545,7 @@ done`,
       kind: 'probe',
       title: 'check on newvps: headscale nodes list',
       window: true,
+      fleet: true,
       endsWindow: true,
       run: {
         on: 'newvps',
@@ -460,12 +560,58 @@ done`,
       phase: 'verify',
       kind: 'command',
       title: 'newvps records that headscale is cut over and verified',
+      fleet: true,
       run: {
         on: 'newvps',
         script: 'mkdir -p /var/lib/migen/headscale && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/headscale/verified',
       },
+      undo: {
+        on: 'newvps',
+        script: 'rm -f /var/lib/migen/headscale/verified',
+      },
     },
-    // 29. finalize on -: make the move permanent
+    // 29. verify on newvps: confirm the start on newvps (its guard would stop it)
+    {
+      id: 'confirm-new',
+      phase: 'verify',
+      kind: 'command',
+      title: 'confirm the start on newvps (its guard would stop it)',
+      fleet: true,
+      run: {
+        on: 'newvps',
+        script: `systemctl stop migen-headscale-guard-new 2>/dev/null || true
+if [ -e /var/lib/migen/headscale/guard/new.fired ]; then echo "'the guard stopped headscale on newvps' at $(cat /var/lib/migen/headscale/guard/new.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
+      },
+    },
+    // 30. verify on l001: confirm l001's new routes over a new connection (its guard would revert them)
+    {
+      id: 'confirm-route',
+      phase: 'verify',
+      kind: 'command',
+      title: "confirm l001's new routes over a new connection (its guard would revert them)",
+      fleet: true,
+      freshConnection: true,
+      run: {
+        on: 'l001',
+        script: `systemctl stop migen-headscale-guard-routes 2>/dev/null || true
+if [ -e /var/lib/migen/headscale/guard/routes.fired ]; then echo "'the guard reverted the routes' at $(cat /var/lib/migen/headscale/guard/routes.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
+      },
+    },
+    // 31. verify on l001: confirm the stop on l001 over a new connection (its guard would restart the old service)
+    {
+      id: 'confirm-old',
+      phase: 'verify',
+      kind: 'command',
+      title: 'confirm the stop on l001 over a new connection (its guard would restart the old service)',
+      fleet: true,
+      freshConnection: true,
+      run: {
+        on: 'l001',
+        script: `systemctl stop migen-headscale-guard-old 2>/dev/null || true
+if [ -e /var/lib/migen/headscale/guard/old.fired ]; then echo "'the guard restarted headscale on l001' at $(cat /var/lib/migen/headscale/guard/old.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
+      },
+    },
+    // 32. finalize on -: make the move permanent
     {
       id: 'finalize',
       phase: 'finalize',
@@ -473,7 +619,7 @@ done`,
       title: 'make the move permanent',
       text: "Run `migen finalize headscale`, review and merge the diff, and deploy l001, newvps, l001: l001 then has headscale disabled so no rebuild or reboot starts a second writer, and l001's base configuration routes to newvps.",
     },
-    // 30. finalize on -: keep l001's state for 14 days
+    // 33. finalize on -: keep l001's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',

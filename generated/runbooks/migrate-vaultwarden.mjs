@@ -295,22 +295,59 @@ echo "$total"`,
         script: 'sync',
       },
     },
-    // 20. cutover on o001 [downtime]: fence and stop vaultwarden on o001
+    // 20. cutover on o001 [downtime]: fence and stop vaultwarden on o001, guarded: it restarts by itself unless the new host is confirmed
     {
       id: 'stop-old',
       phase: 'cutover',
       kind: 'command',
-      title: 'fence and stop vaultwarden on o001',
+      title: 'fence and stop vaultwarden on o001, guarded: it restarts by itself unless the new host is confirmed',
       window: true,
       stopsService: true,
+      fleet: true,
+      heartbeat: {
+        on: 'o001',
+        file: '/var/lib/migen/vaultwarden/guard/heartbeat',
+      },
       run: {
         on: 'o001',
-        script: `mkdir -p /var/lib/migen/vaultwarden && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/vaultwarden/moved
+        script: String.raw`systemctl stop migen-vaultwarden-guard-old 2>/dev/null || true
+mkdir -p /var/lib/migen/vaultwarden/guard && rm -f /var/lib/migen/vaultwarden/guard/old.fired /var/lib/migen/vaultwarden/guard/hold && touch /var/lib/migen/vaultwarden/guard/heartbeat
+cat > /var/lib/migen/vaultwarden/guard/old.sh <<'MIGEN_GUARD'
+#!/bin/bash
+# migen: restarting vaultwarden on o001 unless the cutover coordinator touches /var/lib/migen/vaultwarden/guard/heartbeat at least every 20 s
+set -uo pipefail
+while :; do
+  if [ -e /var/lib/migen/vaultwarden/guard/hold ]; then echo 'the coordinator ended without a rollback (--no-rollback): nothing reverted'; exit 0; fi
+  age=$(( $(date +%s) - $(stat -c %Y /var/lib/migen/vaultwarden/guard/heartbeat 2>/dev/null || echo 0) ))
+  [ "$age" -lt 20 ] || break
+  sleep 1
+done
+echo "no heartbeat for 20 s: restarting vaultwarden on o001"
+systemctl stop migen-vaultwarden-guard-routes 2>/dev/null || true
+before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
+install -d -m 0755 /var/lib/migen/nginx/vaultwarden
+printf '%s\n' 'server 127.0.0.1:8222;' > /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp /var/lib/migen/nginx/vaultwarden/0.upstream
+systemctl reload nginx
+for i in $(seq 1 200); do
+  now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
+  stale=0; for p in $before; do case $now in *" $p "*) stale=1 ;; esac; done
+  if [ "$stale" = 0 ] && [ "$now" != "  " ]; then break; fi
+  if [ "$i" = 200 ]; then echo "nginx still answers with the previous configuration (or not at all) 10 s after the reload" >&2; exit 1; fi
+  sleep 0.05
+done
+rm -f /var/lib/migen/vaultwarden/moved
+mkdir -p /var/lib/migen/vaultwarden && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/vaultwarden/rolled-back
+systemctl start vaultwarden
+date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/vaultwarden/guard/old.fired
+MIGEN_GUARD
+systemd-run --unit=migen-vaultwarden-guard-old --collect --quiet bash /var/lib/migen/vaultwarden/guard/old.sh
+mkdir -p /var/lib/migen/vaultwarden && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/vaultwarden/moved
 systemctl stop vaultwarden`,
       },
       undo: {
         on: 'o001',
-        script: `rm -f /var/lib/migen/vaultwarden/moved
+        script: `systemctl stop migen-vaultwarden-guard-old 2>/dev/null || true
+rm -f /var/lib/migen/vaultwarden/moved
 mkdir -p /var/lib/migen/vaultwarden && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/vaultwarden/rolled-back
 systemctl start vaultwarden`,
       },
@@ -324,6 +361,7 @@ systemctl start vaultwarden`,
       window: true,
       hostToHost: true,
       progress: true,
+      fleet: true,
       run: {
         on: 'h002',
         script: `mkdir -p -m 0700 ~/.ssh
@@ -340,6 +378,7 @@ rsync -aHAX -x -S --delete --partial --stats -e 'ssh -o BatchMode=yes -o StrictH
       window: true,
       concurrent: 'copy-checks',
       hostToHost: true,
+      fleet: true,
       run: {
         on: 'h002',
         script: String.raw`mkdir -p -m 0700 ~/.ssh
@@ -355,6 +394,7 @@ d=$(rsync -n -i -aHAX -x --delete -e 'ssh -o BatchMode=yes -o StrictHostKeyCheck
       title: '/var/lib/vaultwarden/rsa_key.pem is identical on both hosts',
       window: true,
       concurrent: 'copy-checks',
+      fleet: true,
       left: {
         on: 'o001',
         script: 'sha256sum < /var/lib/vaultwarden/rsa_key.pem',
@@ -373,44 +413,101 @@ d=$(rsync -n -i -aHAX -x --delete -e 'ssh -o BatchMode=yes -o StrictHostKeyCheck
       kind: 'check',
       title: 'SQLite /var/lib/vaultwarden/db.sqlite3 passes integrity_check on h002',
       window: true,
+      fleet: true,
       run: {
         on: 'h002',
         script: `test "$(sqlite3 -readonly /var/lib/vaultwarden/db.sqlite3 'PRAGMA integrity_check;')" = ok`,
       },
       failure: '/var/lib/vaultwarden/db.sqlite3 is damaged on h002',
     },
-    // 25. cutover on h002 [downtime]: lift the fence and start vaultwarden on h002
+    // 25. cutover on h002 [downtime]: lift the fence and start vaultwarden on h002, guarded: it stops by itself unless confirmed
     {
       id: 'start-new',
       phase: 'cutover',
       kind: 'command',
-      title: 'lift the fence and start vaultwarden on h002',
+      title: 'lift the fence and start vaultwarden on h002, guarded: it stops by itself unless confirmed',
       window: true,
       concurrent: 'start-and-route',
       undoOnFailure: true,
+      fleet: true,
+      heartbeat: {
+        on: 'h002',
+        file: '/var/lib/migen/vaultwarden/guard/heartbeat',
+      },
       run: {
         on: 'h002',
-        script: `mkdir -p /var/lib/migen/vaultwarden && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/vaultwarden/ready
+        script: `systemctl stop migen-vaultwarden-guard-new 2>/dev/null || true
+mkdir -p /var/lib/migen/vaultwarden/guard && rm -f /var/lib/migen/vaultwarden/guard/new.fired /var/lib/migen/vaultwarden/guard/hold && touch /var/lib/migen/vaultwarden/guard/heartbeat
+cat > /var/lib/migen/vaultwarden/guard/new.sh <<'MIGEN_GUARD'
+#!/bin/bash
+# migen: stopping vaultwarden on h002 unless the cutover coordinator touches /var/lib/migen/vaultwarden/guard/heartbeat at least every 20 s
+set -uo pipefail
+while :; do
+  if [ -e /var/lib/migen/vaultwarden/guard/hold ]; then echo 'the coordinator ended without a rollback (--no-rollback): nothing reverted'; exit 0; fi
+  age=$(( $(date +%s) - $(stat -c %Y /var/lib/migen/vaultwarden/guard/heartbeat 2>/dev/null || echo 0) ))
+  [ "$age" -lt 20 ] || break
+  sleep 1
+done
+echo "no heartbeat for 20 s: stopping vaultwarden on h002"
+systemctl stop vaultwarden
+rm -f /var/lib/migen/vaultwarden/ready
+date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/vaultwarden/guard/new.fired
+MIGEN_GUARD
+systemd-run --unit=migen-vaultwarden-guard-new --collect --quiet bash /var/lib/migen/vaultwarden/guard/new.sh
+mkdir -p /var/lib/migen/vaultwarden && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/vaultwarden/ready
 systemctl start vaultwarden`,
       },
       undo: {
         on: 'h002',
-        script: `systemctl stop vaultwarden
+        script: `systemctl stop migen-vaultwarden-guard-new 2>/dev/null || true
+systemctl stop vaultwarden
 rm -f /var/lib/migen/vaultwarden/ready`,
       },
     },
-    // 26. cutover on o001 [downtime]: o001 routes vault.joshuabell.xyz to h002 (route files, nginx reloaded)
+    // 26. cutover on o001 [downtime]: o001 routes vault.joshuabell.xyz to h002 (route files, nginx reloaded), guarded: it reverts by itself unless confirmed
     {
       id: 'route-new',
       phase: 'cutover',
       kind: 'command',
-      title: 'o001 routes vault.joshuabell.xyz to h002 (route files, nginx reloaded)',
+      title: 'o001 routes vault.joshuabell.xyz to h002 (route files, nginx reloaded), guarded: it reverts by itself unless confirmed',
       window: true,
       concurrent: 'start-and-route',
       undoOnFailure: true,
+      fleet: true,
+      heartbeat: {
+        on: 'o001',
+        file: '/var/lib/migen/vaultwarden/guard/heartbeat',
+      },
       run: {
         on: 'o001',
-        script: String.raw`before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
+        script: String.raw`systemctl stop migen-vaultwarden-guard-routes 2>/dev/null || true
+mkdir -p /var/lib/migen/vaultwarden/guard && rm -f /var/lib/migen/vaultwarden/guard/routes.fired /var/lib/migen/vaultwarden/guard/hold && touch /var/lib/migen/vaultwarden/guard/heartbeat
+cat > /var/lib/migen/vaultwarden/guard/routes.sh <<'MIGEN_GUARD'
+#!/bin/bash
+# migen: reverting the routes of vaultwarden to the old backend unless the cutover coordinator touches /var/lib/migen/vaultwarden/guard/heartbeat at least every 20 s
+set -uo pipefail
+while :; do
+  if [ -e /var/lib/migen/vaultwarden/guard/hold ]; then echo 'the coordinator ended without a rollback (--no-rollback): nothing reverted'; exit 0; fi
+  age=$(( $(date +%s) - $(stat -c %Y /var/lib/migen/vaultwarden/guard/heartbeat 2>/dev/null || echo 0) ))
+  [ "$age" -lt 20 ] || break
+  sleep 1
+done
+echo "no heartbeat for 20 s: reverting the routes of vaultwarden to the old backend"
+before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
+install -d -m 0755 /var/lib/migen/nginx/vaultwarden
+printf '%s\n' 'server 127.0.0.1:8222;' > /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp /var/lib/migen/nginx/vaultwarden/0.upstream
+systemctl reload nginx
+for i in $(seq 1 200); do
+  now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
+  stale=0; for p in $before; do case $now in *" $p "*) stale=1 ;; esac; done
+  if [ "$stale" = 0 ] && [ "$now" != "  " ]; then break; fi
+  if [ "$i" = 200 ]; then echo "nginx still answers with the previous configuration (or not at all) 10 s after the reload" >&2; exit 1; fi
+  sleep 0.05
+done
+date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/vaultwarden/guard/routes.fired
+MIGEN_GUARD
+systemd-run --unit=migen-vaultwarden-guard-routes --collect --quiet bash /var/lib/migen/vaultwarden/guard/routes.sh
+before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
 install -d -m 0755 /var/lib/migen/nginx/vaultwarden
 printf '%s\n' 'server 100.64.0.20:8222;' > /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp /var/lib/migen/nginx/vaultwarden/0.upstream
 systemctl reload nginx
@@ -424,7 +521,8 @@ done`,
       },
       undo: {
         on: 'o001',
-        script: String.raw`before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
+        script: String.raw`systemctl stop migen-vaultwarden-guard-routes 2>/dev/null || true
+before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
 install -d -m 0755 /var/lib/migen/nginx/vaultwarden
 printf '%s\n' 'server 127.0.0.1:8222;' > /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp /var/lib/migen/nginx/vaultwarden/0.upstream
 systemctl reload nginx
@@ -444,6 +542,7 @@ done`,
       kind: 'probe',
       title: 'o001 reaches the new backend http://100.64.0.20:8222',
       window: true,
+      fleet: true,
       run: {
         on: 'o001',
         script: `code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -H 'Host: vault.joshuabell.xyz' http://100.64.0.20:8222) && [ "$code" -ge 200 ] && [ "$code" -lt 500 ]`,
@@ -451,16 +550,17 @@ done`,
       intervalSeconds: 0.1,
       deadlineSeconds: 60,
     },
-    // 28. verify on operator [downtime]: https://vault.joshuabell.xyz/alive answers 200 through o001
+    // 28. verify on h002 [downtime]: https://vault.joshuabell.xyz/alive answers 200 through o001 (asked from h002)
     {
       id: 'verify-1',
       phase: 'verify',
       kind: 'probe',
-      title: 'https://vault.joshuabell.xyz/alive answers 200 through o001',
+      title: 'https://vault.joshuabell.xyz/alive answers 200 through o001 (asked from h002)',
       window: true,
+      fleet: true,
       endsWindow: true,
       run: {
-        on: 'operator',
+        on: 'h002',
         script: `test "$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 --resolve vault.joshuabell.xyz:443:100.64.0.1 https://vault.joshuabell.xyz/alive)" = 200`,
       },
       intervalSeconds: 0.2,
@@ -472,12 +572,58 @@ done`,
       phase: 'verify',
       kind: 'command',
       title: 'h002 records that vaultwarden is cut over and verified',
+      fleet: true,
       run: {
         on: 'h002',
         script: 'mkdir -p /var/lib/migen/vaultwarden && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/vaultwarden/verified',
       },
+      undo: {
+        on: 'h002',
+        script: 'rm -f /var/lib/migen/vaultwarden/verified',
+      },
     },
-    // 30. finalize on -: make the move permanent
+    // 30. verify on h002: confirm the start on h002 (its guard would stop it)
+    {
+      id: 'confirm-new',
+      phase: 'verify',
+      kind: 'command',
+      title: 'confirm the start on h002 (its guard would stop it)',
+      fleet: true,
+      run: {
+        on: 'h002',
+        script: `systemctl stop migen-vaultwarden-guard-new 2>/dev/null || true
+if [ -e /var/lib/migen/vaultwarden/guard/new.fired ]; then echo "'the guard stopped vaultwarden on h002' at $(cat /var/lib/migen/vaultwarden/guard/new.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
+      },
+    },
+    // 31. verify on o001: confirm o001's new routes over a new connection (its guard would revert them)
+    {
+      id: 'confirm-route',
+      phase: 'verify',
+      kind: 'command',
+      title: "confirm o001's new routes over a new connection (its guard would revert them)",
+      fleet: true,
+      freshConnection: true,
+      run: {
+        on: 'o001',
+        script: `systemctl stop migen-vaultwarden-guard-routes 2>/dev/null || true
+if [ -e /var/lib/migen/vaultwarden/guard/routes.fired ]; then echo "'the guard reverted the routes' at $(cat /var/lib/migen/vaultwarden/guard/routes.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
+      },
+    },
+    // 32. verify on o001: confirm the stop on o001 over a new connection (its guard would restart the old service)
+    {
+      id: 'confirm-old',
+      phase: 'verify',
+      kind: 'command',
+      title: 'confirm the stop on o001 over a new connection (its guard would restart the old service)',
+      fleet: true,
+      freshConnection: true,
+      run: {
+        on: 'o001',
+        script: `systemctl stop migen-vaultwarden-guard-old 2>/dev/null || true
+if [ -e /var/lib/migen/vaultwarden/guard/old.fired ]; then echo "'the guard restarted vaultwarden on o001' at $(cat /var/lib/migen/vaultwarden/guard/old.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
+      },
+    },
+    // 33. finalize on -: make the move permanent
     {
       id: 'finalize',
       phase: 'finalize',
@@ -485,7 +631,7 @@ done`,
       title: 'make the move permanent',
       text: "Run `migen finalize vaultwarden`, review and merge the diff, and deploy o001, h002, o001: o001 then has vaultwarden disabled so no rebuild or reboot starts a second writer, and o001's base configuration routes to h002.",
     },
-    // 31. finalize on -: keep o001's state for 14 days
+    // 34. finalize on -: keep o001's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',

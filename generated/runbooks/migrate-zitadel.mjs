@@ -537,22 +537,50 @@ test -n "$lag" && [ "$lag" -ge 0 ] && [ "$lag" -lt 16777216 ]`,
       intervalSeconds: 1,
       deadlineSeconds: 600,
     },
-    // 32. cutover on h001 [downtime]: fence and stop zitadel on h001 (PostgreSQL keeps running, read-only from the next step)
+    // 32. cutover on h001 [downtime]: fence and stop zitadel on h001 (PostgreSQL keeps running, read-only from the next step), guarded: it restarts by itself unless the new host is confirmed
     {
       id: 'stop-old',
       phase: 'cutover',
       kind: 'command',
-      title: 'fence and stop zitadel on h001 (PostgreSQL keeps running, read-only from the next step)',
+      title: 'fence and stop zitadel on h001 (PostgreSQL keeps running, read-only from the next step), guarded: it restarts by itself unless the new host is confirmed',
       window: true,
       stopsService: true,
+      fleet: true,
+      heartbeat: {
+        on: 'h001',
+        file: '/var/lib/migen/zitadel/guard/heartbeat',
+      },
       run: {
         on: 'h001',
-        script: `mkdir -p /var/lib/migen/zitadel && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/zitadel/moved
+        script: `systemctl stop migen-zitadel-guard-old 2>/dev/null || true
+mkdir -p /var/lib/migen/zitadel/guard && rm -f /var/lib/migen/zitadel/guard/old.fired /var/lib/migen/zitadel/guard/hold && touch /var/lib/migen/zitadel/guard/heartbeat
+cat > /var/lib/migen/zitadel/guard/old.sh <<'MIGEN_GUARD'
+#!/bin/bash
+# migen: restarting zitadel on h001 unless the cutover coordinator touches /var/lib/migen/zitadel/guard/heartbeat at least every 20 s
+set -uo pipefail
+while :; do
+  if [ -e /var/lib/migen/zitadel/guard/hold ]; then echo 'the coordinator ended without a rollback (--no-rollback): nothing reverted'; exit 0; fi
+  age=$(( $(date +%s) - $(stat -c %Y /var/lib/migen/zitadel/guard/heartbeat 2>/dev/null || echo 0) ))
+  [ "$age" -lt 20 ] || break
+  sleep 1
+done
+echo "no heartbeat for 20 s: restarting zitadel on h001"
+nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL'
+ALTER DATABASE "zitadel" RESET default_transaction_read_only;
+SQL
+rm -f /var/lib/migen/zitadel/moved
+mkdir -p /var/lib/migen/zitadel && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/zitadel/rolled-back
+nixos-container run zitadel -- systemctl start zitadel
+date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/zitadel/guard/old.fired
+MIGEN_GUARD
+systemd-run --unit=migen-zitadel-guard-old --collect --quiet bash /var/lib/migen/zitadel/guard/old.sh
+mkdir -p /var/lib/migen/zitadel && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/zitadel/moved
 nixos-container run zitadel -- systemctl stop zitadel`,
       },
       undo: {
         on: 'h001',
-        script: `rm -f /var/lib/migen/zitadel/moved
+        script: `systemctl stop migen-zitadel-guard-old 2>/dev/null || true
+rm -f /var/lib/migen/zitadel/moved
 mkdir -p /var/lib/migen/zitadel && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/zitadel/rolled-back
 nixos-container run zitadel -- systemctl start zitadel`,
       },
@@ -564,6 +592,7 @@ nixos-container run zitadel -- systemctl start zitadel`,
       kind: 'command',
       title: 'zitadel on h001 read-only for every role; remaining sessions terminated',
       window: true,
+      fleet: true,
       run: {
         on: 'h001',
         script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL'
@@ -585,6 +614,7 @@ SQL`,
       kind: 'command',
       title: "h002 confirmed every change up to h001's current WAL position",
       window: true,
+      fleet: true,
       run: {
         on: 'h001',
         script: `target=$(nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
@@ -609,6 +639,7 @@ echo "the slot did not confirm $target within 60 s" >&2; exit 1`,
       kind: 'command',
       title: 'sequences of zitadel: h002 continues where h001 stopped (they are not replicated)',
       window: true,
+      fleet: true,
       run: {
         pipe: [
           {
@@ -631,6 +662,7 @@ SQL`,
       kind: 'compare',
       title: 'row count and checksum of every table of zitadel equal on both hosts',
       window: true,
+      fleet: true,
       left: {
         on: 'h001',
         script: String.raw`nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
@@ -659,6 +691,7 @@ SQL`,
       kind: 'command',
       title: 'drop subscription migen_sub_zitadel_zitadel on h002 (and with it the slot on h001)',
       window: true,
+      fleet: true,
       run: {
         on: 'h002',
         script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
@@ -673,6 +706,7 @@ SQL`,
       kind: 'check',
       title: 'no replication slot of this migration is left on h001',
       window: true,
+      fleet: true,
       run: {
         on: 'h001',
         script: `test "$(nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL'
@@ -682,38 +716,94 @@ SQL
       },
       failure: "slot migen_sub_zitadel_zitadel is still on h001: drop it (SELECT pg_drop_replication_slot('migen_sub_zitadel_zitadel')) or it keeps WAL forever",
     },
-    // 39. cutover on h002 [downtime]: lift the fence and start zitadel on h002: from here it takes writes
+    // 39. cutover on h002 [downtime]: lift the fence and start zitadel on h002: from here it takes writes, guarded: it stops by itself unless confirmed
     {
       id: 'start-new',
       phase: 'cutover',
       kind: 'command',
-      title: 'lift the fence and start zitadel on h002: from here it takes writes',
+      title: 'lift the fence and start zitadel on h002: from here it takes writes, guarded: it stops by itself unless confirmed',
       window: true,
       concurrent: 'start-and-route',
       undoOnFailure: true,
+      fleet: true,
+      heartbeat: {
+        on: 'h002',
+        file: '/var/lib/migen/zitadel/guard/heartbeat',
+      },
       run: {
         on: 'h002',
-        script: `mkdir -p /var/lib/migen/zitadel && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/zitadel/ready
+        script: `systemctl stop migen-zitadel-guard-new 2>/dev/null || true
+mkdir -p /var/lib/migen/zitadel/guard && rm -f /var/lib/migen/zitadel/guard/new.fired /var/lib/migen/zitadel/guard/hold && touch /var/lib/migen/zitadel/guard/heartbeat
+cat > /var/lib/migen/zitadel/guard/new.sh <<'MIGEN_GUARD'
+#!/bin/bash
+# migen: stopping zitadel on h002 unless the cutover coordinator touches /var/lib/migen/zitadel/guard/heartbeat at least every 20 s
+set -uo pipefail
+while :; do
+  if [ -e /var/lib/migen/zitadel/guard/hold ]; then echo 'the coordinator ended without a rollback (--no-rollback): nothing reverted'; exit 0; fi
+  age=$(( $(date +%s) - $(stat -c %Y /var/lib/migen/zitadel/guard/heartbeat 2>/dev/null || echo 0) ))
+  [ "$age" -lt 20 ] || break
+  sleep 1
+done
+echo "no heartbeat for 20 s: stopping zitadel on h002"
+nixos-container run zitadel -- systemctl stop zitadel
+rm -f /var/lib/migen/zitadel/ready
+date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/zitadel/guard/new.fired
+MIGEN_GUARD
+systemd-run --unit=migen-zitadel-guard-new --collect --quiet bash /var/lib/migen/zitadel/guard/new.sh
+mkdir -p /var/lib/migen/zitadel && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/zitadel/ready
 nixos-container run zitadel -- systemctl start zitadel`,
       },
       undo: {
         on: 'h002',
-        script: `nixos-container run zitadel -- systemctl stop zitadel
+        script: `systemctl stop migen-zitadel-guard-new 2>/dev/null || true
+nixos-container run zitadel -- systemctl stop zitadel
 rm -f /var/lib/migen/zitadel/ready`,
       },
     },
-    // 40. cutover on o001 [downtime]: o001 routes sso.joshuabell.xyz to h002 (route files, nginx reloaded)
+    // 40. cutover on o001 [downtime]: o001 routes sso.joshuabell.xyz to h002 (route files, nginx reloaded), guarded: it reverts by itself unless confirmed
     {
       id: 'route-new',
       phase: 'cutover',
       kind: 'command',
-      title: 'o001 routes sso.joshuabell.xyz to h002 (route files, nginx reloaded)',
+      title: 'o001 routes sso.joshuabell.xyz to h002 (route files, nginx reloaded), guarded: it reverts by itself unless confirmed',
       window: true,
       concurrent: 'start-and-route',
       undoOnFailure: true,
+      fleet: true,
+      heartbeat: {
+        on: 'o001',
+        file: '/var/lib/migen/zitadel/guard/heartbeat',
+      },
       run: {
         on: 'o001',
-        script: String.raw`before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
+        script: String.raw`systemctl stop migen-zitadel-guard-routes 2>/dev/null || true
+mkdir -p /var/lib/migen/zitadel/guard && rm -f /var/lib/migen/zitadel/guard/routes.fired /var/lib/migen/zitadel/guard/hold && touch /var/lib/migen/zitadel/guard/heartbeat
+cat > /var/lib/migen/zitadel/guard/routes.sh <<'MIGEN_GUARD'
+#!/bin/bash
+# migen: reverting the routes of zitadel to the old backend unless the cutover coordinator touches /var/lib/migen/zitadel/guard/heartbeat at least every 20 s
+set -uo pipefail
+while :; do
+  if [ -e /var/lib/migen/zitadel/guard/hold ]; then echo 'the coordinator ended without a rollback (--no-rollback): nothing reverted'; exit 0; fi
+  age=$(( $(date +%s) - $(stat -c %Y /var/lib/migen/zitadel/guard/heartbeat 2>/dev/null || echo 0) ))
+  [ "$age" -lt 20 ] || break
+  sleep 1
+done
+echo "no heartbeat for 20 s: reverting the routes of zitadel to the old backend"
+before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
+install -d -m 0755 /var/lib/migen/nginx/zitadel
+printf '%s\n' 'server 100.64.0.13:80;' > /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp /var/lib/migen/nginx/zitadel/0.upstream
+systemctl reload nginx
+for i in $(seq 1 200); do
+  now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
+  stale=0; for p in $before; do case $now in *" $p "*) stale=1 ;; esac; done
+  if [ "$stale" = 0 ] && [ "$now" != "  " ]; then break; fi
+  if [ "$i" = 200 ]; then echo "nginx still answers with the previous configuration (or not at all) 10 s after the reload" >&2; exit 1; fi
+  sleep 0.05
+done
+date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/zitadel/guard/routes.fired
+MIGEN_GUARD
+systemd-run --unit=migen-zitadel-guard-routes --collect --quiet bash /var/lib/migen/zitadel/guard/routes.sh
+before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
 install -d -m 0755 /var/lib/migen/nginx/zitadel
 printf '%s\n' 'server 100.64.0.20:80;' > /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp /var/lib/migen/nginx/zitadel/0.upstream
 systemctl reload nginx
@@ -727,7 +817,8 @@ done`,
       },
       undo: {
         on: 'o001',
-        script: String.raw`before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
+        script: String.raw`systemctl stop migen-zitadel-guard-routes 2>/dev/null || true
+before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
 install -d -m 0755 /var/lib/migen/nginx/zitadel
 printf '%s\n' 'server 100.64.0.13:80;' > /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp /var/lib/migen/nginx/zitadel/0.upstream
 systemctl reload nginx
@@ -747,6 +838,7 @@ done`,
       kind: 'probe',
       title: 'o001 reaches the new backend http://100.64.0.20',
       window: true,
+      fleet: true,
       run: {
         on: 'o001',
         script: `code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -H 'Host: sso.joshuabell.xyz' http://100.64.0.20) && [ "$code" -ge 200 ] && [ "$code" -lt 500 ]`,
@@ -754,16 +846,17 @@ done`,
       intervalSeconds: 0.1,
       deadlineSeconds: 60,
     },
-    // 42. verify on operator [downtime]: https://sso.joshuabell.xyz/debug/healthz answers 200 through o001
+    // 42. verify on h002 [downtime]: https://sso.joshuabell.xyz/debug/healthz answers 200 through o001 (asked from h002)
     {
       id: 'verify-1',
       phase: 'verify',
       kind: 'probe',
-      title: 'https://sso.joshuabell.xyz/debug/healthz answers 200 through o001',
+      title: 'https://sso.joshuabell.xyz/debug/healthz answers 200 through o001 (asked from h002)',
       window: true,
+      fleet: true,
       endsWindow: true,
       run: {
-        on: 'operator',
+        on: 'h002',
         script: `test "$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 --resolve sso.joshuabell.xyz:443:100.64.0.1 https://sso.joshuabell.xyz/debug/healthz)" = 200`,
       },
       intervalSeconds: 0.2,
@@ -775,12 +868,58 @@ done`,
       phase: 'verify',
       kind: 'command',
       title: 'h002 records that zitadel is cut over and verified',
+      fleet: true,
       run: {
         on: 'h002',
         script: 'mkdir -p /var/lib/migen/zitadel && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/zitadel/verified',
       },
+      undo: {
+        on: 'h002',
+        script: 'rm -f /var/lib/migen/zitadel/verified',
+      },
     },
-    // 44. verify on h001: drop the publication on h001 (the regenerated modules remove the pg_hba entry and settings after finalize)
+    // 44. verify on h002: confirm the start on h002 (its guard would stop it)
+    {
+      id: 'confirm-new',
+      phase: 'verify',
+      kind: 'command',
+      title: 'confirm the start on h002 (its guard would stop it)',
+      fleet: true,
+      run: {
+        on: 'h002',
+        script: `systemctl stop migen-zitadel-guard-new 2>/dev/null || true
+if [ -e /var/lib/migen/zitadel/guard/new.fired ]; then echo "'the guard stopped zitadel on h002' at $(cat /var/lib/migen/zitadel/guard/new.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
+      },
+    },
+    // 45. verify on o001: confirm o001's new routes over a new connection (its guard would revert them)
+    {
+      id: 'confirm-route',
+      phase: 'verify',
+      kind: 'command',
+      title: "confirm o001's new routes over a new connection (its guard would revert them)",
+      fleet: true,
+      freshConnection: true,
+      run: {
+        on: 'o001',
+        script: `systemctl stop migen-zitadel-guard-routes 2>/dev/null || true
+if [ -e /var/lib/migen/zitadel/guard/routes.fired ]; then echo "'the guard reverted the routes' at $(cat /var/lib/migen/zitadel/guard/routes.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
+      },
+    },
+    // 46. verify on h001: confirm the stop on h001 over a new connection (its guard would restart the old service)
+    {
+      id: 'confirm-old',
+      phase: 'verify',
+      kind: 'command',
+      title: 'confirm the stop on h001 over a new connection (its guard would restart the old service)',
+      fleet: true,
+      freshConnection: true,
+      run: {
+        on: 'h001',
+        script: `systemctl stop migen-zitadel-guard-old 2>/dev/null || true
+if [ -e /var/lib/migen/zitadel/guard/old.fired ]; then echo "'the guard restarted zitadel on h001' at $(cat /var/lib/migen/zitadel/guard/old.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
+      },
+    },
+    // 47. verify on h001: drop the publication on h001 (the regenerated modules remove the pg_hba entry and settings after finalize)
     {
       id: 'pg-cleanup-zitadel',
       phase: 'verify',
@@ -794,7 +933,7 @@ DROP PUBLICATION IF EXISTS "migen_pub_zitadel";
 SQL`,
       },
     },
-    // 45. finalize on -: make the move permanent
+    // 48. finalize on -: make the move permanent
     {
       id: 'finalize',
       phase: 'finalize',
@@ -802,7 +941,7 @@ SQL`,
       title: 'make the move permanent',
       text: "Run `migen finalize zitadel`, review and merge the diff, and deploy h001, h002, o001: h001 then has container@zitadel disabled so no rebuild or reboot starts a second writer, and o001's base configuration routes to h002.",
     },
-    // 46. finalize on -: keep h001's state for 14 days
+    // 49. finalize on -: keep h001's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',

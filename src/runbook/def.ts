@@ -3,6 +3,8 @@ import type { Step } from './steps.js';
 
 /** Where a run's lock lives on each of its hosts. */
 export const LOCK_PATH = '/var/lib/migen/lock';
+/** Seconds without the cutover coordinator's heartbeat after which a guard reverts its host by itself (generator/plan/guard.ts). */
+export const GUARD_SECONDS = 20;
 
 export interface RunbookHost { readonly name: string; readonly ssh: string; readonly address: string }
 

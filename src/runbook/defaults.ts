@@ -2,7 +2,7 @@
 // step does differently; the runtime puts them back.
 import type { Script, Step } from './steps.js';
 
-const DEFAULTS = { window: false, undo: null, stopsService: false, undoOnFailure: false, hostToHost: false, progress: false } as const;
+const DEFAULTS = { window: false, undo: null, stopsService: false, undoOnFailure: false, hostToHost: false, progress: false, fleet: false, freshConnection: false } as const;
 const OMITTED_WHEN = { endsWindow: false } as const;
 
 interface Flags {
@@ -12,6 +12,8 @@ interface Flags {
   readonly undoOnFailure: boolean;
   readonly hostToHost: boolean;
   readonly progress: boolean;
+  readonly fleet: boolean;
+  readonly freshConnection: boolean;
 }
 /** A step as the runtime reads it: every defaulted field present. */
 export type Resolved<S extends Step = Step> = S & Flags;

@@ -34,6 +34,16 @@ interface StepBase {
   readonly hostToHost?: boolean;
   /** Its output carries rsync's --info=progress2 lines: the runtime shows them as progress. */
   readonly progress?: boolean;
+  /**
+   * Run by the cutover coordinator on the new host (a transient systemd unit there), not by the
+   * operator's machine: the contiguous steps from the stop to the confirmed, verified start, and
+   * their rollback, finish or roll back even when the operator disappears.
+   */
+  readonly fleet?: boolean;
+  /** Reaches its host over a new ssh connection, not a shared one (a confirmation proves the host is reachable now). */
+  readonly freshConnection?: boolean;
+  /** Once done, the coordinator touches this file on this host every few seconds until the run ends: a guard there reverts what the step did when the touches stop. */
+  readonly heartbeat?: { readonly on: Where; readonly file: string };
 }
 
 /** Runs once; exit status 0 (or one of acceptExit) is success. */

@@ -11,11 +11,13 @@ import type { JournalStore } from './journal.js';
 import { lockHosts, lockScripts } from './lock.js';
 import type { Out } from './output.js';
 import { seconds } from './output.js';
+import { fleetRange } from './fleet.js';
+import { fleetJournal, follow, runFleet, type FleetResult } from './fleet-run.js';
 import { perform } from './perform.js';
 import { finish } from './report.js';
 import { doneUndos, rollback } from './rollback.js';
 import { RunState, StepFailure, tail } from './state.js';
-import { EXIT, type Report, type Result, type RunOptions } from './types.js';
+import { EXIT, type Journal, type Report, type Result, type RunOptions } from './types.js';
 
 const inCutover = (s: Step): boolean => s.phase === 'cutover' || s.phase === 'verify';
 
@@ -31,10 +33,29 @@ export class Engine {
     if (this.opts.dryRun) return { code: this.dryRun(), report: null };
     const { r } = this;
     const { def, out: o } = r;
-    const previous = r.store.load();
+    let previous = r.store.load();
+    // The window runs on the fleet: a run this checkout did not start (another checkout, a lost
+    // laptop) is read from the coordinator's host.
+    if ((this.opts.resume || this.opts.rollbackOnly) && fleetRange(def) && (!previous || previous.status !== 'running')) {
+      r.journal = previous ?? ({} as Journal);
+      const remote = await fleetJournal(r);
+      if (remote && remote.runId !== previous?.runId) {
+        previous = { ...remote, status: 'running' };
+        o.line(`found run ${remote.runId} of ${def.name} on ${def.to}, where its window ran`);
+      }
+    }
     if (this.opts.rollbackOnly) {
       if (!previous || previous.status !== 'running') { o.err(`migen: no unfinished run of ${def.name} to roll back`); return { code: EXIT.usage, report: null }; }
       r.journal = previous;
+      r.passes = [...previous.passes];
+      // A window handed to the fleet ends there first: the coordinator rolls back what it did
+      // (asked to, when it still runs); the steps before it are undone from here.
+      if (previous.fleet) {
+        const end = await follow(r, true);
+        if (end.result === 'detached') { o.err(`migen: ${end.message}`); return { code: EXIT.failed, report: null }; }
+        o.line(`the coordinator on ${previous.fleet.host} ended: ${end.result}${end.message ? ` (${end.message})` : ''}`);
+        if (end.result === 'rollback-failed') { await this.unlock(); return finish(r, 'rollback-failed', `the rollback on ${previous.fleet.host} is incomplete: ${end.message}`); }
+      }
       const ok = await rollback(r);
       // The interrupted run still holds its locks (same run id): release them, as every other end of a run does.
       await this.unlock();
@@ -106,18 +127,27 @@ export class Engine {
     for (const h of lockHosts(r.def)) await r.exec.run(release(h));
   }
 
-  /** Every step not done yet, in order; consecutive steps of one concurrent group at once. */
+  /** Every step not done yet, in order; consecutive steps of one concurrent group at once; the fleet steps handed to the coordinator. */
   private async steps(): Promise<void> {
     const { r } = this;
     const steps = r.def.steps;
+    const fleet = fleetRange(r.def);
     let confirmed = this.opts.yes;
     for (let i = 0; i < steps.length; i++) {
       const s = steps[i]!;
       if (r.journal.steps[s.id]?.status === 'done') { r.records.push({ id: s.id, phase: s.phase, title: s.title, on: whereOf(s), status: 'skipped', ms: 0 }); continue; }
-      if (s.stopsService && !confirmed) {
-        const go = await this.opts.confirm(`Step ${i + 1} stops ${s.title.replace(/^stop /, '')}: the downtime window starts. Continue?`);
+      const stops = fleet && i === fleet[0] ? steps.slice(fleet[0], fleet[1] + 1).find((x) => x.stopsService) : s.stopsService ? s : undefined;
+      if (stops && !confirmed && !r.journal.fleet) {
+        const go = await this.opts.confirm(`Step ${steps.indexOf(stops) + 1} stops ${stops.title.replace(/^(fence and )?stop /, '')}: the downtime window starts. Continue?`);
         if (!go) throw new StepFailure(s, 'stopped at the confirmation prompt; nothing was stopped');
         confirmed = true;
+      }
+      if (fleet && i === fleet[0]) {
+        if (r.aborted) throw new StepFailure(s, 'interrupted', true);
+        const end = await runFleet(r, this.opts.noRollback);
+        if (end.result !== 'done') throw new FleetEnded(s, end.result, end.message);
+        i = fleet[1];
+        continue;
       }
       if (r.aborted) throw new StepFailure(s, 'interrupted', true);
       // When one of a group fails, the others still finish, then everything done is undone.
@@ -161,7 +191,9 @@ export class Engine {
     const { r } = this;
     const o = r.out;
     const s = e.step;
+    if (e instanceof FleetEnded) return this.fleetEnded(e);
     // Rollback once any cutover step has started (the confirmation prompt comes before that).
+    // (A window on the fleet rolls back there: see fleetEnded.)
     const cut = r.def.steps.some((x) => inCutover(x) && r.journal.steps[x.id] !== undefined);
     const undos = doneUndos(r);
     if (cut && !this.opts.noRollback) {
@@ -185,6 +217,27 @@ export class Engine {
     o.err(o.red(`\nmigen: ${message}`));
     return { result: !cleaned ? 'rollback-failed' : e.interrupted ? 'interrupted' : 'failed', message };
   }
+
+  /** The window ended on the fleet: the coordinator's own outcome (it rolled back by itself, or could not, or was told not to). */
+  private fleetEnded(e: FleetEnded): { result: Result; message: string; keepRunning?: boolean } {
+    const { r } = this;
+    const host = r.journal.fleet?.host ?? r.def.to;
+    switch (e.result) {
+      case 'rolled-back': return { result: 'rolled-back', message: `rolled back on ${host}: ${e.message}` };
+      case 'rollback-failed': return { result: 'rollback-failed', message: `the rollback on ${host} is incomplete: ${e.message}` };
+      case 'detached': return { result: 'interrupted', message: e.message, keepRunning: true };
+      default: {
+        r.out.err(r.out.red(`\nthe cutover on ${host} failed and was not rolled back (--no-rollback): ${e.message}\nTo undo by hand, in this order:`));
+        for (const x of doneUndos(r)) dryUndo(r, x);
+        return { result: 'failed', message: `failed on ${host} (no rollback): ${e.message}`, keepRunning: true };
+      }
+    }
+  }
+}
+
+/** The coordinator on the fleet ended the window without success (it rolled back by itself, or could not). */
+class FleetEnded extends StepFailure {
+  constructor(step: Step, readonly result: Exclude<FleetResult, 'done'>, message: string) { super(step, message); }
 }
 
 /** An undo as the operator would type it. */

@@ -32,6 +32,8 @@ export interface Journal {
   readonly passes: readonly PassRecord[];
   readonly windowStart: number | null;
   readonly windowEnd: number | null;
+  /** Set once the fleet steps were handed to the coordinator on this host (its journal lives there). */
+  readonly fleet?: { readonly host: string; readonly runId: string };
 }
 
 export interface RunOptions {

@@ -35,6 +35,11 @@ export function statusText(m: MigrationPlan, s: Status): string {
   lines.push(`  ${m.from.name} (old): ${f.old.reachable ? `${m.fence.units.old.unit} ${f.old.unit ?? '?'}${'moved' in f.old.markers ? `, fenced since ${f.old.markers.moved}` : ''}${since('rolled-back', f.old)}` : 'unreachable'}`);
   lines.push(`  ${m.to.name} (new): ${f.new.reachable ? `${m.fence.units.new.unit} ${f.new.unit ?? '?'}${since('prepared', f.new)}${since('ready', f.new)}${since('verified', f.new)}` : 'unreachable'}`);
   if (m.proxy && m.routeFiles.length) lines.push(`  ${m.proxy.name} (proxy): ${f.proxy?.reachable ? `routes ${m.routeFiles.map((r) => `${r.domain}${r.location}`).join(', ')} to ${s.routes === 'new' ? m.to.name : s.routes === 'old' ? m.from.name : s.routes} (${(f.proxy.routes ?? []).join(' ')})` : 'unreachable'}`);
+  const co = f.new.coordinator;
+  if (co) lines.push(`  cutover coordinator on ${m.to.name}: run ${co.run}, ${co.active || 'unknown'}${co.last ? `, last event: ${co.last}` : ''}`);
+  for (const [role, h] of [['old', f.old], ['new', f.new], ['proxy', f.proxy]] as const) {
+    for (const [g, at] of Object.entries(h?.guards ?? {})) if (role !== 'proxy' || (h !== f.old && h !== f.new)) lines.push(`  guard ${g} on ${role === 'old' ? m.from.name : role === 'new' ? m.to.name : m.proxy!.name} fired at ${at} (${g === 'routes' ? 'routes reverted' : 'old service restarted'}: the coordinator fell silent)`);
+  }
   for (const l of s.locks) lines.push(`  lock on ${l.host}: ${l.holder} (lifted by its run at the end; if that run crashed: migen unlock ${l.holder.match(/migration=(\S+)/)?.[1] ?? m.name})`);
   lines.push(...(s.problems.length ? s.problems.map((p) => `  ! ${p}`) : ['  consistent']));
   return `${lines.join('\n')}\n`;

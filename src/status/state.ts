@@ -25,6 +25,7 @@ export function stateOf(m: MigrationPlan, f: Facts): Status {
   let state: State;
   if (!f.old.reachable || !f.new.reachable) state = 'unknown';
   else if (m.status === 'done') state = 'finalized';
+  else if (f.new.coordinator && isActive(f.new.coordinator.active)) state = 'cutting over';
   else if (moved && ready && verified) state = 'cut over';
   else if (moved || ready) state = 'cutting over';
   else if ('rolled-back' in f.old.markers) state = 'rolled back';
@@ -38,7 +39,9 @@ export function stateOf(m: MigrationPlan, f: Facts): Status {
   if ((state === 'planned' || state === 'prepared' || state === 'rolled back') && routes === 'new') problems.push(`${m.proxy!.name} routes to ${m.to.name} before the cutover`);
   if ((state === 'planned' || state === 'prepared' || state === 'rolled back') && !oldOn && f.old.reachable) problems.push(`${m.fence.units.old.unit} is not running on ${m.from.name}, which still serves ${m.name}`);
   if ((state === 'planned' || state === 'prepared' || state === 'rolled back') && newOn) problems.push(`${m.fence.units.new.unit} already runs on ${m.to.name} before the cutover`);
-  if (state === 'cutting over') problems.push(`a cutover started${verified ? '' : ' and was not verified'}: the run that did it is unfinished (migen run ${m.name} --resume, or --rollback)`);
+  const co = f.new.coordinator;
+  if (co && isActive(co.active)) problems.push(`the cutover's coordinator runs on ${m.to.name} (run ${co.run}, last: ${co.last || 'starting'}): migen run ${m.name} --resume follows it`);
+  else if (state === 'cutting over') problems.push(`a cutover started${verified ? '' : ' and was not verified'}: the run that did it is unfinished (migen run ${m.name} --resume, or --rollback)`);
   if (state === 'finalized' && (moved ? false : oldOn)) problems.push(`finalized in the manifest, but ${m.fence.units.old.unit} still runs on ${m.from.name}: deploy it`);
   if (state === 'finalized' && !newOn && f.new.reachable) problems.push(`finalized in the manifest, but ${m.fence.units.new.unit} does not run on ${m.to.name}`);
 

@@ -129,7 +129,12 @@ describe('after migen finalize forgejo', () => {
     before = await evalFleet(repo.dir);
     const file = 'examples/homelab/migrations/forgejo.yaml';
     const text = readFileSync(path.join(repo.dir, file), 'utf8');
-    const r = migen(['finalize', 'forgejo', file], { cwd: repo.dir });
+    // The hosts of the example do not exist: without --force finalize asks them and refuses.
+    const refused = migen(['finalize', 'forgejo', file, '--ssh-config', '/dev/null'], { cwd: repo.dir });
+    expect(refused.code).not.toBe(0);
+    expect(refused.stderr).toMatch(/^migen: refusing to finalize forgejo: the hosts say it is unknown.*--force/s);
+    expect(readFileSync(path.join(repo.dir, file), 'utf8')).toBe(text);
+    const r = migen(['finalize', 'forgejo', file, '--force'], { cwd: repo.dir });
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     const next = readFileSync(path.join(repo.dir, file), 'utf8');

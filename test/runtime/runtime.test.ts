@@ -275,9 +275,15 @@ describe('the generated forgejo runbook', () => {
       else if (/^ {4,}/.test(line) && printed.length) printed[printed.length - 1]!.script += `\n${line.replace(new RegExp(`^ {${printed[printed.length - 1]!.label.length + 4}}`), '')}`;
     }
     const { runbook } = await import(path.join(ROOT, 'generated/runbooks/migrate-forgejo.mjs')) as { runbook: RunbookDef };
+    // The window's steps are handed to the coordinator on the new host (coordinator.test.ts runs
+    // it): this stand-in records the scripts of the bundle as the coordinator runs them on success
+    // and answers the journal reads with their success.
+    const coordinator = new FakeCoordinator();
     const exec = new (class implements Executor {
       calls: { on: string; script: string }[] = [];
       async run(sc: Script): Promise<ExecResult> {
+        const fake = coordinator.answer(sc, this.calls);
+        if (fake) return fake;
         for (const p of 'pipe' in sc ? sc.pipe : [sc]) this.calls.push({ on: p.on, script: p.script });
         const script = ('pipe' in sc ? sc.pipe[1] : sc).script;
         const stdout = script.includes('total=0') ? '0\n' : script.startsWith('du ') ? '1000\n' : script.includes('df -B1') ? '99999999\n' : 'same\n';
@@ -291,7 +297,11 @@ describe('the generated forgejo runbook', () => {
     const runId = (JSON.parse(readFileSync(path.join(dir, 'journal.json'), 'utf8')) as { runId: string }).runId;
     const executed = exec.calls.map((c) => ({ on: c.on, script: c.script.split(runId).join('RUN_ID').replace(/since=\S+ pid=\d+ by=[^\s']+/g, 'since=SINCE pid=PID by=USER@MACHINE') }));
     expect(printed.length).toBeGreaterThan(20);
-    expect(executed).toEqual(printed.map(({ on, script }) => ({ on, script })));
+    expect(coordinator.steps).toBeGreaterThan(10);
+    // the handover itself prints as a summary of what it writes and starts
+    const handover = printed.findIndex((p) => p.script.startsWith('# write /var/lib/migen/forgejo/cutover/RUN_ID/'));
+    expect(printed[handover]!.script).toContain('systemd-run --unit=migen-forgejo-cutover');
+    expect(executed).toEqual(printed.filter((_, i) => i !== handover).map(({ on, script }) => ({ on, script })));
   });
 
   it('type-checks and is listed with its sha256 in migen.sum', () => {
@@ -300,3 +310,34 @@ describe('the generated forgejo runbook', () => {
     expect(sum).toMatch(/^file runbooks\/migrate-forgejo\.mjs [0-9a-f]{64} [0-9a-f]{64}$/m);
   });
 });
+
+/** Answers a fake executor's handover and journal reads as a coordinator that runs every step of its bundle with success. */
+class FakeCoordinator {
+  steps = 0;
+  private journal = '';
+  answer(sc: Script, calls: { on: string; script: string }[]): ExecResult | null {
+    if ('pipe' in sc) return null;
+    const ok = (stdout: string): ExecResult => ({ code: 0, stdout, stderr: '', ms: 0 });
+    if (sc.script.includes('bash "$d/coordinator.sh"')) {
+      const files = new Map<string, string>();
+      for (const m of sc.script.matchAll(/base64 -d > "\$d\/([^"]+)" <<'MIGEN_B64'\n([\s\S]*?)\nMIGEN_B64/g)) files.set(m[1]!, Buffer.from(m[2]!.replace(/\n/g, ''), 'base64').toString('utf8'));
+      const lines = files.get('steps')!.trim().split('\n').map((l) => l.split('\t'));
+      const t = Date.now();
+      this.journal = `${t}\tstart\t-\t-\t\n`;
+      for (const [idx, kind, id] of lines) {
+        const names = kind === 'compare' ? ['left', 'right'] : ['run'];
+        for (const n of names) {
+          const on = files.get(`${idx}.${n}.on`)!.trim().split(' ');
+          on.forEach((h, k) => calls.push({ on: h, script: files.get(`${idx}.${n}.${k + 1}`)!.replace(/\n$/, '') }));
+        }
+        this.journal += `${t}\trun\t${idx}\t${id}\t\n${t}\tdone\t${idx}\t${id}\t\n`;
+        this.steps++;
+      }
+      this.journal += `${t}\tresult\t-\tdone\t\n`;
+      return ok('');
+    }
+    const m = /^tail -c \+(\d+) /.exec(sc.script);
+    if (m) return ok(Buffer.from(this.journal).subarray(Number(m[1]) - 1).toString());
+    return null;
+  }
+}

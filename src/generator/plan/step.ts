@@ -15,6 +15,9 @@ export interface Opts {
   readonly concurrent?: string;
   readonly hostToHost?: boolean;
   readonly progress?: boolean;
+  readonly fleet?: boolean;
+  readonly freshConnection?: boolean;
+  readonly heartbeat?: { readonly on: string; readonly file: string };
 }
 
 /** Drops undefined fields, so a step holds only what was said about it. */

@@ -1,5 +1,6 @@
 // What the plan tells the reviewer that no check can decide: the preset's warnings from the seed,
 // and the facts of this migration that a rollback or the next deploy cannot keep.
+import { GUARD_SECONDS } from '../../runbook/def.js';
 import type { InventoryHost, MigrationSpec } from '../types.js';
 import type { Preset } from '../model/catalog.js';
 import type { Ctx } from './types.js';
@@ -16,6 +17,7 @@ export function warningsOf(c: Omit<Ctx, 'warnings'>, m: MigrationSpec, p: Preset
       if (proxyInv?.nginx.virtualHosts[f.domain]?.locations[f.location]?.recommendedProxySettings === false) w.push(`${f.domain} ${f.location} does not set the Host header (recommendedProxySettings is off): while ${c.name} is planned nginx sends Host: ${f.upstream} to the backend, not its address; set recommendedProxySettings or proxy_set_header Host for it.`);
     }
   }
+  w.push(`The downtime window runs on ${to.name}, as the transient unit migen-${c.name}-cutover: the operator's machine may disconnect in it (migen run ${c.name} --resume reattaches). If ${to.name} itself goes down there, the guards revert by themselves after ${GUARD_SECONDS} s without its heartbeat: ${from.name} serves again with its state as of the stop${proxy && c.routeFiles.length ? `, ${proxy.name} routes back to it` : ''}; writes ${to.name} acknowledged in between are not copied back, and when ${to.name} boots again its copy starts unrouted (migen status shows it: stop it there).`);
   if (!m.verify && c.verify.length === 0) w.push('No verification checks: add verify entries, or the cutover is judged by the unit staying active only.');
   if (oldInv.stateVersion !== newInv.stateVersion) w.push(`system.stateVersion differs (${from.name}: ${oldInv.stateVersion ?? 'unset'}, ${to.name}: ${newInv.stateVersion ?? 'unset'}): defaults such as data directories and the PostgreSQL major follow it; pin them for ${m.service} on ${to.name}.`);
   if (owner && owner.uid === null) w.push(`${owner.name} has no fixed uid on ${from.name}: rsync maps owners by name, so ${to.name} must be deployed (users created) before the copy; the final dry run compares owners by name.`);

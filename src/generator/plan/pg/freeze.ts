@@ -9,7 +9,8 @@ import { inside, psql, psqlOut, READ_WRITE } from './psql.js';
 import { subscriptionOf } from './replicate.js';
 
 const cut = stepsOf('cutover');
-const W = { window: true } as const;
+// The freeze is in the window: the cutover coordinator on the new host runs it.
+const W = { window: true, fleet: true } as const;
 
 const CHECKSUM = `SELECT format('SELECT %L || '' '' || count(*) || '' '' || coalesce(sum(hashtext(t::text)::bigint), 0) FROM %I.%I t;', n.nspname || '.' || c.relname, n.nspname, c.relname)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace

@@ -2,14 +2,16 @@
 // start on the new host while the proxy switches, and the new backend checked through the proxy.
 import { pgApp, pgFreeze } from '../pg/index.js';
 import { stamp } from '../fence-steps.js';
-import { switchRoutes } from '../proxy.js';
+import { armGuard, disarmGuard, guardOf } from '../guard.js';
+import { guardedSwitch, unguardedRevert } from '../proxy.js';
 import { diffScript, passScript } from '../rsync.js';
 import { cmd } from '../shell.js';
 import { on, pipe, stepsOf } from '../step.js';
 import type { Ctx, Step } from '../types.js';
 
 const { command, check, compare, probe } = stepsOf('cutover');
-const W = { window: true } as const;
+// Every step of the window runs on the fleet (the cutover coordinator on the new host).
+const W = { window: true, fleet: true } as const;
 /** A file's path as part of a step id. */
 const slug = (p: string): string => p.replace(/[^A-Za-z0-9]+/g, '-');
 
@@ -21,9 +23,13 @@ export function cutover(c: Ctx, hot: boolean): Step[] {
   if (m) steps.push(command('maintenance-on', `maintenance mode on ${from.name}`, on(from.name, m.on), { undo: on(from.name, m.off) }));
   const app = hot ? pgApp(c) : { unit: c.unit, stop: cmd`systemctl stop ${c.unit}`, start: cmd`systemctl start ${c.unit}` };
   // The fence first: from here no activation, reboot or dependency starts the old service again.
+  // The old host's guard (armed in the same step, its script completed below) restarts it by
+  // itself when the coordinator falls silent before it confirmed the new host.
+  const guard = guardOf(c.name, 'old');
   const stop = `${stamp(fence, fence.moved)}\n${app.stop}`;
   const restart = `${cmd`rm -f ${fence.moved}`}\n${stamp(fence, fence.rolledBack)}\n${app.start}`;
-  steps.push(command('stop-old', `fence and stop ${app.unit} on ${from.name}${hot ? ' (PostgreSQL keeps running, read-only from the next step)' : ''}`, on(from.name, stop), { ...W, stopsService: true, undo: on(from.name, restart) }));
+  steps.push(command('stop-old', `fence and stop ${app.unit} on ${from.name}${hot ? ' (PostgreSQL keeps running, read-only from the next step)' : ''}, guarded: it restarts by itself unless the new host is confirmed`, on(from.name, stop),
+    { ...W, stopsService: true, undo: on(from.name, `${disarmGuard(guard)}\n${restart}`), heartbeat: { on: from.name, file: guard.heartbeat } }));
   if (hot) steps.push(...pgFreeze(c));
   steps.push(...finalCopy(c));
   for (const db of c.sqlite) {
@@ -37,20 +43,39 @@ export function cutover(c: Ctx, hot: boolean): Step[] {
   const first = c.routes.moved[0];
   const together = { ...W, undoOnFailure: true, ...(proxy && first ? { concurrent: 'start-and-route' } : {}) };
   // The fence lifted: from here the new host's unit may start, also after a reboot.
-  steps.push(command('start-new', `lift the fence and start ${app.unit} on ${to.name}${hot ? ': from here it takes writes' : ''}`, on(to.name, `${stamp(fence, fence.ready)}\n${app.start}`), { ...together, undo: on(to.name, `${app.stop}\n${cmd`rm -f ${fence.ready}`}`) }));
+  // Its guard stops it again when the coordinator falls silent before it confirmed the start.
+  const newGuard = guardOf(c.name, 'new');
+  const unstart = `${app.stop}\n${cmd`rm -f ${fence.ready}`}`;
+  steps.push(command('start-new', `lift the fence and start ${app.unit} on ${to.name}${hot ? ': from here it takes writes' : ''}, guarded: it stops by itself unless confirmed`,
+    on(to.name, `${armGuard(newGuard, `stopping ${app.unit} on ${to.name}`, unstart)}\n${stamp(fence, fence.ready)}\n${app.start}`),
+    { ...together, undo: on(to.name, `${disarmGuard(newGuard)}\n${unstart}`), heartbeat: { on: to.name, file: newGuard.heartbeat } }));
   if (proxy && first) {
     const domains = [...new Set(c.routes.moved.map((r) => r.domain))].join(', ');
     steps.push(
-      command('route-new', `${proxy.name} routes ${domains} to ${to.name} (route files, nginx reloaded)`, on(proxy.name, switchRoutes(c.routeFiles, 'new')), { ...together, undo: on(proxy.name, switchRoutes(c.routeFiles, 'old')) }),
+      command('route-new', `${proxy.name} routes ${domains} to ${to.name} (route files, nginx reloaded), guarded: it reverts by itself unless confirmed`, on(proxy.name, guardedSwitch(c.name, c.routeFiles)),
+        { ...together, undo: on(proxy.name, unguardedRevert(c.name, c.routeFiles)), heartbeat: { on: proxy.name, file: guardOf(c.name, 'routes').heartbeat } }),
       probe('backend-healthy', `${proxy.name} reaches the new backend ${first.to}`,
         on(proxy.name, cmd`code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -H ${`Host: ${first.domain}`} ${first.to}) && [ "$code" -ge 200 ] && [ "$code" -lt 500 ]`),
-        { intervalSeconds: 0.1, deadlineSeconds: 60 }, W),
+        { intervalSeconds: 0.1, deadlineSeconds: 60, ...lastCheck(c) }, W),
     );
   } else {
-    steps.push(probe('unit-active', `${c.unit} stays active on ${to.name}`, on(to.name, cmd`systemctl is-active --quiet ${c.unit}`), { intervalSeconds: 0.25, deadlineSeconds: 60 }, W));
+    steps.push(probe('unit-active', `${c.unit} stays active on ${to.name}`, on(to.name, cmd`systemctl is-active --quiet ${c.unit}`), { intervalSeconds: 0.25, deadlineSeconds: 60, ...lastCheck(c) }, W));
   }
-  return steps;
+  return armOldGuard(c, steps, restart);
 }
+
+/**
+ * The old host's guard runs what a rollback would run there: the undos of the cutover's steps on
+ * that host, newest first (the thaw of a frozen database, say), then the restart.
+ */
+function armOldGuard(c: Ctx, steps: Step[], restart: string): Step[] {
+  const undos = steps.flatMap((s) => (s.id !== 'stop-old' && s.undo && 'on' in s.undo && s.undo.on === c.from.name ? [s.undo.script] : [])).reverse();
+  const arm = armGuard(guardOf(c.name, 'old'), `restarting ${c.name} on ${c.from.name}`, [...undos, restart].join('\n'));
+  return steps.map((s) => (s.id === 'stop-old' && s.kind === 'command' && 'on' in s.run ? Object.freeze({ ...s, run: on(s.run.on, `${arm}\n${s.run.script}`) }) : s));
+}
+
+/** Without a verification the fleet can run, this check ends the window. */
+const lastCheck = (c: Ctx): { endsWindow?: true } => (c.verify.some((v) => v.http || (v.command && v.on && v.on !== 'operator')) ? {} : { endsWindow: true });
 
 /** The copy after the stop and the checks that it is complete, run at once (a SQLite check, which may create -shm, comes after). */
 function finalCopy(c: Ctx): Step[] {

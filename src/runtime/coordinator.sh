@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# migen's cutover coordinator: runs the critical section of a migration (from the stop on the old
+# host to the confirmed, verified start on the new one, and its automatic rollback) on the new
+# host, as a transient systemd unit, so that it finishes or rolls back when the operator's machine
+# disappears. The operator's `migen run` writes this bundle, starts it with systemd-run, streams
+# its journal and may go away at any moment; `migen run NAME --resume` reattaches.
+#
+#   coordinator.sh BUNDLE_DIR
+#
+# BUNDLE_DIR holds (written by the runtime, src/runtime/fleet.ts):
+#   config        NAME, RUN, SELF, NO_ROLLBACK (shell assignments, values quoted)
+#   hosts         "NAME TARGET" per line; TARGET "local" for this host, else an ssh destination
+#   steps         one line per step, tab-separated: IDX KIND ID GROUP WINDOW ENDS_WINDOW
+#                 UNDO_ON_FAILURE INTERVAL(s) INTERVAL_MS DEADLINE_MS FATAL ACCEPT MODE FRESH
+#                 HEARTBEAT_ON HEARTBEAT_FILE HAS_UNDO (lists comma-separated, "-" for none)
+#   IDX.SCRIPT.on the host of a script, or two hosts for a pipe; IDX.SCRIPT.1 (and .2) its bash
+#                 (SCRIPT: run, left, right, undo)
+#   pre           the undos of steps the operator ran before the window, newest first: "P.undo" names
+#   abort         (created by the operator on Ctrl-C) roll back now
+# It appends to BUNDLE_DIR/journal one line per event, tab-separated:
+#   MS EVENT IDX ID MESSAGE(base64)
+# events: start, restart, window-start, run, done, failed, undo, undone, undo-failed,
+# window-end, heartbeat-lost, result (ID = done | rolled-back | rollback-failed | failed).
+# Restart=on-failure restarts it after a crash: it then rolls back what an unfinished window did
+# (or records done when every step had finished), never runs a step twice.
+set -uo pipefail
+set -m # every step in its own process group, so an abort can stop all of it
+
+B=${1:?usage: coordinator.sh BUNDLE_DIR}
+J=$B/journal
+# shellcheck source=/dev/null
+. "$B/config"
+
+now() { date +%s%3N; }
+b64() { printf '%s' "$1" | base64 -w0; }
+log() { printf '%s\t%s\t%s\t%s\t%s\n' "$(now)" "$1" "${2:--}" "${3:--}" "$(b64 "${4:-}")" >>"$J"; }
+
+SSH=(ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=10 -o ServerAliveInterval=5 -o ServerAliveCountMax=3
+  -o ControlMaster=auto -o "ControlPath=$HOME/.ssh/migen-cutover-%C" -o ControlPersist=120)
+FRESH=(ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=10 -o ControlMaster=no -o ControlPath=none)
+mkdir -p -m 0700 "$HOME/.ssh"
+
+target() { awk -v h="$1" '$1 == h { print $2; exit }' "$B/hosts"; }
+
+# One host's part of a script. $3: it reads a pipe (its bash travels on ssh's command line, not
+# on stdin); $4: over a new connection.
+part() {
+  local t body ssh=("${SSH[@]}")
+  t=$(target "$1")
+  [ "${4:-0}" = 1 ] && ssh=("${FRESH[@]}")
+  if [ "$3" = 1 ]; then
+    body=$(printf 'set -euo pipefail\ncd /\n'; cat "$2")
+    if [ "$t" = local ]; then bash -c "$body"; else "${ssh[@]}" "$t" "bash -c \"\$(echo $(b64 "$body") | base64 -d)\""; fi
+  else
+    body=$(printf 'set -euo pipefail\ncd /\n{\n'; cat "$2"; printf '\n} </dev/null\n')
+    if [ "$t" = local ]; then bash -s <<<"$body"; else "${ssh[@]}" "$t" bash -s <<<"$body"; fi
+  fi
+}
+
+# A script of step $1 ($2: run, left, right, undo); $3: fresh connection.
+script() {
+  local on
+  read -ra on <"$B/$1.$2.on"
+  if [ "${#on[@]}" = 1 ]; then part "${on[0]}" "$B/$1.$2.1" 0 "${3:-0}"
+  else part "${on[0]}" "$B/$1.$2.1" 0 "${3:-0}" | part "${on[1]}" "$B/$1.$2.2" 1 "${3:-0}"; fi
+}
+
+in_list() { [ "$2" != - ] && [[ ",$2," == *",$1,"* ]]; }
+tail8() { tail -n 8 "$1" 2>/dev/null; }
+
+# Runs step line "$@" (the fields of steps); writes IDX.status (done|failed) and IDX.msg.
+step() {
+  local idx=$1 kind=$2 interval=$8 interval_ms=$9 deadline_ms=${10} fatal=${11} accept=${12} mode=${13} fresh=${14} rc end
+  : >"$B/$idx.msg"
+  case $kind in
+    command)
+      script "$idx" run "$fresh" >"$B/$idx.out" 2>"$B/$idx.err"; rc=$?
+      if [ "$rc" = 0 ] || in_list "$rc" "$accept"; then echo done >"$B/$idx.status"; return; fi
+      { echo "exit $rc"; tail8 "$B/$idx.err"; } >"$B/$idx.msg" ;;
+    check)
+      script "$idx" run "$fresh" >"$B/$idx.out" 2>"$B/$idx.err"; rc=$?
+      if [ "$rc" = 0 ]; then echo done >"$B/$idx.status"; return; fi
+      { cat "$B/$idx.failure"; tail8 "$B/$idx.err"; } >"$B/$idx.msg" ;;
+    compare)
+      script "$idx" left "$fresh" >"$B/$idx.l" 2>"$B/$idx.err" & local lp=$!
+      script "$idx" right "$fresh" >"$B/$idx.r" 2>>"$B/$idx.err"; rc=$?
+      wait "$lp"; local lrc=$?
+      local a b; a=$(tr -d '[:space:]' <"$B/$idx.l"); b=$(tr -d '[:space:]' <"$B/$idx.r")
+      if [ "$lrc" = 0 ] && [ "$rc" = 0 ] && { { [ "$mode" = equal ] && [ "$a" = "$b" ]; } || { [ "$mode" = fits ] && [ -n "$a" ] && [ -n "$b" ] && [ $((a * 11 / 10)) -le "$b" ]; }; }; then
+        echo done >"$B/$idx.status"; return
+      fi
+      { printf '%s' "$(cat "$B/$idx.failure")"; echo " (left: ${a:0:80}; right: ${b:0:80})"; tail8 "$B/$idx.err"; } >"$B/$idx.msg" ;;
+    probe)
+      end=$(( $(now) + deadline_ms ))
+      while :; do
+        script "$idx" run "$fresh" >"$B/$idx.out" 2>"$B/$idx.err"; rc=$?
+        if [ "$rc" = 0 ]; then echo done >"$B/$idx.status"; return; fi
+        if in_list "$rc" "$fatal"; then { echo "failed (exit $rc, not retried)"; tail8 "$B/$idx.err"; } >"$B/$idx.msg"; break; fi
+        if [ $(( $(now) + interval_ms )) -gt "$end" ]; then { echo "still failing after $((deadline_ms / 1000)) s:"; tail8 "$B/$idx.err"; tail8 "$B/$idx.out"; } >"$B/$idx.msg"; break; fi
+        sleep "$interval"
+      done ;;
+    *) echo "coordinator: unknown step kind $kind" >"$B/$idx.msg" ;;
+  esac
+  echo failed >"$B/$idx.status"
+}
+
+status_of() { cat "$B/$1.status" 2>/dev/null || echo none; }
+field() { awk -F'\t' -v i="$1" -v f="$2" '$1 == i { print $f; exit }' "$B/steps"; }
+
+# Heartbeats: one loop per host and file, touching it every 5 s (its guard reverts after 20 s
+# without), from the step that armed the guard until the coordinator exits.
+HB=()
+HB_SEEN=" "
+heartbeat_start() { # host file
+  case $HB_SEEN in *" $1:$2 "*) return ;; esac
+  HB_SEEN="$HB_SEEN$1:$2 "
+  (while :; do part "$1" <(printf 'touch %q\n' "$2") 0 0 >/dev/null 2>&1; sleep 5; done) &
+  HB+=($!)
+}
+heartbeat_stop() { local p; for p in "${HB[@]}"; do kill -- -"$p" 2>/dev/null; kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; HB=(); }
+trap heartbeat_stop EXIT
+# --no-rollback: the guards beside the heartbeat files exit without reverting.
+hold_guards() {
+  local h f
+  for hf in $HB_SEEN; do h=${hf%%:*}; f=${hf#*:}; part "$h" <(printf 'touch %q\n' "${f%/*}/hold") 0 0 >/dev/null 2>&1; done
+}
+
+# The undos of the window's steps that ran (and of a failed one that may have half-happened),
+# newest first, then those of the steps before the window.
+rollback() {
+  local ok=1 idx
+  for idx in $(awk -F'\t' '{ print $1 }' "$B/steps" | sort -rn); do
+    [ "$(field "$idx" 17)" = 1 ] || continue
+    local st; st=$(status_of "$idx")
+    if [ "$st" = done ] || { [ "$(field "$idx" 7)" = 1 ] && { [ "$st" = failed ] || [ "$st" = running ]; }; }; then
+      undo_one "$idx" "$(field "$idx" 3)" || { ok=0; break; }
+    fi
+  done
+  if [ "$ok" = 1 ] && [ -s "$B/pre" ]; then
+    while read -r p id; do undo_one "$p" "$id" || { ok=0; break; }; done <"$B/pre"
+  fi
+  [ "$ok" = 1 ]
+}
+undo_one() {
+  [ -e "$B/$1.undone" ] && return 0
+  log undo "$1" "$2"
+  if script "$1" undo 0 >"$B/$1.undo.out" 2>"$B/$1.undo.err"; then : >"$B/$1.undone"; log undone "$1" "$2"; return 0; fi
+  log undo-failed "$1" "$2" "$(tail8 "$B/$1.undo.err")"
+  return 1
+}
+
+finish_failed() { # idx id message
+  if [ "$NO_ROLLBACK" = 1 ]; then hold_guards; log result - failed "$3"; exit 0; fi
+  if rollback; then log result - rolled-back "$3"; else log result - rollback-failed "$3"; fi
+  exit 0
+}
+
+# Restarted after a crash (or started twice): never run a step twice.
+if grep -q "	result	" "$J" 2>/dev/null; then exit 0; fi
+if [ -s "$J" ]; then
+  log restart
+  while IFS=$'\t' read -r _ ev idx _ _; do
+    case $ev in run) echo running >"$B/$idx.status" ;; done) echo done >"$B/$idx.status" ;; failed) echo failed >"$B/$idx.status" ;; undone) : >"$B/$idx.undone" ;; esac
+  done <"$J"
+  # the guards of what the window did stay quiet while this decides
+  while IFS=$'\t' read -ra s; do [ "${s[14]}" != - ] && [ "$(status_of "${s[0]}")" != none ] && heartbeat_start "${s[14]}" "${s[15]}"; done <"$B/steps"
+  if awk -F'\t' '{ print $1 }' "$B/steps" | while read -r i; do [ "$(status_of "$i")" = done ] || exit 1; done; then log result - done 'every step had finished before the restart'; exit 0; fi
+  finish_failed - - 'the coordinator was restarted in the middle of the cutover: rolled back what it had done'
+fi
+
+log start - "$RUN"
+mapfile -t LINES <"$B/steps"
+n=${#LINES[@]}
+i=0
+while [ "$i" -lt "$n" ]; do
+  IFS=$'\t' read -ra f <<<"${LINES[$i]}"
+  if [ -e "$B/abort" ]; then finish_failed "${f[0]}" "${f[2]}" 'interrupted by the operator'; fi
+  # a concurrent group: consecutive steps with the same group name run at once
+  batch=("$i"); group=${f[3]}
+  while [ "$group" != - ] && [ $((i + ${#batch[@]})) -lt "$n" ]; do
+    IFS=$'\t' read -ra g <<<"${LINES[$((i + ${#batch[@]}))]}"
+    [ "${g[3]}" = "$group" ] || break
+    batch+=($((i + ${#batch[@]})))
+  done
+  pids=()
+  for k in "${batch[@]}"; do
+    IFS=$'\t' read -ra s <<<"${LINES[$k]}"
+    if [ "${s[4]}" = 1 ] && ! grep -q "	window-start	" "$J"; then log window-start "${s[0]}" "${s[2]}"; fi
+    echo running >"$B/${s[0]}.status"
+    log run "${s[0]}" "${s[2]}"
+    step "${s[@]}" &
+    pids+=($!)
+  done
+  # wait for the batch, stopping it when the operator aborts
+  while :; do
+    alive=0
+    for p in "${pids[@]}"; do if kill -0 "$p" 2>/dev/null; then alive=1; fi; done
+    [ "$alive" = 0 ] && break
+    if [ -e "$B/abort" ]; then for p in "${pids[@]}"; do kill -- -"$p" 2>/dev/null; done; fi
+    sleep 0.05
+  done
+  for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  failed=""
+  for k in "${batch[@]}"; do
+    IFS=$'\t' read -ra s <<<"${LINES[$k]}"
+    if [ "$(status_of "${s[0]}")" = done ]; then
+      log done "${s[0]}" "${s[2]}" "$(tail8 "$B/${s[0]}.out")"
+      [ "${s[5]}" = 1 ] && log window-end "${s[0]}" "${s[2]}"
+      [ "${s[14]}" != - ] && heartbeat_start "${s[14]}" "${s[15]}"
+    else
+      [ -e "$B/abort" ] && echo 'interrupted by the operator' >>"$B/${s[0]}.msg"
+      echo failed >"$B/${s[0]}.status"
+      log failed "${s[0]}" "${s[2]}" "$(cat "$B/${s[0]}.msg")"
+      failed=${failed:-${s[0]}}
+    fi
+  done
+  if [ -n "$failed" ]; then finish_failed "$failed" "$(field "$failed" 3)" "$(cat "$B/$failed.msg")"; fi
+  i=$((i + ${#batch[@]}))
+done
+heartbeat_stop
+log result - done 'the cutover finished: stopped, copied, checked, started, routed, verified and confirmed'
