@@ -244,6 +244,17 @@ describe('switch-to-configuration and systemd stand-ins', () => {
   });
 });
 
+test('units start with every signal at its default, as systemd starts them: KillSignal=SIGINT stops a process that does not handle it', async () => {
+  const { lab } = ctx;
+  await lab.defineUnit('h002', 'intd', { exec: ['/bin/sleep', '1000'], killSignal: 'SIGINT', stopTimeoutSec: 8 });
+  await sh(lab, 'h002', 'systemctl start intd');
+  expect(await sh(lab, 'h002', 'grep SigIgn /proc/$(systemctl show -P MainPID intd)/status')).toBe('SigIgn:\t0000000000000000\n');
+  const t0 = Date.now();
+  await sh(lab, 'h002', 'systemctl stop intd');
+  expect(Date.now() - t0).toBeLessThan(4000); // SIGINT ended it; not the SIGKILL after 8 s
+  expect(await sh(lab, 'h002', 'journalctl -u intd')).not.toContain('timed out');
+});
+
 describe('systemd-run stand-in', () => {
   test('a transient service outlives the ssh session that started it (link cut, client killed); its environment is clean; its output is in its journal', async () => {
     const { lab } = ctx;
@@ -296,6 +307,14 @@ describe('systemd-run stand-in', () => {
     expect(await show(lab, 'h001', 'bad', 'ActiveState,Result,ExecMainStatus')).toEqual(['ActiveState=failed', 'Result=exit-code', 'ExecMainStatus=7']); // failed units stay loaded
     await sh(lab, 'h001', "systemd-run -q --collect --unit=bad2 /bin/sh -c 'exit 7'");
     await waitFor('bad2 collected', () => show(lab, 'h001', 'bad2', 'LoadState'), (v) => v[0] === 'LoadState=not-found');
+
+    // a restart keeps a transient unit (it is not collected between the stop and the start)
+    await sh(lab, 'h001', 'systemd-run -q --unit=rs sleep 603');
+    const rs0 = await mainPid(lab, 'h001', 'rs');
+    await sh(lab, 'h001', 'systemctl restart rs');
+    expect(await show(lab, 'h001', 'rs', 'LoadState,ActiveState')).toEqual(['LoadState=loaded', 'ActiveState=active']);
+    expect(await mainPid(lab, 'h001', 'rs')).not.toBe(rs0);
+    await sh(lab, 'h001', 'systemctl stop rs');
 
     // a stop is no failure either: Restart=always ends with it (no process of the unit is left to restart it)
     await sh(lab, 'h001', 'systemd-run -q --unit=always -p Restart=always -p RestartSec=100ms sleep 601 && systemctl stop always');

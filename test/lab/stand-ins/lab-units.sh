@@ -181,7 +181,9 @@ supervise() {
   trap ':' TERM INT HUP
   policy=$(defval "$def" restart no); rsec=$(defval "$def" restart.sec 0.1); rmax=$(defval "$def" runtime.max "")
   while :; do
-    "$def/run" &
+    # a background job of a shell without job control starts with SIGINT and SIGQUIT ignored;
+    # systemd starts services with every signal at its default
+    env --default-signal=INT,QUIT "$def/run" &
     child=$!
     killer=
     if [[ -n $rmax ]]; then
@@ -231,8 +233,7 @@ supervise() {
       fi
     fi
     rm -f "$d/pid" "$d/auto-restart"
-    [[ $(<"$d/result") == success ]] || : >"$d/failed"
-    gc_unit "$u"
+    if [[ $(<"$d/result") == success ]]; then gc_unit "$u" inactive; else : >"$d/failed"; gc_unit "$u" failed; fi
     exit 0
   done
 }
@@ -286,11 +287,11 @@ timer_substate() {
 
 # CollectMode= (default inactive; --collect: inactive-or-failed) for transient units: an
 # inactive transient unit is unloaded unless a timer still refers to it
-gc_unit() {
+gc_unit() { # unit [its state, when the caller knows it: the supervisor itself]
   local u=$1 d=$LAB_STATE/$1 st t
   is_transient "$u" || return 0
-  [[ -e $d/ref ]] && return 0 # systemd-run --wait still reads it
-  st=$(unit_state "$u")
+  [[ -e $d/ref || -n ${LAB_NO_GC:-} ]] && return 0 # systemd-run --wait still reads it; a restart's stop
+  st=${2:-$(unit_state "$u")}
   case $u in
     *.timer)
       [[ $st == inactive ]] || return 0
