@@ -66,7 +66,8 @@
  * - TLS: a lab CA (EC P-256, openssl) is made at start; `system()` issues one certificate for every
  *   server name it is given and every vhost also listens on 443 with it. The CA is in operatorEnv
  *   as CURL_CA_BUNDLE and SSL_CERT_FILE (lab.caFile), so the operator's curl verifies the proxy
- *   like a real client (no -k anywhere).
+ *   like a real client (no -k anywhere); every host has it in its system trust store
+ *   (/etc/ssl/certs/ca-certificates.crt, bind-mounted per host), so a host's curl verifies too.
  * - The operator's TMPDIR is <lab.dir>/t (ssh control sockets of a killed runbook stay in the lab).
  * - `hostEnv` adds variables to a host's ssh sessions (sshd SetEnv) and lab.exec, the way a
  *   host's own environment would carry them (e.g. RESTIC_PASSWORD_FILE: no secret in a runbook).
@@ -565,6 +566,14 @@ class LabImpl implements Lab {
       } else {
         lines.push(`mount --bind ${sq(path.join(h.dir, sub))} ${target}`);
       }
+    }
+    // The lab CA is in the host's system trust store, as a real host trusts its certificates'
+    // issuer (NixOS: security.pki.certificateFiles end up in /etc/ssl/certs/ca-certificates.crt):
+    // curl on the host, in an ssh session or a systemd unit, verifies the lab's vhosts.
+    const SYSTEM_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
+    if (fs.existsSync(SYSTEM_BUNDLE)) {
+      fs.writeFileSync(path.join(h.dir, 'ca-certificates.crt'), `${fs.readFileSync(SYSTEM_BUNDLE, 'utf8')}\n${fs.readFileSync(this.caFile, 'utf8')}`);
+      lines.push(`mount --bind ${sq(path.join(h.dir, 'ca-certificates.crt'))} ${SYSTEM_BUNDLE}`);
     }
     // hide every host's directories (including this one's) from the host's processes
     lines.push(`mount -t tmpfs -o size=64k,mode=0700 ${this.id}-hidden ${sq(path.join(this.dir, 'hosts'))}`);
