@@ -83,12 +83,22 @@ export async function setupVaultwarden(lab: Lab, opts: { h002Env?: Record<string
  * current configuration is activated again (nginx reloaded; vaultwarden, wanted, starts).
  */
 export async function resetVaultwarden(lab: Lab, root: string): Promise<void> {
-  await must(lab, 'h002', `systemctl stop vaultwarden; rm -rf ${VW_STATE} /var/lib/migen/vaultwarden /var/lib/migen/vaultwarden.target /run/systemd/system/vaultwarden.service.d`);
+  // a run's transient units (the coordinator, the guards) and its locks, markers and journals go
+  const units = ['cutover', 'guard-old', 'guard-new', 'guard-routes'].map((u) => `migen-vaultwarden-${u}`).join(' ');
+  for (const h of ['o001', 'h002']) await must(lab, h, `systemctl stop ${units} 2>/dev/null; rm -rf /var/lib/migen/lock /var/lib/migen/vaultwarden`);
+  await must(lab, 'h002', `systemctl stop vaultwarden; rm -rf ${VW_STATE} /run/systemd/system/vaultwarden.service.d`);
   const current = (await must(lab, 'o001', 'readlink /run/current-system')).trim();
-  await must(lab, 'o001', `rm -f /var/lib/migen/vaultwarden/moved /var/lib/migen/nginx/vaultwarden/0.upstream /run/migen/vaultwarden.lock
+  await must(lab, 'o001', `rm -f /var/lib/migen/nginx/vaultwarden/0.upstream
 ( ${activateAndSettle(`${current}/bin/switch-to-configuration`)}
 ) >/dev/null || exit 1; systemctl start vaultwarden && systemctl is-active -q vaultwarden`);
   fs.rmSync(`${root}/.migen`, { recursive: true, force: true });
+}
+
+/** The hosts (of these) that hold a run's lock (/var/lib/migen/lock, the runbooks' LOCK_PATH). */
+export async function locked(lab: Lab, hosts = lab.hosts.map((h) => h.name)): Promise<string[]> {
+  const out: string[] = [];
+  for (const h of hosts) if ((await lab.exec(h, 'test -e /var/lib/migen/lock')).code === 0) out.push(h);
+  return out;
 }
 
 export async function activeOn(lab: Lab, unit: string, hosts: string[]): Promise<string[]> {

@@ -27,7 +27,8 @@ export function switchRoutes(files: readonly RouteFile[], to: 'old' | 'new'): st
   return [
     "before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)",
     cmd`install -d -m 0755 ${dirs}`,
-    ...files.map((f) => cmd`printf '%s\\n' ${f[to]} > ${`${f.file}.migen-tmp`} && mv -f ${`${f.file}.migen-tmp`} ${f.file}`),
+    // unchanged files are left alone (an undo after a switch that could not write them succeeds)
+    ...files.map((f) => cmd`[ "$(cat ${f.file} 2>/dev/null)" = ${f[to]} ] || { printf '%s\\n' ${f[to]} > ${`${f.file}.migen-tmp`} && mv -f ${`${f.file}.migen-tmp`} ${f.file}; }`),
     'systemctl reload nginx',
     ...SETTLE,
   ].join('\n');
