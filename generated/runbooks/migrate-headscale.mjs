@@ -312,7 +312,7 @@ done
 echo "no heartbeat for 20 s: restarting headscale on l001"
 before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
 install -d -m 0755 /var/lib/migen/nginx/headscale
-[ "$(cat /var/lib/migen/nginx/headscale/0.upstream 2>/dev/null)" = 'server 127.0.0.1:8080;' ] || { printf '%s\n' 'server 127.0.0.1:8080;' > /var/lib/migen/nginx/headscale/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/headscale/0.upstream.migen-tmp /var/lib/migen/nginx/headscale/0.upstream; }
+if [ "$(cat /var/lib/migen/nginx/headscale/0.upstream 2>/dev/null)" != 'server 127.0.0.1:8080;' ]; then printf '%s\n' 'server 127.0.0.1:8080;' > /var/lib/migen/nginx/headscale/0.upstream.migen-tmp; mv -f /var/lib/migen/nginx/headscale/0.upstream.migen-tmp /var/lib/migen/nginx/headscale/0.upstream; fi
 systemctl reload nginx
 for i in $(seq 1 200); do
   now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
@@ -400,7 +400,7 @@ done
 echo "no heartbeat for 20 s: routing headscale back to l001"
 before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
 install -d -m 0755 /var/lib/migen/nginx/headscale
-[ "$(cat /var/lib/migen/nginx/headscale/0.upstream 2>/dev/null)" = 'server 127.0.0.1:8080;' ] || { printf '%s\n' 'server 127.0.0.1:8080;' > /var/lib/migen/nginx/headscale/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/headscale/0.upstream.migen-tmp /var/lib/migen/nginx/headscale/0.upstream; }
+if [ "$(cat /var/lib/migen/nginx/headscale/0.upstream 2>/dev/null)" != 'server 127.0.0.1:8080;' ]; then printf '%s\n' 'server 127.0.0.1:8080;' > /var/lib/migen/nginx/headscale/0.upstream.migen-tmp; mv -f /var/lib/migen/nginx/headscale/0.upstream.migen-tmp /var/lib/migen/nginx/headscale/0.upstream; fi
 systemctl reload nginx
 for i in $(seq 1 200); do
   now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
@@ -542,7 +542,7 @@ rm -f /var/lib/migen/headscale/ready`,
         on: 'l001',
         script: String.raw`before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
 install -d -m 0755 /var/lib/migen/nginx/headscale
-[ "$(cat /var/lib/migen/nginx/headscale/0.upstream 2>/dev/null)" = 'server 100.64.0.30:8080;' ] || { printf '%s\n' 'server 100.64.0.30:8080;' > /var/lib/migen/nginx/headscale/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/headscale/0.upstream.migen-tmp /var/lib/migen/nginx/headscale/0.upstream; }
+if [ "$(cat /var/lib/migen/nginx/headscale/0.upstream 2>/dev/null)" != 'server 100.64.0.30:8080;' ]; then printf '%s\n' 'server 100.64.0.30:8080;' > /var/lib/migen/nginx/headscale/0.upstream.migen-tmp; mv -f /var/lib/migen/nginx/headscale/0.upstream.migen-tmp /var/lib/migen/nginx/headscale/0.upstream; fi
 systemctl reload nginx
 for i in $(seq 1 200); do
   now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
@@ -556,7 +556,7 @@ done`,
         on: 'l001',
         script: String.raw`before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
 install -d -m 0755 /var/lib/migen/nginx/headscale
-[ "$(cat /var/lib/migen/nginx/headscale/0.upstream 2>/dev/null)" = 'server 127.0.0.1:8080;' ] || { printf '%s\n' 'server 127.0.0.1:8080;' > /var/lib/migen/nginx/headscale/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/headscale/0.upstream.migen-tmp /var/lib/migen/nginx/headscale/0.upstream; }
+if [ "$(cat /var/lib/migen/nginx/headscale/0.upstream 2>/dev/null)" != 'server 127.0.0.1:8080;' ]; then printf '%s\n' 'server 127.0.0.1:8080;' > /var/lib/migen/nginx/headscale/0.upstream.migen-tmp; mv -f /var/lib/migen/nginx/headscale/0.upstream.migen-tmp /var/lib/migen/nginx/headscale/0.upstream; fi
 systemctl reload nginx
 for i in $(seq 1 200); do
   now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "

@@ -324,7 +324,7 @@ done
 echo "no heartbeat for 20 s: restarting vaultwarden on o001"
 before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
 install -d -m 0755 /var/lib/migen/nginx/vaultwarden
-[ "$(cat /var/lib/migen/nginx/vaultwarden/0.upstream 2>/dev/null)" = 'server 127.0.0.1:8222;' ] || { printf '%s\n' 'server 127.0.0.1:8222;' > /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp /var/lib/migen/nginx/vaultwarden/0.upstream; }
+if [ "$(cat /var/lib/migen/nginx/vaultwarden/0.upstream 2>/dev/null)" != 'server 127.0.0.1:8222;' ]; then printf '%s\n' 'server 127.0.0.1:8222;' > /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp; mv -f /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp /var/lib/migen/nginx/vaultwarden/0.upstream; fi
 systemctl reload nginx
 for i in $(seq 1 200); do
   now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
@@ -412,7 +412,7 @@ done
 echo "no heartbeat for 20 s: routing vaultwarden back to o001"
 before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
 install -d -m 0755 /var/lib/migen/nginx/vaultwarden
-[ "$(cat /var/lib/migen/nginx/vaultwarden/0.upstream 2>/dev/null)" = 'server 127.0.0.1:8222;' ] || { printf '%s\n' 'server 127.0.0.1:8222;' > /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp /var/lib/migen/nginx/vaultwarden/0.upstream; }
+if [ "$(cat /var/lib/migen/nginx/vaultwarden/0.upstream 2>/dev/null)" != 'server 127.0.0.1:8222;' ]; then printf '%s\n' 'server 127.0.0.1:8222;' > /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp; mv -f /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp /var/lib/migen/nginx/vaultwarden/0.upstream; fi
 systemctl reload nginx
 for i in $(seq 1 200); do
   now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
@@ -554,7 +554,7 @@ rm -f /var/lib/migen/vaultwarden/ready`,
         on: 'o001',
         script: String.raw`before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
 install -d -m 0755 /var/lib/migen/nginx/vaultwarden
-[ "$(cat /var/lib/migen/nginx/vaultwarden/0.upstream 2>/dev/null)" = 'server 100.64.0.20:8222;' ] || { printf '%s\n' 'server 100.64.0.20:8222;' > /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp /var/lib/migen/nginx/vaultwarden/0.upstream; }
+if [ "$(cat /var/lib/migen/nginx/vaultwarden/0.upstream 2>/dev/null)" != 'server 100.64.0.20:8222;' ]; then printf '%s\n' 'server 100.64.0.20:8222;' > /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp; mv -f /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp /var/lib/migen/nginx/vaultwarden/0.upstream; fi
 systemctl reload nginx
 for i in $(seq 1 200); do
   now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
@@ -568,7 +568,7 @@ done`,
         on: 'o001',
         script: String.raw`before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
 install -d -m 0755 /var/lib/migen/nginx/vaultwarden
-[ "$(cat /var/lib/migen/nginx/vaultwarden/0.upstream 2>/dev/null)" = 'server 127.0.0.1:8222;' ] || { printf '%s\n' 'server 127.0.0.1:8222;' > /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp /var/lib/migen/nginx/vaultwarden/0.upstream; }
+if [ "$(cat /var/lib/migen/nginx/vaultwarden/0.upstream 2>/dev/null)" != 'server 127.0.0.1:8222;' ]; then printf '%s\n' 'server 127.0.0.1:8222;' > /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp; mv -f /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp /var/lib/migen/nginx/vaultwarden/0.upstream; fi
 systemctl reload nginx
 for i in $(seq 1 200); do
   now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "

@@ -646,7 +646,7 @@ done
 echo "no heartbeat for 20 s: routing zitadel back to h001"
 before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
 install -d -m 0755 /var/lib/migen/nginx/zitadel
-[ "$(cat /var/lib/migen/nginx/zitadel/0.upstream 2>/dev/null)" = 'server 100.64.0.13:80;' ] || { printf '%s\n' 'server 100.64.0.13:80;' > /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp /var/lib/migen/nginx/zitadel/0.upstream; }
+if [ "$(cat /var/lib/migen/nginx/zitadel/0.upstream 2>/dev/null)" != 'server 100.64.0.13:80;' ]; then printf '%s\n' 'server 100.64.0.13:80;' > /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp; mv -f /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp /var/lib/migen/nginx/zitadel/0.upstream; fi
 systemctl reload nginx
 for i in $(seq 1 200); do
   now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
@@ -851,7 +851,7 @@ rm -f /var/lib/migen/zitadel/ready`,
         on: 'o001',
         script: String.raw`before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
 install -d -m 0755 /var/lib/migen/nginx/zitadel
-[ "$(cat /var/lib/migen/nginx/zitadel/0.upstream 2>/dev/null)" = 'server 100.64.0.20:80;' ] || { printf '%s\n' 'server 100.64.0.20:80;' > /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp /var/lib/migen/nginx/zitadel/0.upstream; }
+if [ "$(cat /var/lib/migen/nginx/zitadel/0.upstream 2>/dev/null)" != 'server 100.64.0.20:80;' ]; then printf '%s\n' 'server 100.64.0.20:80;' > /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp; mv -f /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp /var/lib/migen/nginx/zitadel/0.upstream; fi
 systemctl reload nginx
 for i in $(seq 1 200); do
   now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
@@ -865,7 +865,7 @@ done`,
         on: 'o001',
         script: String.raw`before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
 install -d -m 0755 /var/lib/migen/nginx/zitadel
-[ "$(cat /var/lib/migen/nginx/zitadel/0.upstream 2>/dev/null)" = 'server 100.64.0.13:80;' ] || { printf '%s\n' 'server 100.64.0.13:80;' > /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp /var/lib/migen/nginx/zitadel/0.upstream; }
+if [ "$(cat /var/lib/migen/nginx/zitadel/0.upstream 2>/dev/null)" != 'server 100.64.0.13:80;' ]; then printf '%s\n' 'server 100.64.0.13:80;' > /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp; mv -f /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp /var/lib/migen/nginx/zitadel/0.upstream; fi
 systemctl reload nginx
 for i in $(seq 1 200); do
   now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "

@@ -47,7 +47,7 @@ describe('warm migration under faults (vaultwarden o001 -> h002, generated runbo
     const probe = await prober.stop();
     expect(r.code, r.stdout + r.stderr).toBe(3);
     // the coordinator on h002 ran the window and rolled it back by itself
-    expect(r.stderr).toMatch(/failed: exit 1[\s\S]*/);
+    expect(r.stderr).toMatch(/failed \(start-new\): exit 1 on h002/);
     expect(r.stdout + r.stderr).toMatch(/rolled back on h002/);
     const report = readReport(root, 'vaultwarden');
     expect(report.result).toBe('rolled-back');

@@ -27,8 +27,9 @@ export function switchRoutes(files: readonly RouteFile[], to: 'old' | 'new'): st
   return [
     "before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)",
     cmd`install -d -m 0755 ${dirs}`,
-    // unchanged files are left alone (an undo after a switch that could not write them succeeds)
-    ...files.map((f) => cmd`[ "$(cat ${f.file} 2>/dev/null)" = ${f[to]} ] || { printf '%s\\n' ${f[to]} > ${`${f.file}.migen-tmp`} && mv -f ${`${f.file}.migen-tmp`} ${f.file}; }`),
+    // Unchanged files are left alone (an undo after a switch that could not write them succeeds).
+    // An if, not `[ ] || { a && b; }`: bash ignores -e inside such a list, so a failed write would pass.
+    ...files.map((f) => cmd`if [ "$(cat ${f.file} 2>/dev/null)" != ${f[to]} ]; then printf '%s\\n' ${f[to]} > ${`${f.file}.migen-tmp`}; mv -f ${`${f.file}.migen-tmp`} ${f.file}; fi`),
     'systemctl reload nginx',
     ...SETTLE,
   ].join('\n');
