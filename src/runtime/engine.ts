@@ -229,6 +229,7 @@ export class Engine {
       case 'rolled-back': return { result: 'rolled-back', message: `rolled back on ${host}: ${e.message}` };
       case 'rollback-failed': return { result: 'rollback-failed', message: `the rollback on ${host} is incomplete: ${e.message}` };
       case 'detached': return { result: 'interrupted', message: e.message, keepRunning: true };
+      case 'lost': r.out.err(r.out.red(`\n${e.message}`)); return { result: 'failed', message: e.message, keepRunning: true };
       default: {
         r.out.err(r.out.red(`\nthe cutover on ${host} failed and was not rolled back (--no-rollback): ${e.message}\nTo undo by hand, in this order:`));
         for (const x of doneUndos(r)) dryUndo(r, x);

@@ -41,7 +41,8 @@ export async function defineVaultwarden(lab: Lab, host: 'o001' | 'h002', env: Re
   await lab.defineUnit(host, 'vaultwarden', {
     exec: ['/usr/bin/python3', APP_PY],
     env: { STATE_DIR: VW_STATE, LISTEN: listen, ...env },
-    ready: { http: `http://${listen}/alive` },
+    // an UNHEALTHY service answers 503: it is ready once it listens
+    ready: env.UNHEALTHY ? { tcp: Number(listen.split(':')[1]) } : { http: `http://${listen}/alive` },
   });
 }
 

@@ -123,10 +123,12 @@ export interface MigenRun {
 /**
  * `node bin/migen.js run NAME --yes --root ROOT --ssh-config <lab> ...extra` as the operator.
  * `yes: false` leaves out --yes: stdin is no terminal, so the confirmation is refused.
+ * `laptop: true` runs it in the lab's laptop namespace (its link can be cut on its own).
  */
-export function migenRun(lab: Lab, name: string, root: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}, opts: { yes?: boolean } = {}): MigenRun {
+export function migenRun(lab: Lab, name: string, root: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}, opts: { yes?: boolean; laptop?: boolean } = {}): MigenRun {
   const t0 = Date.now();
-  const child = lab.operatorSpawn([process.execPath, MIGEN, 'run', name, ...(opts.yes === false ? [] : ['--yes']), '--root', root, '--ssh-config', lab.sshConfig, ...extra], {
+  // `laptop`: from the operator's own link (lab.setLaptopLink cuts it), not the clients' namespace
+  const child = (opts.laptop ? lab.laptopSpawn.bind(lab) : lab.operatorSpawn.bind(lab))([process.execPath, MIGEN, 'run', name, ...(opts.yes === false ? [] : ['--yes']), '--root', root, '--ssh-config', lab.sshConfig, ...extra], {
     cwd: REPO,
     env: { NO_COLOR: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -146,6 +146,14 @@ export interface Lab {
   caFile: string;
   operator(cmd: string[], opts?: RunOptions): Promise<ExecResult>;
   operatorSpawn(cmd: string[], opts?: SpawnOpts): ChildProcess;
+  /**
+   * The operator's machine on a link of its own (a "laptop": namespace `<id>-laptop`, address
+   * laptopAddress, one veth on the bridge), so that a test can cut the operator's network
+   * (setLaptopLink(false)) while the clients, in the operator namespace, keep theirs.
+   */
+  laptopSpawn(cmd: string[], opts?: SpawnOpts): ChildProcess;
+  setLaptopLink(up: boolean): Promise<void>;
+  readonly laptopAddress: string;
   exec(host: string, script: string, opts?: RunOptions): Promise<ExecResult>;
   defineUnit(host: string, unit: string, spec: UnitSpec, opts?: DefineUnitOptions): Promise<void>;
   /** cuts (false) or restores (true) the host's network link: its veth peer on the bridge goes down/up */
@@ -303,6 +311,8 @@ class LabImpl implements Lab {
   readonly caFile: string;
   readonly prefixLen: number;
   readonly opNs: string;
+  readonly laptopNs: string;
+  readonly laptopAddress: string;
   readonly bridge: string;
   readonly byName = new Map<string, HostState>();
   private torn = false;
@@ -314,6 +324,8 @@ class LabImpl implements Lab {
     this.operatorAddress = opts.operatorAddress ?? '100.64.255.254';
     this.prefixLen = opts.prefixLen ?? 10;
     this.opNs = `${this.id}-operator`;
+    this.laptopNs = `${this.id}-laptop`;
+    this.laptopAddress = '100.64.255.253';
     this.bridge = `${this.id}br`;
     this.sshConfig = path.join(this.dir, 'operator', 'ssh_config');
     this.caFile = path.join(this.dir, 'operator', 'ca.pem');
@@ -533,12 +545,13 @@ class LabImpl implements Lab {
 
   private async network(): Promise<void> {
     const p = this.prefixLen;
-    const root = [`netns add ${this.opNs}`];
+    const root = [`netns add ${this.opNs}`, `netns add ${this.laptopNs}`, `link add ${this.id}vl netns ${this.opNs} type veth peer name eth0 netns ${this.laptopNs}`];
     const op = [
       'link set lo up',
       `link add ${this.bridge} type bridge stp_state 0 forward_delay 0`,
       `addr add ${this.operatorAddress}/${p} dev ${this.bridge}`,
       `link set ${this.bridge} up`,
+      `link set ${this.id}vl master ${this.bridge}`, `link set ${this.id}vl up`,
     ];
     for (const h of this.byName.values()) {
       const veth = `${this.id}v${h.index}`;
@@ -548,6 +561,7 @@ class LabImpl implements Lab {
     }
     await must('ip', ['-batch', '-'], { input: root.join('\n') + '\n' });
     await must('ip', ['-n', this.opNs, '-batch', '-'], { input: op.join('\n') + '\n' });
+    await must('ip', ['-n', this.laptopNs, '-batch', '-'], { input: ['link set lo up', `addr add ${this.laptopAddress}/${p} dev eth0`, 'link set eth0 up', ''].join('\n') });
     await Promise.all(
       [...this.byName.values()].map((h) =>
         must('ip', ['-n', h.ns, '-batch', '-'], {
@@ -624,6 +638,19 @@ class LabImpl implements Lab {
       cwd: opts.cwd,
       stdio: opts.stdio ?? ['pipe', 'pipe', 'pipe'],
     });
+  }
+
+  laptopSpawn(cmd: string[], opts: SpawnOpts = {}): ChildProcess {
+    if (this.torn) throw new Error(`lab ${this.id} is torn down`);
+    return spawn('nsenter', [`--net=/run/netns/${this.laptopNs}`, '--', ...cmd], {
+      env: { ...this.operatorEnv, ...opts.env },
+      cwd: opts.cwd,
+      stdio: opts.stdio ?? ['pipe', 'pipe', 'pipe'],
+    });
+  }
+
+  async setLaptopLink(up: boolean): Promise<void> {
+    await must('ip', ['-n', this.opNs, 'link', 'set', `${this.id}vl`, up ? 'up' : 'down']);
   }
 
   operator(cmd: string[], opts: RunOptions = {}): Promise<ExecResult> {
@@ -781,7 +808,7 @@ class LabImpl implements Lab {
   teardownSync(): void {
     if (this.torn && !fs.existsSync(this.dir)) return;
     this.torn = true;
-    const nss = [this.opNs, ...[...this.byName.values()].map((h) => h.ns)];
+    const nss = [this.opNs, this.laptopNs, ...[...this.byName.values()].map((h) => h.ns)];
     const existing = new Set(listNetns());
     for (let round = 0; round < 5; round++) {
       const pids = new Set<number>();
