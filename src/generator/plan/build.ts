@@ -1,9 +1,11 @@
 // The planner: a pure function from (Manifest, Inventory, catalog) to the Plan.
 import type { Inventory, InventoryHost, Manifest, MigrationSpec, VerifyCheck } from '../types.js';
 import { preset } from '../model/catalog.js';
+import { pgOf } from '../model/postgres.js';
 import { findHost, hostRef, secretPath } from '../model/hosts.js';
 import { resolveRoutes } from '../model/routes.js';
-import { serviceSecrets, stateDirs, unitOf } from '../model/service.js';
+import { serviceSecrets, unitOf } from '../model/service.js';
+import { onNew, resolveState } from '../model/state.js';
 import { fenceOf, routeFilesOf } from './fence.js';
 import { followOf } from './follow.js';
 import { pgSizes } from './pg/index.js';
@@ -42,8 +44,8 @@ function buildMigration(manifest: Manifest, inventory: Inventory, ctx: PlanConte
   const owner = p?.nixosService && has(oldInv.users, p.nixosService) ? p.nixosService : null;
   const user = owner ? oldInv.users[owner]! : null;
   const gid = user && has(oldInv.groups, user.group) ? oldInv.groups[user.group]!.gid : null;
-  const state: StateDir[] = stateDirs(m, p, oldInv).map((path) => ({ path, owner, uid: user?.uid ?? null, group: user?.group ?? null, gid }));
-  const firstState = state[0]?.path ?? '';
+  const state: StateDir[] = resolveState(m, p, oldInv, newInv).dirs.map((d) => ({ ...d, owner, uid: user?.uid ?? null, group: user?.group ?? null, gid }));
+  const firstState = state[0]?.old ?? '';
   const domains = [...new Set(routes.moved.map((r) => r.domain))];
   const verify: VerifyCheck[] = m.verify ? [...m.verify] : domains.flatMap((d) => (p?.verifyPaths ?? []).map((path) => ({ http: `https://${d}${path}`, status: 200 })));
   const sync = {
@@ -63,9 +65,9 @@ function buildMigration(manifest: Manifest, inventory: Inventory, ctx: PlanConte
     from, to,
     proxy: proxyInv ? hostRef(manifest, proxyInv) : null,
     container, unit, state,
-    sqlite: (m.sqlite ?? (p?.sqlite ?? []).map((f) => `${firstState}/${f}`)).slice().sort(),
-    criticalFiles: (p?.criticalFiles ?? []).map((f) => `${firstState}/${f}`),
-    secrets: serviceSecrets(m, p, oldInv),
+    sqlite: (m.sqlite ?? (p?.sqlite ?? []).map((f) => `${firstState}/${f}`)).slice().sort().map((f) => onNew(state, f)),
+    criticalFiles: (p?.criticalFiles ?? []).map((f) => onNew(state, `${firstState}/${f}`)),
+    secrets: serviceSecrets(m, p, oldInv).map((s) => ({ ...s, file: secretPath(newInv, s.name) })),
     // Containers and DynamicUser services own files by uid that the host does not map to names.
     numericIds: container !== null || (p?.dynamicUser ?? false) || owner === null || user?.uid != null,
     sync,
@@ -92,7 +94,7 @@ function backupOf(m: MigrationSpec, oldInv: InventoryHost, state: readonly State
   if (restic) return { kind: 'restic', repository: restic.repository, tag: restic.tag ?? 'pre-migration', passwordFile: restic.passwordFile ?? null };
   if (m.backup?.none) return { kind: 'none' };
   const jobs = oldInv.backups.restic;
-  const job = Object.keys(jobs).sort().find((j) => jobs[j]!.paths.some((bp) => state.some((s) => s.path === bp || s.path.startsWith(`${bp}/`))));
+  const job = Object.keys(jobs).sort().find((j) => jobs[j]!.paths.some((bp) => state.some((s) => s.old === bp || s.old.startsWith(`${bp}/`))));
   return job ? { kind: 'job', host: oldInv.hostName, job } : { kind: 'none' };
 }
 
@@ -108,7 +110,7 @@ function databaseOf(name: string, m: MigrationSpec, container: string | null, ol
     role: `migen_repl_${id}`,
     publication: `migen_pub_${id}`,
     subscription: `migen_sub_${id}`,
-    ports: { old: oldInv.postgresql.port, new: newInv.postgresql.port },
+    ports: { old: pgOf(oldInv, container)?.port ?? oldInv.postgresql.port, new: pgOf(newInv, container)?.port ?? newInv.postgresql.port },
     secretFiles: { old: secretPath(oldInv, secret), new: secretPath(newInv, secret) },
     inContainer: { old: inContainer(oldInv), new: inContainer(newInv) },
     sizes: pgSizes(m.database.databases.length),

@@ -1,6 +1,7 @@
 import type { Strategy, Status, SyncMode, VerifyCheck } from '../types.js';
 import type { HostRef } from '../model/hosts.js';
 import type { RouteChange, RouteStay } from '../model/routes.js';
+import type { SidePaths } from '../model/state.js';
 import type { Step } from '../../runbook/steps.js';
 
 export type { Step, StepKind, Script, HostScript, PipeScript, Phase, Where } from '../../runbook/steps.js';
@@ -8,7 +9,9 @@ export { PHASES } from '../../runbook/steps.js';
 export type { HostRef } from '../model/hosts.js';
 export type { RouteChange, RouteStay } from '../model/routes.js';
 
-export interface StateDir { readonly path: string; readonly owner: string | null; readonly uid: number | null; readonly group: string | null; readonly gid: number | null }
+/** A state directory: `old` on the old host, `new` on the new one (they differ where each host's stateVersion picks another default). */
+export interface StateDir { readonly old: string; readonly new: string; readonly owner: string | null; readonly uid: number | null; readonly group: string | null; readonly gid: number | null }
+export type { SidePaths } from '../model/state.js';
 
 /** PostgreSQL settings the generated modules set and the runbook's headroom checks need: decided once, here. */
 export interface PgSizes {
@@ -84,9 +87,11 @@ export interface MigrationPlan {
   readonly container: string | null;
   readonly unit: string;
   readonly state: readonly StateDir[];
-  readonly sqlite: readonly string[];
-  readonly criticalFiles: readonly string[];
-  readonly secrets: readonly { readonly name: string; readonly kind: 'agenix' | 'sops' }[];
+  /** SQLite databases, as each host names them. */
+  readonly sqlite: readonly SidePaths[];
+  readonly criticalFiles: readonly SidePaths[];
+  /** `kind` as the old host declares it; `file`: where the new host has it at run time. */
+  readonly secrets: readonly { readonly name: string; readonly kind: 'agenix' | 'sops'; readonly file: string }[];
   readonly numericIds: boolean;
   readonly sync: { readonly mode: SyncMode; readonly thresholdBytes: number; readonly maxPasses: number; readonly bandwidthBytesPerSecond: number };
   readonly database: Database | null;

@@ -59,7 +59,7 @@ function blocksOf(m: MigrationPlan): Block[] {
       block(m.to.name, 'backup-follow', { job: b.name, repository: b.repository, paths: b.paths, passwordFile: b.passwordFile });
     }
   }
-  if (done) block(m.from.name, 'retired', { unitService, container: m.container, nixosService: m.nixosService, statePaths: m.state.map((s) => s.path).join(', '), graceDays: m.graceDays });
+  if (done) block(m.from.name, 'retired', { unitService, container: m.container, nixosService: m.nixosService, statePaths: m.state.map((s) => s.old).join(', '), graceDays: m.graceDays });
 
   if (m.database && !done) {
     const d = m.database;

@@ -65,7 +65,7 @@ export function migrationView(m: MigrationPlan) {
     phases,
     rollback,
     hasRollback: rollback.length > 0,
-    statePaths: m.state.map((s) => s.path).join(', '),
+    statePaths: m.state.map((s) => (s.old === s.new ? s.old : `${s.old} on ${m.from.name} → ${s.new} on ${m.to.name}`)).join(', '),
     secretNames: m.secrets.map((s) => `${s.name} (${s.kind})`).join(', ') || 'none',
     followBackups: m.follow.backups.map((b) => `${b.host}: services.restic.backups.${b.name} (${b.paths.join(', ')})`),
     followScrape: m.follow.scrapeTargets.map((t) => `${t.host}: ${t.job} ${t.from} → ${t.to}`),
