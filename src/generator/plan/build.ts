@@ -6,7 +6,7 @@ import { findHost, hostRef, secretPath } from '../model/hosts.js';
 import { resolveRoutes } from '../model/routes.js';
 import { serviceSecrets, unitOf } from '../model/service.js';
 import { onNew, resolveState } from '../model/state.js';
-import { fenceOf, routeFilesOf } from './fence.js';
+import { fenceOf, routeEditsOf, routeFilesOf } from './fence.js';
 import { followOf } from './follow.js';
 import { pgSizes } from './pg/index.js';
 import { routeDefaults } from './proxy.js';
@@ -54,6 +54,7 @@ function buildMigration(manifest: Manifest, inventory: Inventory, ctx: PlanConte
     maxPasses: m.sync?.maxPasses ?? DEFAULTS.maxPasses,
     bandwidthBytesPerSecond: m.sync?.bandwidthBytesPerSecond ?? DEFAULTS.bandwidthBytesPerSecond,
   } as const;
+  const files = routeFilesOf(name, routes.moved, routes.upstreams, to.address || to.name);
   const c: Omit<Ctx, 'warnings'> = {
     name,
     description: m.description ?? null,
@@ -72,11 +73,12 @@ function buildMigration(manifest: Manifest, inventory: Inventory, ctx: PlanConte
     numericIds: container !== null || (p?.dynamicUser ?? false) || owner === null || user?.uid != null,
     sync,
     database: databaseOf(name, m, container, oldInv, newInv),
-    routes: { moved: routes.moved, staying: routes.staying },
+    routes: { moved: routes.moved, staying: routes.staying, upstreams: routes.upstreams, stale: routes.stale },
     fence: fenceOf(name, m.strategy === 'hot' && m.database ? { unit: p?.nixosService ?? unit, container } : { unit, container: null }),
-    routeFiles: routeFilesOf(name, routes.moved, to.address || to.name),
-    routeDefaults: routeDefaults(routeFilesOf(name, routes.moved, to.address || to.name)),
-    listen: listenOf(routes.moved, p?.listenOption ?? null, to.address),
+    routeFiles: files.files,
+    routeEdits: routeEditsOf(proxyInv ?? null, routes.moved, files.byChange),
+    routeDefaults: routeDefaults(files.files),
+    listen: listenOf(routes, p?.listenOption ?? null, to.address),
     follow: followOf(inventory, oldInv, newInv, from, to, state),
     graceDays: m.graceDays ?? DEFAULTS.graceDays,
     flake: ctx.flake,
@@ -86,7 +88,7 @@ function buildMigration(manifest: Manifest, inventory: Inventory, ctx: PlanConte
     verifyDeadlineSeconds: m.verifyDeadlineSeconds ?? DEFAULTS.verifyDeadlineSeconds,
   };
   const full: Ctx = { ...c, warnings: warningsOf(c, m, p, oldInv, newInv, owner ? { name: owner, uid: user!.uid } : null, proxyInv ?? null) };
-  return { ...full, window: windowEstimate(m.strategy, sync), steps: buildSteps(full) };
+  return { ...full, window: windowEstimate(m.strategy, sync, full.sqlite.length), steps: buildSteps(full) };
 }
 
 function backupOf(m: MigrationSpec, oldInv: InventoryHost, state: readonly StateDir[]): MigrationPlan['backup'] {
@@ -118,9 +120,11 @@ function databaseOf(name: string, m: MigrationSpec, container: string | null, ol
 }
 
 /** Set when the old host served the proxy on loopback: on the new host the service must listen on its mesh address. */
-function listenOf(moved: Ctx['routes']['moved'], option: readonly string[] | null, address: string): Ctx['listen'] {
-  const ports = moved
-    .filter((r) => /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:|\/|$)/.test(r.from))
-    .map((r) => { const port = /:(\d+)/.exec(r.from.replace(/^https?:\/\//, ''))?.[1]; return port ? Number(port) : r.from.startsWith('https') ? 443 : 80; });
+function listenOf(routes: Pick<Ctx['routes'], 'moved' | 'upstreams'>, option: readonly string[] | null, address: string): Ctx['listen'] {
+  // every old backend as scheme://address (an upstream's servers as http://)
+  const backends = routes.moved.flatMap((r) => (r.via === 'upstream' ? routes.upstreams.find((u) => u.name === r.upstream)!.servers.map((s) => `http://${s.old}`) : [r.from]));
+  const ports = backends
+    .filter((u) => /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:|\/|$)/.test(u))
+    .map((u) => { const port = /:(\d+)/.exec(u.replace(/^https?:\/\/(\[::1\])?/, ''))?.[1]; return port ? Number(port) : u.startsWith('https') ? 443 : 80; });
   return ports.length ? { option, address, ports: [...new Set(ports)].sort((a, b) => a - b) } : null;
 }

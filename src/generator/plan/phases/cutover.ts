@@ -3,7 +3,7 @@
 import { pgApp, pgFreeze } from '../pg/index.js';
 import { stamp } from '../fence-steps.js';
 import { armGuard, disarmGuard, guardOf } from '../guard.js';
-import { guardedSwitch, unguardedRevert } from '../proxy.js';
+import { guardedSwitch, staleRoutesCheck, unguardedRevert } from '../proxy.js';
 import { diffScript, passScript } from '../rsync.js';
 import { cmd } from '../shell.js';
 import { on, pipe, stepsOf } from '../step.js';
@@ -54,6 +54,9 @@ export function cutover(c: Ctx, hot: boolean): Step[] {
     steps.push(
       command('route-new', `${proxy.name} routes ${domains} to ${to.name} (route files, nginx reloaded), guarded: it reverts by itself unless confirmed`, on(proxy.name, guardedSwitch(c.name, c.routeFiles)),
         { ...together, undo: on(proxy.name, unguardedRevert(c.name, c.routeFiles)), heartbeat: { on: proxy.name, file: guardOf(c.name, 'routes').heartbeat } }),
+      // The route files switched; this proves no other route of the running configuration (an include, a hand edit) still reaches the stopped service.
+      ...(c.routes.stale.ports.length ? [probe('routes-clean', `no route of ${proxy.name}'s running nginx still names ${from.name} at ${c.service}'s ports (${c.routes.stale.ports.join(', ')})`, on(proxy.name, staleRoutesCheck(c.routes.stale.names, c.routes.stale.ports)),
+        { intervalSeconds: 0.5, deadlineSeconds: 5 }, W)] : []),
       probe('backend-healthy', `${proxy.name} reaches the new backend ${first.to}`,
         on(proxy.name, cmd`code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -H ${`Host: ${first.domain}`} ${first.to}) && [ "$code" -ge 200 ] && [ "$code" -lt 500 ]`),
         { intervalSeconds: 0.1, deadlineSeconds: 60, ...lastCheck(c) }, W),

@@ -60,7 +60,7 @@ export function migrationView(m: MigrationPlan) {
     moved: m.routes.moved.map((r) => ({ ...r, label: `${r.domain} ${r.location}`.padEnd(w) })),
     staying: m.routes.staying.map((r) => ({ ...r, label: `${r.domain} ${r.location}`.padEnd(w) })),
     hasStaying: m.routes.staying.length > 0,
-    window: { ...m.window, text: m.window.estimateSeconds === null ? 'measured at run time' : `about ${m.window.estimateSeconds} s` },
+    window: { ...m.window, text: m.window.estimateSeconds === null ? 'measured at run time' : `about ${m.window.estimateSeconds} s${m.window.perThousandFilesSeconds ? ` plus ${m.window.perThousandFilesSeconds} s per 1,000 files of state` : ''}` },
     hasWarnings: m.warnings.length > 0,
     phases,
     rollback,
