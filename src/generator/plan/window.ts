@@ -4,15 +4,15 @@ import type { Strategy } from '../types.js';
 import type { MigrationPlan } from './types.js';
 
 /**
- * Milliseconds, from bench/results/window.md: the copy's fixed and per-file costs measured under
- * load (bench/downtime's migen runs at 5,003 and 20,004 files), the delta's throughput on an idle
- * pair of lab hosts (least squares over 27 final passes), and the other steps of the window
- * (medians of bench/downtime's migen runs).
+ * Milliseconds, from bench/results/window.md: the copy's fixed and per-file costs under load
+ * (bench/downtime's migen runs at 5,003 and 20,004 files), the delta's throughput fitted over 27
+ * final passes between two lab hosts, and the medians of the window's other steps in
+ * bench/downtime's migen runs.
  */
 export const LAB = {
-  finalMs: 204, finalPerFileMs: 0.0224, bytesPerSecond: 380_000_000,
+  finalMs: 204, finalPerFileMs: 0.0224, bytesPerSecond: 229_000_000,
   verifyMs: 298, verifyPerFileMs: 0.0229,
-  stopMs: 186, startOrSwitchMs: 681, backendMs: 104, sqliteMs: 76, firstVerifyMs: 73,
+  stopMs: 188, startOrSwitchMs: 701, backendMs: 105, sqliteMs: 77, firstVerifyMs: 75,
 } as const;
 
 const s = (ms: number): number => Math.round(ms / 100) / 10;
