@@ -79,6 +79,9 @@ function backendHost(i) {
   };
 }
 
+/** A location as the inventory exports it. */
+const loc = (proxyPass) => ({ proxyPass, recommendedProxySettings: true, extraConfig: '' });
+
 function proxyHost(i, n) {
   const { users, groups } = baseUsers();
   users.nginx = { uid: 60, group: 'nginx' };
@@ -87,15 +90,15 @@ function proxyHost(i, n) {
   groups.prometheus = { gid: 255 };
   const virtualHosts = {};
   const scrapeTargets = [];
-  virtualHosts[domain('status', i)] = { locations: { '/': { proxyPass: 'http://127.0.0.1:3001', recommendedProxySettings: true } } };
-  virtualHosts[domain('static', i)] = { locations: { '/': { proxyPass: null, recommendedProxySettings: true } } };
+  virtualHosts[domain('status', i)] = { extraConfig: '', locations: { '/': loc('http://127.0.0.1:3001') } };
+  virtualHosts[domain('static', i)] = { extraConfig: '', locations: { '/': loc(null) } };
   for (let j = i + 1; j < Math.min(i + GROUP, n); j++) {
     const a = address(j);
-    virtualHosts[domain('git', j)] = { locations: { '/': { proxyPass: `http://${a}:3000` } } };
-    virtualHosts[domain('sso', j)] = { locations: { '/': { proxyPass: `http://${a}:8080` }, '/ui/console': { proxyPass: `http://${a}:8080/ui/console` } } };
-    virtualHosts[domain('vault', j)] = { locations: { '/': { proxyPass: `http://${a}:8222` }, '/notifications/hub': { proxyPass: `http://${a}:3012` } } };
-    virtualHosts[domain('headscale', j)] = { locations: { '/': { proxyPass: `http://${a}:8085` } } };
-    for (let k = 1; k <= APPS; k++) virtualHosts[domain(`app-${k}`, j)] = { locations: { '/': { proxyPass: `http://${a}:${9000 + k}` } } };
+    virtualHosts[domain('git', j)] = { extraConfig: '', locations: { '/': loc(`http://${a}:3000`) } };
+    virtualHosts[domain('sso', j)] = { extraConfig: '', locations: { '/': loc(`http://${a}:8080`), '/ui/console': loc(`http://${a}:8080/ui/console`) } };
+    virtualHosts[domain('vault', j)] = { extraConfig: '', locations: { '/': loc(`http://${a}:8222`), '/notifications/hub': loc(`http://${a}:3012`) } };
+    virtualHosts[domain('headscale', j)] = { extraConfig: '', locations: { '/': loc(`http://${a}:8085`) } };
+    for (let k = 1; k <= APPS; k++) virtualHosts[domain(`app-${k}`, j)] = { extraConfig: '', locations: { '/': loc(`http://${a}:${9000 + k}`) } };
     scrapeTargets.push({ job: 'node', target: `${a}:9100` }, { job: 'postgres', target: `${a}:9187` }, { job: 'apps', target: `${a}:9001` });
   }
   return {
