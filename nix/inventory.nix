@@ -32,11 +32,63 @@ let
     (name: c: {
       autoStart = c.autoStart or false;
       localAddress = c.localAddress or null;
+      # false: the container shares the host's network namespace (its ports are the host's)
+      privateNetwork = c.privateNetwork or false;
       # containers.<n>.config is the container's evaluated NixOS config; a container defined
-      # by `path` has none.
+      # by `path` has none. A container pins its own stateVersion (not the host's).
       services = try (enabledServices c.config) [ ];
+      stateVersion = try (tryStr (c.config.system.stateVersion or null)) null;
+      postgresql = try (postgresql c.config) { enable = false; port = 5432; version = null; };
+      listen = try (listen c.config) [ ];
     })
     (cfg.containers or { });
+
+  # What the probed services listen on, from their options (nixpkgs' defaults where unset), so
+  # that migen can tell which ports would collide on a host. Addresses as the option gives them.
+  listen = cfg:
+    let
+      s = cfg.services;
+      on = name: (try ((s.${name}.enable or false) == true) false);
+      l = service: protocol: port: addresses: { inherit service protocol port; addresses = sort addresses; };
+      fj = s.forgejo.settings.server or { };
+      ag = s.adguardhome;
+      agDns = try (ag.settings.dns or { }) { };
+      vw = s.vaultwarden.config or { };
+      pg = s.postgresql.settings or { };
+      ng = s.nginx;
+      split = str: b.filter (x: b.isString x && x != "") (b.split " *, *" str);
+      raw = b.concatLists [
+        (if on "forgejo" && !(b.match ".*\\+unix" (fj.PROTOCOL or "http") != null)
+          then [ (l "forgejo" "tcp" (fj.HTTP_PORT or 3000) [ (fj.HTTP_ADDR or "0.0.0.0") ]) ] else [ ])
+        (if on "adguardhome" then [
+          (l "adguardhome" "tcp" (ag.port or 3000) [ (ag.host or "0.0.0.0") ])
+          (l "adguardhome" "udp" (agDns.port or 53) (agDns.bind_hosts or [ "0.0.0.0" ]))
+          (l "adguardhome" "tcp" (agDns.port or 53) (agDns.bind_hosts or [ "0.0.0.0" ]))
+        ] else [ ])
+        (if on "vaultwarden" then [ (l "vaultwarden" "tcp" (vw.ROCKET_PORT or 8222) [ (vw.ROCKET_ADDRESS or "::1") ]) ] else [ ])
+        (if on "headscale" then [ (l "headscale" "tcp" (s.headscale.port or 8080) [ (s.headscale.address or "127.0.0.1") ]) ] else [ ])
+        (if on "zitadel" then [ (l "zitadel" "tcp" (s.zitadel.settings.Port or 8080) [ "0.0.0.0" ]) ] else [ ])
+        (if on "postgresql" then [ (l "postgresql" "tcp" (pg.port or 5432) (split (pg.listen_addresses or "localhost"))) ] else [ ])
+        (if on "nginx" && (ng.virtualHosts or { }) != { } then [
+          (l "nginx" "tcp" (ng.defaultHTTPListenPort or 80) (ng.defaultListenAddresses or [ "0.0.0.0" ]))
+          (l "nginx" "tcp" (ng.defaultSSLListenPort or 443) (ng.defaultListenAddresses or [ "0.0.0.0" ]))
+        ] else [ ])
+      ];
+      key = x: "${x.service}\n${x.protocol}\n${toString x.port}";
+    in
+    b.sort (x: y: key x < key y) (b.filter (x: b.isInt x.port) (map (x: x // { addresses = b.filter b.isString x.addresses; }) raw));
+
+  # impermanence (nix-community/impermanence): environment.persistence.<storage>.directories,
+  # each a string or { directory; ... }. Hosts without the module have none.
+  persistence = cfg:
+    let
+      stores = b.filter (v: v.enable or true) (b.attrValues (try (cfg.environment.persistence or { }) { }));
+      dirOf' = d: if b.isString d then d else d.directory or null;
+    in
+    {
+      enable = stores != [ ];
+      directories = sort (b.filter b.isString (b.concatMap (v: map dirOf' (v.directories or [ ])) stores));
+    };
 
   users = cfg: b.mapAttrs (_: u: { uid = u.uid or null; group = u.group or ""; }) (cfg.users.users or { });
   groups = cfg: b.mapAttrs (_: g: { gid = g.gid or null; }) (cfg.users.groups or { });
@@ -54,8 +106,19 @@ let
     {
       enable = try (ng.enable or false) false;
       virtualHosts = b.mapAttrs
-        (_: vh: { locations = b.mapAttrs (_: l: { proxyPass = l.proxyPass or null; recommendedProxySettings = l.recommendedProxySettings or false; }) (vh.locations or { }); })
+        (_: vh: {
+          # proxy_pass written by hand (websocket paths, nested locations) is in extraConfig
+          extraConfig = try (vh.extraConfig or "") "";
+          locations = b.mapAttrs (_: l: { proxyPass = l.proxyPass or null; recommendedProxySettings = l.recommendedProxySettings or false; extraConfig = try (l.extraConfig or "") ""; }) (vh.locations or { });
+        })
         (ng.virtualHosts or { });
+      # a proxyPass of http://NAME goes to services.nginx.upstreams.NAME's servers
+      upstreams = b.mapAttrs
+        (_: u: {
+          extraConfig = try (u.extraConfig or "") "";
+          servers = b.mapAttrs (_: sv: b.removeAttrs sv [ "_module" ]) (try (u.servers or { }) { });
+        })
+        (try (ng.upstreams or { }) { });
     };
 
   backups = cfg: {
@@ -106,6 +169,15 @@ let
       sshTarget = cfg.migen.ssh.target or "root@${hostName}";
       system = system sys;
       stateVersion = tryStr (cfg.system.stateVersion or null);
+      # the other names a proxy may use for this host (networking.fqdn throws without a domain)
+      domain = tryStr (cfg.networking.domain or null);
+      fqdn = tryStr (cfg.networking.fqdn or null);
+      # headscale's MagicDNS domain: every node is <hostName>.<baseDomain> on the mesh
+      magicDnsDomain =
+        let d = try (cfg.services.headscale.settings.dns or { }) { }; in
+        if serviceEnabled cfg "headscale" && (d.magic_dns or false) && (d.base_domain or "") != "" then d.base_domain else null;
+      listen = try (listen cfg) [ ];
+      persistence = persistence cfg;
       deploy = cfg.migen.deploy or "nixos-rebuild";
       services = enabledServices cfg;
       containers = containers cfg;

@@ -52,17 +52,22 @@ function backendHost(i) {
     sshTarget: `root@${address(i)}`,
     system: 'x86_64-linux',
     stateVersion: i % 3 === 0 ? '23.11' : '24.11',
+    domain: null,
+    fqdn: null,
+    magicDnsDomain: null,
     deploy: i % 4 === 0 ? 'colmena' : 'nixos-rebuild',
+    listen: [],
+    persistence: { enable: false, directories: [] },
     services: ['adguardhome', 'headscale', 'postgresql', 'restic', 'vaultwarden'],
     containers: {
-      forgejo: { autoStart: true, localAddress: null, services: ['forgejo', 'postgresql'] },
-      zitadel: { autoStart: true, localAddress: null, services: ['postgresql', 'zitadel'] },
+      forgejo: { autoStart: true, localAddress: null, privateNetwork: false, stateVersion: '23.11', services: ['forgejo', 'postgresql'], postgresql: { enable: true, port: 5432, version: '15.10' }, listen: [] },
+      zitadel: { autoStart: true, localAddress: null, privateNetwork: false, stateVersion: '23.11', services: ['postgresql', 'zitadel'], postgresql: { enable: true, port: 5432, version: '15.10' }, listen: [] },
     },
     users,
     groups,
     postgresql: { enable: true, port: 5432, version: '16.6' },
     secrets: { agenix: agenix.sort(), sops: ['backup-password', 'smtp-password'] },
-    nginx: { enable: false, virtualHosts: {} },
+    nginx: { enable: false, virtualHosts: {}, upstreams: {} },
     backups: {
       restic: {
         state: { repository: `sftp:backup@${hostName(proxyOf(i))}:/srv/restic/${hostName(i)}`, paths: ['/var/lib/forgejo', '/var/lib/headscale', '/var/lib/vaultwarden'], passwordFile: '/etc/nixos/restic-password' },
@@ -74,6 +79,9 @@ function backendHost(i) {
   };
 }
 
+/** A location as the inventory exports it. */
+const loc = (proxyPass) => ({ proxyPass, recommendedProxySettings: true, extraConfig: '' });
+
 function proxyHost(i, n) {
   const { users, groups } = baseUsers();
   users.nginx = { uid: 60, group: 'nginx' };
@@ -82,15 +90,15 @@ function proxyHost(i, n) {
   groups.prometheus = { gid: 255 };
   const virtualHosts = {};
   const scrapeTargets = [];
-  virtualHosts[domain('status', i)] = { locations: { '/': { proxyPass: 'http://127.0.0.1:3001', recommendedProxySettings: true } } };
-  virtualHosts[domain('static', i)] = { locations: { '/': { proxyPass: null, recommendedProxySettings: true } } };
+  virtualHosts[domain('status', i)] = { extraConfig: '', locations: { '/': loc('http://127.0.0.1:3001') } };
+  virtualHosts[domain('static', i)] = { extraConfig: '', locations: { '/': loc(null) } };
   for (let j = i + 1; j < Math.min(i + GROUP, n); j++) {
     const a = address(j);
-    virtualHosts[domain('git', j)] = { locations: { '/': { proxyPass: `http://${a}:3000` } } };
-    virtualHosts[domain('sso', j)] = { locations: { '/': { proxyPass: `http://${a}:8080` }, '/ui/console': { proxyPass: `http://${a}:8080/ui/console` } } };
-    virtualHosts[domain('vault', j)] = { locations: { '/': { proxyPass: `http://${a}:8222` }, '/notifications/hub': { proxyPass: `http://${a}:3012` } } };
-    virtualHosts[domain('headscale', j)] = { locations: { '/': { proxyPass: `http://${a}:8085` } } };
-    for (let k = 1; k <= APPS; k++) virtualHosts[domain(`app-${k}`, j)] = { locations: { '/': { proxyPass: `http://${a}:${9000 + k}` } } };
+    virtualHosts[domain('git', j)] = { extraConfig: '', locations: { '/': loc(`http://${a}:3000`) } };
+    virtualHosts[domain('sso', j)] = { extraConfig: '', locations: { '/': loc(`http://${a}:8080`), '/ui/console': loc(`http://${a}:8080/ui/console`) } };
+    virtualHosts[domain('vault', j)] = { extraConfig: '', locations: { '/': loc(`http://${a}:8222`), '/notifications/hub': loc(`http://${a}:3012`) } };
+    virtualHosts[domain('headscale', j)] = { extraConfig: '', locations: { '/': loc(`http://${a}:8085`) } };
+    for (let k = 1; k <= APPS; k++) virtualHosts[domain(`app-${k}`, j)] = { extraConfig: '', locations: { '/': loc(`http://${a}:${9000 + k}`) } };
     scrapeTargets.push({ job: 'node', target: `${a}:9100` }, { job: 'postgres', target: `${a}:9187` }, { job: 'apps', target: `${a}:9001` });
   }
   return {
@@ -99,14 +107,19 @@ function proxyHost(i, n) {
     sshTarget: `root@${address(i)}`,
     system: 'x86_64-linux',
     stateVersion: '24.11',
+    domain: null,
+    fqdn: null,
+    magicDnsDomain: null,
     deploy: 'nixos-rebuild',
+    listen: [],
+    persistence: { enable: false, directories: [] },
     services: ['nginx', 'restic'],
     containers: {},
     users,
     groups,
     postgresql: { enable: false, port: 5432, version: null },
     secrets: { agenix: ['acme-credentials', 'backup-password'], sops: [] },
-    nginx: { enable: true, virtualHosts },
+    nginx: { enable: true, virtualHosts, upstreams: {} },
     backups: { restic: { system: { repository: `/backup/${hostName(i)}`, paths: ['/etc/nixos', '/var/lib/acme'], passwordFile: null } } },
     monitoring: { scrapeTargets },
   };

@@ -23,7 +23,8 @@ export interface MigrationSpec {
   readonly status?: Status;
   readonly container?: string;
   readonly unit?: string;
-  readonly state?: readonly string[];
+  /** A path is the same on both hosts (a preset's directory is mapped to the new host's); { from, to } names each side. */
+  readonly state?: readonly (string | { readonly from: string; readonly to: string })[];
   readonly domains?: readonly string[];
   readonly secrets?: readonly string[];
   readonly maintenance?: { readonly on: string; readonly off: string };
@@ -45,21 +46,39 @@ export interface Manifest {
   readonly migrations: Readonly<Record<string, MigrationSpec>>;
 }
 
-export interface InventoryLocation { readonly proxyPass: string | null; readonly recommendedProxySettings: boolean }
+export interface InventoryLocation { readonly proxyPass: string | null; readonly recommendedProxySettings: boolean; readonly extraConfig: string }
+export interface InventoryVhost { readonly extraConfig: string; readonly locations: Readonly<Record<string, InventoryLocation>> }
+export interface InventoryUpstream { readonly servers: Readonly<Record<string, Readonly<Record<string, boolean | number | string>>>>; readonly extraConfig: string }
+export interface Listener { readonly service: string; readonly protocol: 'tcp' | 'udp'; readonly port: number; readonly addresses: readonly string[] }
+export interface InventoryPostgresql { readonly enable: boolean; readonly port: number; readonly version: string | null }
+export interface InventoryContainer {
+  readonly autoStart: boolean;
+  readonly localAddress: string | null;
+  readonly privateNetwork: boolean;
+  readonly stateVersion: string | null;
+  readonly services: readonly string[];
+  readonly postgresql: InventoryPostgresql;
+  readonly listen: readonly Listener[];
+}
 export interface InventoryHost {
   readonly hostName: string;
   readonly address: string | null;
   readonly sshTarget: string;
   readonly system: string;
   readonly stateVersion: string | null;
+  readonly domain: string | null;
+  readonly fqdn: string | null;
+  readonly magicDnsDomain: string | null;
   readonly deploy: DeployTool;
   readonly services: readonly string[];
-  readonly containers: Readonly<Record<string, { readonly autoStart: boolean; readonly localAddress: string | null; readonly services: readonly string[] }>>;
+  readonly containers: Readonly<Record<string, InventoryContainer>>;
+  readonly listen: readonly Listener[];
+  readonly persistence: { readonly enable: boolean; readonly directories: readonly string[] };
   readonly users: Readonly<Record<string, { readonly uid: number | null; readonly group: string }>>;
   readonly groups: Readonly<Record<string, { readonly gid: number | null }>>;
-  readonly postgresql: { readonly enable: boolean; readonly port: number; readonly version: string | null };
+  readonly postgresql: InventoryPostgresql;
   readonly secrets: { readonly agenix: readonly string[]; readonly sops: readonly string[] };
-  readonly nginx: { readonly enable: boolean; readonly virtualHosts: Readonly<Record<string, { readonly locations: Readonly<Record<string, InventoryLocation>> }>> };
+  readonly nginx: { readonly enable: boolean; readonly virtualHosts: Readonly<Record<string, InventoryVhost>>; readonly upstreams: Readonly<Record<string, InventoryUpstream>> };
   readonly backups: { readonly restic: Readonly<Record<string, { readonly repository: string | null; readonly paths: readonly string[]; readonly passwordFile: string | null }>> };
   readonly monitoring: { readonly scrapeTargets: readonly { readonly job: string; readonly target: string }[] };
 }

@@ -16,10 +16,10 @@ describe('inventory.nix', () => {
     expect(inv.formatVersion).toBe(1);
     const p = inv.hosts.proxy;
     expect(p.nginx.virtualHosts).toEqual({
-      'a.example.org': { locations: { '/': { proxyPass: 'http://100.64.0.20', recommendedProxySettings: false } } },
-      'b.example.org': { locations: { '/': { proxyPass: 'http://100.64.0.13:8095', recommendedProxySettings: false } } },
-      'c.example.org': { locations: { '/': { proxyPass: 'http://100.64.0.20', recommendedProxySettings: false } } },
-      'd.example.org': { locations: { '/static': { proxyPass: null, recommendedProxySettings: false } } },
+      'a.example.org': { extraConfig: '', locations: { '/': { proxyPass: 'http://100.64.0.20', recommendedProxySettings: false, extraConfig: '' } } },
+      'b.example.org': { extraConfig: '', locations: { '/': { proxyPass: 'http://100.64.0.13:8095', recommendedProxySettings: false, extraConfig: '' } } },
+      'c.example.org': { extraConfig: '', locations: { '/': { proxyPass: 'http://100.64.0.20', recommendedProxySettings: false, extraConfig: '' } } },
+      'd.example.org': { extraConfig: '', locations: { '/static': { proxyPass: null, recommendedProxySettings: false, extraConfig: '' } } },
     });
     expect([p.address, p.sshTarget, p.deploy, p.services]).toEqual(['100.64.0.1', 'root@proxy', 'nixos-rebuild', ['nginx']]);
     expect(p.users.nginx).toEqual({ uid: 60, group: 'nginx' });
@@ -32,8 +32,13 @@ describe('inventory.nix', () => {
     const inv = (await nixInventory(fixture('containers'), overrides)) as Inv;
     const h = inv.hosts.box;
     expect(h.containers).toEqual({
-      git: { autoStart: true, localAddress: '10.233.1.2', services: ['forgejo', 'postgresql'] },
-      idle: { autoStart: false, localAddress: null, services: [] },
+      git: {
+        autoStart: true, localAddress: '10.233.1.2', privateNetwork: false, stateVersion: '24.11', services: ['forgejo', 'postgresql'],
+        postgresql: { enable: true, port: 5432, version: '16.6' },
+        listen: [{ service: 'forgejo', protocol: 'tcp', port: 3000, addresses: ['0.0.0.0'] }, { service: 'postgresql', protocol: 'tcp', port: 5432, addresses: ['localhost'] }],
+      },
+      // no stateVersion of its own: nixpkgs' default, the release
+      idle: { autoStart: false, localAddress: null, privateNetwork: false, stateVersion: '26.05', services: [], postgresql: { enable: false, port: 5432, version: '17.7' }, listen: [] },
     });
     expect(h.secrets).toEqual({ agenix: ['alpha', 'zeta'], sops: ['db/password'] });
     expect(h.backups.restic).toEqual({ git: { repository: '/backup/box', paths: ['/var/lib/a', '/var/lib/z'], passwordFile: '/p' } });

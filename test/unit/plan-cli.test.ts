@@ -29,7 +29,7 @@ describe('migen plan on the example fleet', () => {
 
   it('shows every phase with hosts and literal commands, and the downtime window', () => {
     for (const phase of ['preflight', 'prepare', 'sync', 'cutover', 'verify', 'finalize']) expect(r.stdout).toContain(`   -- ${phase}\n`);
-    expect(r.stdout).toContain('downtime window: about 12 s');
+    expect(r.stdout).toContain('downtime window: about 2.9 s plus 0.05 s per 1,000 files of state (final pass of at most 67108864 bytes at 50000000 B/s');
     expect(r.stdout).toContain('h001$ systemctl stop container@forgejo');
     expect(r.stdout).toMatch(/h002\$ rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~\/\.ssh\/migen-%C -o ControlPersist=120' root@100\.64\.0\.13:\/var\/lib\/forgejo\/data\/ \/var\/lib\/forgejo\/data\/$/m);
     // The backup runs before the first stop.
@@ -49,7 +49,7 @@ describe('migen plan on the example fleet', () => {
     const validate = ajv.compile(require('../../schemas/plan.schema.json'));
     expect(validate(data), JSON.stringify(validate.errors)).toBe(true);
     expect(data.formatVersion).toBe(1);
-    expect(data.migrations[0].routes.moved).toEqual([{ domain: 'git.joshuabell.xyz', location: '/', from: 'http://100.64.0.13', to: 'http://100.64.0.20' }]);
+    expect(data.migrations[0].routes.moved).toEqual([{ domain: 'git.joshuabell.xyz', location: '/', from: 'http://100.64.0.13', to: 'http://100.64.0.20', via: 'proxyPass', upstream: null, span: null }]);
     expect(data.migrations[0].steps.filter((s: { window: boolean }) => s.window).map((s: { id: string }) => s.id)[0]).toBe('stop-old');
   });
 

@@ -4,7 +4,8 @@
   services.adguardhome = {
     enable = true;
     openFirewall = true;
-    port = 3000;
+    # not 3000: Forgejo's container shares h002's network and listens there
+    port = 3001;
   };
   networking.firewall.allowedUDPPorts = [ 53 ];
   networking.firewall.allowedTCPPorts = [ 53 ];

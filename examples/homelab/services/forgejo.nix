@@ -18,6 +18,9 @@
         };
       };
       services.postgresql.enable = true;
+      # the zitadel container shares the host's network too, and its PostgreSQL has 5432
+      # (Forgejo's database.port follows this)
+      services.postgresql.settings.port = 5433;
       # Pinned so that the container's owner ids survive a move to another host.
       users.users.forgejo.uid = 986;
       users.groups.forgejo.gid = 986;

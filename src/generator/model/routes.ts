@@ -1,168 +1,176 @@
+// Which proxy serves the moved domains, which of its locations move to the new host and how
+// (their proxyPass, the upstream they name, or a proxy_pass in extraConfig), which stay, and every
+// reference to the old host's service that cannot move (an error naming vhost and location).
 import type { Inventory, Manifest, MigrationSpec } from '../types.js';
+import { oldNames, passesOf, pointsAt, portOf, servicePorts, type Resolved } from './backends.js';
 import type { Preset } from './catalog.js';
-import { findHost, hostRef, type HostRef } from './hosts.js';
+import { findHost, hostRef } from './hosts.js';
+import { withHost, withoutComments, type Backend, type Source } from './nginx.js';
+import { vhostIndex, allVhosts } from './vhosts.js';
+
+export { parseBackend, withHost, type Backend } from './nginx.js';
 
 /** A located finding about the inputs: the path is into the manifest document. */
 export interface Finding { readonly path: readonly (string | number)[]; readonly message: string; readonly key?: boolean }
 
-export interface RouteChange { readonly domain: string; readonly location: string; readonly from: string; readonly to: string }
+export interface RouteChange {
+  readonly domain: string;
+  readonly location: string;
+  readonly from: string;
+  readonly to: string;
+  /** Where the backend is written: the location's proxyPass, a proxy_pass in its (or the vhost's) extraConfig, or the servers of the upstream it names. */
+  readonly via: Source | 'upstream';
+  readonly upstream: string | null;
+  /** For a proxy_pass in extraConfig: the target's offsets in that text. */
+  readonly span: readonly [number, number] | null;
+}
 export interface RouteStay { readonly domain: string; readonly location: string; readonly proxyPass: string }
-
-/** Parsed proxyPass: scheme://host[:port][path]. */
-export interface Backend { readonly scheme: string; readonly host: string; readonly port: string; readonly path: string }
-export function parseBackend(proxyPass: string): Backend | null {
-  const m = /^(https?):\/\/(\[[^\]]+\]|[^/:]+)(:\d+)?(\/.*)?$/.exec(proxyPass);
-  if (!m) return null;
-  return { scheme: m[1]!, host: m[2]!, port: m[3] ?? '', path: m[4] ?? '' };
-}
-export function withHost(b: Backend, host: string): string {
-  return `${b.scheme}://${host}${b.port}${b.path}`;
-}
-
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '::1', '[::1]']);
-
-/** Does this backend address mean "the old host" when seen from the proxy? */
-export function pointsAt(b: Backend, old: HostRef, proxyName: string): boolean {
-  if (b.host === old.address || b.host === old.name) return true;
-  return proxyName === old.name && LOOPBACK.has(b.host);
-}
+/** An upstream whose servers all are the old host's: the plan points its servers at the new host. */
+export interface UpstreamMove { readonly name: string; readonly servers: readonly { readonly old: string; readonly new: string; readonly params: Readonly<Record<string, boolean | number | string>> }[] }
 
 export interface ResolvedRoutes {
   readonly proxy: string | null;
   readonly moved: RouteChange[];
   readonly staying: RouteStay[];
+  readonly upstreams: UpstreamMove[];
   readonly findings: Finding[];
+  /** The old host's names and the ports of the moved service that no route may reach after the switch. */
+  readonly stale: { readonly names: readonly string[]; readonly ports: readonly number[] };
 }
 
 const byStr = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+const none = (proxy: string | null, findings: Finding[]): ResolvedRoutes => ({ proxy, moved: [], staying: [], upstreams: [], findings, stale: { names: [], ports: [] } });
+const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
-/** Works out which proxy host serves the moved domains, and what changes and what stays. */
 export function resolveRoutes(manifest: Manifest, inventory: Inventory, name: string, m: MigrationSpec, p: Preset | null): ResolvedRoutes {
   const findings: Finding[] = [];
   const oldInv = findHost(inventory, m.from);
   const newInv = findHost(inventory, m.to);
-  if (!oldInv || !newInv) return { proxy: null, moved: [], staying: [], findings };
+  if (!oldInv || !newInv) return none(null, findings);
   const old = hostRef(manifest, oldInv);
   const neu = hostRef(manifest, newInv);
+  const names = oldNames(inventory, old, oldInv);
   const index = vhostIndex(inventory);
-  const hosts = index.hosts;
-  const servers = (domain: string): string[] => index.servers.get(domain) ?? [];
+  const isOld = (b: Backend, on: string): boolean => pointsAt(b, names, old, on);
 
   let domains: string[];
-  let explicit = true;
+  const explicit = m.domains !== undefined;
   if (m.domains) domains = [...m.domains];
   else {
-    explicit = false;
     // Default: vhosts named <subdomain>.* on some proxy that point at the old host.
     const sub = p?.subdomain;
     domains = [];
     if (sub) {
       const candidates = sub.includes('.') ? index.vhosts.filter((v) => v.domain.startsWith(`${sub}.`)) : index.byFirstLabel.get(sub) ?? [];
-      for (const v of candidates) if (v.backends.some((b) => pointsAt(b, old, v.host))) domains.push(v.domain);
+      for (const v of candidates) if (v.backends.some((b) => isOld(b, v.host))) domains.push(v.domain);
     }
   }
-  if (domains.length === 0) return { proxy: manifest.proxy ?? null, moved: [], staying: [], findings };
+  if (domains.length === 0) return none(manifest.proxy ?? null, findings);
 
   let proxy = manifest.proxy ?? null;
   if (proxy === null) {
     const first = domains[0]!;
-    const candidates = servers(first);
+    const candidates = index.servers.get(first) ?? [];
     if (candidates.length === 1) proxy = candidates[0]!;
     else if (candidates.length === 0) {
       findings.push({ path: explicit ? ['migrations', name, 'domains', 0] : ['migrations', name], message: `domain ${first} is not a virtual host of any nginx in the inventory; valid: ${allVhosts(inventory).join(', ') || '(none)'}` });
-      return { proxy: null, moved: [], staying: [], findings };
+      return none(null, findings);
     } else {
       findings.push({ path: ['migrations', name, 'domains', 0], message: `domain ${first} is served by several hosts (${candidates.join(', ')}); name the proxy with the top-level "proxy:" field` });
-      return { proxy: null, moved: [], staying: [], findings };
+      return none(null, findings);
     }
   }
   const proxyInv = findHost(inventory, proxy);
   if (!proxyInv) {
-    findings.push({ path: ['proxy'], message: `proxy host ${JSON.stringify(proxy)} is not in the inventory; valid: ${hosts.join(', ')}` });
-    return { proxy: null, moved: [], staying: [], findings };
+    findings.push({ path: ['proxy'], message: `proxy host ${JSON.stringify(proxy)} is not in the inventory; valid: ${index.hosts.join(', ')}` });
+    return none(null, findings);
   }
+  const at = (i: number): (string | number)[] => (explicit ? ['migrations', name, 'domains', i] : ['migrations', name]);
+  const ports = servicePorts(m, p, oldInv);
+  const passes = passesOf(proxyInv);
+  const movedSet = new Set(domains);
   const moved: RouteChange[] = [];
+  const upstreams = new Map<string, UpstreamMove>();
+  const newHost = neu.address || neu.name;
   const vhosts = proxyInv.nginx.virtualHosts;
+
   domains.forEach((d, i) => {
-    const vh = Object.prototype.hasOwnProperty.call(vhosts, d) ? vhosts[d] : undefined;
-    if (!vh) {
-      findings.push({ path: ['migrations', name, 'domains', i], message: `domain ${d} is not a virtual host of the proxy ${proxy}; its virtual hosts: ${Object.keys(vhosts).sort(byStr).join(', ') || '(none)'}` });
+    if (!Object.prototype.hasOwnProperty.call(vhosts, d)) {
+      findings.push({ path: at(i), message: `domain ${d} is not a virtual host of the proxy ${proxy}; its virtual hosts: ${Object.keys(vhosts).sort(byStr).join(', ') || '(none)'}` });
       return;
     }
     let any = false;
-    for (const loc of Object.keys(vh.locations).sort(byStr)) {
-      const pp = vh.locations[loc]!.proxyPass;
-      if (!pp) continue;
-      const b = parseBackend(pp);
-      if (!b) continue;
-      if (!pointsAt(b, old, proxy!)) continue;
+    for (const x of passes.filter((y) => y.domain === d)) {
+      const olds = x.backends.filter((b) => isOld(b.backend, proxy!));
+      if (olds.length === 0) continue;
       any = true;
-      moved.push({ domain: d, location: loc, from: pp, to: withHost(b, neu.address || neu.name) });
+      const where = `${d} location ${x.location} on ${proxy}`;
+      const sock = olds.find((b) => b.backend.unix !== undefined);
+      if (sock) {
+        findings.push({ path: at(i), message: `${where} proxies to the unix socket ${sock.backend.unix} on ${old.name}${x.upstream ? ` (upstream ${x.upstream})` : ''}: a socket cannot be reached from the new host; make ${m.service} listen on TCP on ${old.name} (an address and port ${proxy} reaches, in ${x.source === 'proxyPass' ? 'proxyPass' : 'the proxy_pass'}), deploy that, then migrate` });
+        continue;
+      }
+      if (x.upstream) {
+        if (olds.length !== x.backends.length) {
+          findings.push({ path: at(i), message: `${where} proxies to upstream ${x.upstream}, whose servers are ${x.backends.map((b) => b.address).join(', ')}: only some are ${old.name}'s, and migen moves a single backend; give ${d} an upstream of ${old.name}'s servers only` });
+          continue;
+        }
+        const users = passes.filter((y) => y.upstream === x.upstream && !movedSet.has(y.domain));
+        if (users.length > 0) {
+          findings.push({ path: at(i), message: `${where} proxies to upstream ${x.upstream}, which ${users.map((u) => `${u.domain} location ${u.location}`).join(', ')} also use${users.length === 1 ? 's' : ''}: moving the upstream would move ${users.length === 1 ? 'it' : 'them'} too; add ${[...new Set(users.map((u) => u.domain))].join(', ')} to domains, or give ${d} an upstream of its own` });
+          continue;
+        }
+        if (!upstreams.has(x.upstream)) upstreams.set(x.upstream, { name: x.upstream, servers: olds.map((b) => ({ old: b.address, new: `${newHost}${b.backend.port}`, params: b.params })) });
+        const u = upstreams.get(x.upstream)!;
+        moved.push({ domain: d, location: x.location, from: `upstream ${x.upstream}: ${u.servers.map((s) => s.old).join(', ')}`, to: `upstream ${x.upstream}: ${u.servers.map((s) => s.new).join(', ')}`, via: 'upstream', upstream: x.upstream, span: null });
+        continue;
+      }
+      moved.push({ domain: d, location: x.location, from: x.target, to: withHost(olds[0]!.backend, newHost), via: x.source, upstream: null, span: x.span ?? null });
     }
     if (!any) {
-      const current = Object.values(vh.locations).map((l) => l.proxyPass).filter(Boolean).join(', ') || 'no proxyPass';
-      findings.push({ path: ['migrations', name, 'domains', i], message: `domain ${d} on ${proxy} points at ${current}, not at the old host ${old.name} (${old.address || 'no address'}); is "from" right?` });
+      const current = passes.filter((y) => y.domain === d).map((y) => y.target).join(', ') || 'no proxyPass';
+      findings.push({ path: at(i), message: `domain ${d} on ${proxy} points at ${current}, not at the old host ${old.name} (${old.address || 'no address'}); is "from" right?` });
     }
   });
+
+  // Outside the moved domains: routes to the old host stay, unless they reach the moved service's own ports.
   const staying: RouteStay[] = [];
-  const movedDomains = new Set(domains);
-  for (const d of Object.keys(vhosts).sort(byStr)) {
-    if (movedDomains.has(d)) continue;
-    for (const loc of Object.keys(vhosts[d]!.locations).sort(byStr)) {
-      const pp = vhosts[d]!.locations[loc]!.proxyPass;
-      const b = pp ? parseBackend(pp) : null;
-      if (pp && b && pointsAt(b, old, proxy)) staying.push({ domain: d, location: loc, proxyPass: pp });
+  const reaches = (x: Resolved, on: string): boolean => x.backends.some((b) => isOld(b.backend, on) && b.backend.unix === undefined && ports.includes(portOf(b.backend)));
+  for (const x of passes) {
+    if (movedSet.has(x.domain) || (x.upstream && upstreams.has(x.upstream))) continue;
+    if (!x.backends.some((b) => isOld(b.backend, proxy!))) continue;
+    if (reaches(x, proxy)) findings.push({ path: at(0), message: `${x.domain} location ${x.location} on ${proxy} reaches ${m.service} on ${old.name} (${x.target}${x.upstream ? `, upstream ${x.upstream}` : ''}) and does not move with it: after the cutover it would point at a stopped backend; add ${x.domain} to domains` });
+    else staying.push({ domain: x.domain, location: x.location, proxyPass: x.target });
+  }
+  for (const h of index.hosts) {
+    if (h === proxy || h === old.name || h === neu.name || !inventory.hosts[h]!.nginx.enable) continue;
+    for (const x of passesOf(inventory.hosts[h]!)) {
+      if (reaches(x, h)) findings.push({ path: at(0), message: `${x.domain} location ${x.location} on ${h} reaches ${m.service} on ${old.name} (${x.target}) and migen moves only ${proxy}'s routes: after the cutover it would point at a stopped backend; point it at ${proxy}, or move it by hand in the same change` });
     }
   }
-  return { proxy, moved, staying, findings };
-}
 
-interface IndexedVhost { readonly host: string; readonly domain: string; readonly backends: readonly Backend[] }
-interface VhostIndex {
-  /** Host names, sorted. */
-  readonly hosts: readonly string[];
-  /** Virtual hosts of every host with nginx enabled, by host then domain (both sorted), with their parsed proxyPass backends. */
-  readonly vhosts: readonly IndexedVhost[];
-  /** The same, by the domain's first label (what a preset's subdomain matches). */
-  readonly byFirstLabel: ReadonlyMap<string, readonly IndexedVhost[]>;
-  /** Domain -> the hosts (sorted) whose nginx serves it. */
-  readonly servers: ReadonlyMap<string, string[]>;
-}
-
-const indexes = new WeakMap<Inventory, VhostIndex>();
-
-/** Built once per inventory: resolving each migration's routes then costs no scan of the whole fleet. */
-function vhostIndex(inventory: Inventory): VhostIndex {
-  const hit = indexes.get(inventory);
-  if (hit) return hit;
-  const hosts = Object.keys(inventory.hosts).sort(byStr);
-  const vhosts: IndexedVhost[] = [];
-  const byFirstLabel = new Map<string, IndexedVhost[]>();
-  const servers = new Map<string, string[]>();
-  for (const h of hosts) {
-    const inv = inventory.hosts[h]!;
-    if (!inv.nginx.enable) continue;
-    for (const d of Object.keys(inv.nginx.virtualHosts).sort(byStr)) {
-      const backends: Backend[] = [];
-      for (const l of Object.values(inv.nginx.virtualHosts[d]!.locations)) {
-        const b = l.proxyPass ? parseBackend(l.proxyPass) : null;
-        if (b) backends.push(b);
+  // Any other mention of the old host at the service's ports in extraConfig (set $backend ..., proxy_redirect): nothing migen can move.
+  const movedPorts = moved.filter((r) => r.via !== 'upstream').map((r) => portOf(parseUrl(r.from)));
+  const stalePorts = [...new Set([...ports, ...movedPorts])].filter((pt) => !staying.some((s) => portOf(parseUrl(s.proxyPass)) === pt)).sort((a, b) => a - b);
+  const hostsRe = [...names, ...(proxy === old.name ? ['127.0.0.1', 'localhost', '\\[::1\\]'] : [])].map((n) => (n.startsWith('\\') ? n : esc(n))).join('|');
+  if (stalePorts.length > 0) {
+    const mention = new RegExp(`(?<![A-Za-z0-9_.-])(?:${hostsRe}):(?:${stalePorts.join('|')})(?![0-9])`, 'gi');
+    for (const d of Object.keys(vhosts).sort(byStr)) {
+      // proxy_pass targets were classified above (moved, staying or refused)
+      const spans = passes.filter((x) => x.domain === d && x.span);
+      const texts: [string, string, boolean][] = [...Object.keys(vhosts[d]!.locations).sort(byStr).map((l): [string, string, boolean] => [l, vhosts[d]!.locations[l]!.extraConfig, false]), ['(server block)', vhosts[d]!.extraConfig, true]];
+      for (const [loc, text, vhost] of texts) {
+        for (const hit of withoutComments(text).matchAll(mention)) {
+          const handled = spans.some((x) => (x.source === 'vhostExtraConfig') === vhost && (vhost || x.location.split(' > ')[0] === loc) && hit.index! >= x.span![0] && hit.index! < x.span![1]);
+          if (!handled) findings.push({ path: at(0), message: `${d} location ${loc} on ${proxy} names ${hit[0]} (${m.service} on ${old.name}) in its extraConfig outside a proxy_pass migen can move: after the cutover it would point at a stopped backend; write it as a proxy_pass (or proxyPass), or change it in the same change` });
+        }
       }
-      const v = { host: h, domain: d, backends };
-      vhosts.push(v);
-      const dot = d.indexOf('.');
-      if (dot !== -1) { const label = d.slice(0, dot); const list = byFirstLabel.get(label); if (list) list.push(v); else byFirstLabel.set(label, [v]); }
-      const on = servers.get(d);
-      if (on) on.push(h); else servers.set(d, [h]);
     }
   }
-  const index = { hosts, vhosts, byFirstLabel, servers };
-  indexes.set(inventory, index);
-  return index;
+  return { proxy, moved, staying, upstreams: [...upstreams.values()], findings, stale: { names: proxy === old.name ? [...names, '127.0.0.1', 'localhost', '[::1]'] : names, ports: stalePorts } };
 }
 
-function allVhosts(inventory: Inventory): string[] {
-  const out = new Set<string>();
-  for (const h of Object.values(inventory.hosts)) for (const d of Object.keys(h.nginx.virtualHosts)) out.add(d);
-  return [...out].sort(byStr);
-}
+const parseUrl = (u: string): { scheme: string; port: string } => {
+  const m = /^(https?):\/\/(?:\[[^\]]+\]|[^/:]+)(:\d+)?/.exec(u);
+  return { scheme: m?.[1] ?? 'http', port: m?.[2] ?? '' };
+};

@@ -1,10 +1,10 @@
 import type { InventoryHost, MigrationSpec } from '../types.js';
 import type { Preset } from './catalog.js';
+import { resolveState } from './state.js';
 
-/** The directories this migration copies. */
-export function stateDirs(m: MigrationSpec, p: Preset | null, oldHost: InventoryHost | null): readonly string[] {
-  const dirs = m.state ?? p?.state(oldHost?.stateVersion ?? null) ?? [];
-  return [...dirs].sort();
+/** The directories this migration copies, as the old host names them. */
+export function stateDirs(m: MigrationSpec, p: Preset | null, oldHost: InventoryHost | null, newHost: InventoryHost | null = null): readonly string[] {
+  return resolveState(m, p, oldHost, newHost).dirs.map((d) => d.old);
 }
 
 /** Secrets the service needs: the manifest's list, else the old host's secrets named after the service. */

@@ -1,10 +1,12 @@
 // The planner: a pure function from (Manifest, Inventory, catalog) to the Plan.
 import type { Inventory, InventoryHost, Manifest, MigrationSpec, VerifyCheck } from '../types.js';
 import { preset } from '../model/catalog.js';
+import { pgOf } from '../model/postgres.js';
 import { findHost, hostRef, secretPath } from '../model/hosts.js';
 import { resolveRoutes } from '../model/routes.js';
-import { serviceSecrets, stateDirs, unitOf } from '../model/service.js';
-import { fenceOf, routeFilesOf } from './fence.js';
+import { serviceSecrets, unitOf } from '../model/service.js';
+import { onNew, resolveState } from '../model/state.js';
+import { fenceOf, routeEditsOf, routeFilesOf } from './fence.js';
 import { followOf } from './follow.js';
 import { pgSizes } from './pg/index.js';
 import { routeDefaults } from './proxy.js';
@@ -42,8 +44,8 @@ function buildMigration(manifest: Manifest, inventory: Inventory, ctx: PlanConte
   const owner = p?.nixosService && has(oldInv.users, p.nixosService) ? p.nixosService : null;
   const user = owner ? oldInv.users[owner]! : null;
   const gid = user && has(oldInv.groups, user.group) ? oldInv.groups[user.group]!.gid : null;
-  const state: StateDir[] = stateDirs(m, p, oldInv).map((path) => ({ path, owner, uid: user?.uid ?? null, group: user?.group ?? null, gid }));
-  const firstState = state[0]?.path ?? '';
+  const state: StateDir[] = resolveState(m, p, oldInv, newInv).dirs.map((d) => ({ ...d, owner, uid: user?.uid ?? null, group: user?.group ?? null, gid }));
+  const firstState = state[0]?.old ?? '';
   const domains = [...new Set(routes.moved.map((r) => r.domain))];
   const verify: VerifyCheck[] = m.verify ? [...m.verify] : domains.flatMap((d) => (p?.verifyPaths ?? []).map((path) => ({ http: `https://${d}${path}`, status: 200 })));
   const sync = {
@@ -52,6 +54,7 @@ function buildMigration(manifest: Manifest, inventory: Inventory, ctx: PlanConte
     maxPasses: m.sync?.maxPasses ?? DEFAULTS.maxPasses,
     bandwidthBytesPerSecond: m.sync?.bandwidthBytesPerSecond ?? DEFAULTS.bandwidthBytesPerSecond,
   } as const;
+  const files = routeFilesOf(name, routes.moved, routes.upstreams, to.address || to.name);
   const c: Omit<Ctx, 'warnings'> = {
     name,
     description: m.description ?? null,
@@ -63,18 +66,19 @@ function buildMigration(manifest: Manifest, inventory: Inventory, ctx: PlanConte
     from, to,
     proxy: proxyInv ? hostRef(manifest, proxyInv) : null,
     container, unit, state,
-    sqlite: (m.sqlite ?? (p?.sqlite ?? []).map((f) => `${firstState}/${f}`)).slice().sort(),
-    criticalFiles: (p?.criticalFiles ?? []).map((f) => `${firstState}/${f}`),
-    secrets: serviceSecrets(m, p, oldInv),
+    sqlite: (m.sqlite ?? (p?.sqlite ?? []).map((f) => `${firstState}/${f}`)).slice().sort().map((f) => onNew(state, f)),
+    criticalFiles: (p?.criticalFiles ?? []).map((f) => onNew(state, `${firstState}/${f}`)),
+    secrets: serviceSecrets(m, p, oldInv).map((s) => ({ ...s, file: secretPath(newInv, s.name) })),
     // Containers and DynamicUser services own files by uid that the host does not map to names.
     numericIds: container !== null || (p?.dynamicUser ?? false) || owner === null || user?.uid != null,
     sync,
     database: databaseOf(name, m, container, oldInv, newInv),
-    routes: { moved: routes.moved, staying: routes.staying },
+    routes: { moved: routes.moved, staying: routes.staying, upstreams: routes.upstreams, stale: routes.stale },
     fence: fenceOf(name, m.strategy === 'hot' && m.database ? { unit: p?.nixosService ?? unit, container } : { unit, container: null }),
-    routeFiles: routeFilesOf(name, routes.moved, to.address || to.name),
-    routeDefaults: routeDefaults(routeFilesOf(name, routes.moved, to.address || to.name)),
-    listen: listenOf(routes.moved, p?.listenOption ?? null, to.address),
+    routeFiles: files.files,
+    routeEdits: routeEditsOf(proxyInv ?? null, routes.moved, files.byChange),
+    routeDefaults: routeDefaults(files.files),
+    listen: listenOf(routes, p?.listenOption ?? null, to.address),
     follow: followOf(inventory, oldInv, newInv, from, to, state),
     graceDays: m.graceDays ?? DEFAULTS.graceDays,
     flake: ctx.flake,
@@ -84,7 +88,7 @@ function buildMigration(manifest: Manifest, inventory: Inventory, ctx: PlanConte
     verifyDeadlineSeconds: m.verifyDeadlineSeconds ?? DEFAULTS.verifyDeadlineSeconds,
   };
   const full: Ctx = { ...c, warnings: warningsOf(c, m, p, oldInv, newInv, owner ? { name: owner, uid: user!.uid } : null, proxyInv ?? null) };
-  return { ...full, window: windowEstimate(m.strategy, sync), steps: buildSteps(full) };
+  return { ...full, window: windowEstimate(m.strategy, sync, full.sqlite.length), steps: buildSteps(full) };
 }
 
 function backupOf(m: MigrationSpec, oldInv: InventoryHost, state: readonly StateDir[]): MigrationPlan['backup'] {
@@ -92,7 +96,7 @@ function backupOf(m: MigrationSpec, oldInv: InventoryHost, state: readonly State
   if (restic) return { kind: 'restic', repository: restic.repository, tag: restic.tag ?? 'pre-migration', passwordFile: restic.passwordFile ?? null };
   if (m.backup?.none) return { kind: 'none' };
   const jobs = oldInv.backups.restic;
-  const job = Object.keys(jobs).sort().find((j) => jobs[j]!.paths.some((bp) => state.some((s) => s.path === bp || s.path.startsWith(`${bp}/`))));
+  const job = Object.keys(jobs).sort().find((j) => jobs[j]!.paths.some((bp) => state.some((s) => s.old === bp || s.old.startsWith(`${bp}/`))));
   return job ? { kind: 'job', host: oldInv.hostName, job } : { kind: 'none' };
 }
 
@@ -108,7 +112,7 @@ function databaseOf(name: string, m: MigrationSpec, container: string | null, ol
     role: `migen_repl_${id}`,
     publication: `migen_pub_${id}`,
     subscription: `migen_sub_${id}`,
-    ports: { old: oldInv.postgresql.port, new: newInv.postgresql.port },
+    ports: { old: pgOf(oldInv, container)?.port ?? oldInv.postgresql.port, new: pgOf(newInv, container)?.port ?? newInv.postgresql.port },
     secretFiles: { old: secretPath(oldInv, secret), new: secretPath(newInv, secret) },
     inContainer: { old: inContainer(oldInv), new: inContainer(newInv) },
     sizes: pgSizes(m.database.databases.length),
@@ -116,9 +120,11 @@ function databaseOf(name: string, m: MigrationSpec, container: string | null, ol
 }
 
 /** Set when the old host served the proxy on loopback: on the new host the service must listen on its mesh address. */
-function listenOf(moved: Ctx['routes']['moved'], option: readonly string[] | null, address: string): Ctx['listen'] {
-  const ports = moved
-    .filter((r) => /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:|\/|$)/.test(r.from))
-    .map((r) => { const port = /:(\d+)/.exec(r.from.replace(/^https?:\/\//, ''))?.[1]; return port ? Number(port) : r.from.startsWith('https') ? 443 : 80; });
+function listenOf(routes: Pick<Ctx['routes'], 'moved' | 'upstreams'>, option: readonly string[] | null, address: string): Ctx['listen'] {
+  // every old backend as scheme://address (an upstream's servers as http://)
+  const backends = routes.moved.flatMap((r) => (r.via === 'upstream' ? routes.upstreams.find((u) => u.name === r.upstream)!.servers.map((s) => `http://${s.old}`) : [r.from]));
+  const ports = backends
+    .filter((u) => /^https?:\/\/(127\.0\.0\.1|localhost|\[::1\])(:|\/|$)/.test(u))
+    .map((u) => { const port = /:(\d+)/.exec(u.replace(/^https?:\/\/(\[::1\])?/, ''))?.[1]; return port ? Number(port) : u.startsWith('https') ? 443 : 80; });
   return ports.length ? { option, address, ports: [...new Set(ports)].sort((a, b) => a - b) } : null;
 }

@@ -4,9 +4,9 @@ import type { Inventory, InventoryHost } from '../types.js';
 import type { HostRef, MigrationPlan, StateDir } from './types.js';
 
 /** Does a backup path cover a state directory, or lie inside one? */
-const overlaps = (bp: string, state: readonly StateDir[]): boolean => state.some((s) => s.path === bp || s.path.startsWith(`${bp}/`) || bp.startsWith(`${s.path}/`));
+const overlaps = (bp: string, state: readonly StateDir[]): boolean => state.some((s) => s.old === bp || s.old.startsWith(`${bp}/`) || bp.startsWith(`${s.old}/`));
 /** Does a backup path cover a state directory (equal or a parent)? */
-export const covers = (bp: string, state: readonly StateDir[]): boolean => state.some((s) => s.path === bp || s.path.startsWith(`${bp}/`));
+export const covers = (bp: string, state: readonly StateDir[]): boolean => state.some((s) => s.old === bp || s.old.startsWith(`${bp}/`));
 
 export function followOf(inventory: Inventory, oldInv: InventoryHost, newInv: InventoryHost, from: HostRef, to: HostRef, state: readonly StateDir[]): MigrationPlan['follow'] {
   const jobs = oldInv.backups.restic;

@@ -40,3 +40,28 @@ export function routeDefaults(files: readonly RouteFile[]): string {
   const dirs = [...new Set(files.map((f) => f.file.slice(0, f.file.lastIndexOf('/'))))];
   return [cmd`install -d -m 0755 ${dirs}`, ...files.map((f) => cmd`[ -e ${f.file} ] || printf '%s\\n' ${f.old} > ${f.file}`)].join('\n');
 }
+
+/** A name as an extended regular expression (grep -E). */
+const ere = (s: string): string => s.replace(/[.[\]\\*+?^$(){}|]/g, '\\$&');
+
+/**
+ * After the switch: the configuration the running nginx loaded (`nginx -T` of the master's own
+ * command line, route files included) names the old host at none of the moved service's ports.
+ * A route that still does points at a stopped backend.
+ */
+export function staleRoutesCheck(names: readonly string[], ports: readonly number[]): string {
+  const host = `(${names.map(ere).join('|')})`;
+  const alts = [`${host}:(${ports.join('|')})([^0-9]|$)`];
+  if (ports.includes(80)) alts.push(`http://${host}([/; "']|$)`, `server ${host}[ ;]`);
+  if (ports.includes(443)) alts.push(`https://${host}([/; "']|$)`);
+  const re = `(^|[^A-Za-z0-9_.-])(${alts.join('|')})`;
+  return [
+    "pid=$(pgrep -o -f '^nginx: master process') || { echo 'nginx is not running' >&2; exit 1; }",
+    '# the master runs as "nginx: master process BIN ARGS": the same binary and configuration, with -T',
+    'set -f; set -- $(ps -o args= -p "$pid"); shift 3; bin=$1; shift; opts=()',
+    'while [ $# -gt 0 ]; do case $1 in -c|-p|-e) opts+=("$1" "${2:-}"); shift; shift || true ;; *) shift ;; esac; done',
+    'conf=$("$bin" "${opts[@]}" -T 2>/dev/null) || { echo "nginx -T failed" >&2; exit 1; }',
+    `hits=$(printf '%s\\n' "$conf" | sed 's/#.*//' | grep -Eio ${cmd`${re}`} | sort -u) || true`,
+    'if [ -n "$hits" ]; then printf \'%s\\n\' "a route still names the old backend:" $hits >&2; exit 1; fi',
+  ].join('\n');
+}

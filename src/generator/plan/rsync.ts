@@ -3,7 +3,7 @@
 import type { HostScript } from '../../runbook/steps.js';
 import { cmd } from './shell.js';
 import { on } from './step.js';
-import type { Ctx, HostRef } from './types.js';
+import type { Ctx, HostRef, StateDir } from './types.js';
 
 /** The user part of an ssh target ("root" for "root@h001" or "h001"). */
 const sshUser = (h: HostRef): string => (h.ssh.includes('@') ? h.ssh.slice(0, h.ssh.indexOf('@')) : 'root');
@@ -27,17 +27,17 @@ export function mkdirs(paths: readonly string[]): string {
 /** The host rsync runs on. */
 const rsyncHost = (c: Ctx): string => (c.sync.mode === 'push' ? c.from.name : c.to.name);
 
-/** Source and destination of one state directory, seen from the host rsync runs on. */
-function ends(c: Ctx, path: string): { src: string; dst: string; remote: HostRef } {
+/** Source (the old host's directory) and destination (the new host's), seen from the host rsync runs on. */
+function ends(c: Ctx, s: StateDir): { src: string; dst: string; remote: HostRef } {
   const pull = c.sync.mode !== 'push';
   const remote = pull ? c.from : c.to;
-  const far = `${sshUser(remote)}@${remote.address}:${path}/`;
-  return pull ? { src: far, dst: `${path}/`, remote } : { src: `${path}/`, dst: far, remote };
+  const at = `${sshUser(remote)}@${remote.address}:`;
+  return pull ? { src: `${at}${s.old}/`, dst: `${s.new}/`, remote } : { src: `${s.old}/`, dst: `${at}${s.new}/`, remote };
 }
 
-/** Makes the state directory on the receiving side. */
-const receiverDir = (c: Ctx, e: { remote: HostRef }, path: string): string =>
-  (c.sync.mode === 'push' ? cmd`${HOST_SSH.split(' ')} ${`${sshUser(e.remote)}@${e.remote.address}`} mkdir -p ${path}` : mkdirs([path]));
+/** Makes the state directory on the receiving side (the new host). */
+const receiverDir = (c: Ctx, e: { remote: HostRef }, s: StateDir): string =>
+  (c.sync.mode === 'push' ? cmd`${HOST_SSH.split(' ')} ${`${sshUser(e.remote)}@${e.remote.address}`} mkdir -p ${s.new}` : mkdirs([s.new]));
 
 const numeric = (c: Ctx): string[] => (c.numericIds ? ['--numeric-ids'] : []);
 
@@ -45,8 +45,8 @@ const numeric = (c: Ctx): string[] => (c.numericIds ? ['--numeric-ids'] : []);
 export function passScript(c: Ctx, extra: readonly string[], live: boolean): HostScript {
   const lines = [SSH_DIR];
   for (const s of c.state) {
-    const e = ends(c, s.path);
-    lines.push(receiverDir(c, e, s.path));
+    const e = ends(c, s);
+    lines.push(receiverDir(c, e, s));
     const rs = cmd`rsync ${[...RSYNC_FLAGS, ...numeric(c), ...extra]} -e ${HOST_SSH} ${e.src} ${e.dst}`;
     lines.push(live ? `${rs} || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }` : rs);
   }
@@ -57,8 +57,8 @@ export function passScript(c: Ctx, extra: readonly string[], live: boolean): Hos
 export function measureScript(c: Ctx): HostScript {
   const lines = ['total=0', SSH_DIR];
   for (const s of c.state) {
-    const e = ends(c, s.path);
-    lines.push(receiverDir(c, e, s.path));
+    const e = ends(c, s);
+    lines.push(receiverDir(c, e, s));
     lines.push(`out=$(${cmd`rsync ${[...RSYNC_FLAGS, ...numeric(c), '-n']} -e ${HOST_SSH} ${e.src} ${e.dst}`}) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }`);
     lines.push(`n=$(printf '%s\\n' "$out" | sed -n 's/^Total transferred file size: \\([0-9,]*\\).*/\\1/p' | tr -d ,)`);
     lines.push('total=$((total + ${n:-0}))');
@@ -74,7 +74,7 @@ export function measureScript(c: Ctx): HostScript {
  */
 export function diffScript(c: Ctx): HostScript {
   const lines = c.state.map((s) => {
-    const e = ends(c, s.path);
+    const e = ends(c, s);
     return cmd`d=$(rsync -n -i ${['-aHAX', '-x', '--delete', ...numeric(c)]} -e ${HOST_SSH} ${e.src} ${e.dst}) && test -z "$d" || { printf '%s\\n' "$d" | head -n 20; exit 1; }`;
   });
   return on(rsyncHost(c), [SSH_DIR, ...lines].join('\n'));

@@ -11,7 +11,7 @@ import type { Ctx, Step } from './types.js';
 export function buildSteps(c: Ctx): Step[] {
   const hot = c.strategy === 'hot' && c.database !== null;
   // In a hot migration rsync copies only the files beside the database.
-  const copy: Ctx = hot ? { ...c, state: c.state.filter((s) => !isDatabaseDir(s.path)) } : c;
+  const copy: Ctx = hot ? { ...c, state: c.state.filter((s) => !isDatabaseDir(s.old)) } : c;
   return [
     ...preflight(c, copy.state),
     ...(hot ? pgPreflight(c) : []),

@@ -1,14 +1,17 @@
 import type { Strategy, Status, SyncMode, VerifyCheck } from '../types.js';
 import type { HostRef } from '../model/hosts.js';
-import type { RouteChange, RouteStay } from '../model/routes.js';
+import type { RouteChange, RouteStay, UpstreamMove } from '../model/routes.js';
+import type { SidePaths } from '../model/state.js';
 import type { Step } from '../../runbook/steps.js';
 
 export type { Step, StepKind, Script, HostScript, PipeScript, Phase, Where } from '../../runbook/steps.js';
 export { PHASES } from '../../runbook/steps.js';
 export type { HostRef } from '../model/hosts.js';
-export type { RouteChange, RouteStay } from '../model/routes.js';
+export type { RouteChange, RouteStay, UpstreamMove } from '../model/routes.js';
 
-export interface StateDir { readonly path: string; readonly owner: string | null; readonly uid: number | null; readonly group: string | null; readonly gid: number | null }
+/** A state directory: `old` on the old host, `new` on the new one (they differ where each host's stateVersion picks another default). */
+export interface StateDir { readonly old: string; readonly new: string; readonly owner: string | null; readonly uid: number | null; readonly group: string | null; readonly gid: number | null }
+export type { SidePaths } from '../model/state.js';
 
 /** PostgreSQL settings the generated modules set and the runbook's headroom checks need: decided once, here. */
 export interface PgSizes {
@@ -59,14 +62,19 @@ export interface FencedUnit { readonly unit: string; readonly container: string 
 export interface RouteFile {
   readonly domain: string;
   readonly location: string;
+  /** How the route reaches the file: the location's proxyPass or a proxy_pass in extraConfig names migen's upstream, or the user's upstream (via upstream) includes the file instead of its servers. */
+  readonly via: 'proxyPass' | 'extraConfig' | 'vhostExtraConfig' | 'upstream';
   readonly upstream: string;
   readonly file: string;
-  /** The location's proxyPass while the migration is planned (scheme, the upstream, the original path). */
-  readonly proxyPass: string;
+  /** The proxy_pass target while the migration is planned (scheme, migen's upstream, the original path); null when the user's upstream includes the file. */
+  readonly proxyPass: string | null;
   /** The file's content for the old backend and for the new one. */
   readonly old: string;
   readonly new: string;
 }
+
+/** An extraConfig (of a location, or of the vhost when `location` is null) whose proxy_pass moves: its text while planned and once done. */
+export interface RouteEdit { readonly domain: string; readonly location: string | null; readonly planned: string; readonly done: string }
 
 export interface FollowBackup { readonly host: string; readonly name: string; readonly paths: readonly string[]; readonly repository: string | null; readonly passwordFile: string | null; readonly newHasJob: boolean }
 
@@ -84,21 +92,31 @@ export interface MigrationPlan {
   readonly container: string | null;
   readonly unit: string;
   readonly state: readonly StateDir[];
-  readonly sqlite: readonly string[];
-  readonly criticalFiles: readonly string[];
-  readonly secrets: readonly { readonly name: string; readonly kind: 'agenix' | 'sops' }[];
+  /** SQLite databases, as each host names them. */
+  readonly sqlite: readonly SidePaths[];
+  readonly criticalFiles: readonly SidePaths[];
+  /** `kind` as the old host declares it; `file`: where the new host has it at run time. */
+  readonly secrets: readonly { readonly name: string; readonly kind: 'agenix' | 'sops'; readonly file: string }[];
   readonly numericIds: boolean;
   readonly sync: { readonly mode: SyncMode; readonly thresholdBytes: number; readonly maxPasses: number; readonly bandwidthBytesPerSecond: number };
   readonly database: Database | null;
-  readonly routes: { readonly moved: readonly RouteChange[]; readonly staying: readonly RouteStay[] };
+  readonly routes: {
+    readonly moved: readonly RouteChange[];
+    readonly staying: readonly RouteStay[];
+    readonly upstreams: readonly UpstreamMove[];
+    /** After the switch no route on the proxy may name the old host (these names) at these ports. */
+    readonly stale: { readonly names: readonly string[]; readonly ports: readonly number[] };
+  };
   readonly fence: Fence;
   readonly routeFiles: readonly RouteFile[];
+  readonly routeEdits: readonly RouteEdit[];
   /** The proxy's activation script that creates the route files (with the old backend) where they are missing. */
   readonly routeDefaults: string;
   /** Set when the old host served the proxy on loopback: the new host must listen on its mesh address. */
   readonly listen: { readonly option: readonly string[] | null; readonly address: string; readonly ports: readonly number[] } | null;
   readonly follow: { readonly backups: readonly FollowBackup[]; readonly scrapeTargets: readonly { readonly host: string; readonly job: string; readonly from: string; readonly to: string }[] };
-  readonly window: { readonly estimateSeconds: number | null; readonly basis: string };
+  /** The estimate for a state of no files; each 1,000 files add perThousandFilesSeconds (the final pass and the dry run walk every file). */
+  readonly window: { readonly estimateSeconds: number | null; readonly perThousandFilesSeconds: number; readonly basis: string };
   readonly flake: string;
   readonly backup: { readonly kind: 'restic'; readonly repository: string; readonly tag: string; readonly passwordFile: string | null } | { readonly kind: 'job'; readonly host: string; readonly job: string } | { readonly kind: 'none' };
   readonly graceDays: number;

@@ -3,6 +3,8 @@
 import { GUARD_SECONDS } from '../../runbook/def.js';
 import type { InventoryHost, MigrationSpec } from '../types.js';
 import type { Preset } from '../model/catalog.js';
+import { portCollisions } from '../model/ports.js';
+import { sideOf } from '../model/state.js';
 import type { Ctx } from './types.js';
 
 export function warningsOf(c: Omit<Ctx, 'warnings'>, m: MigrationSpec, p: Preset | null, oldInv: InventoryHost, newInv: InventoryHost, owner: { name: string; uid: number | null } | null, proxyInv: InventoryHost | null): string[] {
@@ -14,12 +16,18 @@ export function warningsOf(c: Omit<Ctx, 'warnings'>, m: MigrationSpec, p: Preset
   if (proxy && c.routeFiles.length) {
     w.push(`Deploying ${proxy.name} changes its nginx configuration (the moved locations read their backend from route files under /var/lib/migen/nginx/${c.name}/): nginx restarts once, for every virtual host, before the window (with services.nginx.enableReload it reloads instead).`);
     for (const f of c.routeFiles) {
-      if (proxyInv?.nginx.virtualHosts[f.domain]?.locations[f.location]?.recommendedProxySettings === false) w.push(`${f.domain} ${f.location} does not set the Host header (recommendedProxySettings is off): while ${c.name} is planned nginx sends Host: ${f.upstream} to the backend, not its address; set recommendedProxySettings or proxy_set_header Host for it.`);
+      if (f.via !== 'upstream' && proxyInv?.nginx.virtualHosts[f.domain]?.locations[f.location.split(' > ')[0]!]?.recommendedProxySettings === false) w.push(`${f.domain} ${f.location} does not set the Host header (recommendedProxySettings is off): while ${c.name} is planned nginx sends Host: ${f.upstream} to the backend, not its address; set recommendedProxySettings or proxy_set_header Host for it.`);
     }
   }
   w.push(`The downtime window runs on ${to.name}, as the transient unit migen-${c.name}-cutover: the operator's machine may disconnect in it (migen run ${c.name} --resume reattaches). If ${to.name} itself goes down there, the guards revert by themselves after ${GUARD_SECONDS} s without its heartbeat: ${from.name} serves again with its state as of the stop${proxy && c.routeFiles.length ? `, ${proxy.name} routes back to it` : ''}; writes ${to.name} acknowledged in between are not copied back, and when ${to.name} boots again its copy starts unrouted (migen status shows it: stop it there).`);
   if (!m.verify && c.verify.length === 0) w.push('No verification checks: add verify entries, or the cutover is judged by the unit staying active only.');
-  if (oldInv.stateVersion !== newInv.stateVersion) w.push(`system.stateVersion differs (${from.name}: ${oldInv.stateVersion ?? 'unset'}, ${to.name}: ${newInv.stateVersion ?? 'unset'}): defaults such as data directories and the PostgreSQL major follow it; pin them for ${m.service} on ${to.name}.`);
+  // The stateVersion that decides the service's defaults on each side: its container's when it runs in one.
+  const [os, ns] = [sideOf(oldInv, c.container), sideOf(newInv, c.container)];
+  if (os.stateVersion !== ns.stateVersion) {
+    const mapped = c.state.filter((s) => s.old !== s.new).map((s) => `${s.old} -> ${s.new}`);
+    w.push(`system.stateVersion differs (${os.where}: ${os.stateVersion ?? 'unset'}, ${ns.where}: ${ns.stateVersion ?? 'unset'}): defaults follow it.${mapped.length ? ` The state is copied to ${to.name}'s directories (${mapped.join(', ')}).` : ''} migen checks the state's paths and, for a copied data directory, the PostgreSQL major; other defaults of ${m.service} that follow stateVersion are not compared: check them on ${to.name}.`);
+  }
+  for (const x of portCollisions(newInv, p?.nixosService ?? null, c.container)) if (!x.certain) w.push(`Ports on ${to.name}: ${x.message}.`);
   if (owner && owner.uid === null) w.push(`${owner.name} has no fixed uid on ${from.name}: rsync maps owners by name, so ${to.name} must be deployed (users created) before the copy; the final dry run compares owners by name.`);
   if (c.container) w.push(`${c.unit} on ${from.name} stays stopped but declared until finalize; the container's root under /var/lib/nixos-containers/${c.container} is not copied.`);
   for (const b of c.follow.backups) {
@@ -30,7 +38,6 @@ export function warningsOf(c: Omit<Ctx, 'warnings'>, m: MigrationSpec, p: Preset
   if (db) {
     w.push(`Rollback after ${to.name} took writes (once the application started there${proxy ? ` and ${proxy.name} switched to it` : ''}) loses those writes: migen keeps ${from.name} read-only-then-thawed, it does not replicate back.${proxy ? ' The switch happens while the application starts; the backend check and the verification follow, and a failure there rolls back.' : ''}`);
     w.push(`The subscription's connection string holds the replication password (from ${db.passwordSecret}) on ${to.name} until the cutover drops the subscription.`);
-    if (!newInv.secrets.agenix.includes(db.passwordSecret) && !newInv.secrets.sops.includes(db.passwordSecret)) w.push(`Declare the secret ${db.passwordSecret} (owner postgres) on ${from.name} and ${to.name}: the replication role's password.`);
   }
   if (c.listen && !c.listen.option) w.push(`${from.name}'s proxy reaches ${m.service} on loopback; on ${to.name} it must listen on ${to.address} (ports ${c.listen.ports.join(', ')}): set its listen address in ${to.name}'s configuration.`);
   return w;

@@ -1,15 +1,39 @@
-// The expected downtime window, shown in the plan before anything runs.
+// The expected downtime window, shown in the plan before anything runs: a model calibrated on
+// the lab's measurements (bench/results/window.md, re-measured with `node bench/window.mjs`).
 import type { Strategy } from '../types.js';
 import type { MigrationPlan } from './types.js';
 
-/** Seconds the cutover needs besides the final pass: stop, checks, start, route switch, first verification. */
-const FIXED_WINDOW_SECONDS = 10;
+/**
+ * Milliseconds, from bench/results/window.md: the copy's fixed and per-file costs under load
+ * (bench/downtime's migen runs at 5,003 and 20,004 files), the delta's throughput fitted over 27
+ * final passes between two lab hosts, and the medians of the window's other steps in
+ * bench/downtime's migen runs.
+ */
+export const LAB = {
+  finalMs: 204, finalPerFileMs: 0.0224, bytesPerSecond: 229_000_000,
+  verifyMs: 298, verifyPerFileMs: 0.0229,
+  stopMs: 188, startOrSwitchMs: 701, backendMs: 105, sqliteMs: 77, firstVerifyMs: 75,
+} as const;
 
-export function windowEstimate(strategy: Strategy, sync: MigrationPlan['sync']): MigrationPlan['window'] {
-  if (strategy === 'cold') return { estimateSeconds: null, basis: `a full copy of the state at ${sync.bandwidthBytesPerSecond} B/s plus about ${FIXED_WINDOW_SECONDS} s; preflight measures the state's size` };
-  if (strategy === 'hot') return { estimateSeconds: FIXED_WINDOW_SECONDS, basis: 'replication lag below the threshold at the freeze, plus stop, sequence sync, start and route switch' };
+const s = (ms: number): number => Math.round(ms / 100) / 10;
+
+export function windowEstimate(strategy: Strategy, sync: MigrationPlan['sync'], sqlite: number): MigrationPlan['window'] {
+  const rate = Math.min(sync.bandwidthBytesPerSecond, LAB.bytesPerSecond);
+  const fixed = LAB.stopMs + LAB.startOrSwitchMs + LAB.backendMs + LAB.firstVerifyMs + sqlite * LAB.sqliteMs;
+  const perThousandFilesSeconds = Math.round((LAB.finalPerFileMs + LAB.verifyPerFileMs) * 100) / 100;
+  const steps = `stop ${LAB.stopMs} ms, the longer of start and route switch ${LAB.startOrSwitchMs} ms, backend check ${LAB.backendMs} ms, first verification ${LAB.firstVerifyMs} ms${sqlite ? `, integrity_check ${LAB.sqliteMs} ms per SQLite database` : ''}`;
+  const lab = '(lab measurements, bench/results/window.md)';
+  if (strategy === 'cold') {
+    return { estimateSeconds: null, perThousandFilesSeconds, basis: `a full copy of the state at ${rate} B/s, plus ${s(LAB.finalMs + LAB.verifyMs)} s and ${perThousandFilesSeconds} s per 1,000 files for the copy and the dry run proving it, plus ${steps} ${lab}; preflight measures the state's size` };
+  }
+  if (strategy === 'hot') {
+    // Not measured in the lab yet: the freeze, sequences and per-table checksums depend on the schema.
+    return { estimateSeconds: 10, perThousandFilesSeconds: 0, basis: 'replication lag below the threshold at the freeze, plus stop, sequence sync, per-table checksums, start and route switch (not calibrated in the lab: bench/ has no hot figures)' };
+  }
+  const delta = (sync.thresholdBytes / rate) * 1000;
   return {
-    estimateSeconds: Math.ceil(sync.thresholdBytes / sync.bandwidthBytesPerSecond) + FIXED_WINDOW_SECONDS,
-    basis: `final pass below ${sync.thresholdBytes} bytes at ${sync.bandwidthBytesPerSecond} B/s, plus about ${FIXED_WINDOW_SECONDS} s for stop, checks, start and route switch`,
+    estimateSeconds: s(fixed + LAB.finalMs + LAB.verifyMs + delta),
+    perThousandFilesSeconds,
+    basis: `final pass of at most ${sync.thresholdBytes} bytes at ${rate} B/s (${s(delta)} s) plus ${s(LAB.finalMs)} s, the dry run proving the copies equal ${s(LAB.verifyMs)} s (both walk every file); ${steps} ${lab}`,
   };
 }

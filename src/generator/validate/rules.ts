@@ -1,13 +1,10 @@
-import type { Inventory, Manifest, MigrationSpec } from '../types.js';
-import { preset, type Preset } from '../model/catalog.js';
+import type { Inventory, Manifest } from '../types.js';
+import { preset } from '../model/catalog.js';
 import { findHost, hostRef, runsService } from '../model/hosts.js';
 import { resolveRoutes, type Finding } from '../model/routes.js';
-import { stateDirs, serviceSecrets } from '../model/service.js';
-
-interface Ctx { readonly manifest: Manifest; readonly inventory: Inventory; readonly name: string; readonly m: MigrationSpec; readonly p: Preset | null }
-type Rule = (c: Ctx) => Finding[];
-
-const at = (c: Ctx, ...rest: (string | number)[]): (string | number)[] => ['migrations', c.name, ...rest];
+import { stateDirs } from '../model/service.js';
+import { at, type Ctx, type Rule } from './rule.js';
+import { SIDE_RULES } from './sides.js';
 const hostList = (inv: Inventory): string => Object.keys(inv.hosts).sort().join(', ');
 
 const hostsExist: Rule = (c) => {
@@ -70,26 +67,9 @@ const databaseOnOldHost: Rule = (c) => {
   return [{ path: at(c, 'database'), message: `database: ${h.hostName} runs no PostgreSQL (services.postgresql.enable is false${container ? ` on the host and in container ${container}` : ''})` }];
 };
 
-const secretsDeclared: Rule = (c) => {
-  const oldH = findHost(c.inventory, c.m.from);
-  const newH = findHost(c.inventory, c.m.to);
-  if (!oldH || !newH) return [];
-  const out: Finding[] = [];
-  serviceSecrets(c.m, c.p, oldH).forEach((s, i) => {
-    const declared = s.kind === 'agenix' ? newH.secrets.agenix : newH.secrets.sops;
-    if (!declared.includes(s.name)) {
-      out.push({
-        path: c.m.secrets ? at(c, 'secrets', i) : at(c, 'to'),
-        message: `secret ${s.name} (${s.kind}) used by ${c.m.service} on ${oldH.hostName} is not declared on ${newH.hostName}; declare it there and rekey it for ${newH.hostName}'s host key`,
-      });
-    }
-  });
-  return out;
-};
-
 const routes: Rule = (c) => resolveRoutes(c.manifest, c.inventory, c.name, c.m, c.p).findings;
 
-export const RULES: readonly Rule[] = [hostsExist, distinctHosts, addresses, customNeedsBasics, oldRunsService, newDeclaresService, hotNeedsDatabase, databaseOnOldHost, secretsDeclared, routes];
+export const RULES: readonly Rule[] = [hostsExist, distinctHosts, addresses, customNeedsBasics, oldRunsService, newDeclaresService, hotNeedsDatabase, databaseOnOldHost, routes, ...SIDE_RULES];
 
 /** Across migrations: two migrations may not copy overlapping state from one host. */
 function overlaps(manifest: Manifest, inventory: Inventory): Finding[] {
@@ -98,7 +78,7 @@ function overlaps(manifest: Manifest, inventory: Inventory): Finding[] {
   for (const name of Object.keys(manifest.migrations).sort()) {
     const m = manifest.migrations[name]!;
     const h = findHost(inventory, m.from);
-    const dirs = stateDirs(m, preset(m.service), h ?? null);
+    const dirs = stateDirs(m, preset(m.service), h ?? null, findHost(inventory, m.to) ?? null);
     dirs.forEach((d, i) => {
       for (const s of seen) {
         if (s.host !== m.from) continue;

@@ -18,7 +18,4 @@ export function pgApp(c: Ctx): { unit: string; stop: string; start: string } {
   return { unit, stop: inside(c, cmd`systemctl stop ${unit}`), start: inside(c, cmd`systemctl start ${unit}`) };
 }
 
-/** Database directories move by replication in a hot migration, never by rsync. */
-export function isDatabaseDir(p: string): boolean {
-  return /(^|\/)(postgres|postgresql|pgdata)(\/|$)/.test(p) || p.startsWith('/var/lib/postgresql');
-}
+export { isDatabaseDir } from '../../model/postgres.js';

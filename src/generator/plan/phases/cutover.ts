@@ -29,7 +29,7 @@ export function cutover(c: Ctx, hot: boolean): Step[] {
     { ...W, stopsService: true, undo: on(from.name, restart) }));
   if (hot) win.push(...pgFreeze(c));
   win.push(...finalCopy(c));
-  for (const db of c.sqlite) {
+  for (const { new: db } of c.sqlite) {
     win.push(check(`sqlite-${slug(db)}`, `SQLite ${db} passes integrity_check on ${to.name}`, on(to.name, cmd`test "$(sqlite3 -readonly ${db} 'PRAGMA integrity_check;')" = ok`), `${db} is damaged on ${to.name}`, W));
   }
   // With a proxy, the new host starts the service while the proxy switches its route: nothing is
@@ -92,24 +92,28 @@ function finalCopy(c: Ctx): Step[] {
   const checks = { ...W, concurrent: 'copy-checks' };
   if (c.sync.mode === 'relay') {
     // Through the operator (the hosts cannot reach each other): tar out of the old host into the new one.
-    const rel = c.state.map((s) => s.path.replace(/^\//, ''));
+    const rel = c.state.map((s) => s.old.replace(/^\//, ''));
+    // Members are named by the old host's paths: a directory the new host names otherwise is renamed on extraction (not the targets of symlinks).
+    const renames = c.state.filter((s) => s.old !== s.new).map((s) => ['--transform', `s,^${s.old.slice(1).replace(/[.+]/g, '\\$&')}\\(/\\|$\\),${s.new.slice(1)}\\1,S`]).flat();
     steps.push(command('final-pass', `copy the state from ${from.name} to ${to.name} through the operator`, pipe(
       on(from.name, cmd`tar -C / --numeric-owner --xattrs --acls -cf - ${rel}`),
-      on(to.name, `${c.state.map((s) => cmd`mkdir -p ${s.path} && find ${s.path} -mindepth 1 -delete`).join('\n')}\n${cmd`tar -C / --numeric-owner --xattrs --acls -xpf -`}`),
+      on(to.name, `${c.state.map((s) => cmd`mkdir -p ${s.new} && find ${s.new} -mindepth 1 -delete`).join('\n')}\n${cmd`tar -C / --numeric-owner --xattrs --acls ${renames} -xpf -`}`),
     ), W));
-    steps.push(compare('owners', `owners and modes on ${to.name} equal ${from.name}'s`, { mode: 'equal', left: owners(c, from.name), right: owners(c, to.name), failure: `ownership differs between ${from.name} and ${to.name}` }, checks));
+    steps.push(compare('owners', `owners and modes on ${to.name} equal ${from.name}'s`, { mode: 'equal', left: owners(c, from.name, 'old'), right: owners(c, to.name, 'new'), failure: `ownership differs between ${from.name} and ${to.name}` }, checks));
   } else {
     steps.push(command('final-pass', `final copy of the state to ${to.name} (service stopped)`, passScript(c, [], false), { ...W, hostToHost: true, progress: true }));
     steps.push(check('copy-identical', `a dry run lists no difference (content, owners, modes, ACLs, xattrs) between ${from.name} and ${to.name}`, diffScript(c), 'the copies differ after the final pass', { ...checks, hostToHost: true }));
   }
   for (const f of c.criticalFiles) {
-    steps.push(compare(`critical-${slug(f)}`, `${f} is identical on both hosts`, { mode: 'equal', left: on(from.name, cmd`sha256sum < ${f}`), right: on(to.name, cmd`sha256sum < ${f}`), failure: `${f} differs or is missing on ${to.name}` }, checks));
+    const same = f.old === f.new;
+    steps.push(compare(`critical-${slug(f.new)}`, same ? `${f.new} is identical on both hosts` : `${f.new} on ${to.name} is identical to ${f.old} on ${from.name}`,
+      { mode: 'equal', left: on(from.name, cmd`sha256sum < ${f.old}`), right: on(to.name, cmd`sha256sum < ${f.new}`), failure: `${f.new} differs or is missing on ${to.name}` }, checks));
   }
   return steps;
 }
 
 /** Owners and modes of every file, for comparing both sides after a relay copy. */
-function owners(c: Ctx, host: string) {
+function owners(c: Ctx, host: string, side: 'old' | 'new') {
   const fmt = c.numericIds ? '%P %U:%G %m\\n' : '%P %u:%g %m\\n';
-  return on(host, `{\n${c.state.map((s) => cmd`  (cd ${s.path} && find . -printf ${fmt} | LC_ALL=C sort)`).join('\n')}\n} | sha256sum`);
+  return on(host, `{\n${c.state.map((s) => cmd`  (cd ${s[side]} && find . -printf ${fmt} | LC_ALL=C sort)`).join('\n')}\n} | sha256sum`);
 }

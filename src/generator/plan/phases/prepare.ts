@@ -13,7 +13,7 @@ const { command, check } = stepsOf('prepare');
 
 export function prepare(c: Ctx, hot: { app: string } | null): Step[] {
   const { from, to, proxy, backup, fence } = c;
-  const paths = c.state.map((s) => s.path);
+  const paths = c.state.map((s) => s.old);
   const steps: Step[] = [];
   if (backup.kind === 'restic') {
     steps.push(command('backup', `restic backup of the state on ${from.name}, tag ${backup.tag}`,

@@ -6,6 +6,7 @@
 import { stamp } from '../fence-steps.js';
 import { pgCleanup } from '../pg/index.js';
 import { confirmGuard, guardOf } from '../guard.js';
+import { staleRoutesCheck } from '../proxy.js';
 import { cmd } from '../shell.js';
 import { on, stepsOf } from '../step.js';
 import type { Ctx, Step } from '../types.js';
@@ -35,6 +36,13 @@ export function verify(c: Ctx, hot: boolean): Step[] {
   // guards confirmed over new connections: the new host's start first, the proxy's routes next (a
   // coordinator that dies between two confirmations leaves the old host restarting an unrouted
   // copy, never a route to a stopped one), the old host's stop last.
+  // The route files switched; this proves no other route of the running configuration (an
+  // include, a hand edit) still reaches the stopped service. After the window (it does not delay
+  // the first served request), before anything is confirmed: a failure rolls back.
+  if (proxy && c.routes.stale.ports.length) {
+    steps.push(probe('routes-clean', `no route of ${proxy.name}'s running nginx still names ${from.name} at ${c.service}'s ports (${c.routes.stale.ports.join(', ')})`, on(proxy.name, staleRoutesCheck(c.routes.stale.names, c.routes.stale.ports)),
+      { intervalSeconds: 0.5, deadlineSeconds: 5 }, { fleet: true }));
+  }
   steps.push(command('verified', `${to.name} records that ${c.name} is cut over and verified`, on(to.name, stamp(c.fence, c.fence.verified)), { fleet: true, undo: on(to.name, cmd`rm -f ${c.fence.verified}`) }));
   steps.push(command('confirm-new', `confirm the start on ${to.name} (its guard would stop it)`, on(to.name, confirmGuard(guardOf(c.name, 'new'), `the guard stopped ${c.name} on ${to.name}`)), { fleet: true }));
   if (proxy && c.routeFiles.length) {

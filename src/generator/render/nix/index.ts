@@ -2,7 +2,7 @@
 // fixed order, merged into hosts/<host>.nix, and default.nix importing them.
 import type { OutFile } from '../../types.js';
 import { headerText, type Header } from '../header.js';
-import { hbs, nixAttr as nixAttrName, renderTemplate, template } from '../handlebars.js';
+import { hbs, nixAttr as nixAttrName, nixString, renderTemplate, template } from '../handlebars.js';
 import type { MigrationPlan, Plan } from '../../plan/types.js';
 
 /** A host's contribution from one migration: a template (partial) and its view. */
@@ -16,6 +16,13 @@ function registerPartials(): void {
   if (registered) return;
   for (const p of PARTIALS) hbs().registerPartial(p, template(`nix/${p}.nix.hbs`));
   registered = true;
+}
+
+/** An upstream's servers as a Nix attribute set: address -> its parameters (nixpkgs' server submodule). */
+function nixServers(servers: MigrationPlan['routes']['upstreams'][number]['servers']): string {
+  const value = (v: boolean | number | string): string => (typeof v === 'boolean' ? String(v) : typeof v === 'number' ? String(v) : nixString(v));
+  const params = (p: Readonly<Record<string, boolean | number | string>>): string => `{${Object.keys(p).sort().map((k) => ` ${nixAttrName(k)} = ${value(p[k]!)};`).join('')} }`;
+  return `{${servers.map((s) => ` ${nixString(s.new)} = ${params(s.params)};`).join('')} }`;
 }
 
 /** Comments are one line of plain text: newlines and control characters would end them early. */
@@ -33,10 +40,13 @@ function blocksOf(m: MigrationPlan): Block[] {
   const done = m.status === 'done';
 
   if (m.proxy && m.routes.moved.length > 0) {
-    if (done) block(m.proxy.name, 'routes-base', { routes: m.routes.moved });
-    else {
-      const routes = m.routeFiles.map((f) => ({ ...f, include: `include ${f.file};`, was: m.routes.moved.find((r) => r.domain === f.domain && r.location === f.location)!.from }));
-      block(m.proxy.name, 'routes-upstream', { routes, activation: `migen-${m.name}-routes`, script: m.routeDefaults });
+    const edits = m.routeEdits.map((e) => ({ ...e, option: `services.nginx.virtualHosts.${nixAttrName(e.domain)}${e.location === null ? '' : `.locations.${nixAttrName(e.location)}`}.extraConfig` }));
+    if (done) {
+      const upstreams = m.routes.upstreams.map((u) => ({ name: u.name, was: u.servers.map((s) => s.old).join(', '), servers: nixServers(u.servers) }));
+      block(m.proxy.name, 'routes-base', { routes: m.routes.moved.filter((r) => r.via === 'proxyPass'), upstreams, edits });
+    } else {
+      const routes = m.routeFiles.map((f) => ({ ...f, include: `include ${f.file};`, ownUpstream: f.via === 'upstream', viaProxyPass: f.via === 'proxyPass', was: m.routes.moved.find((r) => r.domain === f.domain && r.location === f.location)!.from }));
+      block(m.proxy.name, 'routes-upstream', { routes, edits, activation: `migen-${m.name}-routes`, script: m.routeDefaults });
     }
   }
   // New host: same owners as the old one where it pinned them; prepared (not started) until done.
@@ -59,7 +69,7 @@ function blocksOf(m: MigrationPlan): Block[] {
       block(m.to.name, 'backup-follow', { job: b.name, repository: b.repository, paths: b.paths, passwordFile: b.passwordFile });
     }
   }
-  if (done) block(m.from.name, 'retired', { unitService, container: m.container, nixosService: m.nixosService, statePaths: m.state.map((s) => s.path).join(', '), graceDays: m.graceDays });
+  if (done) block(m.from.name, 'retired', { unitService, container: m.container, nixosService: m.nixosService, statePaths: m.state.map((s) => s.old).join(', '), graceDays: m.graceDays });
 
   if (m.database && !done) {
     const d = m.database;

@@ -18,6 +18,19 @@ in
   options.networking = {
     hostName = mkOption { type = types.strMatching "^$|^[[:alnum:]]([[:alnum:]_-]{0,61}[[:alnum:]])?$"; default = "nixos"; description = "The name of the machine."; };
     domain = mkOption { type = types.nullOr types.str; default = null; description = "The domain."; };
+    # nixpkgs tasks/network-interfaces.nix: read-only, throws when there is no domain
+    fqdn = mkOption {
+      readOnly = true;
+      type = types.str;
+      default =
+        if (config.networking.hostName != "" && config.networking.domain != null) then "${config.networking.hostName}.${config.networking.domain}"
+        else throw ''
+          The FQDN is required but cannot be determined from `networking.hostName`
+          and `networking.domain`. Please ensure these options are set properly or
+          set `networking.fqdn` directly.
+        '';
+      description = "The fully qualified domain name (FQDN) of this host.";
+    };
     enableIPv6 = mkOption { type = types.bool; default = true; description = "Whether to enable support for IPv6."; };
     useDHCP = mkOption { type = types.bool; default = true; description = "Whether to use DHCP."; };
     nameservers = mkOption { type = types.listOf types.str; default = [ ]; description = "Name servers."; };
