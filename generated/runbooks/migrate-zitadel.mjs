@@ -84,7 +84,49 @@ export const runbook = {
       },
       failure: 'cannot reach o001 over ssh as root@o001',
     },
-    // 4. preflight on h001, h002: free space on h002 exceeds the state's size on h001 (+10%)
+    // 4. preflight on h001: h001 has the commands the runbook runs there (restic)
+    {
+      id: 'tools-h001',
+      phase: 'preflight',
+      kind: 'check',
+      title: 'h001 has the commands the runbook runs there (restic)',
+      run: {
+        on: 'h001',
+        script: `missing=
+for c in restic; do command -v "$c" >/dev/null 2>&1 || missing="$missing $c"; done
+if [ -n "$missing" ]; then echo 'missing on h001:'"$missing" >&2; exit 1; fi`,
+      },
+      failure: "h001 lacks commands the runbook runs there: deploy h001 with the generated module first (generated/hosts/h001.nix adds pkgs.restic to environment.systemPackages): nixos-rebuild switch --flake 'examples/homelab#h001' --target-host root@100.64.0.13",
+    },
+    // 5. preflight on h002: h002 has the commands the runbook runs there (curl)
+    {
+      id: 'tools-h002',
+      phase: 'preflight',
+      kind: 'check',
+      title: 'h002 has the commands the runbook runs there (curl)',
+      run: {
+        on: 'h002',
+        script: `missing=
+for c in curl; do command -v "$c" >/dev/null 2>&1 || missing="$missing $c"; done
+if [ -n "$missing" ]; then echo 'missing on h002:'"$missing" >&2; exit 1; fi`,
+      },
+      failure: "h002 lacks commands every NixOS host has (environment.systemPackages of nixos/modules/config/system-path.nix): is it a NixOS host, and root's PATH its own?",
+    },
+    // 6. preflight on o001: o001 has the commands the runbook runs there (curl)
+    {
+      id: 'tools-o001',
+      phase: 'preflight',
+      kind: 'check',
+      title: 'o001 has the commands the runbook runs there (curl)',
+      run: {
+        on: 'o001',
+        script: `missing=
+for c in curl; do command -v "$c" >/dev/null 2>&1 || missing="$missing $c"; done
+if [ -n "$missing" ]; then echo 'missing on o001:'"$missing" >&2; exit 1; fi`,
+      },
+      failure: "o001 lacks commands every NixOS host has (environment.systemPackages of nixos/modules/config/system-path.nix): is it a NixOS host, and root's PATH its own?",
+    },
+    // 7. preflight on h001, h002: free space on h002 exceeds the state's size on h001 (+10%)
     {
       id: 'disk',
       phase: 'preflight',
@@ -101,7 +143,7 @@ export const runbook = {
       mode: 'fits',
       failure: 'not enough free disk on h002 for the state of h001',
     },
-    // 5. preflight on h002: secret zitadel-masterkey is present on h002
+    // 8. preflight on h002: secret zitadel-masterkey is present on h002
     {
       id: 'secret-zitadel-masterkey',
       phase: 'preflight',
@@ -113,7 +155,7 @@ export const runbook = {
       },
       failure: "/run/agenix/zitadel-masterkey is missing on h002: deploy it (rekey for h002's host key) before migrating",
     },
-    // 6. preflight on h002: container@zitadel is not running on h002
+    // 9. preflight on h002: container@zitadel is not running on h002
     {
       id: 'new-stopped',
       phase: 'preflight',
@@ -125,7 +167,7 @@ export const runbook = {
       },
       failure: 'container@zitadel already runs on h002: two writers must never run at once',
     },
-    // 7. preflight on h001: container@zitadel runs on h001
+    // 10. preflight on h001: container@zitadel runs on h001
     {
       id: 'old-running',
       phase: 'preflight',
@@ -137,7 +179,7 @@ export const runbook = {
       },
       failure: 'container@zitadel is not running on h001: nothing to migrate, or it was already moved',
     },
-    // 8. preflight on h002: replication password migen-replication-zitadel is present on h002
+    // 11. preflight on h002: replication password migen-replication-zitadel is present on h002
     {
       id: 'secret-replication-h002',
       phase: 'preflight',
@@ -149,7 +191,7 @@ export const runbook = {
       },
       failure: '/run/agenix/migen-replication-zitadel is missing on h002: declare the secret migen-replication-zitadel (owner postgres) and deploy',
     },
-    // 9. preflight on h001: replication password migen-replication-zitadel is present on h001
+    // 12. preflight on h001: replication password migen-replication-zitadel is present on h001
     {
       id: 'secret-replication-h001',
       phase: 'preflight',
@@ -161,7 +203,7 @@ export const runbook = {
       },
       failure: '/run/agenix/migen-replication-zitadel is missing on h001: declare the secret migen-replication-zitadel (owner postgres) and deploy',
     },
-    // 10. preflight on h001: every table of zitadel on h001 has a primary key or replica identity
+    // 13. preflight on h001: every table of zitadel on h001 has a primary key or replica identity
     {
       id: 'pg-identity-zitadel',
       phase: 'preflight',
@@ -181,7 +223,7 @@ if [ -n "$bad" ]; then { echo "tables without a primary key or replica identity:
       },
       failure: 'some tables of zitadel have neither a primary key nor a replica identity; add one (or ALTER TABLE ... REPLICA IDENTITY FULL) and plan again',
     },
-    // 11. prepare on h001: restic backup of the state on h001, tag pre-migration
+    // 14. prepare on h001: restic backup of the state on h001, tag pre-migration
     {
       id: 'backup',
       phase: 'prepare',
@@ -189,10 +231,12 @@ if [ -n "$bad" ]; then { echo "tables without a primary key or replica identity:
       title: 'restic backup of the state on h001, tag pre-migration',
       run: {
         on: 'h001',
-        script: 'restic -r /backup/h001 backup --tag pre-migration /var/lib/zitadel/postgres',
+        script: `rm -rf /var/lib/migen/backup/zitadel && install -d -m 0700 /var/lib/migen/backup/zitadel
+restic -r /backup/h001 --password-file /etc/nixos/restic-password backup --tag pre-migration --tag migen-zitadel /var/lib/zitadel/postgres /var/lib/migen/backup/zitadel
+rm -rf /var/lib/migen/backup/zitadel`,
       },
     },
-    // 12. prepare on operator: deploy h002: zitadel installed, fenced until the cutover
+    // 15. prepare on operator: deploy h002: zitadel installed, fenced until the cutover
     {
       id: 'deploy-h002',
       phase: 'prepare',
@@ -203,7 +247,7 @@ if [ -n "$bad" ]; then { echo "tables without a primary key or replica identity:
         script: "nixos-rebuild switch --flake 'examples/homelab#h002' --target-host root@100.64.0.20",
       },
     },
-    // 13. prepare on operator: deploy o001: the moved routes read their backend from route files (still h001's)
+    // 16. prepare on operator: deploy o001: the moved routes read their backend from route files (still h001's)
     {
       id: 'deploy-o001',
       phase: 'prepare',
@@ -214,7 +258,7 @@ if [ -n "$bad" ]; then { echo "tables without a primary key or replica identity:
         script: "nixos-rebuild switch --flake 'examples/homelab#o001' --target-host root@o001",
       },
     },
-    // 14. prepare on operator: deploy h001: zitadel fenced once stopped; replication settings (wal_level, slots, pg_hba entry for h002, mesh listener, role)
+    // 17. prepare on operator: deploy h001: zitadel fenced once stopped; replication settings (wal_level, slots, pg_hba entry for h002, mesh listener, role)
     {
       id: 'deploy-h001',
       phase: 'prepare',
@@ -225,7 +269,7 @@ if [ -n "$bad" ]; then { echo "tables without a primary key or replica identity:
         script: "nixos-rebuild switch --flake 'examples/homelab#h001' --target-host root@100.64.0.13",
       },
     },
-    // 15. prepare on h001: PostgreSQL on h001 runs with wal_level=logical (restarts it once if the deployed setting is pending: a short interruption of writes)
+    // 18. prepare on h001: PostgreSQL on h001 runs with wal_level=logical (restarts it once if the deployed setting is pending: a short interruption of writes)
     {
       id: 'pg-wal-level',
       phase: 'prepare',
@@ -248,7 +292,7 @@ SQL
 fi`,
       },
     },
-    // 16. prepare on h001: h001 has free replication slots and WAL senders for 1 subscription(s) and their table-sync workers
+    // 19. prepare on h001: h001 has free replication slots and WAL senders for 1 subscription(s) and their table-sync workers
     {
       id: 'pg-headroom-old',
       phase: 'prepare',
@@ -264,7 +308,7 @@ SQL`,
       },
       failure: 'max_replication_slots/max_wal_senders on h001 leave no room: deploy the generated settings and restart PostgreSQL there',
     },
-    // 17. prepare on h002: start PostgreSQL on h002 (the application stays stopped)
+    // 20. prepare on h002: start PostgreSQL on h002 (the application stays stopped)
     {
       id: 'pg-start-new',
       phase: 'prepare',
@@ -276,7 +320,7 @@ SQL`,
 nixos-container run zitadel -- systemctl stop zitadel`,
       },
     },
-    // 18. prepare on h002: h002 has room for the apply and table-sync workers
+    // 21. prepare on h002: h002 has room for the apply and table-sync workers
     {
       id: 'pg-headroom-new',
       phase: 'prepare',
@@ -293,7 +337,7 @@ SQL`,
       },
       failure: 'max_logical_replication_workers/max_worker_processes on h002 are too low: deploy the generated settings and restart PostgreSQL there',
     },
-    // 19. prepare on h001: replication role migen_repl_zitadel on h001: password from the secret, SELECT on zitadel
+    // 22. prepare on h001: replication role migen_repl_zitadel on h001: password from the secret, SELECT on zitadel
     {
       id: 'pg-role-zitadel',
       phase: 'prepare',
@@ -310,7 +354,7 @@ FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND 
 SQL`,
       },
     },
-    // 20. prepare on h002: h002 can log in to zitadel on h001 as migen_repl_zitadel (pg_hba, listen address, firewall, password)
+    // 23. prepare on h002: h002 can log in to zitadel on h001 as migen_repl_zitadel (pg_hba, listen address, firewall, password)
     {
       id: 'pg-connect-zitadel',
       phase: 'prepare',
@@ -322,7 +366,7 @@ SQL`,
       },
       failure: 'h002 cannot reach zitadel on h001:5432 as migen_repl_zitadel: check the deployed pg_hba entry, listen_addresses and the mesh firewall',
     },
-    // 21. prepare on h001 | h002: copy roles from h001 to h002 (existing roles are kept)
+    // 24. prepare on h001 | h002: copy roles from h001 to h002 (existing roles are kept)
     {
       id: 'pg-roles',
       phase: 'prepare',
@@ -341,7 +385,7 @@ SQL`,
         ],
       },
     },
-    // 22. prepare on h001 | h002: database zitadel on h002, owned as on h001; its tables must be empty
+    // 25. prepare on h001 | h002: database zitadel on h002, owned as on h001; its tables must be empty
     {
       id: 'pg-database-zitadel',
       phase: 'prepare',
@@ -378,7 +422,7 @@ DROP DATABASE IF EXISTS "zitadel" WITH (FORCE);
 SQL`,
       },
     },
-    // 23. prepare on h001 | h002: zitadel's schema from h001 into h002 (pg_dump --schema-only)
+    // 26. prepare on h001 | h002: zitadel's schema from h001 into h002 (pg_dump --schema-only)
     {
       id: 'pg-schema-zitadel',
       phase: 'prepare',
@@ -397,7 +441,7 @@ SQL`,
         ],
       },
     },
-    // 24. prepare on h001: publication migen_pub_zitadel for all tables of zitadel on h001
+    // 27. prepare on h001: publication migen_pub_zitadel for all tables of zitadel on h001
     {
       id: 'pg-publication-zitadel',
       phase: 'prepare',
@@ -417,7 +461,7 @@ DROP PUBLICATION IF EXISTS "migen_pub_zitadel";
 SQL`,
       },
     },
-    // 25. prepare on h002: subscription migen_sub_zitadel_zitadel on h002 to h001's publication (initial copy starts)
+    // 28. prepare on h002: subscription migen_sub_zitadel_zitadel on h002 to h001's publication (initial copy starts)
     {
       id: 'pg-subscription-zitadel',
       phase: 'prepare',
@@ -440,7 +484,7 @@ DROP SUBSCRIPTION IF EXISTS "migen_sub_zitadel_zitadel";
 SQL`,
       },
     },
-    // 26. prepare on h002: h002 has container@zitadel installed, zitadel not running, and its unit carries the fence
+    // 29. prepare on h002: h002 has container@zitadel installed, zitadel not running, and its unit carries the fence
     {
       id: 'deployed-h002',
       phase: 'prepare',
@@ -454,7 +498,7 @@ nixos-container run zitadel -- bash -c 'f=$(systemctl show -P FragmentPath zitad
       },
       failure: "h002's deploy did not take effect: container@zitadel must be installed, zitadel stopped, and its unit must hold ConditionPathExists=/var/lib/migen/zitadel/ready (is generated/ committed? a git flake sees only tracked files)",
     },
-    // 27. prepare on h001: h001's unit zitadel carries the fence that keeps it stopped once the runbook stops it
+    // 30. prepare on h001: h001's unit zitadel carries the fence that keeps it stopped once the runbook stops it
     {
       id: 'fenced-h001',
       phase: 'prepare',
@@ -466,7 +510,7 @@ nixos-container run zitadel -- bash -c 'f=$(systemctl show -P FragmentPath zitad
       },
       failure: "h001's deploy did not take effect: zitadel must hold ConditionPathExists=!/var/lib/migen/zitadel/moved",
     },
-    // 28. prepare on o001: o001 has the route files of the moved locations (its generated module's activation made them)
+    // 31. prepare on o001: o001 has the route files of the moved locations (its generated module's activation made them)
     {
       id: 'routes-o001',
       phase: 'prepare',
@@ -478,7 +522,7 @@ nixos-container run zitadel -- bash -c 'f=$(systemctl show -P FragmentPath zitad
       },
       failure: "o001's deploy did not take effect: the route files under /var/lib/migen/nginx/zitadel/ are missing",
     },
-    // 29. prepare on h002: h002 records that zitadel is prepared
+    // 32. prepare on h002: h002 records that zitadel is prepared
     {
       id: 'prepared',
       phase: 'prepare',
@@ -489,7 +533,7 @@ nixos-container run zitadel -- bash -c 'f=$(systemctl show -P FragmentPath zitad
         script: 'mkdir -p /var/lib/migen/zitadel && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/zitadel/prepared',
       },
     },
-    // 30. sync on h002: every table of zitadel copied and streaming on h002; lag on h001's slot
+    // 33. sync on h002: every table of zitadel copied and streaming on h002; lag on h001's slot
     {
       id: 'pg-ready-zitadel',
       phase: 'sync',
@@ -519,7 +563,7 @@ test "$pending" = 0 && test "$workers" = 1`,
       deadlineSeconds: 3600,
       fatalExit: [3],
     },
-    // 31. sync on h001: replication lag of migen_sub_zitadel_zitadel below 16777216 bytes
+    // 34. sync on h001: replication lag of migen_sub_zitadel_zitadel below 16777216 bytes
     {
       id: 'pg-lag-zitadel',
       phase: 'sync',
@@ -537,7 +581,7 @@ test -n "$lag" && [ "$lag" -ge 0 ] && [ "$lag" -lt 16777216 ]`,
       intervalSeconds: 1,
       deadlineSeconds: 600,
     },
-    // 32. cutover on h001 [downtime]: fence and stop zitadel on h001 (PostgreSQL keeps running, read-only from the next step), guarded: it restarts by itself unless the new host is confirmed
+    // 35. cutover on h001 [downtime]: fence and stop zitadel on h001 (PostgreSQL keeps running, read-only from the next step), guarded: it restarts by itself unless the new host is confirmed
     {
       id: 'stop-old',
       phase: 'cutover',
@@ -585,7 +629,7 @@ mkdir -p /var/lib/migen/zitadel && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/
 nixos-container run zitadel -- systemctl start zitadel`,
       },
     },
-    // 33. cutover on h001 [downtime]: zitadel on h001 read-only for every role; remaining sessions terminated
+    // 36. cutover on h001 [downtime]: zitadel on h001 read-only for every role; remaining sessions terminated
     {
       id: 'pg-freeze-zitadel',
       phase: 'cutover',
@@ -607,7 +651,7 @@ ALTER DATABASE "zitadel" RESET default_transaction_read_only;
 SQL`,
       },
     },
-    // 34. cutover on h001 [downtime]: h002 confirmed every change up to h001's current WAL position
+    // 37. cutover on h001 [downtime]: h002 confirmed every change up to h001's current WAL position
     {
       id: 'pg-caught-up-zitadel',
       phase: 'cutover',
@@ -632,7 +676,7 @@ done
 echo "the slot did not confirm $target within 60 s" >&2; exit 1`,
       },
     },
-    // 35. cutover on h001 | h002 [downtime]: sequences of zitadel: h002 continues where h001 stopped (they are not replicated)
+    // 38. cutover on h001 | h002 [downtime]: sequences of zitadel: h002 continues where h001 stopped (they are not replicated)
     {
       id: 'pg-sequences-zitadel',
       phase: 'cutover',
@@ -655,7 +699,7 @@ SQL`,
         ],
       },
     },
-    // 36. cutover on h001, h002 [downtime]: row count and checksum of every table of zitadel equal on both hosts
+    // 39. cutover on h001, h002 [downtime]: row count and checksum of every table of zitadel equal on both hosts
     {
       id: 'pg-compare-zitadel',
       phase: 'cutover',
@@ -684,7 +728,7 @@ SQL`,
       mode: 'equal',
       failure: 'the tables of zitadel differ between h001 and h002',
     },
-    // 37. cutover on h002 [downtime]: drop subscription migen_sub_zitadel_zitadel on h002 (and with it the slot on h001)
+    // 40. cutover on h002 [downtime]: drop subscription migen_sub_zitadel_zitadel on h002 (and with it the slot on h001)
     {
       id: 'pg-drop-subscription-zitadel',
       phase: 'cutover',
@@ -699,7 +743,7 @@ DROP SUBSCRIPTION "migen_sub_zitadel_zitadel";
 SQL`,
       },
     },
-    // 38. cutover on h001 [downtime]: no replication slot of this migration is left on h001
+    // 41. cutover on h001 [downtime]: no replication slot of this migration is left on h001
     {
       id: 'pg-no-slot-zitadel',
       phase: 'cutover',
@@ -716,7 +760,7 @@ SQL
       },
       failure: "slot migen_sub_zitadel_zitadel is still on h001: drop it (SELECT pg_drop_replication_slot('migen_sub_zitadel_zitadel')) or it keeps WAL forever",
     },
-    // 39. cutover on h002 [downtime]: lift the fence and start zitadel on h002: from here it takes writes, guarded: it stops by itself unless confirmed
+    // 42. cutover on h002 [downtime]: lift the fence and start zitadel on h002: from here it takes writes, guarded: it stops by itself unless confirmed
     {
       id: 'start-new',
       phase: 'cutover',
@@ -760,7 +804,7 @@ nixos-container run zitadel -- systemctl stop zitadel
 rm -f /var/lib/migen/zitadel/ready`,
       },
     },
-    // 40. cutover on o001 [downtime]: o001 routes sso.joshuabell.xyz to h002 (route files, nginx reloaded), guarded: it reverts by itself unless confirmed
+    // 43. cutover on o001 [downtime]: o001 routes sso.joshuabell.xyz to h002 (route files, nginx reloaded), guarded: it reverts by itself unless confirmed
     {
       id: 'route-new',
       phase: 'cutover',
@@ -831,7 +875,7 @@ for i in $(seq 1 200); do
 done`,
       },
     },
-    // 41. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20
+    // 44. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20
     {
       id: 'backend-healthy',
       phase: 'cutover',
@@ -846,7 +890,7 @@ done`,
       intervalSeconds: 0.1,
       deadlineSeconds: 60,
     },
-    // 42. verify on h002 [downtime]: https://sso.joshuabell.xyz/debug/healthz answers 200 through o001 (asked from h002)
+    // 45. verify on h002 [downtime]: https://sso.joshuabell.xyz/debug/healthz answers 200 through o001 (asked from h002)
     {
       id: 'verify-1',
       phase: 'verify',
@@ -862,7 +906,7 @@ done`,
       intervalSeconds: 0.2,
       deadlineSeconds: 60,
     },
-    // 43. verify on h002: h002 records that zitadel is cut over and verified
+    // 46. verify on h002: h002 records that zitadel is cut over and verified
     {
       id: 'verified',
       phase: 'verify',
@@ -878,7 +922,7 @@ done`,
         script: 'rm -f /var/lib/migen/zitadel/verified',
       },
     },
-    // 44. verify on h002: confirm the start on h002 (its guard would stop it)
+    // 47. verify on h002: confirm the start on h002 (its guard would stop it)
     {
       id: 'confirm-new',
       phase: 'verify',
@@ -891,7 +935,7 @@ done`,
 if [ -e /var/lib/migen/zitadel/guard/new.fired ]; then echo "'the guard stopped zitadel on h002' at $(cat /var/lib/migen/zitadel/guard/new.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 45. verify on o001: confirm o001's new routes over a new connection (its guard would revert them)
+    // 48. verify on o001: confirm o001's new routes over a new connection (its guard would revert them)
     {
       id: 'confirm-route',
       phase: 'verify',
@@ -905,7 +949,7 @@ if [ -e /var/lib/migen/zitadel/guard/new.fired ]; then echo "'the guard stopped 
 if [ -e /var/lib/migen/zitadel/guard/routes.fired ]; then echo "'the guard reverted the routes' at $(cat /var/lib/migen/zitadel/guard/routes.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 46. verify on h001: confirm the stop on h001 over a new connection (its guard would restart the old service)
+    // 49. verify on h001: confirm the stop on h001 over a new connection (its guard would restart the old service)
     {
       id: 'confirm-old',
       phase: 'verify',
@@ -919,7 +963,7 @@ if [ -e /var/lib/migen/zitadel/guard/routes.fired ]; then echo "'the guard rever
 if [ -e /var/lib/migen/zitadel/guard/old.fired ]; then echo "'the guard restarted zitadel on h001' at $(cat /var/lib/migen/zitadel/guard/old.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 47. verify on h001: drop the publication on h001 (the regenerated modules remove the pg_hba entry and settings after finalize)
+    // 50. verify on h001: drop the publication on h001 (the regenerated modules remove the pg_hba entry and settings after finalize)
     {
       id: 'pg-cleanup-zitadel',
       phase: 'verify',
@@ -933,7 +977,7 @@ DROP PUBLICATION IF EXISTS "migen_pub_zitadel";
 SQL`,
       },
     },
-    // 48. finalize on -: make the move permanent
+    // 51. finalize on -: make the move permanent
     {
       id: 'finalize',
       phase: 'finalize',
@@ -941,7 +985,7 @@ SQL`,
       title: 'make the move permanent',
       text: "Run `migen finalize zitadel`, review and merge the diff, and deploy h001, h002, o001: h001 then has container@zitadel disabled so no rebuild or reboot starts a second writer, and o001's base configuration routes to h002.",
     },
-    // 49. finalize on -: keep h001's state for 14 days
+    // 52. finalize on -: keep h001's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',

@@ -21,7 +21,12 @@ export function warningsOf(c: Omit<Ctx, 'warnings'>, m: MigrationSpec, p: Preset
   if (!m.verify && c.verify.length === 0) w.push('No verification checks: add verify entries, or the cutover is judged by the unit staying active only.');
   if (oldInv.stateVersion !== newInv.stateVersion) w.push(`system.stateVersion differs (${from.name}: ${oldInv.stateVersion ?? 'unset'}, ${to.name}: ${newInv.stateVersion ?? 'unset'}): defaults such as data directories and the PostgreSQL major follow it; pin them for ${m.service} on ${to.name}.`);
   if (owner && owner.uid === null) w.push(`${owner.name} has no fixed uid on ${from.name}: rsync maps owners by name, so ${to.name} must be deployed (users created) before the copy; the final dry run compares owners by name.`);
-  if (c.container) w.push(`${c.unit} on ${from.name} stays stopped but declared until finalize; the container's root under /var/lib/nixos-containers/${c.container} is not copied.`);
+  if (c.container) {
+    const map = c.state.some((s) => s.path.startsWith(`/var/lib/nixos-containers/${c.container}/`));
+    w.push(`${c.unit} on ${from.name} stays stopped but declared until finalize; of the container's root under /var/lib/nixos-containers/${c.container} ${map ? `only its uid/gid map (var/lib/nixos) is copied, so users without a fixed uid keep their ids in ${to.name}'s container (it must not have made its own users yet: preflight checks)` : 'nothing is copied'}.`);
+  }
+  if (backup.kind === 'restic' && backup.passwordFile === null) w.push(`The restic backup on ${from.name} takes the repository's password from ${backup.passwordFrom}: set backup.restic.passwordFile when root's environment there has none.`);
+  if (backup.kind === 'job') w.push(`The backup runs ${from.name}'s job ${backup.job} as it is: it reads the live files${c.sqlite.length ? ` (${c.sqlite.join(', ')} with its -wal)` : ''}, which may not restore to a consistent state; give backup.restic for a backup from consistent copies.`);
   for (const b of c.follow.backups) {
     if (b.newHasJob) w.push(`${to.name} already has a restic job ${b.name}: after finalize, add ${b.paths.join(', ')} to it yourself (migen does not merge backup jobs).`);
     else if (b.repository === null) w.push(`restic job ${b.name} on ${from.name} has no repository migen can read: after finalize, back up ${b.paths.join(', ')} on ${to.name} yourself.`);
