@@ -76,7 +76,7 @@ export const runbook = {
       run: {
         on: 'h002',
         script: `missing=
-for c in dig rsync; do command -v "$c" >/dev/null 2>&1 || missing="$missing $c"; done
+for c in dig rsync; do p=$(command -v "$c") && [ -x "$p" ] || missing="$missing $c"; done
 if [ -n "$missing" ]; then echo 'missing on h002:'"$missing" >&2; exit 1; fi`,
       },
       failure: "h002 lacks commands the runbook runs there: deploy h002 with the generated module first (generated/hosts/h002.nix adds pkgs.dnsutils, pkgs.rsync to environment.systemPackages): nixos-rebuild switch --flake 'examples/homelab#h002' --target-host root@100.64.0.20",
@@ -90,7 +90,7 @@ if [ -n "$missing" ]; then echo 'missing on h002:'"$missing" >&2; exit 1; fi`,
       run: {
         on: 'h003',
         script: `missing=
-for c in rsync; do command -v "$c" >/dev/null 2>&1 || missing="$missing $c"; done
+for c in rsync; do p=$(command -v "$c") && [ -x "$p" ] || missing="$missing $c"; done
 test -x /run/current-system/sw/bin/rrsync || missing="$missing /run/current-system/sw/bin/rrsync"
 if [ -n "$missing" ]; then echo 'missing on h003:'"$missing" >&2; exit 1; fi`,
       },

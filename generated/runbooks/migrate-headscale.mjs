@@ -76,7 +76,7 @@ export const runbook = {
       run: {
         on: 'l001',
         script: `missing=
-for c in curl restic rsync sqlite3; do command -v "$c" >/dev/null 2>&1 || missing="$missing $c"; done
+for c in curl restic rsync sqlite3; do p=$(command -v "$c") && [ -x "$p" ] || missing="$missing $c"; done
 test -x /run/current-system/sw/bin/rrsync || missing="$missing /run/current-system/sw/bin/rrsync"
 if [ -n "$missing" ]; then echo 'missing on l001:'"$missing" >&2; exit 1; fi`,
       },
@@ -91,7 +91,7 @@ if [ -n "$missing" ]; then echo 'missing on l001:'"$missing" >&2; exit 1; fi`,
       run: {
         on: 'newvps',
         script: `missing=
-for c in rsync sqlite3; do command -v "$c" >/dev/null 2>&1 || missing="$missing $c"; done
+for c in rsync sqlite3; do p=$(command -v "$c") && [ -x "$p" ] || missing="$missing $c"; done
 if [ -n "$missing" ]; then echo 'missing on newvps:'"$missing" >&2; exit 1; fi`,
       },
       failure: "newvps lacks commands the runbook runs there: deploy newvps with the generated module first (generated/hosts/newvps.nix adds pkgs.rsync, pkgs.sqlite to environment.systemPackages): deploy --skip-checks 'examples/homelab#newvps'",

@@ -76,7 +76,7 @@ export const runbook = {
       run: {
         on: 'h002',
         script: `missing=
-for c in curl rsync sqlite3; do command -v "$c" >/dev/null 2>&1 || missing="$missing $c"; done
+for c in curl rsync sqlite3; do p=$(command -v "$c") && [ -x "$p" ] || missing="$missing $c"; done
 if [ -n "$missing" ]; then echo 'missing on h002:'"$missing" >&2; exit 1; fi`,
       },
       failure: "h002 lacks commands the runbook runs there: deploy h002 with the generated module first (generated/hosts/h002.nix adds pkgs.rsync, pkgs.sqlite to environment.systemPackages): nixos-rebuild switch --flake 'examples/homelab#h002' --target-host root@100.64.0.20",
@@ -90,7 +90,7 @@ if [ -n "$missing" ]; then echo 'missing on h002:'"$missing" >&2; exit 1; fi`,
       run: {
         on: 'o001',
         script: `missing=
-for c in curl restic rsync sqlite3; do command -v "$c" >/dev/null 2>&1 || missing="$missing $c"; done
+for c in curl restic rsync sqlite3; do p=$(command -v "$c") && [ -x "$p" ] || missing="$missing $c"; done
 test -x /run/current-system/sw/bin/rrsync || missing="$missing /run/current-system/sw/bin/rrsync"
 if [ -n "$missing" ]; then echo 'missing on o001:'"$missing" >&2; exit 1; fi`,
       },

@@ -93,7 +93,7 @@ export const runbook = {
       run: {
         on: 'h001',
         script: `missing=
-for c in restic; do command -v "$c" >/dev/null 2>&1 || missing="$missing $c"; done
+for c in restic; do p=$(command -v "$c") && [ -x "$p" ] || missing="$missing $c"; done
 if [ -n "$missing" ]; then echo 'missing on h001:'"$missing" >&2; exit 1; fi`,
       },
       failure: "h001 lacks commands the runbook runs there: deploy h001 with the generated module first (generated/hosts/h001.nix adds pkgs.restic to environment.systemPackages): nixos-rebuild switch --flake 'examples/homelab#h001' --target-host root@100.64.0.13",
@@ -107,7 +107,7 @@ if [ -n "$missing" ]; then echo 'missing on h001:'"$missing" >&2; exit 1; fi`,
       run: {
         on: 'h002',
         script: `missing=
-for c in curl; do command -v "$c" >/dev/null 2>&1 || missing="$missing $c"; done
+for c in curl; do p=$(command -v "$c") && [ -x "$p" ] || missing="$missing $c"; done
 if [ -n "$missing" ]; then echo 'missing on h002:'"$missing" >&2; exit 1; fi`,
       },
       failure: "h002 lacks commands every NixOS host has (environment.systemPackages of nixos/modules/config/system-path.nix): is it a NixOS host, and root's PATH its own?",
@@ -121,7 +121,7 @@ if [ -n "$missing" ]; then echo 'missing on h002:'"$missing" >&2; exit 1; fi`,
       run: {
         on: 'o001',
         script: `missing=
-for c in curl; do command -v "$c" >/dev/null 2>&1 || missing="$missing $c"; done
+for c in curl; do p=$(command -v "$c") && [ -x "$p" ] || missing="$missing $c"; done
 if [ -n "$missing" ]; then echo 'missing on o001:'"$missing" >&2; exit 1; fi`,
       },
       failure: "o001 lacks commands every NixOS host has (environment.systemPackages of nixos/modules/config/system-path.nix): is it a NixOS host, and root's PATH its own?",

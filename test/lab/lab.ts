@@ -60,7 +60,8 @@ export const LAB_PREFIX = 'mglab';
 const TMP_ROOT = '/tmp';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const STANDINS = path.join(HERE, 'stand-ins');
-export const HOST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** root's PATH on a host; last, as on NixOS, the system profile's packages (environment.systemPackages): see system.ts */
+export const HOST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/run/current-system/sw/bin';
 
 export interface LabHostSpec { name: string; address: string }
 export interface LabOptions {
@@ -406,7 +407,8 @@ class LabImpl implements Lab {
       fs.mkdirSync(path.join(h.dir, 'run', 'nginx'), { mode: 0o755 });
       fs.mkdirSync(path.join(h.dir, 'var-log', 'nginx'), { recursive: true });
       fs.mkdirSync(path.join(h.dir, 'var-log', 'lab-units'), { recursive: true });
-      fs.mkdirSync(path.join(h.dir, 'nix-profiles', 'system'), { recursive: true });
+      fs.mkdirSync(path.join(h.dir, 'nix-profiles', 'system', 'sw', 'bin'), { recursive: true });
+      fs.symlinkSync('/nix/var/nix/profiles/system', path.join(h.dir, 'run', 'current-system'));
       fs.writeFileSync(path.join(h.dir, 'run', 'lab-host'), `${h.spec.name}\n`);
       const dotSsh = path.join(h.dir, 'root', '.ssh');
       fs.mkdirSync(dotSsh, { mode: 0o700 });
@@ -612,7 +614,8 @@ class LabImpl implements Lab {
     if (!profiles.base) throw new Error(`lab: nginx profiles need a 'base' profile (got ${Object.keys(profiles).join(', ')})`);
     if (!profiles[active]) throw new Error(`lab: nginx active profile ${active} not in profiles`);
     const sysDir = path.join(h.dir, 'nix-profiles', 'system');
-    fs.rmSync(sysDir, { recursive: true, force: true });
+    // a new system profile, keeping its packages (sw: system.ts); each specialisation has the same
+    for (const e of fs.readdirSync(sysDir)) if (e !== 'sw') fs.rmSync(path.join(sysDir, e), { recursive: true, force: true });
     const names = [...new Set(Object.values(profiles).flatMap((vs) => vs.map((v) => checkToken(v.serverName, 'server_name'))))].sort();
     await this.issueCert(h, names);
     for (const [profile, vhosts] of Object.entries(profiles)) {
@@ -625,6 +628,7 @@ class LabImpl implements Lab {
       write(path.join(outside, 'etc', 'nginx', 'nginx.conf'), conf);
       write(path.join(outside, 'etc', 'nginx', 'generation'), `${token}\n`);
       write(path.join(outside, 'bin', 'switch-to-configuration'), switchScript(h.spec.name, profile, inHost), 0o755);
+      if (profile !== 'base') fs.symlinkSync('/nix/var/nix/profiles/system/sw', path.join(outside, 'sw'));
     }
     await this.defineUnit(host, 'nginx', {
       exec: ['/usr/sbin/nginx', '-g', 'daemon off;', '-e', '/var/log/nginx/error.log'],

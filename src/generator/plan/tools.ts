@@ -47,7 +47,8 @@ export function toolsCheck(t: HostTools): string {
   const found = t.commands.filter((c) => c !== 'rrsync');
   return [
     'missing=',
-    ...(found.length ? [`for c in ${cmd`${found}`}; do command -v "$c" >/dev/null 2>&1 || missing="$missing $c"; done`] : []),
+    // bash's command -v falls back to a file that is not executable: an executable is what counts
+    ...(found.length ? [`for c in ${cmd`${found}`}; do p=$(command -v "$c") && [ -x "$p" ] || missing="$missing $c"; done`] : []),
     ...(t.commands.includes('rrsync') ? [cmd`test -x ${RRSYNC} || missing="$missing ${RRSYNC}"`] : []),
     `if [ -n "$missing" ]; then echo ${cmd`${`missing on ${t.host}:`}`}"$missing" >&2; exit 1; fi`,
   ].join('\n');
