@@ -1,10 +1,10 @@
 /**
  * migen lab: a generated runbook's steps, one script at a time, the way the runtime runs them
  * (src/runtime/executor.ts): bash over ssh from the operator with `set -euo pipefail` and `cd /`,
- * the script on stdin in one brace group; a pipe's second part reads the first's output. The
- * pipe's parts run one after the other here (the output is held in between), which is the same
- * for scripts that read all their input before acting, as migen's do.
+ * the script on stdin in one brace group; a pipe is two ssh processes, the second reading the
+ * first's output (its script on the command line).
  */
+import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { PRELUDE, shellWord, stdinScript } from '../../src/runtime/executor.js';
 import type { Script, Step } from '../../src/runbook/steps.js';
@@ -35,11 +35,22 @@ const prelude = `${PRELUDE}\ncd /`;
 /** runs a script (a host's, or a pipe) as the runtime would */
 export async function runScript(lab: Lab, sc: Script, env: NodeJS.ProcessEnv = {}): Promise<ExecResult> {
   if ('pipe' in sc) {
+    // two ssh processes, the first's stdout the second's stdin (bytes: a tar stream, say)
     const [a, b] = sc.pipe;
-    const first = await runScript(lab, a, env);
-    if (first.code !== 0) return first;
-    const second = await lab.operator(['ssh', b.on, `bash -c ${shellWord(`${prelude}\n${b.script}`)}`], { input: first.stdout, env });
-    return { ...second, stderr: first.stderr + second.stderr };
+    const first = lab.operatorSpawn(['ssh', a.on, 'bash', '-s'], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const second = lab.operatorSpawn(['ssh', b.on, `bash -c ${shellWord(`${prelude}\n${b.script}`)}`], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    first.stdout!.pipe(second.stdin!);
+    first.stdin!.end(stdinScript(prelude, a.script));
+    const done = (c: ChildProcess, out: { s: string }): Promise<number> => new Promise((res) => {
+      c.stderr!.setEncoding('utf8').on('data', (d: string) => (out.s += d));
+      c.on('close', (code) => res(code ?? 1));
+    });
+    const e1 = { s: '' };
+    const e2 = { s: '' };
+    let stdout = '';
+    second.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    const [c1, c2] = await Promise.all([done(first, e1), done(second, e2)]);
+    return { code: c2 !== 0 ? c2 : c1, stdout, stderr: e1.s + e2.s };
   }
   if (sc.on === 'operator') return lab.operator(['bash', '-s'], { input: stdinScript(PRELUDE, sc.script), env });
   return lab.operator(['ssh', sc.on, 'bash', '-s'], { input: stdinScript(prelude, sc.script), env });
