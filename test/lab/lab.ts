@@ -34,6 +34,9 @@
  *   (others), each with an executable `bin/switch-to-configuration` that, for `test` or `switch`,
  *   installs that profile's nginx.conf, reloads (or starts) the real nginx unit and waits until
  *   nginx serves the new generation. Only nginx is "activated": no other unit changes.
+ * - The system profile's packages: root's PATH ends with /run/current-system/sw/bin (as on NixOS),
+ *   /run/current-system links /nix/var/nix/profiles/system; system.ts puts the programs of a
+ *   host's environment.systemPackages there (lab.nginx keeps them) and hides the machine's.
  * - `nixos-rebuild` on the operator's PATH only appends its arguments to
  *   <lab.dir>/operator/nixos-rebuild.log and exits 0: deploying needs real NixOS (store closure,
  *   systemd, bootloader), which the lab does not have.

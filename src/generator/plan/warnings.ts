@@ -20,7 +20,11 @@ export function warningsOf(c: Omit<Ctx, 'warnings'>, m: MigrationSpec, p: Preset
   w.push(`The downtime window runs on ${to.name}, as the transient unit migen-${c.name}-cutover: the operator's machine may disconnect in it (migen run ${c.name} --resume reattaches). If ${to.name} itself goes down there, the guards revert by themselves after ${GUARD_SECONDS} s without its heartbeat: ${from.name} serves again with its state as of the stop${proxy && c.routeFiles.length ? `, ${proxy.name} routes back to it` : ''}; writes ${to.name} acknowledged in between are not copied back, and when ${to.name} boots again its copy starts unrouted (migen status shows it: stop it there).`);
   if (!m.verify && c.verify.length === 0) w.push('No verification checks: add verify entries, or the cutover is judged by the unit staying active only.');
   if (oldInv.stateVersion !== newInv.stateVersion) w.push(`system.stateVersion differs (${from.name}: ${oldInv.stateVersion ?? 'unset'}, ${to.name}: ${newInv.stateVersion ?? 'unset'}): defaults such as data directories and the PostgreSQL major follow it; pin them for ${m.service} on ${to.name}.`);
-  if (owner && owner.uid === null) w.push(`${owner.name} has no fixed uid on ${from.name}: rsync maps owners by name, so ${to.name} must be deployed (users created) before the copy; the final dry run compares owners by name.`);
+  if (owner && owner.uid === null) {
+    w.push(c.sync.mode === 'relay'
+      ? `${owner.name} has no fixed uid on ${from.name}, and the relay copy keeps numeric owners (tar --numeric-owner): on ${to.name} the files belong to whoever has that uid there. Pin users.users.${owner.name}.uid (and its group's gid) on both hosts, or copy with sync.mode pull, which maps owners by name.`
+      : `${owner.name} has no fixed uid on ${from.name}: rsync maps owners by name, so ${to.name} must be deployed (users created) before the copy; the final dry run compares owners by name.`);
+  }
   if (c.container) {
     const map = c.state.some((s) => s.path.startsWith(`/var/lib/nixos-containers/${c.container}/`));
     w.push(`${c.unit} on ${from.name} stays stopped but declared until finalize; of the container's root under /var/lib/nixos-containers/${c.container} ${map ? `only its uid/gid map (var/lib/nixos) is copied, so users without a fixed uid keep their ids in ${to.name}'s container (it must not have made its own users yet: preflight checks)` : 'nothing is copied'}.`);
