@@ -24,14 +24,16 @@ lib.mkIf (config.migen.generated.enable && config.networking.hostName == "h001")
     systemd.services."container@forgejo".restartIfChanged = lib.mkForce false;
   }
   {
-    # Commands the runbook of forgejo runs here (restic, rrsync, rsync): a stock NixOS host may lack them.
+    # What the runbook of forgejo runs here that a stock NixOS host may lack:
+    # restic, rrsync, rsync.
     environment.systemPackages = [ pkgs.restic pkgs.rrsync pkgs.rsync ];
   }
   {
-    # The copy's access: h002 reaches this host for forgejo only with that migration's own keys,
-    # which its runbook writes to /var/lib/migen/copy-access/forgejo/root at prepare, one line per state directory:
-    # restrict,command="rrsync -ro DIR" (no shell, pty or forwarding; rrsync from pkgs.rrsync); its
-    # verification removes them, and `migen finalize forgejo` removes this line.
+    # The copy's access: h002 reaches this host for forgejo only with that migration's own
+    # keys, one per state directory, which its runbook writes at prepare to
+    # /var/lib/migen/copy-access/forgejo/root as `restrict,command="rrsync -ro DIR"` (no other
+    # command, pty or forwarding; rrsync from pkgs.rrsync) and removes after the verification;
+    # `migen finalize forgejo` removes this.
     services.openssh.authorizedKeysFiles = [ "/var/lib/migen/copy-access/forgejo/%u" ];
   }
   # zitadel: Zitadel (SSO), hot, h001 -> h002, planned
@@ -56,7 +58,8 @@ lib.mkIf (config.migen.generated.enable && config.networking.hostName == "h001")
     system.activationScripts.migen-zitadel-fence = { deps = [ ]; text = "install -d -m 0755 /var/lib/migen/zitadel"; };
   }
   {
-    # Commands the runbook of zitadel runs here (restic): a stock NixOS host may lack them.
+    # What the runbook of zitadel runs here that a stock NixOS host may lack:
+    # restic.
     environment.systemPackages = [ pkgs.restic ];
   }
   {

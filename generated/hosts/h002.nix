@@ -22,7 +22,8 @@ lib.mkIf (config.migen.generated.enable && config.networking.hostName == "h002")
     systemd.services.adguardhome.unitConfig.ConditionPathExists = [ "/var/lib/migen/adguardhome/ready" ];
   }
   {
-    # Commands the runbook of adguardhome runs here (dig, rsync): a stock NixOS host may lack them.
+    # What the runbook of adguardhome runs here that a stock NixOS host may lack:
+    # dig, rsync.
     environment.systemPackages = [ pkgs.dnsutils pkgs.rsync ];
   }
   # forgejo: Forgejo (git server), warm, h001 -> h002, planned. Free h001 for the GPU rebuild; Forgejo moves to h002.
@@ -46,7 +47,8 @@ lib.mkIf (config.migen.generated.enable && config.networking.hostName == "h002")
     systemd.services."container@forgejo".unitConfig.ConditionPathExists = [ "/var/lib/migen/forgejo/ready" ];
   }
   {
-    # Commands the runbook of forgejo runs here (rsync): a stock NixOS host may lack them.
+    # What the runbook of forgejo runs here that a stock NixOS host may lack:
+    # rsync.
     environment.systemPackages = [ pkgs.rsync ];
   }
   # vaultwarden: Vaultwarden (password manager), warm, o001 -> h002, planned
@@ -74,7 +76,8 @@ lib.mkIf (config.migen.generated.enable && config.networking.hostName == "h002")
     systemd.services.vaultwarden.unitConfig.ConditionPathExists = [ "/var/lib/migen/vaultwarden/ready" ];
   }
   {
-    # Commands the runbook of vaultwarden runs here (rsync, sqlite3): a stock NixOS host may lack them.
+    # What the runbook of vaultwarden runs here that a stock NixOS host may lack:
+    # rsync, sqlite3.
     environment.systemPackages = [ pkgs.rsync pkgs.sqlite ];
   }
   # zitadel: Zitadel (SSO), hot, h001 -> h002, planned

@@ -23,14 +23,16 @@ lib.mkIf (config.migen.generated.enable && config.networking.hostName == "h003")
     systemd.services.adguardhome.restartIfChanged = lib.mkForce false;
   }
   {
-    # Commands the runbook of adguardhome runs here (rrsync, rsync): a stock NixOS host may lack them.
+    # What the runbook of adguardhome runs here that a stock NixOS host may lack:
+    # rrsync, rsync.
     environment.systemPackages = [ pkgs.rrsync pkgs.rsync ];
   }
   {
-    # The copy's access: h002 reaches this host for adguardhome only with that migration's own keys,
-    # which its runbook writes to /var/lib/migen/copy-access/adguardhome/root at prepare, one line per state directory:
-    # restrict,command="rrsync -ro DIR" (no shell, pty or forwarding; rrsync from pkgs.rrsync); its
-    # verification removes them, and `migen finalize adguardhome` removes this line.
+    # The copy's access: h002 reaches this host for adguardhome only with that migration's own
+    # keys, one per state directory, which its runbook writes at prepare to
+    # /var/lib/migen/copy-access/adguardhome/root as `restrict,command="rrsync -ro DIR"` (no other
+    # command, pty or forwarding; rrsync from pkgs.rrsync) and removes after the verification;
+    # `migen finalize adguardhome` removes this.
     services.openssh.authorizedKeysFiles = [ "/var/lib/migen/copy-access/adguardhome/%u" ];
   }
 ])

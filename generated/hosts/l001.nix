@@ -39,14 +39,16 @@ lib.mkIf (config.migen.generated.enable && config.networking.hostName == "l001")
     systemd.services.headscale.restartIfChanged = lib.mkForce false;
   }
   {
-    # Commands the runbook of headscale runs here (restic, rrsync, rsync, sqlite3): a stock NixOS host may lack them.
+    # What the runbook of headscale runs here that a stock NixOS host may lack:
+    # restic, rrsync, rsync, sqlite3.
     environment.systemPackages = [ pkgs.restic pkgs.rrsync pkgs.rsync pkgs.sqlite ];
   }
   {
-    # The copy's access: newvps reaches this host for headscale only with that migration's own keys,
-    # which its runbook writes to /var/lib/migen/copy-access/headscale/root at prepare, one line per state directory:
-    # restrict,command="rrsync -ro DIR" (no shell, pty or forwarding; rrsync from pkgs.rrsync); its
-    # verification removes them, and `migen finalize headscale` removes this line.
+    # The copy's access: newvps reaches this host for headscale only with that migration's own
+    # keys, one per state directory, which its runbook writes at prepare to
+    # /var/lib/migen/copy-access/headscale/root as `restrict,command="rrsync -ro DIR"` (no other
+    # command, pty or forwarding; rrsync from pkgs.rrsync) and removes after the verification;
+    # `migen finalize headscale` removes this.
     services.openssh.authorizedKeysFiles = [ "/var/lib/migen/copy-access/headscale/%u" ];
   }
 ])

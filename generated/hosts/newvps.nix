@@ -27,7 +27,8 @@ lib.mkIf (config.migen.generated.enable && config.networking.hostName == "newvps
     systemd.services.headscale.unitConfig.ConditionPathExists = [ "/var/lib/migen/headscale/ready" ];
   }
   {
-    # Commands the runbook of headscale runs here (rsync, sqlite3): a stock NixOS host may lack them.
+    # What the runbook of headscale runs here that a stock NixOS host may lack:
+    # rsync, sqlite3.
     environment.systemPackages = [ pkgs.rsync pkgs.sqlite ];
   }
 ])

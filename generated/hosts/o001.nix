@@ -69,14 +69,16 @@ lib.mkIf (config.migen.generated.enable && config.networking.hostName == "o001")
     systemd.services.vaultwarden.restartIfChanged = lib.mkForce false;
   }
   {
-    # Commands the runbook of vaultwarden runs here (restic, rrsync, rsync, sqlite3): a stock NixOS host may lack them.
+    # What the runbook of vaultwarden runs here that a stock NixOS host may lack:
+    # restic, rrsync, rsync, sqlite3.
     environment.systemPackages = [ pkgs.restic pkgs.rrsync pkgs.rsync pkgs.sqlite ];
   }
   {
-    # The copy's access: h002 reaches this host for vaultwarden only with that migration's own keys,
-    # which its runbook writes to /var/lib/migen/copy-access/vaultwarden/root at prepare, one line per state directory:
-    # restrict,command="rrsync -ro DIR" (no shell, pty or forwarding; rrsync from pkgs.rrsync); its
-    # verification removes them, and `migen finalize vaultwarden` removes this line.
+    # The copy's access: h002 reaches this host for vaultwarden only with that migration's own
+    # keys, one per state directory, which its runbook writes at prepare to
+    # /var/lib/migen/copy-access/vaultwarden/root as `restrict,command="rrsync -ro DIR"` (no other
+    # command, pty or forwarding; rrsync from pkgs.rrsync) and removes after the verification;
+    # `migen finalize vaultwarden` removes this.
     services.openssh.authorizedKeysFiles = [ "/var/lib/migen/copy-access/vaultwarden/%u" ];
   }
   # zitadel: Zitadel (SSO), hot, h001 -> h002, planned

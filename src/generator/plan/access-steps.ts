@@ -2,7 +2,7 @@
 // server's deploy, which makes its sshd read the file), proved before anything stops, removed
 // once the move is verified (and by a rollback).
 import type { Step } from '../../runbook/steps.js';
-import type { CopyAccess } from './access.js';
+import { RRSYNC, type CopyAccess } from './access.js';
 import { mkdirs } from './rsync.js';
 import { cmd } from './shell.js';
 import { on, pipe, stepsOf } from './step.js';
@@ -56,7 +56,7 @@ export function accessPrepare(c: Ctx): Step[] {
       pipe(on(a.client, cmd`cat ${a.keys.map((k) => `${k.key}.pub`)}`), on(a.server, authorize)),
       { undo: on(a.server, cmd`rm -f ${a.file}`) }),
     check('copy-access-works', `${a.client} reaches ${a.server} with the copy keys, for rsync only`, on(a.client, ['mkdir -p -m 0700 ~/.ssh', ...proofs].join('\n')),
-      `${a.client} cannot copy from ${a.server} with its migration keys, or they open a shell: ${a.server} must be deployed with the generated module (its sshd reads ${a.authorizedKeysFiles}; rrsync at ${a.keys[0]?.command.split(' ')[0] ?? ''})`),
+      `${a.client} cannot copy ${a.mode === 'ro' ? 'from' : 'to'} ${a.server} with its migration keys, or they open a shell: ${a.server} must be deployed with the generated module (its sshd reads ${a.authorizedKeysFiles}; rrsync at ${RRSYNC})`),
   ];
 }
 
