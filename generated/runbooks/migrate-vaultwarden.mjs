@@ -393,14 +393,13 @@ echo "$total"`,
         script: 'sync',
       },
     },
-    // 25. cutover on o001 [downtime]: fence and stop vaultwarden on o001, guarded: it restarts by itself unless the new host is confirmed
+    // 25. cutover on o001: arm the guard on o001: restarting vaultwarden on o001 by itself unless the coordinator confirms the new host
     {
-      id: 'stop-old',
+      id: 'guard-old',
       phase: 'cutover',
       kind: 'command',
-      title: 'fence and stop vaultwarden on o001, guarded: it restarts by itself unless the new host is confirmed',
-      window: true,
-      stopsService: true,
+      title: 'arm the guard on o001: restarting vaultwarden on o001 by itself unless the coordinator confirms the new host',
+      concurrent: 'guards',
       fleet: true,
       heartbeat: {
         on: 'o001',
@@ -421,7 +420,6 @@ while :; do
   sleep 1
 done
 echo "no heartbeat for 20 s: restarting vaultwarden on o001"
-systemctl stop migen-vaultwarden-guard-routes 2>/dev/null || true
 before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
 install -d -m 0755 /var/lib/migen/nginx/vaultwarden
 printf '%s\n' 'server 127.0.0.1:8222;' > /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp /var/lib/migen/nginx/vaultwarden/0.upstream
@@ -438,95 +436,20 @@ mkdir -p /var/lib/migen/vaultwarden && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/mi
 systemctl start vaultwarden
 date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/vaultwarden/guard/old.fired
 MIGEN_GUARD
-systemd-run --unit=migen-vaultwarden-guard-old --collect --quiet bash /var/lib/migen/vaultwarden/guard/old.sh
-mkdir -p /var/lib/migen/vaultwarden && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/vaultwarden/moved
-systemctl stop vaultwarden`,
+systemd-run --unit=migen-vaultwarden-guard-old --collect --quiet bash /var/lib/migen/vaultwarden/guard/old.sh`,
       },
       undo: {
         on: 'o001',
-        script: `systemctl stop migen-vaultwarden-guard-old 2>/dev/null || true
-rm -f /var/lib/migen/vaultwarden/moved
-mkdir -p /var/lib/migen/vaultwarden && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/vaultwarden/rolled-back
-systemctl start vaultwarden`,
+        script: 'systemctl stop migen-vaultwarden-guard-old 2>/dev/null || true',
       },
     },
-    // 26. cutover on h002 [downtime]: final copy of the state to h002 (service stopped)
+    // 26. cutover on h002: arm the guard on h002: stopping vaultwarden on h002 by itself unless the coordinator confirms the new host
     {
-      id: 'final-pass',
+      id: 'guard-new',
       phase: 'cutover',
       kind: 'command',
-      title: 'final copy of the state to h002 (service stopped)',
-      window: true,
-      hostToHost: true,
-      progress: true,
-      fleet: true,
-      run: {
-        on: 'h002',
-        script: `mkdir -p -m 0700 ~/.ssh
-mkdir -p /var/lib/vaultwarden
-rsync -aHAX -x -S --delete --partial --stats -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/vaultwarden/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-f7dacbb997-%C -o ControlPersist=120' root@100.64.0.1:./ /var/lib/vaultwarden/`,
-      },
-    },
-    // 27. cutover on h002 [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between o001 and h002
-    {
-      id: 'copy-identical',
-      phase: 'cutover',
-      kind: 'check',
-      title: 'a dry run lists no difference (content, owners, modes, ACLs, xattrs) between o001 and h002',
-      window: true,
-      concurrent: 'copy-checks',
-      hostToHost: true,
-      fleet: true,
-      run: {
-        on: 'h002',
-        script: String.raw`mkdir -p -m 0700 ~/.ssh
-d=$(rsync -n -i -aHAX -x --delete -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/vaultwarden/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-f7dacbb997-%C -o ControlPersist=120' root@100.64.0.1:./ /var/lib/vaultwarden/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }`,
-      },
-      failure: 'the copies differ after the final pass',
-    },
-    // 28. cutover on o001, h002 [downtime]: /var/lib/vaultwarden/rsa_key.pem is identical on both hosts
-    {
-      id: 'critical--var-lib-vaultwarden-rsa-key-pem',
-      phase: 'cutover',
-      kind: 'compare',
-      title: '/var/lib/vaultwarden/rsa_key.pem is identical on both hosts',
-      window: true,
-      concurrent: 'copy-checks',
-      fleet: true,
-      left: {
-        on: 'o001',
-        script: 'sha256sum < /var/lib/vaultwarden/rsa_key.pem',
-      },
-      right: {
-        on: 'h002',
-        script: 'sha256sum < /var/lib/vaultwarden/rsa_key.pem',
-      },
-      mode: 'equal',
-      failure: '/var/lib/vaultwarden/rsa_key.pem differs or is missing on h002',
-    },
-    // 29. cutover on h002 [downtime]: SQLite /var/lib/vaultwarden/db.sqlite3 passes integrity_check on h002
-    {
-      id: 'sqlite--var-lib-vaultwarden-db-sqlite3',
-      phase: 'cutover',
-      kind: 'check',
-      title: 'SQLite /var/lib/vaultwarden/db.sqlite3 passes integrity_check on h002',
-      window: true,
-      fleet: true,
-      run: {
-        on: 'h002',
-        script: `test "$(sqlite3 -readonly /var/lib/vaultwarden/db.sqlite3 'PRAGMA integrity_check;')" = ok`,
-      },
-      failure: '/var/lib/vaultwarden/db.sqlite3 is damaged on h002',
-    },
-    // 30. cutover on h002 [downtime]: lift the fence and start vaultwarden on h002, guarded: it stops by itself unless confirmed
-    {
-      id: 'start-new',
-      phase: 'cutover',
-      kind: 'command',
-      title: 'lift the fence and start vaultwarden on h002, guarded: it stops by itself unless confirmed',
-      window: true,
-      concurrent: 'start-and-route',
-      undoOnFailure: true,
+      title: 'arm the guard on h002: stopping vaultwarden on h002 by itself unless the coordinator confirms the new host',
+      concurrent: 'guards',
       fleet: true,
       heartbeat: {
         on: 'h002',
@@ -551,26 +474,20 @@ systemctl stop vaultwarden
 rm -f /var/lib/migen/vaultwarden/ready
 date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/vaultwarden/guard/new.fired
 MIGEN_GUARD
-systemd-run --unit=migen-vaultwarden-guard-new --collect --quiet bash /var/lib/migen/vaultwarden/guard/new.sh
-mkdir -p /var/lib/migen/vaultwarden && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/vaultwarden/ready
-systemctl start vaultwarden`,
+systemd-run --unit=migen-vaultwarden-guard-new --collect --quiet bash /var/lib/migen/vaultwarden/guard/new.sh`,
       },
       undo: {
         on: 'h002',
-        script: `systemctl stop migen-vaultwarden-guard-new 2>/dev/null || true
-systemctl stop vaultwarden
-rm -f /var/lib/migen/vaultwarden/ready`,
+        script: 'systemctl stop migen-vaultwarden-guard-new 2>/dev/null || true',
       },
     },
-    // 31. cutover on o001 [downtime]: o001 routes vault.joshuabell.xyz to h002 (route files, nginx reloaded), guarded: it reverts by itself unless confirmed
+    // 27. cutover on o001: arm the guard on o001: routing vaultwarden back to o001 by itself unless the coordinator confirms the new host
     {
-      id: 'route-new',
+      id: 'guard-routes',
       phase: 'cutover',
       kind: 'command',
-      title: 'o001 routes vault.joshuabell.xyz to h002 (route files, nginx reloaded), guarded: it reverts by itself unless confirmed',
-      window: true,
-      concurrent: 'start-and-route',
-      undoOnFailure: true,
+      title: 'arm the guard on o001: routing vaultwarden back to o001 by itself unless the coordinator confirms the new host',
+      concurrent: 'guards',
       fleet: true,
       heartbeat: {
         on: 'o001',
@@ -582,7 +499,7 @@ rm -f /var/lib/migen/vaultwarden/ready`,
 mkdir -p /var/lib/migen/vaultwarden/guard && rm -f /var/lib/migen/vaultwarden/guard/routes.fired /var/lib/migen/vaultwarden/guard/hold && touch /var/lib/migen/vaultwarden/guard/heartbeat
 cat > /var/lib/migen/vaultwarden/guard/routes.sh <<'MIGEN_GUARD'
 #!/bin/bash
-# migen: reverting the routes of vaultwarden to the old backend unless the cutover coordinator touches /var/lib/migen/vaultwarden/guard/heartbeat at least every 20 s
+# migen: routing vaultwarden back to o001 unless the cutover coordinator touches /var/lib/migen/vaultwarden/guard/heartbeat at least every 20 s
 set -uo pipefail
 while :; do
   if [ -e /var/lib/migen/vaultwarden/guard/hold ]; then echo 'the coordinator ended without a rollback (--no-rollback): nothing reverted'; exit 0; fi
@@ -590,7 +507,7 @@ while :; do
   [ "$age" -lt 20 ] || break
   sleep 1
 done
-echo "no heartbeat for 20 s: reverting the routes of vaultwarden to the old backend"
+echo "no heartbeat for 20 s: routing vaultwarden back to o001"
 before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
 install -d -m 0755 /var/lib/migen/nginx/vaultwarden
 printf '%s\n' 'server 127.0.0.1:8222;' > /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp /var/lib/migen/nginx/vaultwarden/0.upstream
@@ -604,8 +521,136 @@ for i in $(seq 1 200); do
 done
 date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/vaultwarden/guard/routes.fired
 MIGEN_GUARD
-systemd-run --unit=migen-vaultwarden-guard-routes --collect --quiet bash /var/lib/migen/vaultwarden/guard/routes.sh
-before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
+systemd-run --unit=migen-vaultwarden-guard-routes --collect --quiet bash /var/lib/migen/vaultwarden/guard/routes.sh`,
+      },
+      undo: {
+        on: 'o001',
+        script: 'systemctl stop migen-vaultwarden-guard-routes 2>/dev/null || true',
+      },
+    },
+    // 28. cutover on o001 [downtime]: fence and stop vaultwarden on o001
+    {
+      id: 'stop-old',
+      phase: 'cutover',
+      kind: 'command',
+      title: 'fence and stop vaultwarden on o001',
+      window: true,
+      stopsService: true,
+      fleet: true,
+      run: {
+        on: 'o001',
+        script: `mkdir -p /var/lib/migen/vaultwarden && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/vaultwarden/moved
+systemctl stop vaultwarden`,
+      },
+      undo: {
+        on: 'o001',
+        script: `rm -f /var/lib/migen/vaultwarden/moved
+mkdir -p /var/lib/migen/vaultwarden && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/vaultwarden/rolled-back
+systemctl start vaultwarden`,
+      },
+    },
+    // 29. cutover on h002 [downtime]: final copy of the state to h002 (service stopped)
+    {
+      id: 'final-pass',
+      phase: 'cutover',
+      kind: 'command',
+      title: 'final copy of the state to h002 (service stopped)',
+      window: true,
+      hostToHost: true,
+      progress: true,
+      fleet: true,
+      run: {
+        on: 'h002',
+        script: `mkdir -p -m 0700 ~/.ssh
+mkdir -p /var/lib/vaultwarden
+rsync -aHAX -x -S --delete --partial --stats -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/vaultwarden/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-f7dacbb997-%C -o ControlPersist=120' root@100.64.0.1:./ /var/lib/vaultwarden/`,
+      },
+    },
+    // 30. cutover on h002 [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between o001 and h002
+    {
+      id: 'copy-identical',
+      phase: 'cutover',
+      kind: 'check',
+      title: 'a dry run lists no difference (content, owners, modes, ACLs, xattrs) between o001 and h002',
+      window: true,
+      concurrent: 'copy-checks',
+      hostToHost: true,
+      fleet: true,
+      run: {
+        on: 'h002',
+        script: String.raw`mkdir -p -m 0700 ~/.ssh
+d=$(rsync -n -i -aHAX -x --delete -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/vaultwarden/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-f7dacbb997-%C -o ControlPersist=120' root@100.64.0.1:./ /var/lib/vaultwarden/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }`,
+      },
+      failure: 'the copies differ after the final pass',
+    },
+    // 31. cutover on o001, h002 [downtime]: /var/lib/vaultwarden/rsa_key.pem is identical on both hosts
+    {
+      id: 'critical--var-lib-vaultwarden-rsa-key-pem',
+      phase: 'cutover',
+      kind: 'compare',
+      title: '/var/lib/vaultwarden/rsa_key.pem is identical on both hosts',
+      window: true,
+      concurrent: 'copy-checks',
+      fleet: true,
+      left: {
+        on: 'o001',
+        script: 'sha256sum < /var/lib/vaultwarden/rsa_key.pem',
+      },
+      right: {
+        on: 'h002',
+        script: 'sha256sum < /var/lib/vaultwarden/rsa_key.pem',
+      },
+      mode: 'equal',
+      failure: '/var/lib/vaultwarden/rsa_key.pem differs or is missing on h002',
+    },
+    // 32. cutover on h002 [downtime]: SQLite /var/lib/vaultwarden/db.sqlite3 passes integrity_check on h002
+    {
+      id: 'sqlite--var-lib-vaultwarden-db-sqlite3',
+      phase: 'cutover',
+      kind: 'check',
+      title: 'SQLite /var/lib/vaultwarden/db.sqlite3 passes integrity_check on h002',
+      window: true,
+      fleet: true,
+      run: {
+        on: 'h002',
+        script: `test "$(sqlite3 -readonly /var/lib/vaultwarden/db.sqlite3 'PRAGMA integrity_check;')" = ok`,
+      },
+      failure: '/var/lib/vaultwarden/db.sqlite3 is damaged on h002',
+    },
+    // 33. cutover on h002 [downtime]: lift the fence and start vaultwarden on h002
+    {
+      id: 'start-new',
+      phase: 'cutover',
+      kind: 'command',
+      title: 'lift the fence and start vaultwarden on h002',
+      window: true,
+      concurrent: 'start-and-route',
+      undoOnFailure: true,
+      fleet: true,
+      run: {
+        on: 'h002',
+        script: `mkdir -p /var/lib/migen/vaultwarden && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/vaultwarden/ready
+systemctl start vaultwarden`,
+      },
+      undo: {
+        on: 'h002',
+        script: `systemctl stop vaultwarden
+rm -f /var/lib/migen/vaultwarden/ready`,
+      },
+    },
+    // 34. cutover on o001 [downtime]: o001 routes vault.joshuabell.xyz to h002 (route files, nginx reloaded)
+    {
+      id: 'route-new',
+      phase: 'cutover',
+      kind: 'command',
+      title: 'o001 routes vault.joshuabell.xyz to h002 (route files, nginx reloaded)',
+      window: true,
+      concurrent: 'start-and-route',
+      undoOnFailure: true,
+      fleet: true,
+      run: {
+        on: 'o001',
+        script: String.raw`before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
 install -d -m 0755 /var/lib/migen/nginx/vaultwarden
 printf '%s\n' 'server 100.64.0.20:8222;' > /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp /var/lib/migen/nginx/vaultwarden/0.upstream
 systemctl reload nginx
@@ -619,8 +664,7 @@ done`,
       },
       undo: {
         on: 'o001',
-        script: String.raw`systemctl stop migen-vaultwarden-guard-routes 2>/dev/null || true
-before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
+        script: String.raw`before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
 install -d -m 0755 /var/lib/migen/nginx/vaultwarden
 printf '%s\n' 'server 127.0.0.1:8222;' > /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp /var/lib/migen/nginx/vaultwarden/0.upstream
 systemctl reload nginx
@@ -633,7 +677,7 @@ for i in $(seq 1 200); do
 done`,
       },
     },
-    // 32. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20:8222
+    // 35. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20:8222
     {
       id: 'backend-healthy',
       phase: 'cutover',
@@ -648,7 +692,7 @@ done`,
       intervalSeconds: 0.1,
       deadlineSeconds: 60,
     },
-    // 33. verify on h002 [downtime]: https://vault.joshuabell.xyz/alive answers 200 through o001 (asked from h002)
+    // 36. verify on h002 [downtime]: https://vault.joshuabell.xyz/alive answers 200 through o001 (asked from h002)
     {
       id: 'verify-1',
       phase: 'verify',
@@ -664,7 +708,7 @@ done`,
       intervalSeconds: 0.2,
       deadlineSeconds: 60,
     },
-    // 34. verify on h002: h002 records that vaultwarden is cut over and verified
+    // 37. verify on h002: h002 records that vaultwarden is cut over and verified
     {
       id: 'verified',
       phase: 'verify',
@@ -680,7 +724,7 @@ done`,
         script: 'rm -f /var/lib/migen/vaultwarden/verified',
       },
     },
-    // 35. verify on h002: confirm the start on h002 (its guard would stop it)
+    // 38. verify on h002: confirm the start on h002 (its guard would stop it)
     {
       id: 'confirm-new',
       phase: 'verify',
@@ -693,7 +737,7 @@ done`,
 if [ -e /var/lib/migen/vaultwarden/guard/new.fired ]; then echo "'the guard stopped vaultwarden on h002' at $(cat /var/lib/migen/vaultwarden/guard/new.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 36. verify on o001: confirm o001's new routes over a new connection (its guard would revert them)
+    // 39. verify on o001: confirm o001's new routes over a new connection (its guard would revert them)
     {
       id: 'confirm-route',
       phase: 'verify',
@@ -707,7 +751,7 @@ if [ -e /var/lib/migen/vaultwarden/guard/new.fired ]; then echo "'the guard stop
 if [ -e /var/lib/migen/vaultwarden/guard/routes.fired ]; then echo "'the guard reverted the routes' at $(cat /var/lib/migen/vaultwarden/guard/routes.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 37. verify on o001: confirm the stop on o001 over a new connection (its guard would restart the old service)
+    // 40. verify on o001: confirm the stop on o001 over a new connection (its guard would restart the old service)
     {
       id: 'confirm-old',
       phase: 'verify',
@@ -721,7 +765,7 @@ if [ -e /var/lib/migen/vaultwarden/guard/routes.fired ]; then echo "'the guard r
 if [ -e /var/lib/migen/vaultwarden/guard/old.fired ]; then echo "'the guard restarted vaultwarden on o001' at $(cat /var/lib/migen/vaultwarden/guard/old.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 38. verify on o001: o001 no longer accepts vaultwarden's copy keys
+    // 41. verify on o001: o001 no longer accepts vaultwarden's copy keys
     {
       id: 'copy-access-closed',
       phase: 'verify',
@@ -732,7 +776,7 @@ if [ -e /var/lib/migen/vaultwarden/guard/old.fired ]; then echo "'the guard rest
         script: 'rm -f /var/lib/migen/copy-access/vaultwarden/root',
       },
     },
-    // 39. verify on h002: h002 removes vaultwarden's copy keys
+    // 42. verify on h002: h002 removes vaultwarden's copy keys
     {
       id: 'copy-keys-removed',
       phase: 'verify',
@@ -744,7 +788,7 @@ if [ -e /var/lib/migen/vaultwarden/guard/old.fired ]; then echo "'the guard rest
 rm -rf /var/lib/migen/copy-keys/vaultwarden`,
       },
     },
-    // 40. finalize on -: make the move permanent
+    // 43. finalize on -: make the move permanent
     {
       id: 'finalize',
       phase: 'finalize',
@@ -752,7 +796,7 @@ rm -rf /var/lib/migen/copy-keys/vaultwarden`,
       title: 'make the move permanent',
       text: "Run `migen finalize vaultwarden`, review and merge the diff, and deploy o001, h002, o001: o001 then has vaultwarden disabled so no rebuild or reboot starts a second writer, and o001's base configuration routes to h002.",
     },
-    // 41. finalize on -: keep o001's state for 14 days
+    // 44. finalize on -: keep o001's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',

@@ -1,7 +1,7 @@
 /**
  * e2e for [12]'s host differences, whole runbooks (`migen run`) in the lab: the warm and cold
  * migrations copy with the per-migration key only (o001's and h003's sshd read the copy-access
- * file, rrsync in their system profile: lab/system.ts), on hosts whose machine sqlite3 is hidden
+ * file, rrsync in their system profile: lab/packages.ts), on hosts whose machine sqlite3 is hidden
  * (the runbook's SQLite steps use the generated module's), and the warm run's restic backup
  * restores to a sound database with every row acknowledged before the run.
  *
@@ -14,7 +14,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { checks, createLab, findLeftovers, startWriter, type Lab } from '../lab/index.js';
 import { runScript } from '../lab/steps.js';
-import { deployGenerated, hideCommands } from '../lab/system.js';
+import { deployGenerated, hideCommands } from '../lab/packages.js';
 import { REPO, fleet, makeRoot, migenRun, readJournal, sleep } from './helpers.js';
 import { AGH_DB, AGH_STATE, VW_DB, VW_DOMAIN, activeOn, setupAdguard, setupVaultwarden, vaultwardenLabOptions } from './fleet.js';
 

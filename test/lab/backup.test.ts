@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { repoRoot } from '../helpers/nix.js';
 import { APP_PY, checks, createLab, findLeftovers, startWriter, type Lab } from './index.js';
 import { mustRun, runScript, runbookSteps, stepOf } from './steps.js';
-import { deployGenerated } from './system.js';
+import { deployGenerated } from './packages.js';
 
 const STATE = '/var/lib/vaultwarden';
 const DB = `${STATE}/db.sqlite3`;

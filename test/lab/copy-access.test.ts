@@ -1,7 +1,7 @@
 /**
  * The copy's least privilege, with real sshd and rsync: the committed warm runbook's steps
  * (generated/runbooks/migrate-vaultwarden.mjs) make h002's migration key, write its restricted
- * line on o001 and prove it; o001 is deployed with its generated module's part (system.ts: its
+ * line on o001 and prove it; o001 is deployed with its generated module's part (packages.ts: its
  * sshd reads the copy-access file, rrsync in its system profile). The key then runs rsync, read
  * only, in /var/lib/vaultwarden only: no shell, no pty, no forwarding, no writes, nothing outside.
  * The runbook's live passes, final pass and dry-run compare work through it.
@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { APP_PY, checks, createLab, findLeftovers, type Lab } from './index.js';
 import { mustRun, runScript, runbookSteps, scriptOf, stepOf } from './steps.js';
-import { deployGenerated } from './system.js';
+import { deployGenerated } from './packages.js';
 import type { Step } from '../../src/runbook/steps.js';
 
 const STATE = '/var/lib/vaultwarden';

@@ -1,8 +1,8 @@
 /**
  * The commands a run needs on each host, with real binaries in the lab: o001 and h002 lack
- * sqlite3 (and o001 restic) on their PATH, as a stock NixOS host does (system.ts hides the
+ * sqlite3 (and o001 restic) on their PATH, as a stock NixOS host does (packages.ts hides the
  * machine's). Deployed without the generated module, the committed warm runbook stops in
- * preflight, nothing stopped; deployed with it (system.ts: its environment.systemPackages in
+ * preflight, nothing stopped; deployed with it (packages.ts: its environment.systemPackages in
  * /run/current-system/sw/bin), the warm migration's SQLite steps run with those programs.
  */
 import fs from 'node:fs';
@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { makeRoot, migenRun } from '../e2e/helpers.js';
 import { APP_PY, checks, createLab, findLeftovers, type Lab } from './index.js';
 import { mustRun, runScript, runbookSteps, scriptOf, stepOf } from './steps.js';
-import { deployGenerated, hideCommands } from './system.js';
+import { deployGenerated, hideCommands } from './packages.js';
 import type { Step } from '../../src/runbook/steps.js';
 
 const STATE = '/var/lib/vaultwarden';
