@@ -714,7 +714,7 @@ class LabImpl implements Lab {
       await this.issueCert(h, serverNames(spec));
       await this.defineUnit(host, 'nginx', NGINX_UNIT);
     }
-    writeProfiles(path.join(h.dir, 'nix-profiles'), spec, h.units, '/usr/local/sbin/.lab/switch-to-configuration');
+    writeProfiles(path.join(h.dir, 'nix-profiles'), spec, h.units, '/usr/local/sbin/.lab/switch-to-configuration', path.join(h.sshdDir, 'sshd_config'));
     h.system = structuredClone(spec);
     const record = path.join(h.dir, 'nix-profiles', path.basename(BOOT_RECORD));
     if (spec.active != null) {

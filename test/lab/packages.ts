@@ -36,6 +36,14 @@ export function generatedSystem(): Promise<Record<string, HostSystem>> {
   return fleet;
 }
 
+/** what a profile built from the generated modules carries for this file's parts (for lab.system: SystemProfile.packages, .authorizedKeysFiles) */
+export async function generatedProfileParts(host: string): Promise<{ packages: string[]; authorizedKeysFiles: string[] }> {
+  const sys = (await generatedSystem())[host];
+  if (!sys) throw new Error(`lab: no host ${host} in the example fleet`);
+  // NixOS's own entries (%h/.ssh/authorized_keys, /etc/ssh/authorized_keys.d/%u) stand for the lab's key file
+  return { packages: sys.packages, authorizedKeysFiles: sys.authorizedKeysFiles.filter((f) => f.startsWith('/var/lib/migen/')) };
+}
+
 /** every current profile of the host holds exactly the programs of these packages; returns them */
 export function installPackages(lab: Lab, host: string, pnames: readonly string[]): string[] {
   const sys = lab.hostFile(host, '/nix/var/nix/profiles/system');
@@ -69,13 +77,10 @@ export async function authorizedKeysFiles(lab: Lab, host: string, files: readonl
 
 /** deploys the host's part of the generated modules that this file stands in for: its packages and its sshd's authorized-keys files */
 export async function deployGenerated(lab: Lab, host: string): Promise<{ programs: string[]; files: string[] }> {
-  const sys = (await generatedSystem())[host];
-  if (!sys) throw new Error(`lab: no host ${host} in the example fleet`);
-  const programs = installPackages(lab, host, sys.packages);
-  // NixOS's own entries (%h/.ssh/authorized_keys, /etc/ssh/authorized_keys.d/%u) stand for the lab's key file
-  const files = sys.authorizedKeysFiles.filter((f) => f.startsWith('/var/lib/migen/'));
-  await authorizedKeysFiles(lab, host, files);
-  return { programs, files };
+  const parts = await generatedProfileParts(host);
+  const programs = installPackages(lab, host, parts.packages);
+  await authorizedKeysFiles(lab, host, parts.authorizedKeysFiles);
+  return { programs, files: parts.authorizedKeysFiles };
 }
 
 export async function hideCommands(lab: Lab, host: string, names: readonly string[]): Promise<void> {
