@@ -53,7 +53,7 @@ export function installPackages(lab: Lab, host: string, pnames: readonly string[
   for (const top of tops) progs = installPrograms(path.join(top, 'sw', 'bin'), pnames);
   // a host never activated here boots into its base profile (its activation links it)
   const current = lab.hostFile(host, '/run/current-system');
-  if (!fs.existsSync(current)) fs.symlinkSync('/nix/var/nix/profiles/system', current);
+  if (!fs.lstatSync(current, { throwIfNoEntry: false })) fs.symlinkSync('/nix/var/nix/profiles/system', current);
   return progs;
 }
 
