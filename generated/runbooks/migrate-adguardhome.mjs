@@ -196,7 +196,95 @@ f=$(systemctl show -P FragmentPath adguardhome) && test -n "$f" && grep -qxF Con
       },
       failure: "h003's deploy did not take effect: adguardhome must hold ConditionPathExists=!/var/lib/migen/adguardhome/moved",
     },
-    // 13. prepare on h002: h002 records that adguardhome is prepared
+    // 13. prepare on h002: h002 has the commands the runbook runs there (dig, rsync)
+    {
+      id: 'tools-deployed-h002',
+      phase: 'prepare',
+      kind: 'check',
+      title: 'h002 has the commands the runbook runs there (dig, rsync)',
+      run: {
+        on: 'h002',
+        script: `missing=
+for c in dig rsync; do p=$(command -v "$c") && [ -x "$p" ] || missing="$missing $c"; done
+if [ -n "$missing" ]; then echo 'missing on h002:'"$missing" >&2; exit 1; fi`,
+      },
+      failure: "h002 lacks commands the runbook runs there: deploy h002 with the generated module first (generated/hosts/h002.nix adds pkgs.dnsutils, pkgs.rsync to environment.systemPackages): nixos-rebuild switch --flake 'examples/homelab#h002' --target-host root@100.64.0.20",
+    },
+    // 14. prepare on h003: h003 has the commands the runbook runs there (rrsync, rsync)
+    {
+      id: 'tools-deployed-h003',
+      phase: 'prepare',
+      kind: 'check',
+      title: 'h003 has the commands the runbook runs there (rrsync, rsync)',
+      run: {
+        on: 'h003',
+        script: `missing=
+for c in rsync; do p=$(command -v "$c") && [ -x "$p" ] || missing="$missing $c"; done
+test -x /run/current-system/sw/bin/rrsync || missing="$missing /run/current-system/sw/bin/rrsync"
+if [ -n "$missing" ]; then echo 'missing on h003:'"$missing" >&2; exit 1; fi`,
+      },
+      failure: "h003 lacks commands the runbook runs there: deploy h003 with the generated module first (generated/hosts/h003.nix adds pkgs.rrsync, pkgs.rsync to environment.systemPackages): nixos-rebuild switch --flake 'examples/homelab#h003' --target-host root@h003",
+    },
+    // 15. prepare on h002: h002 makes adguardhome's copy keys (one per state directory), used by nothing else
+    {
+      id: 'copy-keys',
+      phase: 'prepare',
+      kind: 'command',
+      title: "h002 makes adguardhome's copy keys (one per state directory), used by nothing else",
+      run: {
+        on: 'h002',
+        script: `install -d -m 0700 /var/lib/migen/copy-keys/adguardhome
+test -s /var/lib/migen/copy-keys/adguardhome/0 || ssh-keygen -q -t ed25519 -N '' -C migen-adguardhome-0@h002 -f /var/lib/migen/copy-keys/adguardhome/0`,
+      },
+      undo: {
+        on: 'h002',
+        script: `ssh -F /dev/null -i /var/lib/migen/copy-keys/adguardhome/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o 'ControlPath=~/.ssh/migen-908aff6c98-%C' -o ControlPersist=120 -O exit root@100.64.0.3 2>/dev/null || true
+rm -rf /var/lib/migen/copy-keys/adguardhome`,
+      },
+    },
+    // 16. prepare on h002 | h003: h003 accepts them only for rrsync -ro (read-only) of their state directory (restrict: no shell, pty or forwarding)
+    {
+      id: 'copy-access',
+      phase: 'prepare',
+      kind: 'command',
+      title: 'h003 accepts them only for rrsync -ro (read-only) of their state directory (restrict: no shell, pty or forwarding)',
+      run: {
+        pipe: [
+          {
+            on: 'h002',
+            script: 'cat /var/lib/migen/copy-keys/adguardhome/0.pub',
+          },
+          {
+            on: 'h003',
+            script: String.raw`install -d -m 0755 /var/lib/migen/copy-access/adguardhome
+: > /var/lib/migen/copy-access/adguardhome/root.tmp
+read -r type key _ || { echo 'copy key 0 missing' >&2; exit 1; }
+[ "$type" = ssh-ed25519 ] && [[ $key =~ ^[A-Za-z0-9+/]+=*$ ]] || { echo 'copy key 0 is not an ed25519 public key' >&2; exit 1; }
+printf '%s %s %s %s\n' 'restrict,command="/run/current-system/sw/bin/rrsync -ro /var/lib/private/AdGuardHome"' "$type" "$key" migen-adguardhome-0 >> /var/lib/migen/copy-access/adguardhome/root.tmp
+chmod 0600 /var/lib/migen/copy-access/adguardhome/root.tmp && mv -f /var/lib/migen/copy-access/adguardhome/root.tmp /var/lib/migen/copy-access/adguardhome/root`,
+          },
+        ],
+      },
+      undo: {
+        on: 'h003',
+        script: 'rm -f /var/lib/migen/copy-access/adguardhome/root',
+      },
+    },
+    // 17. prepare on h002: h002 reaches h003 with the copy keys, for rsync only
+    {
+      id: 'copy-access-works',
+      phase: 'prepare',
+      kind: 'check',
+      title: 'h002 reaches h003 with the copy keys, for rsync only',
+      run: {
+        on: 'h002',
+        script: `mkdir -p -m 0700 ~/.ssh
+rsync --list-only -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/adguardhome/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-908aff6c98-%C -o ControlPersist=120' root@100.64.0.3:./ >/dev/null || { echo 'copy key 0 cannot read /var/lib/private/AdGuardHome on h003 through rrsync' >&2; exit 1; }
+if [ "$(ssh -F /dev/null -i /var/lib/migen/copy-keys/adguardhome/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o 'ControlPath=~/.ssh/migen-908aff6c98-%C' -o ControlPersist=120 root@100.64.0.3 echo migen-shell 2>/dev/null)" = migen-shell ]; then echo 'copy key 0 opens a shell on h003' >&2; exit 1; fi`,
+      },
+      failure: 'h002 cannot copy from h003 with its migration keys, or they open a shell: h003 must be deployed with the generated module (its sshd reads /var/lib/migen/copy-access/adguardhome/%u; rrsync at /run/current-system/sw/bin/rrsync)',
+    },
+    // 18. prepare on h002: h002 records that adguardhome is prepared
     {
       id: 'prepared',
       phase: 'prepare',
@@ -207,7 +295,7 @@ f=$(systemctl show -P FragmentPath adguardhome) && test -n "$f" && grep -qxF Con
         script: 'mkdir -p /var/lib/migen/adguardhome && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/adguardhome/prepared',
       },
     },
-    // 14. cutover on h003: arm the guard on h003: restarting adguardhome on h003 by itself unless the coordinator confirms the new host
+    // 19. cutover on h003: arm the guard on h003: restarting adguardhome on h003 by itself unless the coordinator confirms the new host
     {
       id: 'guard-old',
       phase: 'cutover',
@@ -246,7 +334,7 @@ systemd-run --unit=migen-adguardhome-guard-old --collect --quiet bash /var/lib/m
         script: 'systemctl stop migen-adguardhome-guard-old 2>/dev/null || true',
       },
     },
-    // 15. cutover on h002: arm the guard on h002: stopping adguardhome on h002 by itself unless the coordinator confirms the new host
+    // 20. cutover on h002: arm the guard on h002: stopping adguardhome on h002 by itself unless the coordinator confirms the new host
     {
       id: 'guard-new',
       phase: 'cutover',
@@ -284,7 +372,7 @@ systemd-run --unit=migen-adguardhome-guard-new --collect --quiet bash /var/lib/m
         script: 'systemctl stop migen-adguardhome-guard-new 2>/dev/null || true',
       },
     },
-    // 16. cutover on h003 [downtime]: fence and stop adguardhome on h003
+    // 21. cutover on h003 [downtime]: fence and stop adguardhome on h003
     {
       id: 'stop-old',
       phase: 'cutover',
@@ -305,7 +393,7 @@ mkdir -p /var/lib/migen/adguardhome && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/mi
 systemctl start adguardhome`,
       },
     },
-    // 17. cutover on h002 [downtime]: final copy of the state to h002 (service stopped)
+    // 22. cutover on h002 [downtime]: final copy of the state to h002 (service stopped)
     {
       id: 'final-pass',
       phase: 'cutover',
@@ -319,10 +407,10 @@ systemctl start adguardhome`,
         on: 'h002',
         script: `mkdir -p -m 0700 ~/.ssh
 install -d -m 0700 /var/lib/private && mkdir -p /var/lib/private/AdGuardHome
-rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.3:/var/lib/private/AdGuardHome/ /var/lib/private/AdGuardHome/`,
+rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/adguardhome/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-908aff6c98-%C -o ControlPersist=120' root@100.64.0.3:./ /var/lib/private/AdGuardHome/`,
       },
     },
-    // 18. cutover on h002 [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between h003 and h002
+    // 23. cutover on h002 [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between h003 and h002
     {
       id: 'copy-identical',
       phase: 'cutover',
@@ -335,11 +423,11 @@ rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e 'ssh -o BatchMode=
       run: {
         on: 'h002',
         script: String.raw`mkdir -p -m 0700 ~/.ssh
-d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.3:/var/lib/private/AdGuardHome/ /var/lib/private/AdGuardHome/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }`,
+d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/adguardhome/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-908aff6c98-%C -o ControlPersist=120' root@100.64.0.3:./ /var/lib/private/AdGuardHome/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }`,
       },
       failure: 'the copies differ after the final pass',
     },
-    // 19. cutover on h002 [downtime]: lift the fence and start adguardhome on h002
+    // 24. cutover on h002 [downtime]: lift the fence and start adguardhome on h002
     {
       id: 'start-new',
       phase: 'cutover',
@@ -359,7 +447,7 @@ systemctl start adguardhome`,
 rm -f /var/lib/migen/adguardhome/ready`,
       },
     },
-    // 20. cutover on h002 [downtime]: adguardhome stays active on h002
+    // 25. cutover on h002 [downtime]: adguardhome stays active on h002
     {
       id: 'unit-active',
       phase: 'cutover',
@@ -374,7 +462,7 @@ rm -f /var/lib/migen/adguardhome/ready`,
       intervalSeconds: 0.25,
       deadlineSeconds: 60,
     },
-    // 21. verify on h002 [downtime]: check on h002: test -n "$(dig +short +time=2 +tries=1 @127.0.0.1 nixos.org)"
+    // 26. verify on h002 [downtime]: check on h002: test -n "$(dig +short +time=2 +tries=1 @127.0.0.1 nixos.org)"
     {
       id: 'verify-1',
       phase: 'verify',
@@ -390,7 +478,7 @@ rm -f /var/lib/migen/adguardhome/ready`,
       intervalSeconds: 0.2,
       deadlineSeconds: 60,
     },
-    // 22. verify on h002: h002 records that adguardhome is cut over and verified
+    // 27. verify on h002: h002 records that adguardhome is cut over and verified
     {
       id: 'verified',
       phase: 'verify',
@@ -406,7 +494,7 @@ rm -f /var/lib/migen/adguardhome/ready`,
         script: 'rm -f /var/lib/migen/adguardhome/verified',
       },
     },
-    // 23. verify on h002: confirm the start on h002 (its guard would stop it)
+    // 28. verify on h002: confirm the start on h002 (its guard would stop it)
     {
       id: 'confirm-new',
       phase: 'verify',
@@ -419,7 +507,7 @@ rm -f /var/lib/migen/adguardhome/ready`,
 if [ -e /var/lib/migen/adguardhome/guard/new.fired ]; then echo "'the guard stopped adguardhome on h002' at $(cat /var/lib/migen/adguardhome/guard/new.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 24. verify on h003: confirm the stop on h003 over a new connection (its guard would restart the old service)
+    // 29. verify on h003: confirm the stop on h003 over a new connection (its guard would restart the old service)
     {
       id: 'confirm-old',
       phase: 'verify',
@@ -433,7 +521,30 @@ if [ -e /var/lib/migen/adguardhome/guard/new.fired ]; then echo "'the guard stop
 if [ -e /var/lib/migen/adguardhome/guard/old.fired ]; then echo "'the guard restarted adguardhome on h003' at $(cat /var/lib/migen/adguardhome/guard/old.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 25. finalize on -: make the move permanent
+    // 30. verify on h003: h003 no longer accepts adguardhome's copy keys
+    {
+      id: 'copy-access-closed',
+      phase: 'verify',
+      kind: 'command',
+      title: "h003 no longer accepts adguardhome's copy keys",
+      run: {
+        on: 'h003',
+        script: 'rm -f /var/lib/migen/copy-access/adguardhome/root',
+      },
+    },
+    // 31. verify on h002: h002 removes adguardhome's copy keys
+    {
+      id: 'copy-keys-removed',
+      phase: 'verify',
+      kind: 'command',
+      title: "h002 removes adguardhome's copy keys",
+      run: {
+        on: 'h002',
+        script: `ssh -F /dev/null -i /var/lib/migen/copy-keys/adguardhome/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o 'ControlPath=~/.ssh/migen-908aff6c98-%C' -o ControlPersist=120 -O exit root@100.64.0.3 2>/dev/null || true
+rm -rf /var/lib/migen/copy-keys/adguardhome`,
+      },
+    },
+    // 32. finalize on -: make the move permanent
     {
       id: 'finalize',
       phase: 'finalize',
@@ -441,7 +552,7 @@ if [ -e /var/lib/migen/adguardhome/guard/old.fired ]; then echo "'the guard rest
       title: 'make the move permanent',
       text: 'Run `migen finalize adguardhome`, review and merge the diff, and deploy h003, h002: h003 then has adguardhome disabled so no rebuild or reboot starts a second writer.',
     },
-    // 26. finalize on -: keep h003's state for 14 days
+    // 33. finalize on -: keep h003's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',

@@ -84,7 +84,21 @@ export const runbook = {
       },
       failure: 'cannot reach o001 over ssh as root@o001',
     },
-    // 4. preflight on h001, h002: free space on h002 exceeds the state's size on h001 (+10%)
+    // 4. preflight on h001: h001 has the commands the runbook runs there (restic)
+    {
+      id: 'tools-h001',
+      phase: 'preflight',
+      kind: 'check',
+      title: 'h001 has the commands the runbook runs there (restic)',
+      run: {
+        on: 'h001',
+        script: `missing=
+for c in restic; do p=$(command -v "$c") && [ -x "$p" ] || missing="$missing $c"; done
+if [ -n "$missing" ]; then echo 'missing on h001:'"$missing" >&2; exit 1; fi`,
+      },
+      failure: "h001 lacks commands the runbook runs there: deploy h001 with the generated module first (generated/hosts/h001.nix adds pkgs.restic to environment.systemPackages): nixos-rebuild switch --flake 'examples/homelab#h001' --target-host root@100.64.0.13",
+    },
+    // 5. preflight on h001, h002: free space on h002 exceeds the state's size on h001 (+10%)
     {
       id: 'disk',
       phase: 'preflight',
@@ -92,16 +106,16 @@ export const runbook = {
       title: "free space on h002 exceeds the state's size on h001 (+10%)",
       left: {
         on: 'h001',
-        script: "du -sb --one-file-system /var/lib/forgejo/data /var/lib/forgejo/postgres | awk '{ s += $1 } END { print s + 0 }'",
+        script: "du -sb --one-file-system /var/lib/forgejo/data /var/lib/forgejo/postgres /var/lib/nixos-containers/forgejo/var/lib/nixos | awk '{ s += $1 } END { print s + 0 }'",
       },
       right: {
         on: 'h002',
-        script: 'mkdir -p /var/lib/forgejo/data /var/lib/forgejo/postgres && df -B1 --output=avail /var/lib/forgejo/data | tail -n 1',
+        script: 'mkdir -p /var/lib/forgejo/data /var/lib/forgejo/postgres /var/lib/nixos-containers/forgejo/var/lib/nixos && df -B1 --output=avail /var/lib/forgejo/data | tail -n 1',
       },
       mode: 'fits',
       failure: 'not enough free disk on h002 for the state of h001',
     },
-    // 5. preflight on h001: every state directory on h001 is a real directory, not a symlink
+    // 6. preflight on h001: every state directory on h001 is a real directory, not a symlink
     {
       id: 'state-real-dirs',
       phase: 'preflight',
@@ -110,11 +124,12 @@ export const runbook = {
       run: {
         on: 'h001',
         script: `if [ ! -d /var/lib/forgejo/data ] || [ -L /var/lib/forgejo/data ]; then echo '/var/lib/forgejo/data is missing or a symlink' >&2; exit 1; fi
-if [ ! -d /var/lib/forgejo/postgres ] || [ -L /var/lib/forgejo/postgres ]; then echo '/var/lib/forgejo/postgres is missing or a symlink' >&2; exit 1; fi`,
+if [ ! -d /var/lib/forgejo/postgres ] || [ -L /var/lib/forgejo/postgres ]; then echo '/var/lib/forgejo/postgres is missing or a symlink' >&2; exit 1; fi
+if [ ! -d /var/lib/nixos-containers/forgejo/var/lib/nixos ] || [ -L /var/lib/nixos-containers/forgejo/var/lib/nixos ]; then echo '/var/lib/nixos-containers/forgejo/var/lib/nixos is missing or a symlink' >&2; exit 1; fi`,
       },
       failure: 'a state path on h001 is missing or a symlink: name the real directory in state:',
     },
-    // 6. preflight on h002: the state directories on h002 are empty, or hold only what an earlier run of forgejo copied
+    // 7. preflight on h002: the state directories on h002 are empty, or hold only what an earlier run of forgejo copied
     {
       id: 'target-empty',
       phase: 'preflight',
@@ -125,11 +140,11 @@ if [ ! -d /var/lib/forgejo/postgres ] || [ -L /var/lib/forgejo/postgres ]; then 
         script: String.raw`if test -e /var/lib/migen/forgejo.target; then exit 0; fi
 if test -d /var/lib/forgejo/data && test -n "$(ls -A /var/lib/forgejo/data)"; then echo '/var/lib/forgejo/data on h002 already holds data that migen did not copy' >&2; exit 1; fi
 if test -d /var/lib/forgejo/postgres && test -n "$(ls -A /var/lib/forgejo/postgres)"; then echo '/var/lib/forgejo/postgres on h002 already holds data that migen did not copy' >&2; exit 1; fi
-mkdir -p /var/lib/migen && printf '%s\n' /var/lib/forgejo/data /var/lib/forgejo/postgres > /var/lib/migen/forgejo.target`,
+mkdir -p /var/lib/migen && printf '%s\n' /var/lib/forgejo/data /var/lib/forgejo/postgres /var/lib/nixos-containers/forgejo/var/lib/nixos > /var/lib/migen/forgejo.target`,
       },
       failure: 'refusing to overwrite data on h002: move it away or pick another target',
     },
-    // 7. preflight on h002: secret forgejo-db-password is present on h002
+    // 8. preflight on h002: secret forgejo-db-password is present on h002
     {
       id: 'secret-forgejo-db-password',
       phase: 'preflight',
@@ -141,7 +156,7 @@ mkdir -p /var/lib/migen && printf '%s\n' /var/lib/forgejo/data /var/lib/forgejo/
       },
       failure: "/run/agenix/forgejo-db-password is missing on h002: deploy it (rekey for h002's host key) before migrating",
     },
-    // 8. preflight on h002: container@forgejo is not running on h002
+    // 9. preflight on h002: container@forgejo is not running on h002
     {
       id: 'new-stopped',
       phase: 'preflight',
@@ -153,7 +168,7 @@ mkdir -p /var/lib/migen && printf '%s\n' /var/lib/forgejo/data /var/lib/forgejo/
       },
       failure: 'container@forgejo already runs on h002: two writers must never run at once',
     },
-    // 9. preflight on h001: container@forgejo runs on h001
+    // 10. preflight on h001: container@forgejo runs on h001
     {
       id: 'old-running',
       phase: 'preflight',
@@ -165,18 +180,46 @@ mkdir -p /var/lib/migen && printf '%s\n' /var/lib/forgejo/data /var/lib/forgejo/
       },
       failure: 'container@forgejo is not running on h001: nothing to migrate, or it was already moved',
     },
-    // 10. prepare on h001: restic backup of the state on h001, tag pre-migration
+    // 11. preflight on h001 | h002: h002's container forgejo has no users of its own yet, or those of h001 with the same ids (the copied uid/gid map then gives them the old ids)
+    {
+      id: 'container-users',
+      phase: 'preflight',
+      kind: 'check',
+      title: "h002's container forgejo has no users of its own yet, or those of h001 with the same ids (the copied uid/gid map then gives them the old ids)",
+      run: {
+        pipe: [
+          {
+            on: 'h001',
+            script: `{ test ! -e /var/lib/nixos-containers/forgejo/etc/passwd || awk -F: '{ print "passwd:" $1 ":" $3 }' /var/lib/nixos-containers/forgejo/etc/passwd; }
+{ test ! -e /var/lib/nixos-containers/forgejo/etc/group || awk -F: '{ print "group:" $1 ":" $3 }' /var/lib/nixos-containers/forgejo/etc/group; }`,
+          },
+          {
+            on: 'h002',
+            script: String.raw`old=$(cat)
+new=$({ test ! -e /var/lib/nixos-containers/forgejo/etc/passwd || awk -F: '{ print "passwd:" $1 ":" $3 }' /var/lib/nixos-containers/forgejo/etc/passwd; }; { test ! -e /var/lib/nixos-containers/forgejo/etc/group || awk -F: '{ print "group:" $1 ":" $3 }' /var/lib/nixos-containers/forgejo/etc/group; })
+d=$(LC_ALL=C join -t: -j1 <(printf '%s\n' "$old" | awk -F: 'NF { print $1 "/" $2 ":" $3 }' | LC_ALL=C sort) <(printf '%s\n' "$new" | awk -F: 'NF { print $1 "/" $2 ":" $3 }' | LC_ALL=C sort) | awk -F: '$2 != $3')
+if [ -n "$d" ]; then printf '%s\n' "$d" >&2; exit 1; fi`,
+          },
+        ],
+      },
+      failure: "h002's container forgejo already gave its users other ids than on h001: remove /var/lib/nixos-containers/forgejo on h002 (it has never served this state) so it starts with the copied map, or pin those uids and gids",
+    },
+    // 12. prepare on h001: restic backup of the state on h001, tag pre-migration: PostgreSQL from pg_dumpall, not the live files
     {
       id: 'backup',
       phase: 'prepare',
       kind: 'command',
-      title: 'restic backup of the state on h001, tag pre-migration',
+      title: 'restic backup of the state on h001, tag pre-migration: PostgreSQL from pg_dumpall, not the live files',
       run: {
         on: 'h001',
-        script: 'restic -r /backup/h001 backup --tag pre-migration /var/lib/forgejo/data /var/lib/forgejo/postgres',
+        script: `rm -rf /var/lib/migen/backup/forgejo && install -d -m 0700 /var/lib/migen/backup/forgejo
+nixos-container run forgejo -- runuser -u postgres -- pg_dumpall > /var/lib/migen/backup/forgejo/pg_dumpall.sql
+tail -n 5 /var/lib/migen/backup/forgejo/pg_dumpall.sql | grep -q 'PostgreSQL database cluster dump complete'
+restic -r /backup/h001 --password-file /etc/nixos/restic-password backup --tag pre-migration --tag migen-forgejo --exclude /var/lib/forgejo/postgres /var/lib/forgejo/data /var/lib/forgejo/postgres /var/lib/nixos-containers/forgejo/var/lib/nixos /var/lib/migen/backup/forgejo
+rm -rf /var/lib/migen/backup/forgejo`,
       },
     },
-    // 11. prepare on h002: h002 cannot start container@forgejo before its copy passed the cutover checks, whatever configuration the deploy brings (a runtime drop-in, until a reboot)
+    // 13. prepare on h002: h002 cannot start container@forgejo before its copy passed the cutover checks, whatever configuration the deploy brings (a runtime drop-in, until a reboot)
     {
       id: 'fence-new',
       phase: 'prepare',
@@ -190,7 +233,7 @@ printf '%s\n' '# migen: fenced until the copy passed the cutover checks' '[Unit]
 systemctl daemon-reload`,
       },
     },
-    // 12. prepare on operator: deploy h002: forgejo installed, fenced until the cutover
+    // 14. prepare on operator: deploy h002: forgejo installed, fenced until the cutover
     {
       id: 'deploy-h002',
       phase: 'prepare',
@@ -201,7 +244,7 @@ systemctl daemon-reload`,
         script: "nixos-rebuild switch --flake 'examples/homelab#h002' --target-host root@100.64.0.20",
       },
     },
-    // 13. prepare on operator: deploy o001: the moved routes read their backend from route files (still h001's)
+    // 15. prepare on operator: deploy o001: the moved routes read their backend from route files (still h001's)
     {
       id: 'deploy-o001',
       phase: 'prepare',
@@ -212,7 +255,7 @@ systemctl daemon-reload`,
         script: "nixos-rebuild switch --flake 'examples/homelab#o001' --target-host root@o001",
       },
     },
-    // 14. prepare on operator: deploy h001: container@forgejo fenced once stopped
+    // 16. prepare on operator: deploy h001: container@forgejo fenced once stopped
     {
       id: 'deploy-h001',
       phase: 'prepare',
@@ -223,7 +266,7 @@ systemctl daemon-reload`,
         script: "nixos-rebuild switch --flake 'examples/homelab#h001' --target-host root@100.64.0.13",
       },
     },
-    // 15. prepare on h002: h002 has container@forgejo installed, container@forgejo not running, and its unit carries the fence
+    // 17. prepare on h002: h002 has container@forgejo installed, container@forgejo not running, and its unit carries the fence
     {
       id: 'deployed-h002',
       phase: 'prepare',
@@ -237,7 +280,7 @@ f=$(systemctl show -P FragmentPath container@forgejo) && test -n "$f" && grep -q
       },
       failure: "h002's deploy did not take effect: container@forgejo must be installed, container@forgejo stopped, and its unit must hold ConditionPathExists=/var/lib/migen/forgejo/ready (is generated/ committed? a git flake sees only tracked files)",
     },
-    // 16. prepare on h001: h001's unit container@forgejo carries the fence that keeps it stopped once the runbook stops it
+    // 18. prepare on h001: h001's unit container@forgejo carries the fence that keeps it stopped once the runbook stops it
     {
       id: 'fenced-h001',
       phase: 'prepare',
@@ -249,7 +292,7 @@ f=$(systemctl show -P FragmentPath container@forgejo) && test -n "$f" && grep -q
       },
       failure: "h001's deploy did not take effect: container@forgejo must hold ConditionPathExists=!/var/lib/migen/forgejo/moved",
     },
-    // 17. prepare on o001: o001 has the route files of the moved locations (its generated module's activation made them)
+    // 19. prepare on o001: o001 has the route files of the moved locations (its generated module's activation made them)
     {
       id: 'routes-o001',
       phase: 'prepare',
@@ -261,7 +304,123 @@ f=$(systemctl show -P FragmentPath container@forgejo) && test -n "$f" && grep -q
       },
       failure: "o001's deploy did not take effect: the route files under /var/lib/migen/nginx/forgejo/ are missing",
     },
-    // 18. prepare on h002: h002 records that forgejo is prepared
+    // 20. prepare on h001: h001 has the commands the runbook runs there (rrsync, rsync)
+    {
+      id: 'tools-deployed-h001',
+      phase: 'prepare',
+      kind: 'check',
+      title: 'h001 has the commands the runbook runs there (rrsync, rsync)',
+      run: {
+        on: 'h001',
+        script: `missing=
+for c in rsync; do p=$(command -v "$c") && [ -x "$p" ] || missing="$missing $c"; done
+test -x /run/current-system/sw/bin/rrsync || missing="$missing /run/current-system/sw/bin/rrsync"
+if [ -n "$missing" ]; then echo 'missing on h001:'"$missing" >&2; exit 1; fi`,
+      },
+      failure: "h001 lacks commands the runbook runs there: deploy h001 with the generated module first (generated/hosts/h001.nix adds pkgs.rrsync, pkgs.rsync to environment.systemPackages): nixos-rebuild switch --flake 'examples/homelab#h001' --target-host root@100.64.0.13",
+    },
+    // 21. prepare on h002: h002 has the commands the runbook runs there (curl, rsync)
+    {
+      id: 'tools-deployed-h002',
+      phase: 'prepare',
+      kind: 'check',
+      title: 'h002 has the commands the runbook runs there (curl, rsync)',
+      run: {
+        on: 'h002',
+        script: `missing=
+for c in curl rsync; do p=$(command -v "$c") && [ -x "$p" ] || missing="$missing $c"; done
+if [ -n "$missing" ]; then echo 'missing on h002:'"$missing" >&2; exit 1; fi`,
+      },
+      failure: "h002 lacks commands the runbook runs there: deploy h002 with the generated module first (generated/hosts/h002.nix adds pkgs.rsync to environment.systemPackages): nixos-rebuild switch --flake 'examples/homelab#h002' --target-host root@100.64.0.20",
+    },
+    // 22. prepare on o001: o001 has the commands the runbook runs there (curl)
+    {
+      id: 'tools-deployed-o001',
+      phase: 'prepare',
+      kind: 'check',
+      title: 'o001 has the commands the runbook runs there (curl)',
+      run: {
+        on: 'o001',
+        script: `missing=
+for c in curl; do p=$(command -v "$c") && [ -x "$p" ] || missing="$missing $c"; done
+if [ -n "$missing" ]; then echo 'missing on o001:'"$missing" >&2; exit 1; fi`,
+      },
+      failure: "o001 lacks commands every NixOS host has (environment.systemPackages of nixos/modules/config/system-path.nix): is it a NixOS host, and root's PATH its own?",
+    },
+    // 23. prepare on h002: h002 makes forgejo's copy keys (one per state directory), used by nothing else
+    {
+      id: 'copy-keys',
+      phase: 'prepare',
+      kind: 'command',
+      title: "h002 makes forgejo's copy keys (one per state directory), used by nothing else",
+      run: {
+        on: 'h002',
+        script: `install -d -m 0700 /var/lib/migen/copy-keys/forgejo
+test -s /var/lib/migen/copy-keys/forgejo/0 || ssh-keygen -q -t ed25519 -N '' -C migen-forgejo-0@h002 -f /var/lib/migen/copy-keys/forgejo/0
+test -s /var/lib/migen/copy-keys/forgejo/1 || ssh-keygen -q -t ed25519 -N '' -C migen-forgejo-1@h002 -f /var/lib/migen/copy-keys/forgejo/1
+test -s /var/lib/migen/copy-keys/forgejo/2 || ssh-keygen -q -t ed25519 -N '' -C migen-forgejo-2@h002 -f /var/lib/migen/copy-keys/forgejo/2`,
+      },
+      undo: {
+        on: 'h002',
+        script: `ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o 'ControlPath=~/.ssh/migen-a1c87625cc-%C' -o ControlPersist=120 -O exit root@100.64.0.13 2>/dev/null || true
+ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/1 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o 'ControlPath=~/.ssh/migen-3910801525-%C' -o ControlPersist=120 -O exit root@100.64.0.13 2>/dev/null || true
+ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/2 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o 'ControlPath=~/.ssh/migen-943f717091-%C' -o ControlPersist=120 -O exit root@100.64.0.13 2>/dev/null || true
+rm -rf /var/lib/migen/copy-keys/forgejo`,
+      },
+    },
+    // 24. prepare on h002 | h001: h001 accepts them only for rrsync -ro (read-only) of their state directory (restrict: no shell, pty or forwarding)
+    {
+      id: 'copy-access',
+      phase: 'prepare',
+      kind: 'command',
+      title: 'h001 accepts them only for rrsync -ro (read-only) of their state directory (restrict: no shell, pty or forwarding)',
+      run: {
+        pipe: [
+          {
+            on: 'h002',
+            script: 'cat /var/lib/migen/copy-keys/forgejo/0.pub /var/lib/migen/copy-keys/forgejo/1.pub /var/lib/migen/copy-keys/forgejo/2.pub',
+          },
+          {
+            on: 'h001',
+            script: String.raw`install -d -m 0755 /var/lib/migen/copy-access/forgejo
+: > /var/lib/migen/copy-access/forgejo/root.tmp
+read -r type key _ || { echo 'copy key 0 missing' >&2; exit 1; }
+[ "$type" = ssh-ed25519 ] && [[ $key =~ ^[A-Za-z0-9+/]+=*$ ]] || { echo 'copy key 0 is not an ed25519 public key' >&2; exit 1; }
+printf '%s %s %s %s\n' 'restrict,command="/run/current-system/sw/bin/rrsync -ro /var/lib/forgejo/data"' "$type" "$key" migen-forgejo-0 >> /var/lib/migen/copy-access/forgejo/root.tmp
+read -r type key _ || { echo 'copy key 1 missing' >&2; exit 1; }
+[ "$type" = ssh-ed25519 ] && [[ $key =~ ^[A-Za-z0-9+/]+=*$ ]] || { echo 'copy key 1 is not an ed25519 public key' >&2; exit 1; }
+printf '%s %s %s %s\n' 'restrict,command="/run/current-system/sw/bin/rrsync -ro /var/lib/forgejo/postgres"' "$type" "$key" migen-forgejo-1 >> /var/lib/migen/copy-access/forgejo/root.tmp
+read -r type key _ || { echo 'copy key 2 missing' >&2; exit 1; }
+[ "$type" = ssh-ed25519 ] && [[ $key =~ ^[A-Za-z0-9+/]+=*$ ]] || { echo 'copy key 2 is not an ed25519 public key' >&2; exit 1; }
+printf '%s %s %s %s\n' 'restrict,command="/run/current-system/sw/bin/rrsync -ro /var/lib/nixos-containers/forgejo/var/lib/nixos"' "$type" "$key" migen-forgejo-2 >> /var/lib/migen/copy-access/forgejo/root.tmp
+chmod 0600 /var/lib/migen/copy-access/forgejo/root.tmp && mv -f /var/lib/migen/copy-access/forgejo/root.tmp /var/lib/migen/copy-access/forgejo/root`,
+          },
+        ],
+      },
+      undo: {
+        on: 'h001',
+        script: 'rm -f /var/lib/migen/copy-access/forgejo/root',
+      },
+    },
+    // 25. prepare on h002: h002 reaches h001 with the copy keys, for rsync only
+    {
+      id: 'copy-access-works',
+      phase: 'prepare',
+      kind: 'check',
+      title: 'h002 reaches h001 with the copy keys, for rsync only',
+      run: {
+        on: 'h002',
+        script: `mkdir -p -m 0700 ~/.ssh
+rsync --list-only -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-a1c87625cc-%C -o ControlPersist=120' root@100.64.0.13:./ >/dev/null || { echo 'copy key 0 cannot read /var/lib/forgejo/data on h001 through rrsync' >&2; exit 1; }
+if [ "$(ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o 'ControlPath=~/.ssh/migen-a1c87625cc-%C' -o ControlPersist=120 root@100.64.0.13 echo migen-shell 2>/dev/null)" = migen-shell ]; then echo 'copy key 0 opens a shell on h001' >&2; exit 1; fi
+rsync --list-only -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/1 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-3910801525-%C -o ControlPersist=120' root@100.64.0.13:./ >/dev/null || { echo 'copy key 1 cannot read /var/lib/forgejo/postgres on h001 through rrsync' >&2; exit 1; }
+if [ "$(ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/1 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o 'ControlPath=~/.ssh/migen-3910801525-%C' -o ControlPersist=120 root@100.64.0.13 echo migen-shell 2>/dev/null)" = migen-shell ]; then echo 'copy key 1 opens a shell on h001' >&2; exit 1; fi
+rsync --list-only -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/2 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-943f717091-%C -o ControlPersist=120' root@100.64.0.13:./ >/dev/null || { echo 'copy key 2 cannot read /var/lib/nixos-containers/forgejo/var/lib/nixos on h001 through rrsync' >&2; exit 1; }
+if [ "$(ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/2 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o 'ControlPath=~/.ssh/migen-943f717091-%C' -o ControlPersist=120 root@100.64.0.13 echo migen-shell 2>/dev/null)" = migen-shell ]; then echo 'copy key 2 opens a shell on h001' >&2; exit 1; fi`,
+      },
+      failure: 'h002 cannot copy from h001 with its migration keys, or they open a shell: h001 must be deployed with the generated module (its sshd reads /var/lib/migen/copy-access/forgejo/%u; rrsync at /run/current-system/sw/bin/rrsync)',
+    },
+    // 26. prepare on h002: h002 records that forgejo is prepared
     {
       id: 'prepared',
       phase: 'prepare',
@@ -272,7 +431,7 @@ f=$(systemctl show -P FragmentPath container@forgejo) && test -n "$f" && grep -q
         script: 'mkdir -p /var/lib/migen/forgejo && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/forgejo/prepared',
       },
     },
-    // 19. sync on h002, h002: copy the state to h002 while container@forgejo runs, until a final pass would move less than 67108864 bytes
+    // 27. sync on h002, h002: copy the state to h002 while container@forgejo runs, until a final pass would move less than 67108864 bytes
     {
       id: 'sync-live',
       phase: 'sync',
@@ -284,20 +443,26 @@ f=$(systemctl show -P FragmentPath container@forgejo) && test -n "$f" && grep -q
         on: 'h002',
         script: `mkdir -p -m 0700 ~/.ssh
 mkdir -p /var/lib/forgejo/data
-rsync -aHAX -x -S --delete --partial --stats --numeric-ids --info=progress2 -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.13:/var/lib/forgejo/data/ /var/lib/forgejo/data/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }
+rsync -aHAX -x -S --delete --partial --stats --numeric-ids --info=progress2 -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-a1c87625cc-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/forgejo/data/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }
 mkdir -p /var/lib/forgejo/postgres
-rsync -aHAX -x -S --delete --partial --stats --numeric-ids --info=progress2 -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.13:/var/lib/forgejo/postgres/ /var/lib/forgejo/postgres/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }`,
+rsync -aHAX -x -S --delete --partial --stats --numeric-ids --info=progress2 -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/1 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-3910801525-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/forgejo/postgres/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }
+mkdir -p /var/lib/nixos-containers/forgejo/var/lib/nixos
+rsync -aHAX -x -S --delete --partial --stats --numeric-ids --info=progress2 -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/2 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-943f717091-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/nixos-containers/forgejo/var/lib/nixos/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }`,
       },
       measure: {
         on: 'h002',
         script: `total=0
 mkdir -p -m 0700 ~/.ssh
 mkdir -p /var/lib/forgejo/data
-out=$(rsync -aHAX -x -S --delete --partial --stats --numeric-ids -n -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.13:/var/lib/forgejo/data/ /var/lib/forgejo/data/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
+out=$(rsync -aHAX -x -S --delete --partial --stats --numeric-ids -n -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-a1c87625cc-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/forgejo/data/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
 n=$(printf '%s\\n' "$out" | sed -n 's/^Total transferred file size: \\([0-9,]*\\).*/\\1/p' | tr -d ,)
 total=$((total + \${n:-0}))
 mkdir -p /var/lib/forgejo/postgres
-out=$(rsync -aHAX -x -S --delete --partial --stats --numeric-ids -n -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.13:/var/lib/forgejo/postgres/ /var/lib/forgejo/postgres/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
+out=$(rsync -aHAX -x -S --delete --partial --stats --numeric-ids -n -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/1 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-3910801525-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/forgejo/postgres/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
+n=$(printf '%s\\n' "$out" | sed -n 's/^Total transferred file size: \\([0-9,]*\\).*/\\1/p' | tr -d ,)
+total=$((total + \${n:-0}))
+mkdir -p /var/lib/nixos-containers/forgejo/var/lib/nixos
+out=$(rsync -aHAX -x -S --delete --partial --stats --numeric-ids -n -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/2 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-943f717091-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/nixos-containers/forgejo/var/lib/nixos/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
 n=$(printf '%s\\n' "$out" | sed -n 's/^Total transferred file size: \\([0-9,]*\\).*/\\1/p' | tr -d ,)
 total=$((total + \${n:-0}))
 echo "$total"`,
@@ -307,7 +472,7 @@ echo "$total"`,
       maxPasses: 5,
       bandwidthBytesPerSecond: 50000000,
     },
-    // 20. sync on h002: h002 writes its dirty page cache to disk before the stop (sync)
+    // 28. sync on h002: h002 writes its dirty page cache to disk before the stop (sync)
     {
       id: 'flush-h002',
       phase: 'sync',
@@ -319,7 +484,7 @@ echo "$total"`,
         script: 'sync',
       },
     },
-    // 21. sync on h001: h001 writes its dirty page cache to disk before the stop (sync)
+    // 29. sync on h001: h001 writes its dirty page cache to disk before the stop (sync)
     {
       id: 'flush-h001',
       phase: 'sync',
@@ -331,7 +496,7 @@ echo "$total"`,
         script: 'sync',
       },
     },
-    // 22. cutover on h001: maintenance mode on h001
+    // 30. cutover on h001: maintenance mode on h001
     {
       id: 'maintenance-on',
       phase: 'cutover',
@@ -346,7 +511,7 @@ echo "$total"`,
         script: 'rm -f /var/lib/forgejo/data/maintenance',
       },
     },
-    // 23. cutover on h001: arm the guard on h001: restarting forgejo on h001 by itself unless the coordinator confirms the new host
+    // 31. cutover on h001: arm the guard on h001: restarting forgejo on h001 by itself unless the coordinator confirms the new host
     {
       id: 'guard-old',
       phase: 'cutover',
@@ -386,7 +551,7 @@ systemd-run --unit=migen-forgejo-guard-old --collect --quiet bash /var/lib/migen
         script: 'systemctl stop migen-forgejo-guard-old 2>/dev/null || true',
       },
     },
-    // 24. cutover on h002: arm the guard on h002: stopping forgejo on h002 by itself unless the coordinator confirms the new host
+    // 32. cutover on h002: arm the guard on h002: stopping forgejo on h002 by itself unless the coordinator confirms the new host
     {
       id: 'guard-new',
       phase: 'cutover',
@@ -424,7 +589,7 @@ systemd-run --unit=migen-forgejo-guard-new --collect --quiet bash /var/lib/migen
         script: 'systemctl stop migen-forgejo-guard-new 2>/dev/null || true',
       },
     },
-    // 25. cutover on o001: arm the guard on o001: routing forgejo back to h001 by itself unless the coordinator confirms the new host
+    // 33. cutover on o001: arm the guard on o001: routing forgejo back to h001 by itself unless the coordinator confirms the new host
     {
       id: 'guard-routes',
       phase: 'cutover',
@@ -471,7 +636,7 @@ systemd-run --unit=migen-forgejo-guard-routes --collect --quiet bash /var/lib/mi
         script: 'systemctl stop migen-forgejo-guard-routes 2>/dev/null || true',
       },
     },
-    // 26. cutover on h001 [downtime]: fence and stop container@forgejo on h001
+    // 34. cutover on h001 [downtime]: fence and stop container@forgejo on h001
     {
       id: 'stop-old',
       phase: 'cutover',
@@ -492,7 +657,7 @@ mkdir -p /var/lib/migen/forgejo && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/
 systemctl start container@forgejo`,
       },
     },
-    // 27. cutover on h002 [downtime]: final copy of the state to h002 (service stopped)
+    // 35. cutover on h002 [downtime]: final copy of the state to h002 (service stopped)
     {
       id: 'final-pass',
       phase: 'cutover',
@@ -506,12 +671,14 @@ systemctl start container@forgejo`,
         on: 'h002',
         script: `mkdir -p -m 0700 ~/.ssh
 mkdir -p /var/lib/forgejo/data
-rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.13:/var/lib/forgejo/data/ /var/lib/forgejo/data/
+rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-a1c87625cc-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/forgejo/data/
 mkdir -p /var/lib/forgejo/postgres
-rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.13:/var/lib/forgejo/postgres/ /var/lib/forgejo/postgres/`,
+rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/1 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-3910801525-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/forgejo/postgres/
+mkdir -p /var/lib/nixos-containers/forgejo/var/lib/nixos
+rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/2 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-943f717091-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/nixos-containers/forgejo/var/lib/nixos/`,
       },
     },
-    // 28. cutover on h002 [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between h001 and h002
+    // 36. cutover on h002 [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between h001 and h002
     {
       id: 'copy-identical',
       phase: 'cutover',
@@ -524,12 +691,13 @@ rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e 'ssh -o BatchMode=
       run: {
         on: 'h002',
         script: String.raw`mkdir -p -m 0700 ~/.ssh
-d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.13:/var/lib/forgejo/data/ /var/lib/forgejo/data/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }
-d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.13:/var/lib/forgejo/postgres/ /var/lib/forgejo/postgres/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }`,
+d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-a1c87625cc-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/forgejo/data/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }
+d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/1 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-3910801525-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/forgejo/postgres/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }
+d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/2 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-943f717091-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/nixos-containers/forgejo/var/lib/nixos/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }`,
       },
       failure: 'the copies differ after the final pass',
     },
-    // 29. cutover on h002 [downtime]: lift the fence and start container@forgejo on h002
+    // 37. cutover on h002 [downtime]: lift the fence and start container@forgejo on h002
     {
       id: 'start-new',
       phase: 'cutover',
@@ -550,7 +718,7 @@ systemctl start container@forgejo`,
 rm -f /var/lib/migen/forgejo/ready`,
       },
     },
-    // 30. cutover on o001 [downtime]: o001 routes git.joshuabell.xyz to h002 (route files, nginx reloaded)
+    // 38. cutover on o001 [downtime]: o001 routes git.joshuabell.xyz to h002 (route files, nginx reloaded)
     {
       id: 'route-new',
       phase: 'cutover',
@@ -589,7 +757,7 @@ for i in $(seq 1 200); do
 done`,
       },
     },
-    // 31. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20
+    // 39. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20
     {
       id: 'backend-healthy',
       phase: 'cutover',
@@ -604,7 +772,7 @@ done`,
       intervalSeconds: 0.1,
       deadlineSeconds: 60,
     },
-    // 32. verify on h002 [downtime]: https://git.joshuabell.xyz/ answers 200 through o001 (asked from h002)
+    // 40. verify on h002 [downtime]: https://git.joshuabell.xyz/ answers 200 through o001 (asked from h002)
     {
       id: 'verify-1',
       phase: 'verify',
@@ -620,7 +788,7 @@ done`,
       intervalSeconds: 0.2,
       deadlineSeconds: 60,
     },
-    // 33. verify on o001: no route of o001's running nginx still names h001 at forgejo's ports (3000, 5433)
+    // 41. verify on o001: no route of o001's running nginx still names h001 at forgejo's ports (3000, 5433)
     {
       id: 'routes-clean',
       phase: 'verify',
@@ -640,7 +808,7 @@ if [ -n "$hits" ]; then printf '%s\\n' "a route still names the old backend:" $h
       intervalSeconds: 0.5,
       deadlineSeconds: 5,
     },
-    // 34. verify on h002: h002 records that forgejo is cut over and verified
+    // 42. verify on h002: h002 records that forgejo is cut over and verified
     {
       id: 'verified',
       phase: 'verify',
@@ -656,7 +824,7 @@ if [ -n "$hits" ]; then printf '%s\\n' "a route still names the old backend:" $h
         script: 'rm -f /var/lib/migen/forgejo/verified',
       },
     },
-    // 35. verify on h002: confirm the start on h002 (its guard would stop it)
+    // 43. verify on h002: confirm the start on h002 (its guard would stop it)
     {
       id: 'confirm-new',
       phase: 'verify',
@@ -669,7 +837,7 @@ if [ -n "$hits" ]; then printf '%s\\n' "a route still names the old backend:" $h
 if [ -e /var/lib/migen/forgejo/guard/new.fired ]; then echo "'the guard stopped forgejo on h002' at $(cat /var/lib/migen/forgejo/guard/new.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 36. verify on o001: confirm o001's new routes over a new connection (its guard would revert them)
+    // 44. verify on o001: confirm o001's new routes over a new connection (its guard would revert them)
     {
       id: 'confirm-route',
       phase: 'verify',
@@ -683,7 +851,7 @@ if [ -e /var/lib/migen/forgejo/guard/new.fired ]; then echo "'the guard stopped 
 if [ -e /var/lib/migen/forgejo/guard/routes.fired ]; then echo "'the guard reverted the routes' at $(cat /var/lib/migen/forgejo/guard/routes.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 37. verify on h001: confirm the stop on h001 over a new connection (its guard would restart the old service)
+    // 45. verify on h001: confirm the stop on h001 over a new connection (its guard would restart the old service)
     {
       id: 'confirm-old',
       phase: 'verify',
@@ -697,7 +865,7 @@ if [ -e /var/lib/migen/forgejo/guard/routes.fired ]; then echo "'the guard rever
 if [ -e /var/lib/migen/forgejo/guard/old.fired ]; then echo "'the guard restarted forgejo on h001' at $(cat /var/lib/migen/forgejo/guard/old.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 38. verify on operator: check on operator: git ls-remote https://git.joshuabell.xyz/test/repo.git
+    // 46. verify on operator: check on operator: git ls-remote https://git.joshuabell.xyz/test/repo.git
     {
       id: 'verify-2',
       phase: 'verify',
@@ -710,7 +878,7 @@ if [ -e /var/lib/migen/forgejo/guard/old.fired ]; then echo "'the guard restarte
       intervalSeconds: 0.2,
       deadlineSeconds: 60,
     },
-    // 39. verify on h002: maintenance mode off on h002
+    // 47. verify on h002: maintenance mode off on h002
     {
       id: 'maintenance-off',
       phase: 'verify',
@@ -721,7 +889,32 @@ if [ -e /var/lib/migen/forgejo/guard/old.fired ]; then echo "'the guard restarte
         script: 'rm -f /var/lib/forgejo/data/maintenance',
       },
     },
-    // 40. finalize on -: make the move permanent
+    // 48. verify on h001: h001 no longer accepts forgejo's copy keys
+    {
+      id: 'copy-access-closed',
+      phase: 'verify',
+      kind: 'command',
+      title: "h001 no longer accepts forgejo's copy keys",
+      run: {
+        on: 'h001',
+        script: 'rm -f /var/lib/migen/copy-access/forgejo/root',
+      },
+    },
+    // 49. verify on h002: h002 removes forgejo's copy keys
+    {
+      id: 'copy-keys-removed',
+      phase: 'verify',
+      kind: 'command',
+      title: "h002 removes forgejo's copy keys",
+      run: {
+        on: 'h002',
+        script: `ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o 'ControlPath=~/.ssh/migen-a1c87625cc-%C' -o ControlPersist=120 -O exit root@100.64.0.13 2>/dev/null || true
+ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/1 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o 'ControlPath=~/.ssh/migen-3910801525-%C' -o ControlPersist=120 -O exit root@100.64.0.13 2>/dev/null || true
+ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/2 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o 'ControlPath=~/.ssh/migen-943f717091-%C' -o ControlPersist=120 -O exit root@100.64.0.13 2>/dev/null || true
+rm -rf /var/lib/migen/copy-keys/forgejo`,
+      },
+    },
+    // 50. finalize on -: make the move permanent
     {
       id: 'finalize',
       phase: 'finalize',
@@ -729,13 +922,13 @@ if [ -e /var/lib/migen/forgejo/guard/old.fired ]; then echo "'the guard restarte
       title: 'make the move permanent',
       text: "Run `migen finalize forgejo`, review and merge the diff, and deploy h001, h002, o001: h001 then has container@forgejo disabled so no rebuild or reboot starts a second writer, and o001's base configuration routes to h002.",
     },
-    // 41. finalize on -: keep h001's state for 14 days
+    // 51. finalize on -: keep h001's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',
       kind: 'note',
       title: "keep h001's state for 14 days",
-      text: 'After 14 days without a rollback, remove /var/lib/forgejo/data, /var/lib/forgejo/postgres on h001. Until then it is the rollback source.',
+      text: 'After 14 days without a rollback, remove /var/lib/forgejo/data, /var/lib/forgejo/postgres, /var/lib/nixos-containers/forgejo/var/lib/nixos on h001. Until then it is the rollback source.',
     },
   ],
 };

@@ -67,7 +67,21 @@ export const runbook = {
       },
       failure: 'cannot reach newvps over ssh as root@newvps',
     },
-    // 3. preflight on l001, newvps: free space on newvps exceeds the state's size on l001 (+10%)
+    // 3. preflight on l001: l001 has the commands the runbook runs there (restic, sqlite3)
+    {
+      id: 'tools-l001',
+      phase: 'preflight',
+      kind: 'check',
+      title: 'l001 has the commands the runbook runs there (restic, sqlite3)',
+      run: {
+        on: 'l001',
+        script: `missing=
+for c in restic sqlite3; do p=$(command -v "$c") && [ -x "$p" ] || missing="$missing $c"; done
+if [ -n "$missing" ]; then echo 'missing on l001:'"$missing" >&2; exit 1; fi`,
+      },
+      failure: "l001 lacks commands the runbook runs there: deploy l001 with the generated module first (generated/hosts/l001.nix adds pkgs.restic, pkgs.sqlite to environment.systemPackages): nixos-rebuild switch --flake 'examples/homelab#l001' --target-host root@l001",
+    },
+    // 4. preflight on l001, newvps: free space on newvps exceeds the state's size on l001 (+10%)
     {
       id: 'disk',
       phase: 'preflight',
@@ -84,7 +98,7 @@ export const runbook = {
       mode: 'fits',
       failure: 'not enough free disk on newvps for the state of l001',
     },
-    // 4. preflight on l001: every state directory on l001 is a real directory, not a symlink
+    // 5. preflight on l001: every state directory on l001 is a real directory, not a symlink
     {
       id: 'state-real-dirs',
       phase: 'preflight',
@@ -96,7 +110,7 @@ export const runbook = {
       },
       failure: 'a state path on l001 is missing or a symlink: name the real directory in state:',
     },
-    // 5. preflight on newvps: the state directories on newvps are empty, or hold only what an earlier run of headscale copied
+    // 6. preflight on newvps: the state directories on newvps are empty, or hold only what an earlier run of headscale copied
     {
       id: 'target-empty',
       phase: 'preflight',
@@ -110,7 +124,7 @@ mkdir -p /var/lib/migen && printf '%s\n' /var/lib/headscale > /var/lib/migen/hea
       },
       failure: 'refusing to overwrite data on newvps: move it away or pick another target',
     },
-    // 6. preflight on newvps: headscale is not running on newvps
+    // 7. preflight on newvps: headscale is not running on newvps
     {
       id: 'new-stopped',
       phase: 'preflight',
@@ -122,7 +136,7 @@ mkdir -p /var/lib/migen && printf '%s\n' /var/lib/headscale > /var/lib/migen/hea
       },
       failure: 'headscale already runs on newvps: two writers must never run at once',
     },
-    // 7. preflight on l001: headscale runs on l001
+    // 8. preflight on l001: headscale runs on l001
     {
       id: 'old-running',
       phase: 'preflight',
@@ -134,18 +148,28 @@ mkdir -p /var/lib/migen && printf '%s\n' /var/lib/headscale > /var/lib/migen/hea
       },
       failure: 'headscale is not running on l001: nothing to migrate, or it was already moved',
     },
-    // 8. prepare on l001: restic backup of the state on l001, tag pre-migration
+    // 9. prepare on l001: restic backup of the state on l001, tag pre-migration: db.sqlite from a consistent copy (VACUUM INTO), not the live files
     {
       id: 'backup',
       phase: 'prepare',
       kind: 'command',
-      title: 'restic backup of the state on l001, tag pre-migration',
+      title: 'restic backup of the state on l001, tag pre-migration: db.sqlite from a consistent copy (VACUUM INTO), not the live files',
       run: {
         on: 'l001',
-        script: 'restic -r /backup/l001 backup --tag pre-migration /var/lib/headscale',
+        script: `rm -rf /var/lib/migen/backup/headscale && install -d -m 0700 /var/lib/migen/backup/headscale
+test -f /var/lib/headscale/db.sqlite || { echo '/var/lib/headscale/db.sqlite is missing' >&2; exit 1; }
+install -d -m 0700 /var/lib/migen/backup/headscale/var/lib/headscale
+sqlite3 -bail /var/lib/headscale/db.sqlite <<'SQL'
+.timeout 10000
+VACUUM INTO '/var/lib/migen/backup/headscale/var/lib/headscale/db.sqlite';
+SQL
+test "$(sqlite3 -readonly /var/lib/migen/backup/headscale/var/lib/headscale/db.sqlite 'PRAGMA integrity_check;')" = ok
+chown --reference=/var/lib/headscale/db.sqlite /var/lib/migen/backup/headscale/var/lib/headscale/db.sqlite && chmod --reference=/var/lib/headscale/db.sqlite /var/lib/migen/backup/headscale/var/lib/headscale/db.sqlite
+restic -r /backup/l001 --password-file /etc/nixos/restic-password backup --tag pre-migration --tag migen-headscale --exclude /var/lib/headscale/db.sqlite --exclude /var/lib/headscale/db.sqlite-wal --exclude /var/lib/headscale/db.sqlite-shm --exclude /var/lib/headscale/db.sqlite-journal /var/lib/headscale /var/lib/migen/backup/headscale
+rm -rf /var/lib/migen/backup/headscale`,
       },
     },
-    // 9. prepare on newvps: newvps cannot start headscale before its copy passed the cutover checks, whatever configuration the deploy brings (a runtime drop-in, until a reboot)
+    // 10. prepare on newvps: newvps cannot start headscale before its copy passed the cutover checks, whatever configuration the deploy brings (a runtime drop-in, until a reboot)
     {
       id: 'fence-new',
       phase: 'prepare',
@@ -159,7 +183,7 @@ printf '%s\n' '# migen: fenced until the copy passed the cutover checks' '[Unit]
 systemctl daemon-reload`,
       },
     },
-    // 10. prepare on operator: deploy newvps: headscale installed, fenced until the cutover
+    // 11. prepare on operator: deploy newvps: headscale installed, fenced until the cutover
     {
       id: 'deploy-newvps',
       phase: 'prepare',
@@ -170,7 +194,7 @@ systemctl daemon-reload`,
         script: "deploy --skip-checks 'examples/homelab#newvps'",
       },
     },
-    // 11. prepare on operator: deploy l001: the moved routes read their backend from route files (still l001's); headscale fenced once stopped
+    // 12. prepare on operator: deploy l001: the moved routes read their backend from route files (still l001's); headscale fenced once stopped
     {
       id: 'deploy-l001',
       phase: 'prepare',
@@ -181,7 +205,7 @@ systemctl daemon-reload`,
         script: "nixos-rebuild switch --flake 'examples/homelab#l001' --target-host root@l001",
       },
     },
-    // 12. prepare on newvps: newvps has headscale installed, headscale not running, and its unit carries the fence
+    // 13. prepare on newvps: newvps has headscale installed, headscale not running, and its unit carries the fence
     {
       id: 'deployed-newvps',
       phase: 'prepare',
@@ -195,7 +219,7 @@ f=$(systemctl show -P FragmentPath headscale) && test -n "$f" && grep -qxF Condi
       },
       failure: "newvps's deploy did not take effect: headscale must be installed, headscale stopped, and its unit must hold ConditionPathExists=/var/lib/migen/headscale/ready (is generated/ committed? a git flake sees only tracked files)",
     },
-    // 13. prepare on l001: l001's unit headscale carries the fence that keeps it stopped once the runbook stops it
+    // 14. prepare on l001: l001's unit headscale carries the fence that keeps it stopped once the runbook stops it
     {
       id: 'fenced-l001',
       phase: 'prepare',
@@ -207,7 +231,7 @@ f=$(systemctl show -P FragmentPath headscale) && test -n "$f" && grep -qxF Condi
       },
       failure: "l001's deploy did not take effect: headscale must hold ConditionPathExists=!/var/lib/migen/headscale/moved",
     },
-    // 14. prepare on l001: l001 has the route files of the moved locations (its generated module's activation made them)
+    // 15. prepare on l001: l001 has the route files of the moved locations (its generated module's activation made them)
     {
       id: 'routes-l001',
       phase: 'prepare',
@@ -219,7 +243,95 @@ f=$(systemctl show -P FragmentPath headscale) && test -n "$f" && grep -qxF Condi
       },
       failure: "l001's deploy did not take effect: the route files under /var/lib/migen/nginx/headscale/ are missing",
     },
-    // 15. prepare on newvps: newvps records that headscale is prepared
+    // 16. prepare on l001: l001 has the commands the runbook runs there (curl, rrsync, rsync)
+    {
+      id: 'tools-deployed-l001',
+      phase: 'prepare',
+      kind: 'check',
+      title: 'l001 has the commands the runbook runs there (curl, rrsync, rsync)',
+      run: {
+        on: 'l001',
+        script: `missing=
+for c in curl rsync; do p=$(command -v "$c") && [ -x "$p" ] || missing="$missing $c"; done
+test -x /run/current-system/sw/bin/rrsync || missing="$missing /run/current-system/sw/bin/rrsync"
+if [ -n "$missing" ]; then echo 'missing on l001:'"$missing" >&2; exit 1; fi`,
+      },
+      failure: "l001 lacks commands the runbook runs there: deploy l001 with the generated module first (generated/hosts/l001.nix adds pkgs.rrsync, pkgs.rsync to environment.systemPackages): nixos-rebuild switch --flake 'examples/homelab#l001' --target-host root@l001",
+    },
+    // 17. prepare on newvps: newvps has the commands the runbook runs there (rsync, sqlite3)
+    {
+      id: 'tools-deployed-newvps',
+      phase: 'prepare',
+      kind: 'check',
+      title: 'newvps has the commands the runbook runs there (rsync, sqlite3)',
+      run: {
+        on: 'newvps',
+        script: `missing=
+for c in rsync sqlite3; do p=$(command -v "$c") && [ -x "$p" ] || missing="$missing $c"; done
+if [ -n "$missing" ]; then echo 'missing on newvps:'"$missing" >&2; exit 1; fi`,
+      },
+      failure: "newvps lacks commands the runbook runs there: deploy newvps with the generated module first (generated/hosts/newvps.nix adds pkgs.rsync, pkgs.sqlite to environment.systemPackages): deploy --skip-checks 'examples/homelab#newvps'",
+    },
+    // 18. prepare on newvps: newvps makes headscale's copy keys (one per state directory), used by nothing else
+    {
+      id: 'copy-keys',
+      phase: 'prepare',
+      kind: 'command',
+      title: "newvps makes headscale's copy keys (one per state directory), used by nothing else",
+      run: {
+        on: 'newvps',
+        script: `install -d -m 0700 /var/lib/migen/copy-keys/headscale
+test -s /var/lib/migen/copy-keys/headscale/0 || ssh-keygen -q -t ed25519 -N '' -C migen-headscale-0@newvps -f /var/lib/migen/copy-keys/headscale/0`,
+      },
+      undo: {
+        on: 'newvps',
+        script: `ssh -F /dev/null -i /var/lib/migen/copy-keys/headscale/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o 'ControlPath=~/.ssh/migen-cbd4824c31-%C' -o ControlPersist=120 -O exit root@100.64.0.2 2>/dev/null || true
+rm -rf /var/lib/migen/copy-keys/headscale`,
+      },
+    },
+    // 19. prepare on newvps | l001: l001 accepts them only for rrsync -ro (read-only) of their state directory (restrict: no shell, pty or forwarding)
+    {
+      id: 'copy-access',
+      phase: 'prepare',
+      kind: 'command',
+      title: 'l001 accepts them only for rrsync -ro (read-only) of their state directory (restrict: no shell, pty or forwarding)',
+      run: {
+        pipe: [
+          {
+            on: 'newvps',
+            script: 'cat /var/lib/migen/copy-keys/headscale/0.pub',
+          },
+          {
+            on: 'l001',
+            script: String.raw`install -d -m 0755 /var/lib/migen/copy-access/headscale
+: > /var/lib/migen/copy-access/headscale/root.tmp
+read -r type key _ || { echo 'copy key 0 missing' >&2; exit 1; }
+[ "$type" = ssh-ed25519 ] && [[ $key =~ ^[A-Za-z0-9+/]+=*$ ]] || { echo 'copy key 0 is not an ed25519 public key' >&2; exit 1; }
+printf '%s %s %s %s\n' 'restrict,command="/run/current-system/sw/bin/rrsync -ro /var/lib/headscale"' "$type" "$key" migen-headscale-0 >> /var/lib/migen/copy-access/headscale/root.tmp
+chmod 0600 /var/lib/migen/copy-access/headscale/root.tmp && mv -f /var/lib/migen/copy-access/headscale/root.tmp /var/lib/migen/copy-access/headscale/root`,
+          },
+        ],
+      },
+      undo: {
+        on: 'l001',
+        script: 'rm -f /var/lib/migen/copy-access/headscale/root',
+      },
+    },
+    // 20. prepare on newvps: newvps reaches l001 with the copy keys, for rsync only
+    {
+      id: 'copy-access-works',
+      phase: 'prepare',
+      kind: 'check',
+      title: 'newvps reaches l001 with the copy keys, for rsync only',
+      run: {
+        on: 'newvps',
+        script: `mkdir -p -m 0700 ~/.ssh
+rsync --list-only -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/headscale/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-cbd4824c31-%C -o ControlPersist=120' root@100.64.0.2:./ >/dev/null || { echo 'copy key 0 cannot read /var/lib/headscale on l001 through rrsync' >&2; exit 1; }
+if [ "$(ssh -F /dev/null -i /var/lib/migen/copy-keys/headscale/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o 'ControlPath=~/.ssh/migen-cbd4824c31-%C' -o ControlPersist=120 root@100.64.0.2 echo migen-shell 2>/dev/null)" = migen-shell ]; then echo 'copy key 0 opens a shell on l001' >&2; exit 1; fi`,
+      },
+      failure: 'newvps cannot copy from l001 with its migration keys, or they open a shell: l001 must be deployed with the generated module (its sshd reads /var/lib/migen/copy-access/headscale/%u; rrsync at /run/current-system/sw/bin/rrsync)',
+    },
+    // 21. prepare on newvps: newvps records that headscale is prepared
     {
       id: 'prepared',
       phase: 'prepare',
@@ -230,7 +342,7 @@ f=$(systemctl show -P FragmentPath headscale) && test -n "$f" && grep -qxF Condi
         script: 'mkdir -p /var/lib/migen/headscale && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/headscale/prepared',
       },
     },
-    // 16. sync on newvps, newvps: copy the state to newvps while headscale runs, until a final pass would move less than 67108864 bytes
+    // 22. sync on newvps, newvps: copy the state to newvps while headscale runs, until a final pass would move less than 67108864 bytes
     {
       id: 'sync-live',
       phase: 'sync',
@@ -242,14 +354,14 @@ f=$(systemctl show -P FragmentPath headscale) && test -n "$f" && grep -qxF Condi
         on: 'newvps',
         script: `mkdir -p -m 0700 ~/.ssh
 mkdir -p /var/lib/headscale
-rsync -aHAX -x -S --delete --partial --stats --info=progress2 -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.2:/var/lib/headscale/ /var/lib/headscale/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }`,
+rsync -aHAX -x -S --delete --partial --stats --info=progress2 -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/headscale/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-cbd4824c31-%C -o ControlPersist=120' root@100.64.0.2:./ /var/lib/headscale/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }`,
       },
       measure: {
         on: 'newvps',
         script: `total=0
 mkdir -p -m 0700 ~/.ssh
 mkdir -p /var/lib/headscale
-out=$(rsync -aHAX -x -S --delete --partial --stats -n -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.2:/var/lib/headscale/ /var/lib/headscale/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
+out=$(rsync -aHAX -x -S --delete --partial --stats -n -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/headscale/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-cbd4824c31-%C -o ControlPersist=120' root@100.64.0.2:./ /var/lib/headscale/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
 n=$(printf '%s\\n' "$out" | sed -n 's/^Total transferred file size: \\([0-9,]*\\).*/\\1/p' | tr -d ,)
 total=$((total + \${n:-0}))
 echo "$total"`,
@@ -259,7 +371,7 @@ echo "$total"`,
       maxPasses: 5,
       bandwidthBytesPerSecond: 50000000,
     },
-    // 17. sync on newvps: newvps writes its dirty page cache to disk before the stop (sync)
+    // 23. sync on newvps: newvps writes its dirty page cache to disk before the stop (sync)
     {
       id: 'flush-newvps',
       phase: 'sync',
@@ -271,7 +383,7 @@ echo "$total"`,
         script: 'sync',
       },
     },
-    // 18. sync on l001: l001 writes its dirty page cache to disk before the stop (sync)
+    // 24. sync on l001: l001 writes its dirty page cache to disk before the stop (sync)
     {
       id: 'flush-l001',
       phase: 'sync',
@@ -283,7 +395,7 @@ echo "$total"`,
         script: 'sync',
       },
     },
-    // 19. cutover on l001: arm the guard on l001: restarting headscale on l001 by itself unless the coordinator confirms the new host
+    // 25. cutover on l001: arm the guard on l001: restarting headscale on l001 by itself unless the coordinator confirms the new host
     {
       id: 'guard-old',
       phase: 'cutover',
@@ -333,7 +445,7 @@ systemd-run --unit=migen-headscale-guard-old --collect --quiet bash /var/lib/mig
         script: 'systemctl stop migen-headscale-guard-old 2>/dev/null || true',
       },
     },
-    // 20. cutover on newvps: arm the guard on newvps: stopping headscale on newvps by itself unless the coordinator confirms the new host
+    // 26. cutover on newvps: arm the guard on newvps: stopping headscale on newvps by itself unless the coordinator confirms the new host
     {
       id: 'guard-new',
       phase: 'cutover',
@@ -371,7 +483,7 @@ systemd-run --unit=migen-headscale-guard-new --collect --quiet bash /var/lib/mig
         script: 'systemctl stop migen-headscale-guard-new 2>/dev/null || true',
       },
     },
-    // 21. cutover on l001: arm the guard on l001: routing headscale back to l001 by itself unless the coordinator confirms the new host
+    // 27. cutover on l001: arm the guard on l001: routing headscale back to l001 by itself unless the coordinator confirms the new host
     {
       id: 'guard-routes',
       phase: 'cutover',
@@ -418,7 +530,7 @@ systemd-run --unit=migen-headscale-guard-routes --collect --quiet bash /var/lib/
         script: 'systemctl stop migen-headscale-guard-routes 2>/dev/null || true',
       },
     },
-    // 22. cutover on l001 [downtime]: fence and stop headscale on l001
+    // 28. cutover on l001 [downtime]: fence and stop headscale on l001
     {
       id: 'stop-old',
       phase: 'cutover',
@@ -439,7 +551,7 @@ mkdir -p /var/lib/migen/headscale && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/mige
 systemctl start headscale`,
       },
     },
-    // 23. cutover on newvps [downtime]: final copy of the state to newvps (service stopped)
+    // 29. cutover on newvps [downtime]: final copy of the state to newvps (service stopped)
     {
       id: 'final-pass',
       phase: 'cutover',
@@ -453,10 +565,10 @@ systemctl start headscale`,
         on: 'newvps',
         script: `mkdir -p -m 0700 ~/.ssh
 mkdir -p /var/lib/headscale
-rsync -aHAX -x -S --delete --partial --stats -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.2:/var/lib/headscale/ /var/lib/headscale/`,
+rsync -aHAX -x -S --delete --partial --stats -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/headscale/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-cbd4824c31-%C -o ControlPersist=120' root@100.64.0.2:./ /var/lib/headscale/`,
       },
     },
-    // 24. cutover on newvps [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between l001 and newvps
+    // 30. cutover on newvps [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between l001 and newvps
     {
       id: 'copy-identical',
       phase: 'cutover',
@@ -469,11 +581,11 @@ rsync -aHAX -x -S --delete --partial --stats -e 'ssh -o BatchMode=yes -o StrictH
       run: {
         on: 'newvps',
         script: String.raw`mkdir -p -m 0700 ~/.ssh
-d=$(rsync -n -i -aHAX -x --delete -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.2:/var/lib/headscale/ /var/lib/headscale/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }`,
+d=$(rsync -n -i -aHAX -x --delete -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/headscale/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-cbd4824c31-%C -o ControlPersist=120' root@100.64.0.2:./ /var/lib/headscale/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }`,
       },
       failure: 'the copies differ after the final pass',
     },
-    // 25. cutover on l001, newvps [downtime]: /var/lib/headscale/noise_private.key is identical on both hosts
+    // 31. cutover on l001, newvps [downtime]: /var/lib/headscale/noise_private.key is identical on both hosts
     {
       id: 'critical--var-lib-headscale-noise-private-key',
       phase: 'cutover',
@@ -493,7 +605,7 @@ d=$(rsync -n -i -aHAX -x --delete -e 'ssh -o BatchMode=yes -o StrictHostKeyCheck
       mode: 'equal',
       failure: '/var/lib/headscale/noise_private.key differs or is missing on newvps',
     },
-    // 26. cutover on newvps [downtime]: SQLite /var/lib/headscale/db.sqlite passes integrity_check on newvps
+    // 32. cutover on newvps [downtime]: SQLite /var/lib/headscale/db.sqlite passes integrity_check on newvps
     {
       id: 'sqlite--var-lib-headscale-db-sqlite',
       phase: 'cutover',
@@ -507,7 +619,7 @@ d=$(rsync -n -i -aHAX -x --delete -e 'ssh -o BatchMode=yes -o StrictHostKeyCheck
       },
       failure: '/var/lib/headscale/db.sqlite is damaged on newvps',
     },
-    // 27. cutover on newvps [downtime]: lift the fence and start headscale on newvps
+    // 33. cutover on newvps [downtime]: lift the fence and start headscale on newvps
     {
       id: 'start-new',
       phase: 'cutover',
@@ -528,7 +640,7 @@ systemctl start headscale`,
 rm -f /var/lib/migen/headscale/ready`,
       },
     },
-    // 28. cutover on l001 [downtime]: l001 routes headscale.joshuabell.xyz to newvps (route files, nginx reloaded)
+    // 34. cutover on l001 [downtime]: l001 routes headscale.joshuabell.xyz to newvps (route files, nginx reloaded)
     {
       id: 'route-new',
       phase: 'cutover',
@@ -567,7 +679,7 @@ for i in $(seq 1 200); do
 done`,
       },
     },
-    // 29. cutover on l001 [downtime]: l001 reaches the new backend http://100.64.0.30:8080
+    // 35. cutover on l001 [downtime]: l001 reaches the new backend http://100.64.0.30:8080
     {
       id: 'backend-healthy',
       phase: 'cutover',
@@ -582,7 +694,7 @@ done`,
       intervalSeconds: 0.1,
       deadlineSeconds: 60,
     },
-    // 30. verify on newvps [downtime]: check on newvps: headscale nodes list
+    // 36. verify on newvps [downtime]: check on newvps: headscale nodes list
     {
       id: 'verify-1',
       phase: 'verify',
@@ -598,7 +710,7 @@ done`,
       intervalSeconds: 0.2,
       deadlineSeconds: 60,
     },
-    // 31. verify on l001: no route of l001's running nginx still names l001 at headscale's ports (8080)
+    // 37. verify on l001: no route of l001's running nginx still names l001 at headscale's ports (8080)
     {
       id: 'routes-clean',
       phase: 'verify',
@@ -618,7 +730,7 @@ if [ -n "$hits" ]; then printf '%s\\n' "a route still names the old backend:" $h
       intervalSeconds: 0.5,
       deadlineSeconds: 5,
     },
-    // 32. verify on newvps: newvps records that headscale is cut over and verified
+    // 38. verify on newvps: newvps records that headscale is cut over and verified
     {
       id: 'verified',
       phase: 'verify',
@@ -634,7 +746,7 @@ if [ -n "$hits" ]; then printf '%s\\n' "a route still names the old backend:" $h
         script: 'rm -f /var/lib/migen/headscale/verified',
       },
     },
-    // 33. verify on newvps: confirm the start on newvps (its guard would stop it)
+    // 39. verify on newvps: confirm the start on newvps (its guard would stop it)
     {
       id: 'confirm-new',
       phase: 'verify',
@@ -647,7 +759,7 @@ if [ -n "$hits" ]; then printf '%s\\n' "a route still names the old backend:" $h
 if [ -e /var/lib/migen/headscale/guard/new.fired ]; then echo "'the guard stopped headscale on newvps' at $(cat /var/lib/migen/headscale/guard/new.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 34. verify on l001: confirm l001's new routes over a new connection (its guard would revert them)
+    // 40. verify on l001: confirm l001's new routes over a new connection (its guard would revert them)
     {
       id: 'confirm-route',
       phase: 'verify',
@@ -661,7 +773,7 @@ if [ -e /var/lib/migen/headscale/guard/new.fired ]; then echo "'the guard stoppe
 if [ -e /var/lib/migen/headscale/guard/routes.fired ]; then echo "'the guard reverted the routes' at $(cat /var/lib/migen/headscale/guard/routes.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 35. verify on l001: confirm the stop on l001 over a new connection (its guard would restart the old service)
+    // 41. verify on l001: confirm the stop on l001 over a new connection (its guard would restart the old service)
     {
       id: 'confirm-old',
       phase: 'verify',
@@ -675,7 +787,30 @@ if [ -e /var/lib/migen/headscale/guard/routes.fired ]; then echo "'the guard rev
 if [ -e /var/lib/migen/headscale/guard/old.fired ]; then echo "'the guard restarted headscale on l001' at $(cat /var/lib/migen/headscale/guard/old.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 36. finalize on -: make the move permanent
+    // 42. verify on l001: l001 no longer accepts headscale's copy keys
+    {
+      id: 'copy-access-closed',
+      phase: 'verify',
+      kind: 'command',
+      title: "l001 no longer accepts headscale's copy keys",
+      run: {
+        on: 'l001',
+        script: 'rm -f /var/lib/migen/copy-access/headscale/root',
+      },
+    },
+    // 43. verify on newvps: newvps removes headscale's copy keys
+    {
+      id: 'copy-keys-removed',
+      phase: 'verify',
+      kind: 'command',
+      title: "newvps removes headscale's copy keys",
+      run: {
+        on: 'newvps',
+        script: `ssh -F /dev/null -i /var/lib/migen/copy-keys/headscale/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o 'ControlPath=~/.ssh/migen-cbd4824c31-%C' -o ControlPersist=120 -O exit root@100.64.0.2 2>/dev/null || true
+rm -rf /var/lib/migen/copy-keys/headscale`,
+      },
+    },
+    // 44. finalize on -: make the move permanent
     {
       id: 'finalize',
       phase: 'finalize',
@@ -683,7 +818,7 @@ if [ -e /var/lib/migen/headscale/guard/old.fired ]; then echo "'the guard restar
       title: 'make the move permanent',
       text: "Run `migen finalize headscale`, review and merge the diff, and deploy l001, newvps, l001: l001 then has headscale disabled so no rebuild or reboot starts a second writer, and l001's base configuration routes to newvps.",
     },
-    // 37. finalize on -: keep l001's state for 14 days
+    // 45. finalize on -: keep l001's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',

@@ -67,7 +67,21 @@ export const runbook = {
       },
       failure: 'cannot reach h002 over ssh as root@100.64.0.20',
     },
-    // 3. preflight on o001, h002: free space on h002 exceeds the state's size on o001 (+10%)
+    // 3. preflight on o001: o001 has the commands the runbook runs there (restic, sqlite3)
+    {
+      id: 'tools-o001',
+      phase: 'preflight',
+      kind: 'check',
+      title: 'o001 has the commands the runbook runs there (restic, sqlite3)',
+      run: {
+        on: 'o001',
+        script: `missing=
+for c in restic sqlite3; do p=$(command -v "$c") && [ -x "$p" ] || missing="$missing $c"; done
+if [ -n "$missing" ]; then echo 'missing on o001:'"$missing" >&2; exit 1; fi`,
+      },
+      failure: "o001 lacks commands the runbook runs there: deploy o001 with the generated module first (generated/hosts/o001.nix adds pkgs.restic, pkgs.sqlite to environment.systemPackages): nixos-rebuild switch --flake 'examples/homelab#o001' --target-host root@o001",
+    },
+    // 4. preflight on o001, h002: free space on h002 exceeds the state's size on o001 (+10%)
     {
       id: 'disk',
       phase: 'preflight',
@@ -84,7 +98,7 @@ export const runbook = {
       mode: 'fits',
       failure: 'not enough free disk on h002 for the state of o001',
     },
-    // 4. preflight on o001: every state directory on o001 is a real directory, not a symlink
+    // 5. preflight on o001: every state directory on o001 is a real directory, not a symlink
     {
       id: 'state-real-dirs',
       phase: 'preflight',
@@ -96,7 +110,7 @@ export const runbook = {
       },
       failure: 'a state path on o001 is missing or a symlink: name the real directory in state:',
     },
-    // 5. preflight on h002: the state directories on h002 are empty, or hold only what an earlier run of vaultwarden copied
+    // 6. preflight on h002: the state directories on h002 are empty, or hold only what an earlier run of vaultwarden copied
     {
       id: 'target-empty',
       phase: 'preflight',
@@ -110,7 +124,7 @@ mkdir -p /var/lib/migen && printf '%s\n' /var/lib/vaultwarden > /var/lib/migen/v
       },
       failure: 'refusing to overwrite data on h002: move it away or pick another target',
     },
-    // 6. preflight on h002: secret vaultwarden-env is present on h002
+    // 7. preflight on h002: secret vaultwarden-env is present on h002
     {
       id: 'secret-vaultwarden-env',
       phase: 'preflight',
@@ -122,7 +136,7 @@ mkdir -p /var/lib/migen && printf '%s\n' /var/lib/vaultwarden > /var/lib/migen/v
       },
       failure: "/run/agenix/vaultwarden-env is missing on h002: deploy it (rekey for h002's host key) before migrating",
     },
-    // 7. preflight on h002: vaultwarden is not running on h002
+    // 8. preflight on h002: vaultwarden is not running on h002
     {
       id: 'new-stopped',
       phase: 'preflight',
@@ -134,7 +148,7 @@ mkdir -p /var/lib/migen && printf '%s\n' /var/lib/vaultwarden > /var/lib/migen/v
       },
       failure: 'vaultwarden already runs on h002: two writers must never run at once',
     },
-    // 8. preflight on o001: vaultwarden runs on o001
+    // 9. preflight on o001: vaultwarden runs on o001
     {
       id: 'old-running',
       phase: 'preflight',
@@ -146,18 +160,28 @@ mkdir -p /var/lib/migen && printf '%s\n' /var/lib/vaultwarden > /var/lib/migen/v
       },
       failure: 'vaultwarden is not running on o001: nothing to migrate, or it was already moved',
     },
-    // 9. prepare on o001: restic backup of the state on o001, tag pre-migration
+    // 10. prepare on o001: restic backup of the state on o001, tag pre-migration: db.sqlite3 from a consistent copy (VACUUM INTO), not the live files
     {
       id: 'backup',
       phase: 'prepare',
       kind: 'command',
-      title: 'restic backup of the state on o001, tag pre-migration',
+      title: 'restic backup of the state on o001, tag pre-migration: db.sqlite3 from a consistent copy (VACUUM INTO), not the live files',
       run: {
         on: 'o001',
-        script: 'restic -r /backup/o001 backup --tag pre-migration /var/lib/vaultwarden',
+        script: `rm -rf /var/lib/migen/backup/vaultwarden && install -d -m 0700 /var/lib/migen/backup/vaultwarden
+test -f /var/lib/vaultwarden/db.sqlite3 || { echo '/var/lib/vaultwarden/db.sqlite3 is missing' >&2; exit 1; }
+install -d -m 0700 /var/lib/migen/backup/vaultwarden/var/lib/vaultwarden
+sqlite3 -bail /var/lib/vaultwarden/db.sqlite3 <<'SQL'
+.timeout 10000
+VACUUM INTO '/var/lib/migen/backup/vaultwarden/var/lib/vaultwarden/db.sqlite3';
+SQL
+test "$(sqlite3 -readonly /var/lib/migen/backup/vaultwarden/var/lib/vaultwarden/db.sqlite3 'PRAGMA integrity_check;')" = ok
+chown --reference=/var/lib/vaultwarden/db.sqlite3 /var/lib/migen/backup/vaultwarden/var/lib/vaultwarden/db.sqlite3 && chmod --reference=/var/lib/vaultwarden/db.sqlite3 /var/lib/migen/backup/vaultwarden/var/lib/vaultwarden/db.sqlite3
+restic -r /backup/o001 backup --tag pre-migration --tag migen-vaultwarden --exclude /var/lib/vaultwarden/db.sqlite3 --exclude /var/lib/vaultwarden/db.sqlite3-wal --exclude /var/lib/vaultwarden/db.sqlite3-shm --exclude /var/lib/vaultwarden/db.sqlite3-journal /var/lib/vaultwarden /var/lib/migen/backup/vaultwarden
+rm -rf /var/lib/migen/backup/vaultwarden`,
       },
     },
-    // 10. prepare on h002: h002 cannot start vaultwarden before its copy passed the cutover checks, whatever configuration the deploy brings (a runtime drop-in, until a reboot)
+    // 11. prepare on h002: h002 cannot start vaultwarden before its copy passed the cutover checks, whatever configuration the deploy brings (a runtime drop-in, until a reboot)
     {
       id: 'fence-new',
       phase: 'prepare',
@@ -171,7 +195,7 @@ printf '%s\n' '# migen: fenced until the copy passed the cutover checks' '[Unit]
 systemctl daemon-reload`,
       },
     },
-    // 11. prepare on operator: deploy h002: vaultwarden installed, fenced until the cutover
+    // 12. prepare on operator: deploy h002: vaultwarden installed, fenced until the cutover
     {
       id: 'deploy-h002',
       phase: 'prepare',
@@ -182,7 +206,7 @@ systemctl daemon-reload`,
         script: "nixos-rebuild switch --flake 'examples/homelab#h002' --target-host root@100.64.0.20",
       },
     },
-    // 12. prepare on operator: deploy o001: the moved routes read their backend from route files (still o001's); vaultwarden fenced once stopped
+    // 13. prepare on operator: deploy o001: the moved routes read their backend from route files (still o001's); vaultwarden fenced once stopped
     {
       id: 'deploy-o001',
       phase: 'prepare',
@@ -193,7 +217,7 @@ systemctl daemon-reload`,
         script: "nixos-rebuild switch --flake 'examples/homelab#o001' --target-host root@o001",
       },
     },
-    // 13. prepare on h002: h002 has vaultwarden installed, vaultwarden not running, and its unit carries the fence
+    // 14. prepare on h002: h002 has vaultwarden installed, vaultwarden not running, and its unit carries the fence
     {
       id: 'deployed-h002',
       phase: 'prepare',
@@ -207,7 +231,7 @@ f=$(systemctl show -P FragmentPath vaultwarden) && test -n "$f" && grep -qxF Con
       },
       failure: "h002's deploy did not take effect: vaultwarden must be installed, vaultwarden stopped, and its unit must hold ConditionPathExists=/var/lib/migen/vaultwarden/ready (is generated/ committed? a git flake sees only tracked files)",
     },
-    // 14. prepare on o001: o001's unit vaultwarden carries the fence that keeps it stopped once the runbook stops it
+    // 15. prepare on o001: o001's unit vaultwarden carries the fence that keeps it stopped once the runbook stops it
     {
       id: 'fenced-o001',
       phase: 'prepare',
@@ -219,7 +243,7 @@ f=$(systemctl show -P FragmentPath vaultwarden) && test -n "$f" && grep -qxF Con
       },
       failure: "o001's deploy did not take effect: vaultwarden must hold ConditionPathExists=!/var/lib/migen/vaultwarden/moved",
     },
-    // 15. prepare on o001: o001 has the route files of the moved locations (its generated module's activation made them)
+    // 16. prepare on o001: o001 has the route files of the moved locations (its generated module's activation made them)
     {
       id: 'routes-o001',
       phase: 'prepare',
@@ -231,7 +255,95 @@ f=$(systemctl show -P FragmentPath vaultwarden) && test -n "$f" && grep -qxF Con
       },
       failure: "o001's deploy did not take effect: the route files under /var/lib/migen/nginx/vaultwarden/ are missing",
     },
-    // 16. prepare on h002: h002 records that vaultwarden is prepared
+    // 17. prepare on h002: h002 has the commands the runbook runs there (curl, rsync, sqlite3)
+    {
+      id: 'tools-deployed-h002',
+      phase: 'prepare',
+      kind: 'check',
+      title: 'h002 has the commands the runbook runs there (curl, rsync, sqlite3)',
+      run: {
+        on: 'h002',
+        script: `missing=
+for c in curl rsync sqlite3; do p=$(command -v "$c") && [ -x "$p" ] || missing="$missing $c"; done
+if [ -n "$missing" ]; then echo 'missing on h002:'"$missing" >&2; exit 1; fi`,
+      },
+      failure: "h002 lacks commands the runbook runs there: deploy h002 with the generated module first (generated/hosts/h002.nix adds pkgs.rsync, pkgs.sqlite to environment.systemPackages): nixos-rebuild switch --flake 'examples/homelab#h002' --target-host root@100.64.0.20",
+    },
+    // 18. prepare on o001: o001 has the commands the runbook runs there (curl, rrsync, rsync)
+    {
+      id: 'tools-deployed-o001',
+      phase: 'prepare',
+      kind: 'check',
+      title: 'o001 has the commands the runbook runs there (curl, rrsync, rsync)',
+      run: {
+        on: 'o001',
+        script: `missing=
+for c in curl rsync; do p=$(command -v "$c") && [ -x "$p" ] || missing="$missing $c"; done
+test -x /run/current-system/sw/bin/rrsync || missing="$missing /run/current-system/sw/bin/rrsync"
+if [ -n "$missing" ]; then echo 'missing on o001:'"$missing" >&2; exit 1; fi`,
+      },
+      failure: "o001 lacks commands the runbook runs there: deploy o001 with the generated module first (generated/hosts/o001.nix adds pkgs.rrsync, pkgs.rsync to environment.systemPackages): nixos-rebuild switch --flake 'examples/homelab#o001' --target-host root@o001",
+    },
+    // 19. prepare on h002: h002 makes vaultwarden's copy keys (one per state directory), used by nothing else
+    {
+      id: 'copy-keys',
+      phase: 'prepare',
+      kind: 'command',
+      title: "h002 makes vaultwarden's copy keys (one per state directory), used by nothing else",
+      run: {
+        on: 'h002',
+        script: `install -d -m 0700 /var/lib/migen/copy-keys/vaultwarden
+test -s /var/lib/migen/copy-keys/vaultwarden/0 || ssh-keygen -q -t ed25519 -N '' -C migen-vaultwarden-0@h002 -f /var/lib/migen/copy-keys/vaultwarden/0`,
+      },
+      undo: {
+        on: 'h002',
+        script: `ssh -F /dev/null -i /var/lib/migen/copy-keys/vaultwarden/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o 'ControlPath=~/.ssh/migen-f7dacbb997-%C' -o ControlPersist=120 -O exit root@100.64.0.1 2>/dev/null || true
+rm -rf /var/lib/migen/copy-keys/vaultwarden`,
+      },
+    },
+    // 20. prepare on h002 | o001: o001 accepts them only for rrsync -ro (read-only) of their state directory (restrict: no shell, pty or forwarding)
+    {
+      id: 'copy-access',
+      phase: 'prepare',
+      kind: 'command',
+      title: 'o001 accepts them only for rrsync -ro (read-only) of their state directory (restrict: no shell, pty or forwarding)',
+      run: {
+        pipe: [
+          {
+            on: 'h002',
+            script: 'cat /var/lib/migen/copy-keys/vaultwarden/0.pub',
+          },
+          {
+            on: 'o001',
+            script: String.raw`install -d -m 0755 /var/lib/migen/copy-access/vaultwarden
+: > /var/lib/migen/copy-access/vaultwarden/root.tmp
+read -r type key _ || { echo 'copy key 0 missing' >&2; exit 1; }
+[ "$type" = ssh-ed25519 ] && [[ $key =~ ^[A-Za-z0-9+/]+=*$ ]] || { echo 'copy key 0 is not an ed25519 public key' >&2; exit 1; }
+printf '%s %s %s %s\n' 'restrict,command="/run/current-system/sw/bin/rrsync -ro /var/lib/vaultwarden"' "$type" "$key" migen-vaultwarden-0 >> /var/lib/migen/copy-access/vaultwarden/root.tmp
+chmod 0600 /var/lib/migen/copy-access/vaultwarden/root.tmp && mv -f /var/lib/migen/copy-access/vaultwarden/root.tmp /var/lib/migen/copy-access/vaultwarden/root`,
+          },
+        ],
+      },
+      undo: {
+        on: 'o001',
+        script: 'rm -f /var/lib/migen/copy-access/vaultwarden/root',
+      },
+    },
+    // 21. prepare on h002: h002 reaches o001 with the copy keys, for rsync only
+    {
+      id: 'copy-access-works',
+      phase: 'prepare',
+      kind: 'check',
+      title: 'h002 reaches o001 with the copy keys, for rsync only',
+      run: {
+        on: 'h002',
+        script: `mkdir -p -m 0700 ~/.ssh
+rsync --list-only -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/vaultwarden/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-f7dacbb997-%C -o ControlPersist=120' root@100.64.0.1:./ >/dev/null || { echo 'copy key 0 cannot read /var/lib/vaultwarden on o001 through rrsync' >&2; exit 1; }
+if [ "$(ssh -F /dev/null -i /var/lib/migen/copy-keys/vaultwarden/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o 'ControlPath=~/.ssh/migen-f7dacbb997-%C' -o ControlPersist=120 root@100.64.0.1 echo migen-shell 2>/dev/null)" = migen-shell ]; then echo 'copy key 0 opens a shell on o001' >&2; exit 1; fi`,
+      },
+      failure: 'h002 cannot copy from o001 with its migration keys, or they open a shell: o001 must be deployed with the generated module (its sshd reads /var/lib/migen/copy-access/vaultwarden/%u; rrsync at /run/current-system/sw/bin/rrsync)',
+    },
+    // 22. prepare on h002: h002 records that vaultwarden is prepared
     {
       id: 'prepared',
       phase: 'prepare',
@@ -242,7 +354,7 @@ f=$(systemctl show -P FragmentPath vaultwarden) && test -n "$f" && grep -qxF Con
         script: 'mkdir -p /var/lib/migen/vaultwarden && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/vaultwarden/prepared',
       },
     },
-    // 17. sync on h002, h002: copy the state to h002 while vaultwarden runs, until a final pass would move less than 8388608 bytes
+    // 23. sync on h002, h002: copy the state to h002 while vaultwarden runs, until a final pass would move less than 8388608 bytes
     {
       id: 'sync-live',
       phase: 'sync',
@@ -254,14 +366,14 @@ f=$(systemctl show -P FragmentPath vaultwarden) && test -n "$f" && grep -qxF Con
         on: 'h002',
         script: `mkdir -p -m 0700 ~/.ssh
 mkdir -p /var/lib/vaultwarden
-rsync -aHAX -x -S --delete --partial --stats --info=progress2 -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.1:/var/lib/vaultwarden/ /var/lib/vaultwarden/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }`,
+rsync -aHAX -x -S --delete --partial --stats --info=progress2 -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/vaultwarden/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-f7dacbb997-%C -o ControlPersist=120' root@100.64.0.1:./ /var/lib/vaultwarden/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }`,
       },
       measure: {
         on: 'h002',
         script: `total=0
 mkdir -p -m 0700 ~/.ssh
 mkdir -p /var/lib/vaultwarden
-out=$(rsync -aHAX -x -S --delete --partial --stats -n -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.1:/var/lib/vaultwarden/ /var/lib/vaultwarden/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
+out=$(rsync -aHAX -x -S --delete --partial --stats -n -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/vaultwarden/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-f7dacbb997-%C -o ControlPersist=120' root@100.64.0.1:./ /var/lib/vaultwarden/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
 n=$(printf '%s\\n' "$out" | sed -n 's/^Total transferred file size: \\([0-9,]*\\).*/\\1/p' | tr -d ,)
 total=$((total + \${n:-0}))
 echo "$total"`,
@@ -271,7 +383,7 @@ echo "$total"`,
       maxPasses: 6,
       bandwidthBytesPerSecond: 50000000,
     },
-    // 18. sync on h002: h002 writes its dirty page cache to disk before the stop (sync)
+    // 24. sync on h002: h002 writes its dirty page cache to disk before the stop (sync)
     {
       id: 'flush-h002',
       phase: 'sync',
@@ -283,7 +395,7 @@ echo "$total"`,
         script: 'sync',
       },
     },
-    // 19. sync on o001: o001 writes its dirty page cache to disk before the stop (sync)
+    // 25. sync on o001: o001 writes its dirty page cache to disk before the stop (sync)
     {
       id: 'flush-o001',
       phase: 'sync',
@@ -295,7 +407,7 @@ echo "$total"`,
         script: 'sync',
       },
     },
-    // 20. cutover on o001: arm the guard on o001: restarting vaultwarden on o001 by itself unless the coordinator confirms the new host
+    // 26. cutover on o001: arm the guard on o001: restarting vaultwarden on o001 by itself unless the coordinator confirms the new host
     {
       id: 'guard-old',
       phase: 'cutover',
@@ -345,7 +457,7 @@ systemd-run --unit=migen-vaultwarden-guard-old --collect --quiet bash /var/lib/m
         script: 'systemctl stop migen-vaultwarden-guard-old 2>/dev/null || true',
       },
     },
-    // 21. cutover on h002: arm the guard on h002: stopping vaultwarden on h002 by itself unless the coordinator confirms the new host
+    // 27. cutover on h002: arm the guard on h002: stopping vaultwarden on h002 by itself unless the coordinator confirms the new host
     {
       id: 'guard-new',
       phase: 'cutover',
@@ -383,7 +495,7 @@ systemd-run --unit=migen-vaultwarden-guard-new --collect --quiet bash /var/lib/m
         script: 'systemctl stop migen-vaultwarden-guard-new 2>/dev/null || true',
       },
     },
-    // 22. cutover on o001: arm the guard on o001: routing vaultwarden back to o001 by itself unless the coordinator confirms the new host
+    // 28. cutover on o001: arm the guard on o001: routing vaultwarden back to o001 by itself unless the coordinator confirms the new host
     {
       id: 'guard-routes',
       phase: 'cutover',
@@ -430,7 +542,7 @@ systemd-run --unit=migen-vaultwarden-guard-routes --collect --quiet bash /var/li
         script: 'systemctl stop migen-vaultwarden-guard-routes 2>/dev/null || true',
       },
     },
-    // 23. cutover on o001 [downtime]: fence and stop vaultwarden on o001
+    // 29. cutover on o001 [downtime]: fence and stop vaultwarden on o001
     {
       id: 'stop-old',
       phase: 'cutover',
@@ -451,7 +563,7 @@ mkdir -p /var/lib/migen/vaultwarden && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/mi
 systemctl start vaultwarden`,
       },
     },
-    // 24. cutover on h002 [downtime]: final copy of the state to h002 (service stopped)
+    // 30. cutover on h002 [downtime]: final copy of the state to h002 (service stopped)
     {
       id: 'final-pass',
       phase: 'cutover',
@@ -465,10 +577,10 @@ systemctl start vaultwarden`,
         on: 'h002',
         script: `mkdir -p -m 0700 ~/.ssh
 mkdir -p /var/lib/vaultwarden
-rsync -aHAX -x -S --delete --partial --stats -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.1:/var/lib/vaultwarden/ /var/lib/vaultwarden/`,
+rsync -aHAX -x -S --delete --partial --stats -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/vaultwarden/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-f7dacbb997-%C -o ControlPersist=120' root@100.64.0.1:./ /var/lib/vaultwarden/`,
       },
     },
-    // 25. cutover on h002 [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between o001 and h002
+    // 31. cutover on h002 [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between o001 and h002
     {
       id: 'copy-identical',
       phase: 'cutover',
@@ -481,11 +593,11 @@ rsync -aHAX -x -S --delete --partial --stats -e 'ssh -o BatchMode=yes -o StrictH
       run: {
         on: 'h002',
         script: String.raw`mkdir -p -m 0700 ~/.ssh
-d=$(rsync -n -i -aHAX -x --delete -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.1:/var/lib/vaultwarden/ /var/lib/vaultwarden/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }`,
+d=$(rsync -n -i -aHAX -x --delete -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/vaultwarden/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-f7dacbb997-%C -o ControlPersist=120' root@100.64.0.1:./ /var/lib/vaultwarden/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }`,
       },
       failure: 'the copies differ after the final pass',
     },
-    // 26. cutover on o001, h002 [downtime]: /var/lib/vaultwarden/rsa_key.pem is identical on both hosts
+    // 32. cutover on o001, h002 [downtime]: /var/lib/vaultwarden/rsa_key.pem is identical on both hosts
     {
       id: 'critical--var-lib-vaultwarden-rsa-key-pem',
       phase: 'cutover',
@@ -505,7 +617,7 @@ d=$(rsync -n -i -aHAX -x --delete -e 'ssh -o BatchMode=yes -o StrictHostKeyCheck
       mode: 'equal',
       failure: '/var/lib/vaultwarden/rsa_key.pem differs or is missing on h002',
     },
-    // 27. cutover on h002 [downtime]: SQLite /var/lib/vaultwarden/db.sqlite3 passes integrity_check on h002
+    // 33. cutover on h002 [downtime]: SQLite /var/lib/vaultwarden/db.sqlite3 passes integrity_check on h002
     {
       id: 'sqlite--var-lib-vaultwarden-db-sqlite3',
       phase: 'cutover',
@@ -519,7 +631,7 @@ d=$(rsync -n -i -aHAX -x --delete -e 'ssh -o BatchMode=yes -o StrictHostKeyCheck
       },
       failure: '/var/lib/vaultwarden/db.sqlite3 is damaged on h002',
     },
-    // 28. cutover on h002 [downtime]: lift the fence and start vaultwarden on h002
+    // 34. cutover on h002 [downtime]: lift the fence and start vaultwarden on h002
     {
       id: 'start-new',
       phase: 'cutover',
@@ -540,7 +652,7 @@ systemctl start vaultwarden`,
 rm -f /var/lib/migen/vaultwarden/ready`,
       },
     },
-    // 29. cutover on o001 [downtime]: o001 routes vault.joshuabell.xyz to h002 (route files, nginx reloaded)
+    // 35. cutover on o001 [downtime]: o001 routes vault.joshuabell.xyz to h002 (route files, nginx reloaded)
     {
       id: 'route-new',
       phase: 'cutover',
@@ -579,7 +691,7 @@ for i in $(seq 1 200); do
 done`,
       },
     },
-    // 30. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20:8222
+    // 36. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20:8222
     {
       id: 'backend-healthy',
       phase: 'cutover',
@@ -594,7 +706,7 @@ done`,
       intervalSeconds: 0.1,
       deadlineSeconds: 60,
     },
-    // 31. verify on h002 [downtime]: https://vault.joshuabell.xyz/alive answers 200 through o001 (asked from h002)
+    // 37. verify on h002 [downtime]: https://vault.joshuabell.xyz/alive answers 200 through o001 (asked from h002)
     {
       id: 'verify-1',
       phase: 'verify',
@@ -610,7 +722,7 @@ done`,
       intervalSeconds: 0.2,
       deadlineSeconds: 60,
     },
-    // 32. verify on o001: no route of o001's running nginx still names o001 at vaultwarden's ports (8222)
+    // 38. verify on o001: no route of o001's running nginx still names o001 at vaultwarden's ports (8222)
     {
       id: 'routes-clean',
       phase: 'verify',
@@ -630,7 +742,7 @@ if [ -n "$hits" ]; then printf '%s\\n' "a route still names the old backend:" $h
       intervalSeconds: 0.5,
       deadlineSeconds: 5,
     },
-    // 33. verify on h002: h002 records that vaultwarden is cut over and verified
+    // 39. verify on h002: h002 records that vaultwarden is cut over and verified
     {
       id: 'verified',
       phase: 'verify',
@@ -646,7 +758,7 @@ if [ -n "$hits" ]; then printf '%s\\n' "a route still names the old backend:" $h
         script: 'rm -f /var/lib/migen/vaultwarden/verified',
       },
     },
-    // 34. verify on h002: confirm the start on h002 (its guard would stop it)
+    // 40. verify on h002: confirm the start on h002 (its guard would stop it)
     {
       id: 'confirm-new',
       phase: 'verify',
@@ -659,7 +771,7 @@ if [ -n "$hits" ]; then printf '%s\\n' "a route still names the old backend:" $h
 if [ -e /var/lib/migen/vaultwarden/guard/new.fired ]; then echo "'the guard stopped vaultwarden on h002' at $(cat /var/lib/migen/vaultwarden/guard/new.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 35. verify on o001: confirm o001's new routes over a new connection (its guard would revert them)
+    // 41. verify on o001: confirm o001's new routes over a new connection (its guard would revert them)
     {
       id: 'confirm-route',
       phase: 'verify',
@@ -673,7 +785,7 @@ if [ -e /var/lib/migen/vaultwarden/guard/new.fired ]; then echo "'the guard stop
 if [ -e /var/lib/migen/vaultwarden/guard/routes.fired ]; then echo "'the guard reverted the routes' at $(cat /var/lib/migen/vaultwarden/guard/routes.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 36. verify on o001: confirm the stop on o001 over a new connection (its guard would restart the old service)
+    // 42. verify on o001: confirm the stop on o001 over a new connection (its guard would restart the old service)
     {
       id: 'confirm-old',
       phase: 'verify',
@@ -687,7 +799,30 @@ if [ -e /var/lib/migen/vaultwarden/guard/routes.fired ]; then echo "'the guard r
 if [ -e /var/lib/migen/vaultwarden/guard/old.fired ]; then echo "'the guard restarted vaultwarden on o001' at $(cat /var/lib/migen/vaultwarden/guard/old.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 37. finalize on -: make the move permanent
+    // 43. verify on o001: o001 no longer accepts vaultwarden's copy keys
+    {
+      id: 'copy-access-closed',
+      phase: 'verify',
+      kind: 'command',
+      title: "o001 no longer accepts vaultwarden's copy keys",
+      run: {
+        on: 'o001',
+        script: 'rm -f /var/lib/migen/copy-access/vaultwarden/root',
+      },
+    },
+    // 44. verify on h002: h002 removes vaultwarden's copy keys
+    {
+      id: 'copy-keys-removed',
+      phase: 'verify',
+      kind: 'command',
+      title: "h002 removes vaultwarden's copy keys",
+      run: {
+        on: 'h002',
+        script: `ssh -F /dev/null -i /var/lib/migen/copy-keys/vaultwarden/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o 'ControlPath=~/.ssh/migen-f7dacbb997-%C' -o ControlPersist=120 -O exit root@100.64.0.1 2>/dev/null || true
+rm -rf /var/lib/migen/copy-keys/vaultwarden`,
+      },
+    },
+    // 45. finalize on -: make the move permanent
     {
       id: 'finalize',
       phase: 'finalize',
@@ -695,7 +830,7 @@ if [ -e /var/lib/migen/vaultwarden/guard/old.fired ]; then echo "'the guard rest
       title: 'make the move permanent',
       text: "Run `migen finalize vaultwarden`, review and merge the diff, and deploy o001, h002, o001: o001 then has vaultwarden disabled so no rebuild or reboot starts a second writer, and o001's base configuration routes to h002.",
     },
-    // 38. finalize on -: keep o001's state for 14 days
+    // 46. finalize on -: keep o001's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',

@@ -84,7 +84,21 @@ export const runbook = {
       },
       failure: 'cannot reach o001 over ssh as root@o001',
     },
-    // 4. preflight on h001, h002: free space on h002 exceeds the state's size on h001 (+10%)
+    // 4. preflight on h001: h001 has the commands the runbook runs there (restic)
+    {
+      id: 'tools-h001',
+      phase: 'preflight',
+      kind: 'check',
+      title: 'h001 has the commands the runbook runs there (restic)',
+      run: {
+        on: 'h001',
+        script: `missing=
+for c in restic; do p=$(command -v "$c") && [ -x "$p" ] || missing="$missing $c"; done
+if [ -n "$missing" ]; then echo 'missing on h001:'"$missing" >&2; exit 1; fi`,
+      },
+      failure: "h001 lacks commands the runbook runs there: deploy h001 with the generated module first (generated/hosts/h001.nix adds pkgs.restic to environment.systemPackages): nixos-rebuild switch --flake 'examples/homelab#h001' --target-host root@100.64.0.13",
+    },
+    // 5. preflight on h001, h002: free space on h002 exceeds the state's size on h001 (+10%)
     {
       id: 'disk',
       phase: 'preflight',
@@ -101,7 +115,7 @@ export const runbook = {
       mode: 'fits',
       failure: 'not enough free disk on h002 for the state of h001',
     },
-    // 5. preflight on h002: secret zitadel-masterkey is present on h002
+    // 6. preflight on h002: secret zitadel-masterkey is present on h002
     {
       id: 'secret-zitadel-masterkey',
       phase: 'preflight',
@@ -113,7 +127,7 @@ export const runbook = {
       },
       failure: "/run/agenix/zitadel-masterkey is missing on h002: deploy it (rekey for h002's host key) before migrating",
     },
-    // 6. preflight on h002: container@zitadel is not running on h002
+    // 7. preflight on h002: container@zitadel is not running on h002
     {
       id: 'new-stopped',
       phase: 'preflight',
@@ -125,7 +139,7 @@ export const runbook = {
       },
       failure: 'container@zitadel already runs on h002: two writers must never run at once',
     },
-    // 7. preflight on h001: container@zitadel runs on h001
+    // 8. preflight on h001: container@zitadel runs on h001
     {
       id: 'old-running',
       phase: 'preflight',
@@ -137,7 +151,7 @@ export const runbook = {
       },
       failure: 'container@zitadel is not running on h001: nothing to migrate, or it was already moved',
     },
-    // 8. preflight on h002: replication password migen-replication-zitadel is present on h002
+    // 9. preflight on h002: replication password migen-replication-zitadel is present on h002
     {
       id: 'secret-replication-h002',
       phase: 'preflight',
@@ -149,7 +163,7 @@ export const runbook = {
       },
       failure: '/run/agenix/migen-replication-zitadel is missing on h002: declare the secret migen-replication-zitadel (owner postgres) and deploy',
     },
-    // 9. preflight on h001: replication password migen-replication-zitadel is present on h001
+    // 10. preflight on h001: replication password migen-replication-zitadel is present on h001
     {
       id: 'secret-replication-h001',
       phase: 'preflight',
@@ -161,7 +175,7 @@ export const runbook = {
       },
       failure: '/run/agenix/migen-replication-zitadel is missing on h001: declare the secret migen-replication-zitadel (owner postgres) and deploy',
     },
-    // 10. preflight on h001: every table of zitadel on h001 has a primary key or replica identity
+    // 11. preflight on h001: every table of zitadel on h001 has a primary key or replica identity
     {
       id: 'pg-identity-zitadel',
       phase: 'preflight',
@@ -181,7 +195,7 @@ if [ -n "$bad" ]; then { echo "tables without a primary key or replica identity:
       },
       failure: 'some tables of zitadel have neither a primary key nor a replica identity; add one (or ALTER TABLE ... REPLICA IDENTITY FULL) and plan again',
     },
-    // 11. prepare on h001: restic backup of the state on h001, tag pre-migration
+    // 12. prepare on h001: restic backup of the state on h001, tag pre-migration
     {
       id: 'backup',
       phase: 'prepare',
@@ -189,10 +203,12 @@ if [ -n "$bad" ]; then { echo "tables without a primary key or replica identity:
       title: 'restic backup of the state on h001, tag pre-migration',
       run: {
         on: 'h001',
-        script: 'restic -r /backup/h001 backup --tag pre-migration /var/lib/zitadel/postgres',
+        script: `rm -rf /var/lib/migen/backup/zitadel && install -d -m 0700 /var/lib/migen/backup/zitadel
+restic -r /backup/h001 --password-file /etc/nixos/restic-password backup --tag pre-migration --tag migen-zitadel /var/lib/zitadel/postgres /var/lib/migen/backup/zitadel
+rm -rf /var/lib/migen/backup/zitadel`,
       },
     },
-    // 12. prepare on operator: deploy h002: zitadel installed, fenced until the cutover
+    // 13. prepare on operator: deploy h002: zitadel installed, fenced until the cutover
     {
       id: 'deploy-h002',
       phase: 'prepare',
@@ -203,7 +219,7 @@ if [ -n "$bad" ]; then { echo "tables without a primary key or replica identity:
         script: "nixos-rebuild switch --flake 'examples/homelab#h002' --target-host root@100.64.0.20",
       },
     },
-    // 13. prepare on operator: deploy o001: the moved routes read their backend from route files (still h001's)
+    // 14. prepare on operator: deploy o001: the moved routes read their backend from route files (still h001's)
     {
       id: 'deploy-o001',
       phase: 'prepare',
@@ -214,7 +230,7 @@ if [ -n "$bad" ]; then { echo "tables without a primary key or replica identity:
         script: "nixos-rebuild switch --flake 'examples/homelab#o001' --target-host root@o001",
       },
     },
-    // 14. prepare on operator: deploy h001: zitadel fenced once stopped; replication settings (wal_level, slots, pg_hba entry for h002, mesh listener, role)
+    // 15. prepare on operator: deploy h001: zitadel fenced once stopped; replication settings (wal_level, slots, pg_hba entry for h002, mesh listener, role)
     {
       id: 'deploy-h001',
       phase: 'prepare',
@@ -225,7 +241,7 @@ if [ -n "$bad" ]; then { echo "tables without a primary key or replica identity:
         script: "nixos-rebuild switch --flake 'examples/homelab#h001' --target-host root@100.64.0.13",
       },
     },
-    // 15. prepare on h001: PostgreSQL on h001 runs with wal_level=logical (restarts it once if the deployed setting is pending: a short interruption of writes)
+    // 16. prepare on h001: PostgreSQL on h001 runs with wal_level=logical (restarts it once if the deployed setting is pending: a short interruption of writes)
     {
       id: 'pg-wal-level',
       phase: 'prepare',
@@ -248,7 +264,7 @@ SQL
 fi`,
       },
     },
-    // 16. prepare on h001: h001 has free replication slots and WAL senders for 1 subscription(s) and their table-sync workers
+    // 17. prepare on h001: h001 has free replication slots and WAL senders for 1 subscription(s) and their table-sync workers
     {
       id: 'pg-headroom-old',
       phase: 'prepare',
@@ -264,7 +280,7 @@ SQL`,
       },
       failure: 'max_replication_slots/max_wal_senders on h001 leave no room: deploy the generated settings and restart PostgreSQL there',
     },
-    // 17. prepare on h002: start PostgreSQL on h002 (the application stays stopped)
+    // 18. prepare on h002: start PostgreSQL on h002 (the application stays stopped)
     {
       id: 'pg-start-new',
       phase: 'prepare',
@@ -276,7 +292,7 @@ SQL`,
 nixos-container run zitadel -- systemctl stop zitadel`,
       },
     },
-    // 18. prepare on h002: h002 has room for the apply and table-sync workers
+    // 19. prepare on h002: h002 has room for the apply and table-sync workers
     {
       id: 'pg-headroom-new',
       phase: 'prepare',
@@ -293,7 +309,7 @@ SQL`,
       },
       failure: 'max_logical_replication_workers/max_worker_processes on h002 are too low: deploy the generated settings and restart PostgreSQL there',
     },
-    // 19. prepare on h001: replication role migen_repl_zitadel on h001: password from the secret, SELECT on zitadel
+    // 20. prepare on h001: replication role migen_repl_zitadel on h001: password from the secret, SELECT on zitadel
     {
       id: 'pg-role-zitadel',
       phase: 'prepare',
@@ -310,7 +326,7 @@ FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND 
 SQL`,
       },
     },
-    // 20. prepare on h002: h002 can log in to zitadel on h001 as migen_repl_zitadel (pg_hba, listen address, firewall, password)
+    // 21. prepare on h002: h002 can log in to zitadel on h001 as migen_repl_zitadel (pg_hba, listen address, firewall, password)
     {
       id: 'pg-connect-zitadel',
       phase: 'prepare',
@@ -322,7 +338,7 @@ SQL`,
       },
       failure: 'h002 cannot reach zitadel on h001:5432 as migen_repl_zitadel: check the deployed pg_hba entry, listen_addresses and the mesh firewall',
     },
-    // 21. prepare on h001 | h002: copy roles from h001 to h002 (existing roles are kept)
+    // 22. prepare on h001 | h002: copy roles from h001 to h002 (existing roles are kept)
     {
       id: 'pg-roles',
       phase: 'prepare',
@@ -341,7 +357,7 @@ SQL`,
         ],
       },
     },
-    // 22. prepare on h001 | h002: database zitadel on h002, owned as on h001; its tables must be empty
+    // 23. prepare on h001 | h002: database zitadel on h002, owned as on h001; its tables must be empty
     {
       id: 'pg-database-zitadel',
       phase: 'prepare',
@@ -378,7 +394,7 @@ DROP DATABASE IF EXISTS "zitadel" WITH (FORCE);
 SQL`,
       },
     },
-    // 23. prepare on h001 | h002: zitadel's schema from h001 into h002 (pg_dump --schema-only)
+    // 24. prepare on h001 | h002: zitadel's schema from h001 into h002 (pg_dump --schema-only)
     {
       id: 'pg-schema-zitadel',
       phase: 'prepare',
@@ -397,7 +413,7 @@ SQL`,
         ],
       },
     },
-    // 24. prepare on h001: publication migen_pub_zitadel for all tables of zitadel on h001
+    // 25. prepare on h001: publication migen_pub_zitadel for all tables of zitadel on h001
     {
       id: 'pg-publication-zitadel',
       phase: 'prepare',
@@ -417,7 +433,7 @@ DROP PUBLICATION IF EXISTS "migen_pub_zitadel";
 SQL`,
       },
     },
-    // 25. prepare on h002: subscription migen_sub_zitadel_zitadel on h002 to h001's publication (initial copy starts)
+    // 26. prepare on h002: subscription migen_sub_zitadel_zitadel on h002 to h001's publication (initial copy starts)
     {
       id: 'pg-subscription-zitadel',
       phase: 'prepare',
@@ -440,7 +456,7 @@ DROP SUBSCRIPTION IF EXISTS "migen_sub_zitadel_zitadel";
 SQL`,
       },
     },
-    // 26. prepare on h002: h002 has container@zitadel installed, zitadel not running, and its unit carries the fence
+    // 27. prepare on h002: h002 has container@zitadel installed, zitadel not running, and its unit carries the fence
     {
       id: 'deployed-h002',
       phase: 'prepare',
@@ -454,7 +470,7 @@ nixos-container run zitadel -- bash -c 'f=$(systemctl show -P FragmentPath zitad
       },
       failure: "h002's deploy did not take effect: container@zitadel must be installed, zitadel stopped, and its unit must hold ConditionPathExists=/var/lib/migen/zitadel/ready (is generated/ committed? a git flake sees only tracked files)",
     },
-    // 27. prepare on h001: h001's unit zitadel carries the fence that keeps it stopped once the runbook stops it
+    // 28. prepare on h001: h001's unit zitadel carries the fence that keeps it stopped once the runbook stops it
     {
       id: 'fenced-h001',
       phase: 'prepare',
@@ -466,7 +482,7 @@ nixos-container run zitadel -- bash -c 'f=$(systemctl show -P FragmentPath zitad
       },
       failure: "h001's deploy did not take effect: zitadel must hold ConditionPathExists=!/var/lib/migen/zitadel/moved",
     },
-    // 28. prepare on o001: o001 has the route files of the moved locations (its generated module's activation made them)
+    // 29. prepare on o001: o001 has the route files of the moved locations (its generated module's activation made them)
     {
       id: 'routes-o001',
       phase: 'prepare',
@@ -478,7 +494,35 @@ nixos-container run zitadel -- bash -c 'f=$(systemctl show -P FragmentPath zitad
       },
       failure: "o001's deploy did not take effect: the route files under /var/lib/migen/nginx/zitadel/ are missing",
     },
-    // 29. prepare on h002: h002 records that zitadel is prepared
+    // 30. prepare on h002: h002 has the commands the runbook runs there (curl)
+    {
+      id: 'tools-deployed-h002',
+      phase: 'prepare',
+      kind: 'check',
+      title: 'h002 has the commands the runbook runs there (curl)',
+      run: {
+        on: 'h002',
+        script: `missing=
+for c in curl; do p=$(command -v "$c") && [ -x "$p" ] || missing="$missing $c"; done
+if [ -n "$missing" ]; then echo 'missing on h002:'"$missing" >&2; exit 1; fi`,
+      },
+      failure: "h002 lacks commands every NixOS host has (environment.systemPackages of nixos/modules/config/system-path.nix): is it a NixOS host, and root's PATH its own?",
+    },
+    // 31. prepare on o001: o001 has the commands the runbook runs there (curl)
+    {
+      id: 'tools-deployed-o001',
+      phase: 'prepare',
+      kind: 'check',
+      title: 'o001 has the commands the runbook runs there (curl)',
+      run: {
+        on: 'o001',
+        script: `missing=
+for c in curl; do p=$(command -v "$c") && [ -x "$p" ] || missing="$missing $c"; done
+if [ -n "$missing" ]; then echo 'missing on o001:'"$missing" >&2; exit 1; fi`,
+      },
+      failure: "o001 lacks commands every NixOS host has (environment.systemPackages of nixos/modules/config/system-path.nix): is it a NixOS host, and root's PATH its own?",
+    },
+    // 32. prepare on h002: h002 records that zitadel is prepared
     {
       id: 'prepared',
       phase: 'prepare',
@@ -489,7 +533,7 @@ nixos-container run zitadel -- bash -c 'f=$(systemctl show -P FragmentPath zitad
         script: 'mkdir -p /var/lib/migen/zitadel && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/zitadel/prepared',
       },
     },
-    // 30. sync on h002: every table of zitadel copied and streaming on h002; lag on h001's slot
+    // 33. sync on h002: every table of zitadel copied and streaming on h002; lag on h001's slot
     {
       id: 'pg-ready-zitadel',
       phase: 'sync',
@@ -519,7 +563,7 @@ test "$pending" = 0 && test "$workers" = 1`,
       deadlineSeconds: 3600,
       fatalExit: [3],
     },
-    // 31. sync on h001: replication lag of migen_sub_zitadel_zitadel below 16777216 bytes
+    // 34. sync on h001: replication lag of migen_sub_zitadel_zitadel below 16777216 bytes
     {
       id: 'pg-lag-zitadel',
       phase: 'sync',
@@ -537,7 +581,7 @@ test -n "$lag" && [ "$lag" -ge 0 ] && [ "$lag" -lt 16777216 ]`,
       intervalSeconds: 1,
       deadlineSeconds: 600,
     },
-    // 32. cutover on h001: arm the guard on h001: restarting zitadel on h001 by itself unless the coordinator confirms the new host
+    // 35. cutover on h001: arm the guard on h001: restarting zitadel on h001 by itself unless the coordinator confirms the new host
     {
       id: 'guard-old',
       phase: 'cutover',
@@ -579,7 +623,7 @@ systemd-run --unit=migen-zitadel-guard-old --collect --quiet bash /var/lib/migen
         script: 'systemctl stop migen-zitadel-guard-old 2>/dev/null || true',
       },
     },
-    // 33. cutover on h002: arm the guard on h002: stopping zitadel on h002 by itself unless the coordinator confirms the new host
+    // 36. cutover on h002: arm the guard on h002: stopping zitadel on h002 by itself unless the coordinator confirms the new host
     {
       id: 'guard-new',
       phase: 'cutover',
@@ -617,7 +661,7 @@ systemd-run --unit=migen-zitadel-guard-new --collect --quiet bash /var/lib/migen
         script: 'systemctl stop migen-zitadel-guard-new 2>/dev/null || true',
       },
     },
-    // 34. cutover on o001: arm the guard on o001: routing zitadel back to h001 by itself unless the coordinator confirms the new host
+    // 37. cutover on o001: arm the guard on o001: routing zitadel back to h001 by itself unless the coordinator confirms the new host
     {
       id: 'guard-routes',
       phase: 'cutover',
@@ -664,7 +708,7 @@ systemd-run --unit=migen-zitadel-guard-routes --collect --quiet bash /var/lib/mi
         script: 'systemctl stop migen-zitadel-guard-routes 2>/dev/null || true',
       },
     },
-    // 35. cutover on h001 [downtime]: fence and stop zitadel on h001 (PostgreSQL keeps running, read-only from the next step)
+    // 38. cutover on h001 [downtime]: fence and stop zitadel on h001 (PostgreSQL keeps running, read-only from the next step)
     {
       id: 'stop-old',
       phase: 'cutover',
@@ -685,7 +729,7 @@ mkdir -p /var/lib/migen/zitadel && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/
 nixos-container run zitadel -- systemctl start zitadel`,
       },
     },
-    // 36. cutover on h001 [downtime]: zitadel on h001 read-only for every role; remaining sessions terminated
+    // 39. cutover on h001 [downtime]: zitadel on h001 read-only for every role; remaining sessions terminated
     {
       id: 'pg-freeze-zitadel',
       phase: 'cutover',
@@ -707,7 +751,7 @@ ALTER DATABASE "zitadel" RESET default_transaction_read_only;
 SQL`,
       },
     },
-    // 37. cutover on h001 [downtime]: h002 confirmed every change up to h001's current WAL position
+    // 40. cutover on h001 [downtime]: h002 confirmed every change up to h001's current WAL position
     {
       id: 'pg-caught-up-zitadel',
       phase: 'cutover',
@@ -732,7 +776,7 @@ done
 echo "the slot did not confirm $target within 60 s" >&2; exit 1`,
       },
     },
-    // 38. cutover on h001 | h002 [downtime]: sequences of zitadel: h002 continues where h001 stopped (they are not replicated)
+    // 41. cutover on h001 | h002 [downtime]: sequences of zitadel: h002 continues where h001 stopped (they are not replicated)
     {
       id: 'pg-sequences-zitadel',
       phase: 'cutover',
@@ -755,7 +799,7 @@ SQL`,
         ],
       },
     },
-    // 39. cutover on h001, h002 [downtime]: row count and checksum of every table of zitadel equal on both hosts
+    // 42. cutover on h001, h002 [downtime]: row count and checksum of every table of zitadel equal on both hosts
     {
       id: 'pg-compare-zitadel',
       phase: 'cutover',
@@ -784,7 +828,7 @@ SQL`,
       mode: 'equal',
       failure: 'the tables of zitadel differ between h001 and h002',
     },
-    // 40. cutover on h002 [downtime]: drop subscription migen_sub_zitadel_zitadel on h002 (and with it the slot on h001)
+    // 43. cutover on h002 [downtime]: drop subscription migen_sub_zitadel_zitadel on h002 (and with it the slot on h001)
     {
       id: 'pg-drop-subscription-zitadel',
       phase: 'cutover',
@@ -799,7 +843,7 @@ DROP SUBSCRIPTION "migen_sub_zitadel_zitadel";
 SQL`,
       },
     },
-    // 41. cutover on h001 [downtime]: no replication slot of this migration is left on h001
+    // 44. cutover on h001 [downtime]: no replication slot of this migration is left on h001
     {
       id: 'pg-no-slot-zitadel',
       phase: 'cutover',
@@ -816,7 +860,7 @@ SQL
       },
       failure: "slot migen_sub_zitadel_zitadel is still on h001: drop it (SELECT pg_drop_replication_slot('migen_sub_zitadel_zitadel')) or it keeps WAL forever",
     },
-    // 42. cutover on h002 [downtime]: lift the fence and start zitadel on h002: from here it takes writes
+    // 45. cutover on h002 [downtime]: lift the fence and start zitadel on h002: from here it takes writes
     {
       id: 'start-new',
       phase: 'cutover',
@@ -837,7 +881,7 @@ nixos-container run zitadel -- systemctl start zitadel`,
 rm -f /var/lib/migen/zitadel/ready`,
       },
     },
-    // 43. cutover on o001 [downtime]: o001 routes sso.joshuabell.xyz to h002 (route files, nginx reloaded)
+    // 46. cutover on o001 [downtime]: o001 routes sso.joshuabell.xyz to h002 (route files, nginx reloaded)
     {
       id: 'route-new',
       phase: 'cutover',
@@ -876,7 +920,7 @@ for i in $(seq 1 200); do
 done`,
       },
     },
-    // 44. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20
+    // 47. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20
     {
       id: 'backend-healthy',
       phase: 'cutover',
@@ -891,7 +935,7 @@ done`,
       intervalSeconds: 0.1,
       deadlineSeconds: 60,
     },
-    // 45. verify on h002 [downtime]: https://sso.joshuabell.xyz/debug/healthz answers 200 through o001 (asked from h002)
+    // 48. verify on h002 [downtime]: https://sso.joshuabell.xyz/debug/healthz answers 200 through o001 (asked from h002)
     {
       id: 'verify-1',
       phase: 'verify',
@@ -907,7 +951,7 @@ done`,
       intervalSeconds: 0.2,
       deadlineSeconds: 60,
     },
-    // 46. verify on o001: no route of o001's running nginx still names h001 at zitadel's ports (5432, 8080)
+    // 49. verify on o001: no route of o001's running nginx still names h001 at zitadel's ports (5432, 8080)
     {
       id: 'routes-clean',
       phase: 'verify',
@@ -927,7 +971,7 @@ if [ -n "$hits" ]; then printf '%s\\n' "a route still names the old backend:" $h
       intervalSeconds: 0.5,
       deadlineSeconds: 5,
     },
-    // 47. verify on h002: h002 records that zitadel is cut over and verified
+    // 50. verify on h002: h002 records that zitadel is cut over and verified
     {
       id: 'verified',
       phase: 'verify',
@@ -943,7 +987,7 @@ if [ -n "$hits" ]; then printf '%s\\n' "a route still names the old backend:" $h
         script: 'rm -f /var/lib/migen/zitadel/verified',
       },
     },
-    // 48. verify on h002: confirm the start on h002 (its guard would stop it)
+    // 51. verify on h002: confirm the start on h002 (its guard would stop it)
     {
       id: 'confirm-new',
       phase: 'verify',
@@ -956,7 +1000,7 @@ if [ -n "$hits" ]; then printf '%s\\n' "a route still names the old backend:" $h
 if [ -e /var/lib/migen/zitadel/guard/new.fired ]; then echo "'the guard stopped zitadel on h002' at $(cat /var/lib/migen/zitadel/guard/new.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 49. verify on o001: confirm o001's new routes over a new connection (its guard would revert them)
+    // 52. verify on o001: confirm o001's new routes over a new connection (its guard would revert them)
     {
       id: 'confirm-route',
       phase: 'verify',
@@ -970,7 +1014,7 @@ if [ -e /var/lib/migen/zitadel/guard/new.fired ]; then echo "'the guard stopped 
 if [ -e /var/lib/migen/zitadel/guard/routes.fired ]; then echo "'the guard reverted the routes' at $(cat /var/lib/migen/zitadel/guard/routes.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 50. verify on h001: confirm the stop on h001 over a new connection (its guard would restart the old service)
+    // 53. verify on h001: confirm the stop on h001 over a new connection (its guard would restart the old service)
     {
       id: 'confirm-old',
       phase: 'verify',
@@ -984,7 +1028,7 @@ if [ -e /var/lib/migen/zitadel/guard/routes.fired ]; then echo "'the guard rever
 if [ -e /var/lib/migen/zitadel/guard/old.fired ]; then echo "'the guard restarted zitadel on h001' at $(cat /var/lib/migen/zitadel/guard/old.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 51. verify on h001: drop the publication on h001 (the regenerated modules remove the pg_hba entry and settings after finalize)
+    // 54. verify on h001: drop the publication on h001 (the regenerated modules remove the pg_hba entry and settings after finalize)
     {
       id: 'pg-cleanup-zitadel',
       phase: 'verify',
@@ -998,7 +1042,7 @@ DROP PUBLICATION IF EXISTS "migen_pub_zitadel";
 SQL`,
       },
     },
-    // 52. finalize on -: make the move permanent
+    // 55. finalize on -: make the move permanent
     {
       id: 'finalize',
       phase: 'finalize',
@@ -1006,7 +1050,7 @@ SQL`,
       title: 'make the move permanent',
       text: "Run `migen finalize zitadel`, review and merge the diff, and deploy h001, h002, o001: h001 then has container@zitadel disabled so no rebuild or reboot starts a second writer, and o001's base configuration routes to h002.",
     },
-    // 53. finalize on -: keep h001's state for 14 days
+    // 56. finalize on -: keep h001's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',

@@ -139,14 +139,21 @@ export class Engine {
     let confirmed = this.opts.yes;
     for (let i = 0; i < steps.length; i++) {
       const s = steps[i]!;
-      if (r.journal.steps[s.id]?.status === 'done') { r.records.push({ id: s.id, phase: s.phase, title: s.title, on: whereOf(s), status: 'skipped', ms: 0 }); continue; }
-      const stops = fleet && i === fleet[0] ? steps.slice(fleet[0], fleet[1] + 1).find((x) => x.stopsService) : s.stopsService ? s : undefined;
+      // The fleet's steps are one unit: all done, or handed over (again: a resumed run reattaches).
+      const inFleet = fleet !== null && i >= fleet[0] && i <= fleet[1];
+      const range = inFleet ? steps.slice(fleet[0], fleet[1] + 1) : [s];
+      if (range.every((x) => r.journal.steps[x.id]?.status === 'done')) {
+        for (const x of range) r.records.push({ id: x.id, phase: x.phase, title: x.title, on: whereOf(x), status: 'skipped', ms: 0 });
+        if (inFleet) i = fleet[1];
+        continue;
+      }
+      const stops = inFleet ? range.find((x) => x.stopsService) : s.stopsService ? s : undefined;
       if (stops && !confirmed && !r.journal.fleet) {
         const go = await this.opts.confirm(`Step ${steps.indexOf(stops) + 1} stops ${stops.title.replace(/^(fence and )?stop /, '')}: the downtime window starts. Continue?`);
         if (!go) throw new StepFailure(s, 'stopped at the confirmation prompt; nothing was stopped');
         confirmed = true;
       }
-      if (fleet && i === fleet[0]) {
+      if (inFleet) {
         if (r.aborted) throw new StepFailure(s, 'interrupted', true);
         const end = await runFleet(r, this.opts.noRollback);
         if (end.result !== 'done') throw new FleetEnded(s, end.result, end.message);

@@ -100,7 +100,10 @@ export function handoverScript(def: RunbookDef, runId: string, files: Record<str
   // The unit's environment is systemd's, not this session's: pass on where the host's CA bundle
   // and git's settings live when the session sets them (a lab or a custom trust store).
   const pass = ['CURL_CA_BUNDLE', 'SSL_CERT_FILE', 'GIT_SSL_CAINFO', 'GIT_CONFIG_COUNT', 'GIT_CONFIG_KEY_0', 'GIT_CONFIG_VALUE_0'].map((v) => `\${${v}:+--setenv=${v}=$${v}}`).join(' ');
-  lines.push(`systemd-run --unit=${sq(cutoverUnit(def))} --collect --quiet --property=Restart=on-failure --property=RestartSec=1 --property=StartLimitBurst=3 --setenv=HOME=/root ${pass} bash "$d/coordinator.sh" "$d"`);
+  // PATH too: NixOS builds systemd with a default PATH of systemd's own bin directory only (nixpkgs'
+  // 0012-path-util.h-add-placeholder-for-DEFAULT_PATH_NORMAL.patch), so a transient unit would find
+  // neither coreutils nor the tools the generated modules put in /run/current-system/sw/bin.
+  lines.push(`systemd-run --unit=${sq(cutoverUnit(def))} --collect --quiet --property=Restart=on-failure --property=RestartSec=1 --property=StartLimitBurst=3 --setenv=HOME=/root --setenv=PATH="$PATH" ${pass} bash "$d/coordinator.sh" "$d"`);
   return lines.join('\n');
 }
 

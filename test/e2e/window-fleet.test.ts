@@ -107,12 +107,16 @@ describe('the downtime window runs on the fleet (vaultwarden, generated runbook)
     await whenJournal(root, 'vaultwarden', run, (j) => j.steps['stop-old']?.status === 'done');
     await lab.setLaptopLink(false);
     let result: string;
+    let noticed = false;
     try {
       result = await untilResult();
-      await sleep(2000);
+      // down until the operator's ssh gives up on the dead link (ServerAliveInterval 5 x 3) and says so
+      const until = Date.now() + 60_000;
+      while (!(noticed = /lost the connection to h002/.test(run.output())) && Date.now() < until) await sleep(200);
     } finally {
       await lab.setLaptopLink(true);
     }
+    expect(noticed).toBe(true);
     expect(result).toBe('done');
     const r = await run.done;
     await sleep(300);

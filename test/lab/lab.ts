@@ -58,6 +58,10 @@
  *   `reboot()` (stand-ins/lab-reboot): units stopped in reverse start order, every other process
  *   but sshd killed, /run emptied (but sshd's and /run/agenix), the boot profile activated and its
  *   wanted units started; /var/lib and the other private directories persist.
+ * - The system path: root's PATH ends with /run/current-system/sw/bin, as on NixOS; a profile's
+ *   `packages` (pnames) put their programs in its sw/bin (system.ts installPrograms: copies of the
+ *   machine's binaries). packages.ts hides the machine's on a host, adds packages to the current
+ *   profiles and makes sshd read the generated modules' authorized-keys files.
  * - `nixos-rebuild` on the operator's PATH appends its arguments to
  *   <lab.dir>/operator/nixos-rebuild.log and, for switch/test/boot --target-host T, runs
  *   `ssh T /nix/var/nix/profiles/system/bin/switch-to-configuration ACTION` (the host's base
@@ -89,7 +93,8 @@ export const LAB_PREFIX = 'mglab';
 const TMP_ROOT = '/tmp';
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const STANDINS = path.join(HERE, 'stand-ins');
-export const HOST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+/** root's PATH on a host; last, as on NixOS, the current system's packages (environment.systemPackages: SystemProfile.packages) */
+export const HOST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/run/current-system/sw/bin';
 
 export interface LabHostSpec { name: string; address: string }
 export interface LabOptions {
@@ -736,7 +741,7 @@ class LabImpl implements Lab {
       await this.issueCert(h, serverNames(spec));
       await this.defineUnit(host, 'nginx', NGINX_UNIT);
     }
-    writeProfiles(path.join(h.dir, 'nix-profiles'), spec, h.units, '/usr/local/sbin/.lab/switch-to-configuration');
+    writeProfiles(path.join(h.dir, 'nix-profiles'), spec, h.units, '/usr/local/sbin/.lab/switch-to-configuration', path.join(h.sshdDir, 'sshd_config'));
     h.system = structuredClone(spec);
     const record = path.join(h.dir, 'nix-profiles', path.basename(BOOT_RECORD));
     if (spec.active != null) {

@@ -45,6 +45,10 @@ export interface SystemProfile {
   units?: Record<string, ProfileUnit>;
   /** bash run by the activation (system.activationScripts texts) */
   activation?: string;
+  /** environment.systemPackages by pname: their programs in the profile's sw/bin (installPrograms) */
+  packages?: readonly string[];
+  /** services.openssh.authorizedKeysFiles beyond NixOS's own (the lab's .ssh/authorized_keys stands for those): the activation makes sshd read exactly them; unset: it leaves sshd as it is */
+  authorizedKeysFiles?: readonly string[];
 }
 export interface SystemSpec {
   profiles: Record<string, SystemProfile>;
@@ -148,7 +152,24 @@ export function renderNginx(nx: NginxProfile, token: string): string {
   return out.join('\n');
 }
 
-function renderActivate(top: string, p: SystemProfile): string {
+/**
+ * sshd reads the profile's authorized-keys files: NixOS writes `AuthorizedKeysFile` into
+ * sshd_config (sshd.nix) and restarts sshd when it changed (restartTriggers); the lab's sshd
+ * (the host's PID 1) re-executes itself on SIGHUP, and the snippet waits until it listens again.
+ */
+function sshdSnippet(sshdConfig: string, p: SystemProfile): string[] {
+  const line = `AuthorizedKeysFile ${['.ssh/authorized_keys', ...(p.authorizedKeysFiles ?? [])].join(' ')}`;
+  return [
+    '#### Activation script snippet sshd:',
+    `if ! grep -qxF ${sq(line)} ${sq(sshdConfig)}; then`,
+    `  { grep -v '^AuthorizedKeysFile ' ${sq(sshdConfig)}; printf '%s\\n' ${sq(line)}; } > ${sq(`${sshdConfig}.new`)} && mv -f ${sq(`${sshdConfig}.new`)} ${sq(sshdConfig)}`,
+    "  n=$(grep -c 'Server listening on' /var/log/sshd.log || true); kill -HUP 1",
+    '  for i in $(seq 1 500); do [ "$(grep -c \'Server listening on\' /var/log/sshd.log || true)" -gt "$n" ] && break; sleep 0.01; done',
+    'fi',
+  ];
+}
+
+function renderActivate(top: string, p: SystemProfile, sshdConfig?: string): string {
   return [
     '#!/bin/bash',
     `# migen lab: activation script of ${top} (STAND-IN for NixOS's $toplevel/activate,`,
@@ -160,6 +181,7 @@ function renderActivate(top: string, p: SystemProfile): string {
     'trap "_status=1 _localstatus=\\$?" ERR',
     'umask 0022',
     ...(p.activation ? ['#### Activation script snippet lab:', '_localstatus=0', p.activation, 'if (( _localstatus > 0 )); then printf "Activation script snippet \'%s\' failed (%s)\\n" lab "$_localstatus"; fi'] : []),
+    ...(sshdConfig && p.authorizedKeysFiles ? sshdSnippet(sshdConfig, p) : []),
     '#### Activation script snippet etc:',
     ...(p.nginx
       ? ['install -d -m 0755 /etc/nginx', 'cp "$systemConfig/etc/nginx/nginx.conf" /etc/nginx/.nginx.conf.new && mv -f /etc/nginx/.nginx.conf.new /etc/nginx/nginx.conf']
@@ -182,7 +204,7 @@ function write(file: string, content: string, mode = 0o644): void {
  * /nix/var/nix/profiles as seen from the machine), replacing the previous ones. `defs` are the
  * host's unit definitions (for ExecStart=); `stc` the path of the s-t-c stand-in.
  */
-export function writeProfiles(profilesDir: string, spec: SystemSpec, defs: Map<string, UnitSpec>, stc: string): void {
+export function writeProfiles(profilesDir: string, spec: SystemSpec, defs: Map<string, UnitSpec>, stc: string, sshdConfig?: string): void {
   if (!spec.profiles.base) throw new Error(`lab: profiles need a 'base' profile (got ${Object.keys(spec.profiles).join(', ')})`);
   for (const p of [spec.active, spec.boot]) if (p != null && !spec.profiles[p]) throw new Error(`lab: profile ${p} not in profiles`);
   const sysDir = path.join(profilesDir, 'system');
@@ -214,7 +236,8 @@ export function writeProfiles(profilesDir: string, spec: SystemSpec, defs: Map<s
       write(path.join(outside, 'etc', 'nginx', 'nginx.conf'), renderNginx(p.nginx, token));
       write(path.join(outside, 'etc', 'nginx', 'generation'), `${token}\n`);
     }
-    write(path.join(outside, 'activate'), renderActivate(top, p), 0o755);
+    installPrograms(path.join(outside, 'sw', 'bin'), p.packages ?? []);
+    write(path.join(outside, 'activate'), renderActivate(top, p, sshdConfig), 0o755);
     write(path.join(outside, 'lab-profile'), `${profile}\n`);
     write(
       path.join(outside, 'bin', 'switch-to-configuration'),
@@ -222,6 +245,29 @@ export function writeProfiles(profilesDir: string, spec: SystemSpec, defs: Map<s
       0o755,
     );
   }
+}
+
+/**
+ * The programs of nixpkgs packages the tests use, by pname (pkgs.dnsutils is bind's). STAND-IN for
+ * the system path (nixos/modules/config/system-path.nix: environment.systemPackages in one
+ * buildEnv, the profile's sw): copies of the machine's Debian binaries, so that they stay when
+ * packages.ts hides the machine's on a host. Debian's rrsync runs /usr/bin/rsync, as nixpkgs'
+ * patched one runs its rsync.
+ */
+export const PROGRAMS: Readonly<Record<string, readonly string[]>> = {
+  bind: ['dig'], curl: ['curl'], git: ['git'], restic: ['restic'], rrsync: ['rrsync'], rsync: ['rsync'], sqlite: ['sqlite3'],
+};
+
+/** `bin` (a profile's sw/bin, as seen from the machine) holds exactly the programs of these packages; returns them */
+export function installPrograms(bin: string, pnames: readonly string[]): string[] {
+  fs.rmSync(bin, { recursive: true, force: true });
+  fs.mkdirSync(bin, { recursive: true });
+  const progs = [...new Set(pnames.flatMap((p) => PROGRAMS[p] ?? []))].sort();
+  for (const prog of progs) {
+    fs.copyFileSync(`/usr/bin/${prog}`, path.join(bin, prog));
+    fs.chmodSync(path.join(bin, prog), 0o755);
+  }
+  return progs;
 }
 
 /** the server names of every profile's vhosts (for the lab's certificate) */

@@ -304,6 +304,39 @@ describe('the generated forgejo runbook', () => {
     expect(executed).toEqual(printed.filter((_, i) => i !== handover).map(({ on, script }) => ({ on, script })));
   });
 
+  it('resumed after the window was handed over, it reattaches: no window step runs from the operator\'s machine, even when some were recorded done', async () => {
+    const { runbook } = await import(path.join(ROOT, 'generated/runbooks/migrate-forgejo.mjs')) as { runbook: RunbookDef };
+    const fleetIds = runbook.steps.filter((x) => x.fleet).map((x) => x.id);
+    const firstFleet = runbook.steps.findIndex((x) => x.fleet);
+    expect(fleetIds.length).toBeGreaterThan(8);
+    const dir = mkdtempSync(path.join(tmpdir(), 'migen-reattach-'));
+    // the operator saw the steps before the window and the first window steps done, then died
+    const done = runbook.steps.slice(0, firstFleet + 3).filter((x) => x.kind !== 'note');
+    const runId = 'r1-aaaaaa';
+    writeFileSync(path.join(dir, 'journal.json'), JSON.stringify({ runId, name: 'forgejo', status: 'running', startedAt: new Date().toISOString(), steps: Object.fromEntries(done.map((x) => [x.id, { status: 'done', ms: 1 }])), passes: [], windowStart: null, windowEnd: null, fleet: { host: runbook.to, runId } }));
+    const coordinator = new FakeCoordinator();
+    const direct: string[] = [];
+    const exec = new (class implements Executor {
+      calls: { on: string; script: string }[] = [];
+      async run(sc: Script): Promise<ExecResult> {
+        const fake = coordinator.answer(sc, this.calls);
+        if (fake) return fake;
+        for (const p of 'pipe' in sc ? sc.pipe : [sc]) direct.push(p.script);
+        return { code: 0, stdout: '0\n', stderr: '', ms: 0 };
+      }
+      async close(): Promise<void> {}
+    })();
+    const out = silent();
+    const code = await main(runbook, ['--resume', '--yes', '--root', ROOT], { executor: exec, out, journal: new FileJournal(dir) });
+    expect(code, out.text).toBe(EXIT.done);
+    const windowScripts = runbook.steps.filter((x) => x.fleet).flatMap((x) => scriptsOfStep(x));
+    expect(direct.filter((d) => windowScripts.includes(d))).toEqual([]);
+    // the coordinator (here: its stand-in) ran them; the journal has them all done
+    expect(coordinator.steps).toBe(fleetIds.length);
+    const j = JSON.parse(readFileSync(path.join(dir, 'journal.json'), 'utf8')) as { steps: Record<string, { status: string }> };
+    expect(fleetIds.filter((id) => j.steps[id]?.status !== 'done')).toEqual([]);
+  });
+
   it('type-checks and is listed with its sha256 in migen.sum', () => {
     const sum = readFileSync(path.join(ROOT, 'generated/migen.sum'), 'utf8');
     // its own sha256, then the digest of what it was printed from (migen plan compares that)
@@ -340,4 +373,10 @@ class FakeCoordinator {
     if (m) return ok(`active\n${Buffer.from(this.journal).subarray(Number(m[1]) - 1).toString()}`);
     return null;
   }
+}
+
+/** Every host script of a step (left and right of a compare, both ends of a pipe). */
+function scriptsOfStep(st: Step): string[] {
+  const all = st.kind === 'compare' ? [st.left, st.right] : 'run' in st ? [st.run] : [];
+  return all.flatMap((sc) => ('pipe' in sc ? sc.pipe : [sc]).map((p) => p.script));
 }

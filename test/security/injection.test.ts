@@ -123,6 +123,8 @@ describe('path tricks on the old host', () => {
     // Play the old host: the state paths live under a fake root.
     const fakeRoot = path.join(dir, 'root');
     mkdirSync(path.join(fakeRoot, 'var/lib/forgejo/postgres'), { recursive: true });
+    // the container's uid/gid map (both of its /var/lib/ are rewritten below, the inner one too)
+    mkdirSync(`${fakeRoot}/var/lib/nixos-containers/forgejo${fakeRoot}/var/lib/nixos`, { recursive: true });
     symlinkSync('/etc', path.join(fakeRoot, 'var/lib/forgejo/data'));
     const script = check.run.script.replaceAll('/var/lib/', `${fakeRoot}/var/lib/`);
     expect(spawnSync('bash', ['-c', `set -euo pipefail\n${script}`]).status).not.toBe(0);

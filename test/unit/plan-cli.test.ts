@@ -31,9 +31,12 @@ describe('migen plan on the example fleet', () => {
     for (const phase of ['preflight', 'prepare', 'sync', 'cutover', 'verify', 'finalize']) expect(r.stdout).toContain(`   -- ${phase}\n`);
     expect(r.stdout).toContain('downtime window: about 2.9 s plus 0.05 s per 1,000 files of state (final pass of at most 67108864 bytes at 50000000 B/s');
     expect(r.stdout).toContain('h001$ systemctl stop container@forgejo');
-    expect(r.stdout).toMatch(/h002\$ rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~\/\.ssh\/migen-%C -o ControlPersist=120' root@100\.64\.0\.13:\/var\/lib\/forgejo\/data\/ \/var\/lib\/forgejo\/data\/$/m);
+    // rsync reaches h001 only with the migration's key for that directory, confined there by rrsync (the remote path is its root).
+    expect(r.stdout).toMatch(/h002\$ rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e 'ssh -F \/dev\/null -i \/var\/lib\/migen\/copy-keys\/forgejo\/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~\/\.ssh\/migen-[0-9a-f]{10}-%C -o ControlPersist=120' root@100\.64\.0\.13:\.\/ \/var\/lib\/forgejo\/data\/$/m);
     // The backup runs before the first stop.
-    expect(r.stdout.indexOf('restic -r /backup/h001 backup')).toBeLessThan(r.stdout.indexOf('systemctl stop container@forgejo'));
+    const backup = r.stdout.indexOf('restic -r /backup/h001 --password-file /etc/nixos/restic-password backup');
+    expect(backup).toBeGreaterThan(0);
+    expect(backup).toBeLessThan(r.stdout.indexOf('systemctl stop container@forgejo'));
   });
 
   it('is byte-identical to the reviewed snapshot', async () => {

@@ -6,11 +6,15 @@ import { findHost, hostRef, secretPath } from '../model/hosts.js';
 import { resolveRoutes } from '../model/routes.js';
 import { serviceSecrets, unitOf } from '../model/service.js';
 import { onNew, resolveState } from '../model/state.js';
+import { copyAccessOf } from './access.js';
+import { backupOf } from './backup.js';
+import { containerMap } from './container-map.js';
 import { fenceOf, routeEditsOf, routeFilesOf } from './fence.js';
 import { followOf } from './follow.js';
-import { pgSizes } from './pg/index.js';
+import { isDatabaseDir, pgSizes } from './pg/index.js';
 import { routeDefaults } from './proxy.js';
 import { buildSteps } from './steps.js';
+import { toolsOf } from './tools.js';
 import type { Ctx, Database, MigrationPlan, Plan, StateDir } from './types.js';
 import { warningsOf } from './warnings.js';
 import { windowEstimate } from './window.js';
@@ -44,8 +48,12 @@ function buildMigration(manifest: Manifest, inventory: Inventory, ctx: PlanConte
   const owner = p?.nixosService && has(oldInv.users, p.nixosService) ? p.nixosService : null;
   const user = owner ? oldInv.users[owner]! : null;
   const gid = user && has(oldInv.groups, user.group) ? oldInv.groups[user.group]!.gid : null;
-  const state: StateDir[] = resolveState(m, p, oldInv, newInv).dirs.map((d) => ({ ...d, owner, uid: user?.uid ?? null, group: user?.group ?? null, gid }));
-  const firstState = state[0]?.old ?? '';
+  const own: StateDir[] = resolveState(m, p, oldInv, newInv).dirs.map((d) => ({ ...d, owner, uid: user?.uid ?? null, group: user?.group ?? null, gid }));
+  const firstState = own[0]?.old ?? '';
+  // A container's uid/gid map travels with its state (container-map.ts); a hot move copies no owners' files.
+  const map = container ? containerMap(container) : null;
+  const state: StateDir[] = map && m.strategy !== 'hot' ? [...own, { old: map, new: map, owner: null, uid: null, group: null, gid: null }] : own;
+  const sqlite = (m.sqlite ?? (p?.sqlite ?? []).map((f) => `${firstState}/${f}`)).slice().sort().map((f) => onNew(state, f));
   const domains = [...new Set(routes.moved.map((r) => r.domain))];
   const verify: VerifyCheck[] = m.verify ? [...m.verify] : domains.flatMap((d) => (p?.verifyPaths ?? []).map((path) => ({ http: `https://${d}${path}`, status: 200 })));
   const sync = {
@@ -66,7 +74,7 @@ function buildMigration(manifest: Manifest, inventory: Inventory, ctx: PlanConte
     from, to,
     proxy: proxyInv ? hostRef(manifest, proxyInv) : null,
     container, unit, state,
-    sqlite: (m.sqlite ?? (p?.sqlite ?? []).map((f) => `${firstState}/${f}`)).slice().sort().map((f) => onNew(state, f)),
+    sqlite,
     criticalFiles: (p?.criticalFiles ?? []).map((f) => onNew(state, `${firstState}/${f}`)),
     secrets: serviceSecrets(m, p, oldInv).map((s) => ({ ...s, file: secretPath(newInv, s.name) })),
     // Containers and DynamicUser services own files by uid that the host does not map to names.
@@ -82,22 +90,15 @@ function buildMigration(manifest: Manifest, inventory: Inventory, ctx: PlanConte
     follow: followOf(inventory, oldInv, newInv, from, to, state),
     graceDays: m.graceDays ?? DEFAULTS.graceDays,
     flake: ctx.flake,
-    backup: backupOf(m, oldInv, state),
+    backup: backupOf({ name, m, oldInv, state, sqlite: sqlite.map((s) => s.old), container, strategy: m.strategy }),
+    copyAccess: copyAccessOf(name, sync.mode, from, to, m.strategy === 'hot' && m.database ? state.filter((s) => !isDatabaseDir(s.old)) : state),
     maintenance: m.maintenance ?? p?.maintenance ?? null,
     verify,
     verifyDeadlineSeconds: m.verifyDeadlineSeconds ?? DEFAULTS.verifyDeadlineSeconds,
   };
   const full: Ctx = { ...c, warnings: warningsOf(c, m, p, oldInv, newInv, owner ? { name: owner, uid: user!.uid } : null, proxyInv ?? null) };
-  return { ...full, window: windowEstimate(m.strategy, sync, full.sqlite.length), steps: buildSteps(full) };
-}
-
-function backupOf(m: MigrationSpec, oldInv: InventoryHost, state: readonly StateDir[]): MigrationPlan['backup'] {
-  const restic = m.backup?.restic;
-  if (restic) return { kind: 'restic', repository: restic.repository, tag: restic.tag ?? 'pre-migration', passwordFile: restic.passwordFile ?? null };
-  if (m.backup?.none) return { kind: 'none' };
-  const jobs = oldInv.backups.restic;
-  const job = Object.keys(jobs).sort().find((j) => jobs[j]!.paths.some((bp) => state.some((s) => s.old === bp || s.old.startsWith(`${bp}/`))));
-  return job ? { kind: 'job', host: oldInv.hostName, job } : { kind: 'none' };
+  const steps = buildSteps(full);
+  return { ...full, window: windowEstimate(m.strategy, sync, full.sqlite.length), steps, tools: toolsOf(steps, full.copyAccess) };
 }
 
 function databaseOf(name: string, m: MigrationSpec, container: string | null, oldInv: InventoryHost, newInv: InventoryHost): Database | null {

@@ -118,20 +118,74 @@ export interface MigrationPlan {
   /** The estimate for a state of no files; each 1,000 files add perThousandFilesSeconds (the final pass and the dry run walk every file). */
   readonly window: { readonly estimateSeconds: number | null; readonly perThousandFilesSeconds: number; readonly basis: string };
   readonly flake: string;
-  readonly backup: { readonly kind: 'restic'; readonly repository: string; readonly tag: string; readonly passwordFile: string | null } | { readonly kind: 'job'; readonly host: string; readonly job: string } | { readonly kind: 'none' };
+  readonly backup: ResticBackupPlan | { readonly kind: 'job'; readonly host: string; readonly job: string } | { readonly kind: 'none' };
+  /** The copy between the hosts: this migration's keys and what the other host accepts them for (null: relay, or nothing to copy). */
+  readonly copyAccess: CopyAccess | null;
   readonly graceDays: number;
   readonly maintenance: { readonly on: string; readonly off: string } | null;
   readonly verify: readonly VerifyCheck[];
   readonly verifyDeadlineSeconds: number;
   readonly warnings: readonly string[];
   readonly steps: readonly Step[];
+  /** Per host, the commands its steps run that a stock NixOS host may lack, and their nixpkgs packages. */
+  readonly tools: readonly HostTools[];
 }
 
-/** What the phases build steps from: the migration without its steps and window. */
-export type Ctx = Omit<MigrationPlan, 'steps' | 'window'>;
+/** A restic snapshot made from consistent copies (plan/backup.ts), and how to restore it. */
+export interface ResticBackupPlan {
+  readonly kind: 'restic';
+  readonly repository: string;
+  readonly tag: string;
+  readonly tags: readonly string[];
+  readonly passwordFile: string | null;
+  /** Where the password comes from, for the plan. */
+  readonly passwordFrom: string;
+  /** On the old host, made before and removed after restic runs: the copies below. */
+  readonly snapshotDir: string;
+  readonly sqlite: readonly { readonly database: string; readonly snapshot: string }[];
+  readonly pgDump: { readonly file: string; readonly dataDirs: readonly string[]; readonly container: string | null } | null;
+  /** Live files restic skips (their copies stand in). */
+  readonly exclude: readonly string[];
+  /** Commands on the old host that restore it. */
+  readonly restore: readonly string[];
+}
+
+/** What the phases build steps from: the migration without its steps, window and tools. */
+export type Ctx = Omit<MigrationPlan, 'steps' | 'window' | 'tools'>;
 
 export interface Plan {
   readonly formatVersion: 1;
   readonly manifest: string;
   readonly migrations: readonly MigrationPlan[];
 }
+
+export interface CopyKey {
+  /** The state directory on the client (the host rsync runs on): received into, or sent from. */
+  readonly local: string;
+  /** The state directory on the server that the key's forced command confines it to. */
+  readonly remote: string;
+  /** The private key on the client (its public half beside it, `.pub`). */
+  readonly key: string;
+  /** The forced command of its authorized-keys line on the server. */
+  readonly command: string;
+  /** rsync's `-e`: only this key, no ssh_config (no other identity can stand in), no agent. */
+  readonly ssh: string;
+}
+
+export interface CopyAccess {
+  /** Runs rsync and holds the keys. */
+  readonly client: string;
+  /** Accepts the keys, for rrsync only. */
+  readonly server: string;
+  /** The server's ssh user and address, as rsync reaches it. */
+  readonly user: string;
+  readonly address: string;
+  readonly mode: 'ro' | 'wo';
+  readonly keyDir: string;
+  /** The server's sshd reads this (AuthorizedKeysFile, %u its user): only `file` exists. */
+  readonly authorizedKeysFiles: string;
+  readonly file: string;
+  readonly keys: readonly CopyKey[];
+}
+
+export interface HostTools { readonly host: string; readonly commands: readonly string[]; readonly packages: readonly string[] }

@@ -28,8 +28,17 @@ export function warningsOf(c: Omit<Ctx, 'warnings'>, m: MigrationSpec, p: Preset
     w.push(`system.stateVersion differs (${os.where}: ${os.stateVersion ?? 'unset'}, ${ns.where}: ${ns.stateVersion ?? 'unset'}): defaults follow it.${mapped.length ? ` The state is copied to ${to.name}'s directories (${mapped.join(', ')}).` : ''} migen checks the state's paths and, for a copied data directory, the PostgreSQL major; other defaults of ${m.service} that follow stateVersion are not compared: check them on ${to.name}.`);
   }
   for (const x of portCollisions(newInv, p?.nixosService ?? null, c.container)) if (!x.certain) w.push(`Ports on ${to.name}: ${x.message}.`);
-  if (owner && owner.uid === null) w.push(`${owner.name} has no fixed uid on ${from.name}: rsync maps owners by name, so ${to.name} must be deployed (users created) before the copy; the final dry run compares owners by name.`);
-  if (c.container) w.push(`${c.unit} on ${from.name} stays stopped but declared until finalize; the container's root under /var/lib/nixos-containers/${c.container} is not copied.`);
+  if (owner && owner.uid === null) {
+    w.push(c.sync.mode === 'relay'
+      ? `${owner.name} has no fixed uid on ${from.name}, and the relay copy keeps numeric owners (tar --numeric-owner): on ${to.name} the files belong to whoever has that uid there. Pin users.users.${owner.name}.uid (and its group's gid) on both hosts, or copy with sync.mode pull, which maps owners by name.`
+      : `${owner.name} has no fixed uid on ${from.name}: rsync maps owners by name, so ${to.name} must be deployed (users created) before the copy; the final dry run compares owners by name.`);
+  }
+  if (c.container) {
+    const map = c.state.some((s) => s.old.startsWith(`/var/lib/nixos-containers/${c.container}/`));
+    w.push(`${c.unit} on ${from.name} stays stopped but declared until finalize; of the container's root under /var/lib/nixos-containers/${c.container} ${map ? `only its uid/gid map (var/lib/nixos) is copied, so users without a fixed uid keep their ids in ${to.name}'s container (it must not have made its own users yet: preflight checks)` : 'nothing is copied'}.`);
+  }
+  if (backup.kind === 'restic' && backup.passwordFile === null) w.push(`The restic backup on ${from.name} takes the repository's password from ${backup.passwordFrom}: set backup.restic.passwordFile when root's environment there has none.`);
+  if (backup.kind === 'job') w.push(`The backup runs ${from.name}'s job ${backup.job} as it is: it reads the live files${c.sqlite.length ? ` (${c.sqlite.map((s) => s.old).join(', ')} with its -wal)` : ''}, which may not restore to a consistent state; give backup.restic for a backup from consistent copies.`);
   for (const b of c.follow.backups) {
     if (b.newHasJob) w.push(`${to.name} already has a restic job ${b.name}: after finalize, add ${b.paths.join(', ')} to it yourself (migen does not merge backup jobs).`);
     else if (b.repository === null) w.push(`restic job ${b.name} on ${from.name} has no repository migen can read: after finalize, back up ${b.paths.join(', ')} on ${to.name} yourself.`);

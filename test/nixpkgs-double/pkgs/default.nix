@@ -58,6 +58,12 @@ rec {
   rsync = mkPkg { pname = "rsync"; version = "3.3.0"; };
   sqlite = mkPkg { pname = "sqlite"; version = "3.46.1"; mainProgram = "sqlite3"; };
   curl = mkPkg { pname = "curl"; version = "8.11.0"; };
+  # pkgs/by-name/rr/rrsync: rsync's support/rrsync with rsync's version and /usr/bin/rsync patched
+  rrsync = mkPkg { pname = "rrsync"; version = rsync.version; };
+  # bind.dnsutils (dig, nslookup, nsupdate): all-packages has `dnsutils = bind.dnsutils` and `dig` with mainProgram dig
+  dnsutils = mkPkg { pname = "bind"; version = "9.20.4"; mainProgram = "dig"; };
+  dig = dnsutils;
+  git = mkPkg { pname = "git"; version = "2.47.1"; };
   tailscale = mkPkg { pname = "tailscale"; version = "1.76.6"; };
   # nixos-26.05: "Node.js default version has been updated from 22 LTS to 24 LTS" (rl-2605); 20 is gone (end of life)
   nodejs_22 = mkPkg { pname = "nodejs"; version = "22.21.1"; mainProgram = "node"; };

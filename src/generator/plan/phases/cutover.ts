@@ -112,8 +112,11 @@ function finalCopy(c: Ctx): Step[] {
   return steps;
 }
 
-/** Owners and modes of every file, for comparing both sides after a relay copy. */
+/**
+ * Owners and modes of every file, for comparing both sides after a relay copy: by number, as
+ * `tar --numeric-owner` copied them (the same uid has another name, or none, on the other host).
+ */
 function owners(c: Ctx, host: string, side: 'old' | 'new') {
-  const fmt = c.numericIds ? '%P %U:%G %m\\n' : '%P %u:%g %m\\n';
+  const fmt = '%P %U:%G %m\\n';
   return on(host, `{\n${c.state.map((s) => cmd`  (cd ${s[side]} && find . -printf ${fmt} | LC_ALL=C sort)`).join('\n')}\n} | sha256sum`);
 }

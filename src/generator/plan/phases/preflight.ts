@@ -1,5 +1,6 @@
 // Preflight: nothing changes yet; every host answers, the new host has room and no data of its
 // own, the secrets are there, the service runs on the old host only.
+import { isContainerMap } from '../container-map.js';
 import { mkdirs } from '../rsync.js';
 import { cmd } from '../shell.js';
 import { on, stepsOf } from '../step.js';
@@ -30,10 +31,12 @@ export function preflight(c: Ctx, copy: Ctx['state']): Step[] {
       `a state path on ${from.name} is missing or a symlink: name the real directory in state:`));
     // Never overwrite data on the new host that this migration did not put there.
     const marker = `/var/lib/migen/${c.name}.target`;
+    // The container's uid/gid map is no data of the new host's: the copy replaces it (container-users checks its ids).
+    const data = copy.filter((s) => !isContainerMap(c, s.old));
     steps.push(check('target-empty', `the state directories on ${to.name} are empty, or hold only what an earlier run of ${c.name} copied`,
       on(to.name, [
         cmd`if test -e ${marker}; then exit 0; fi`,
-        ...copy.map((s) => cmd`if test -d ${s.new} && test -n "$(ls -A ${s.new})"; then echo ${`${s.new} on ${to.name} already holds data that migen did not copy`} >&2; exit 1; fi`),
+        ...data.map((s) => cmd`if test -d ${s.new} && test -n "$(ls -A ${s.new})"; then echo ${`${s.new} on ${to.name} already holds data that migen did not copy`} >&2; exit 1; fi`),
         cmd`mkdir -p /var/lib/migen && printf '%s\\n' ${copy.map((s) => s.new)} > ${marker}`,
       ].join('\n')),
       `refusing to overwrite data on ${to.name}: move it away or pick another target`));

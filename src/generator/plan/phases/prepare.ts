@@ -2,6 +2,8 @@
 // service installed and fenced, the proxy with its moved routes read from route files, the old
 // host with the fence that keeps the service stopped once the runbook stops it), checked to have
 // taken effect before anything stops.
+import { accessPrepare } from '../access-steps.js';
+import { backupScript } from '../backup.js';
 import { deployScript } from '../deploy.js';
 import { fencedCheck, runtimeFence, stamp, where } from '../fence-steps.js';
 import { pgPrepare } from '../pg/index.js';
@@ -16,8 +18,9 @@ export function prepare(c: Ctx, hot: { app: string } | null): Step[] {
   const paths = c.state.map((s) => s.old);
   const steps: Step[] = [];
   if (backup.kind === 'restic') {
-    steps.push(command('backup', `restic backup of the state on ${from.name}, tag ${backup.tag}`,
-      on(from.name, `${cmd`restic -r ${backup.repository}`}${backup.passwordFile ? cmd` --password-file ${backup.passwordFile}` : ''} ${cmd`backup --tag ${backup.tag} ${paths}`}`)));
+    const copies = [...backup.sqlite.map((s) => `${s.database.slice(s.database.lastIndexOf('/') + 1)} from a consistent copy (VACUUM INTO)`), ...(backup.pgDump ? ['PostgreSQL from pg_dumpall'] : [])];
+    steps.push(command('backup', `restic backup of the state on ${from.name}, tag ${backup.tag}${copies.length ? `: ${copies.join(', ')}, not the live files` : ''}`,
+      on(from.name, backupScript(backup, paths))));
   } else if (backup.kind === 'job') {
     steps.push(command('backup', `run the host's backup job ${backup.job} on ${from.name}`, on(from.name, cmd`systemctl start --wait ${`restic-backups-${backup.job}.service`}`)));
   }
@@ -47,6 +50,8 @@ export function prepare(c: Ctx, hot: { app: string } | null): Step[] {
       on(proxy.name, c.routeFiles.map((f) => cmd`test -s ${f.file}`).join('\n')),
       `${proxy.name}'s deploy did not take effect: the route files under /var/lib/migen/nginx/${c.name}/ are missing`));
   }
+  // The copy keys once the server's deploy made its sshd read their file, proved before anything stops.
+  steps.push(...accessPrepare(c));
   steps.push(command('prepared', `${to.name} records that ${c.name} is prepared`, on(to.name, stamp(fence, fence.prepared))));
   return steps;
 }

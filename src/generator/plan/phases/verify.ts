@@ -3,6 +3,7 @@
 // runs them, records the verification on the new host and confirms the proxy's route; the first
 // success of the last one ends the downtime window, a failure rolls back. Checks of the
 // operator's machine run after, from there.
+import { accessRemove } from '../access-steps.js';
 import { stamp } from '../fence-steps.js';
 import { pgCleanup } from '../pg/index.js';
 import { confirmGuard, guardOf } from '../guard.js';
@@ -52,5 +53,6 @@ export function verify(c: Ctx, hot: boolean): Step[] {
   steps.push(...operator);
   if (hot) steps.push(...pgCleanup(c));
   if (c.maintenance) steps.push(command('maintenance-off', `maintenance mode off on ${to.name}`, on(to.name, c.maintenance.off)));
+  steps.push(...accessRemove(c));
   return steps;
 }

@@ -3,12 +3,13 @@
 import type { OutFile } from '../../types.js';
 import { headerText, type Header } from '../header.js';
 import { hbs, nixAttr as nixAttrName, nixString, renderTemplate, template } from '../handlebars.js';
+import { PROVIDERS } from '../../plan/tools.js';
 import type { MigrationPlan, Plan } from '../../plan/types.js';
 
 /** A host's contribution from one migration: a template (partial) and its view. */
 interface Block { readonly host: string; readonly migration: string; readonly comment: string; readonly partial: string; readonly [k: string]: unknown }
 
-const PARTIALS = ['routes-upstream', 'routes-base', 'fence-old', 'fence-new', 'retired', 'owners', 'pg-publisher', 'pg-subscriber', 'listen', 'meta', 'backup-follow'] as const;
+const PARTIALS = ['routes-upstream', 'routes-base', 'fence-old', 'fence-new', 'retired', 'owners', 'pg-publisher', 'pg-subscriber', 'listen', 'meta', 'backup-follow', 'tools', 'copy-access'] as const;
 type Partial = (typeof PARTIALS)[number];
 
 let registered = false;
@@ -62,6 +63,9 @@ function blocksOf(m: MigrationPlan): Block[] {
     });
     block(m.to.name, 'fence-new', fence(m.fence.units.new, m.fence.ready, m.fence.ready));
     block(m.from.name, 'fence-old', fence(m.fence.units.old, m.fence.moved, `!${m.fence.moved}`));
+    for (const t of m.tools) if (t.packages.length) block(t.host, 'tools', { commands: t.commands.filter((x) => PROVIDERS[x]).join(', '), packages: t.packages });
+    const a = m.copyAccess;
+    if (a) block(a.server, 'copy-access', { client: a.client, file: a.file, authorizedKeysFiles: a.authorizedKeysFiles, flag: a.mode === 'ro' ? '-ro' : '-wo' });
   }
   if (done) {
     for (const b of m.follow.backups) {

@@ -1,6 +1,7 @@
 // View models of the plan for the text and markdown templates: logic-free templates, everything
 // computed here.
 import { isPipe, scriptsOf, type Script, type Step } from '../../../runbook/steps.js';
+import { restoreRoot } from '../../plan/backup.js';
 import { PHASES, type MigrationPlan, type Plan } from '../../plan/types.js';
 
 export interface FileChange { readonly mark: '+' | '~' | '-' | ' '; readonly path: string }
@@ -47,6 +48,19 @@ function markTogether(steps: readonly Step[], list: StepView[]): StepView[] {
   });
 }
 
+/** Which backup will be restorable, and how. */
+function backupInfo(m: MigrationPlan): { text: string; restore: readonly string[]; hasRestore: boolean } {
+  const b = m.backup;
+  if (b.kind === 'none') return { text: `none: ${m.from.name}'s state is the only copy until the move is verified.`, restore: [], hasRestore: false };
+  if (b.kind === 'job') return { text: `${b.host}'s restic job ${b.job}, run as it is: it reads the live files, so a database in them may not restore consistently.`, restore: [], hasRestore: false };
+  const copies = [
+    ...b.sqlite.map((s) => `${s.database} as a consistent copy (VACUUM INTO, then integrity_check) at ${s.snapshot}`),
+    ...(b.pgDump ? [`the PostgreSQL cluster as pg_dumpall${b.pgDump.container ? ` (inside the container ${b.pgDump.container})` : ''} at ${b.pgDump.file}, not its live data directory ${b.pgDump.dataDirs.join(', ')}`] : []),
+  ];
+  const text = `restic snapshot in ${b.repository} on ${m.from.name}, tags ${b.tags.join(', ')}, password from ${b.passwordFrom}: ${m.state.map((s) => s.old).join(', ')}${copies.length ? `, with ${copies.join('; ')} (the live files${b.sqlite.length ? ' and their -wal/-shm' : ''} are excluded)` : ''}. The commands below restore it on ${m.from.name} under ${restoreRoot(m.name)}; move what you need into place with the service stopped.`;
+  return { text, restore: b.restore, hasRestore: true };
+}
+
 export function migrationView(m: MigrationPlan) {
   const ordered = PHASES.flatMap((phase) => m.steps.filter((s) => s.phase === phase));
   const list = markTogether(ordered, ordered.map((s, i) => stepView(s, i + 1)));
@@ -67,6 +81,7 @@ export function migrationView(m: MigrationPlan) {
     hasRollback: rollback.length > 0,
     statePaths: m.state.map((s) => (s.old === s.new ? s.old : `${s.old} on ${m.from.name} → ${s.new} on ${m.to.name}`)).join(', '),
     secretNames: m.secrets.map((s) => `${s.name} (${s.kind})`).join(', ') || 'none',
+    backupInfo: backupInfo(m),
     followBackups: m.follow.backups.map((b) => `${b.host}: services.restic.backups.${b.name} (${b.paths.join(', ')})`),
     followScrape: m.follow.scrapeTargets.map((t) => `${t.host}: ${t.job} ${t.from} → ${t.to}`),
   };

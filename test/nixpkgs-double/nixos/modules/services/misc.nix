@@ -100,6 +100,8 @@ in
     hostKeys = opt (types.listOf types.attrs)
       [ { type = "rsa"; bits = 4096; path = "/etc/ssh/ssh_host_rsa_key"; } { type = "ed25519"; path = "/etc/ssh/ssh_host_ed25519_key"; } ]
       "NixOS can automatically generate SSH host keys.";
+    authorizedKeysFiles = strs "Specify the rules for which files to read on the host (AuthorizedKeysFile in sshd_config).";
+    authorizedKeysInHomedir = opt types.bool true "Enables the use of the ~/.ssh/authorized_keys file.";
     settings = mkOption {
       type = types.submodule {
         freeformType = types.attrsOf (types.nullOr (types.oneOf [ types.bool types.int types.str (types.listOf types.str) ]));
@@ -145,6 +147,10 @@ in
       users.users.sshd = { isSystemUser = true; group = "sshd"; description = "SSH privilege separation user"; };
       users.groups.sshd = { };
       networking.firewall.allowedTCPPorts = mkIf config.services.openssh.openFirewall config.services.openssh.ports;
+      # As sshd.nix: merged with the definitions of other modules; sshd_config gets
+      # `AuthorizedKeysFile ${toString cfg.authorizedKeysFiles}`.
+      services.openssh.authorizedKeysFiles =
+        lib.optional config.services.openssh.authorizedKeysInHomedir "%h/.ssh/authorized_keys" ++ [ "/etc/ssh/authorized_keys.d/%u" ];
     })
     (mkIf config.services.tailscale.enable {
       networking.firewall.allowedUDPPorts = mkIf config.services.tailscale.openFirewall [ config.services.tailscale.port ];

@@ -1,0 +1,72 @@
+// The pre-migration backup (plan/backup.ts): from consistent copies, with the password the
+// inventory knows, and a restore the plan prints. Table-driven: [name, { given, want }].
+import { describe, expect, it } from 'vitest';
+import type { MigrationPlan, ResticBackupPlan } from '../../src/generator/plan/types.js';
+import type { Inventory } from '../../src/generator/types.js';
+import { changed, planOf } from '../helpers/plan.js';
+import { fleet } from '../fixtures/inventory.js';
+
+const vw = 'service: vaultwarden\nfrom: o001\nto: h002\nstrategy: warm';
+const fj = 'service: forgejo\nfrom: h001\nto: h002\nstrategy: warm';
+const DB = '/var/lib/vaultwarden/db.sqlite3';
+const withJob = (repository: string | null, passwordFile: string | null): Inventory => changed((i) => { i.hosts.o001!.backups.restic = { vault: { repository, paths: ['/var/lib/vaultwarden'], passwordFile } }; });
+
+type Want = Partial<Pick<ResticBackupPlan, 'repository' | 'passwordFile' | 'exclude' | 'sqlite' | 'pgDump'>> & { kind: MigrationPlan['backup']['kind']; passwordFrom?: RegExp };
+const CASES: [string, { given: string; inv?: Inventory; want: Want }][] = [
+  ['the manifest\'s password file', { given: `${vw}\nbackup: { restic: { repository: /backup/o001, passwordFile: /run/agenix/restic } }`, inv: withJob('/backup/o001', '/etc/other'),
+    want: { kind: 'restic', passwordFile: '/run/agenix/restic', passwordFrom: /^the manifest/ } }],
+  ['none in the manifest: the host\'s job on that repository', { given: `${vw}\nbackup: { restic: { repository: /backup/o001 } }`, inv: withJob('/backup/o001', '/etc/nixos/restic-password'),
+    want: { kind: 'restic', passwordFile: '/etc/nixos/restic-password', passwordFrom: /^services\.restic\.backups\.vault\.passwordFile on o001$/ } }],
+  ['a job on another repository does not lend its password', { given: `${vw}\nbackup: { restic: { repository: /backup/o001 } }`, inv: withJob('/backup/elsewhere', '/etc/nixos/restic-password'),
+    want: { kind: 'restic', passwordFile: null, passwordFrom: /^RESTIC_PASSWORD_FILE or RESTIC_PASSWORD in root's environment on o001/ } }],
+  ['SQLite: the live file, its -wal, -shm and -journal skipped, a VACUUM INTO copy backed up', { given: `${vw}\nbackup: { restic: { repository: /backup/o001 } }`,
+    want: { kind: 'restic', sqlite: [{ database: DB, snapshot: `/var/lib/migen/backup/demo${DB}` }], exclude: [DB, `${DB}-wal`, `${DB}-shm`, `${DB}-journal`], pgDump: null } }],
+  ['a PostgreSQL data directory in a container: pg_dumpall there, the directory skipped', { given: `${fj}\nbackup: { restic: { repository: /backup/h001 } }`,
+    want: { kind: 'restic', passwordFile: '/etc/nixos/restic-password', sqlite: [], exclude: ['/var/lib/forgejo/postgres'], pgDump: { file: '/var/lib/migen/backup/demo/pg_dumpall.sql', dataDirs: ['/var/lib/forgejo/postgres'], container: 'forgejo' } } }],
+  ['no backup in the manifest: the host\'s job covering the state, to its local repository, from copies', { given: fj,
+    want: { kind: 'restic', repository: '/backup/h001', passwordFile: '/etc/nixos/restic-password', exclude: ['/var/lib/forgejo/postgres'] } }],
+  ['a job whose repository migen cannot reach runs as it is', { given: vw, inv: withJob('s3:s3.example.org/bucket', '/etc/nixos/restic-password'), want: { kind: 'job' } }],
+  ['backup: none', { given: `${vw}\nbackup: { none: true }`, want: { kind: 'none' } }],
+];
+
+describe('the backup', () => {
+  it.each(CASES)('%s', async (_, { given, inv, want }) => {
+    const p = await planOf(given, inv ?? fleet());
+    const b = p.backup;
+    expect(b.kind).toBe(want.kind);
+    if (b.kind !== 'restic') return;
+    const { passwordFrom, kind: _k, ...fields } = want;
+    expect(b).toMatchObject(fields);
+    if (passwordFrom) expect(b.passwordFrom).toMatch(passwordFrom);
+    const step = p.steps.find((s) => s.id === 'backup')!;
+    const script = 'run' in step && 'on' in step.run ? step.run.script : '';
+    const lines = script.split('\n');
+    const restic = lines.findIndex((l) => l.startsWith('restic '));
+    // the copies come first and are checked; restic reads them, not the live files; they are removed after
+    for (const s of b.sqlite) {
+      const v = lines.findIndex((l) => l.startsWith(`VACUUM INTO '${s.snapshot}'`));
+      expect(v).toBeGreaterThan(0);
+      expect(v).toBeLessThan(restic);
+      expect(lines.findIndex((l) => l.includes(`sqlite3 -readonly ${s.snapshot} 'PRAGMA integrity_check;'`))).toBeLessThan(restic);
+    }
+    if (b.pgDump) expect(lines.findIndex((l) => l.includes('pg_dumpall >'))).toBeLessThan(restic);
+    for (const e of b.exclude) expect(lines[restic]).toContain(` --exclude ${e} `);
+    expect(lines[restic]).toContain(` --tag ${b.tag} --tag migen-demo `);
+    expect(lines[restic]!.endsWith(` ${b.snapshotDir}`)).toBe(true);
+    expect(lines.at(-1)).toBe(`rm -rf ${b.snapshotDir}`);
+    expect(b.passwordFile === null || lines[restic]!.startsWith(`restic -r ${b.repository} --password-file ${b.passwordFile} backup `)).toBe(true);
+    // the restore, printed in the plan
+    expect(b.restore[0]).toBe(`restic -r ${b.repository}${b.passwordFile ? ` --password-file ${b.passwordFile}` : ''} restore latest --tag migen-demo --target /var/tmp/migen-restore-demo`);
+    for (const s of b.sqlite) expect(b.restore).toContain(`cp -p /var/tmp/migen-restore-demo${s.snapshot} /var/tmp/migen-restore-demo${s.database}`);
+  });
+});
+
+describe('the plan says which backup restores, and how', () => {
+  it('the example\'s vaultwarden plan prints the restore commands', async () => {
+    const { readFileSync } = await import('node:fs');
+    const md = readFileSync(new URL('../../generated/plans/vaultwarden.md', import.meta.url), 'utf8');
+    const section = md.slice(md.indexOf('## Backup'), md.indexOf('## Steps'));
+    expect(section).toMatch(/\/var\/lib\/vaultwarden\/db\.sqlite3 as a consistent copy \(VACUUM INTO, then integrity_check\)/);
+    expect(section).toContain('```sh\n# on o001\nrestic -r /backup/o001 restore latest --tag migen-vaultwarden --target /var/tmp/migen-restore-vaultwarden\ncp -p /var/tmp/migen-restore-vaultwarden/var/lib/migen/backup/vaultwarden/var/lib/vaultwarden/db.sqlite3 /var/tmp/migen-restore-vaultwarden/var/lib/vaultwarden/db.sqlite3\n```');
+  });
+});
