@@ -12,7 +12,8 @@ import { lockHosts, lockScripts } from './lock.js';
 import type { Out } from './output.js';
 import { seconds } from './output.js';
 import { fleetRange } from './fleet.js';
-import { fleetJournal, follow, runFleet, type FleetResult } from './fleet-run.js';
+import { FleetEnded, dryUndo, fleetEnded } from './fleet-end.js';
+import { fleetJournal, follow, runFleet } from './fleet-run.js';
 import { perform } from './perform.js';
 import { finish } from './report.js';
 import { doneUndos, rollback } from './rollback.js';
@@ -191,7 +192,14 @@ export class Engine {
     const { r } = this;
     const o = r.out;
     const s = e.step;
-    if (e instanceof FleetEnded) return this.fleetEnded(e);
+    if (e instanceof FleetEnded) return fleetEnded(r, e);
+    // After the verification (a handoff such as a DHCP change timed out): the move stands.
+    if (s.phase === 'finalize') {
+      const message = `${s.id} failed after ${r.def.name} was cut over and verified (nothing rolled back; migen run ${r.def.name} --resume waits again): ${e.message}`;
+      o.err(o.red(`
+migen: ${message}`));
+      return { result: 'failed', message, keepRunning: true };
+    }
     // Rollback once any cutover step has started (the confirmation prompt comes before that).
     // (A window on the fleet rolls back there: see fleetEnded.)
     const cut = r.def.steps.some((x) => inCutover(x) && r.journal.steps[x.id] !== undefined);
@@ -217,32 +225,4 @@ export class Engine {
     o.err(o.red(`\nmigen: ${message}`));
     return { result: !cleaned ? 'rollback-failed' : e.interrupted ? 'interrupted' : 'failed', message };
   }
-
-  /** The window ended on the fleet: the coordinator's own outcome (it rolled back by itself, or could not, or was told not to). */
-  private fleetEnded(e: FleetEnded): { result: Result; message: string; keepRunning?: boolean } {
-    const { r } = this;
-    const host = r.journal.fleet?.host ?? r.def.to;
-    switch (e.result) {
-      case 'rolled-back': return { result: 'rolled-back', message: `rolled back on ${host}: ${e.message}` };
-      case 'rollback-failed': return { result: 'rollback-failed', message: `the rollback on ${host} is incomplete: ${e.message}` };
-      case 'detached': return { result: 'interrupted', message: e.message, keepRunning: true };
-      default: {
-        r.out.err(r.out.red(`\nthe cutover on ${host} failed and was not rolled back (--no-rollback): ${e.message}\nTo undo by hand, in this order:`));
-        for (const x of doneUndos(r)) dryUndo(r, x);
-        return { result: 'failed', message: `failed on ${host} (no rollback): ${e.message}`, keepRunning: true };
-      }
-    }
-  }
-}
-
-/** The coordinator on the fleet ended the window without success (it rolled back by itself, or could not). */
-class FleetEnded extends StepFailure {
-  constructor(step: Step, readonly result: Exclude<FleetResult, 'done'>, message: string) { super(step, message); }
-}
-
-/** An undo as the operator would type it. */
-function dryUndo(r: RunState, s: Step): void {
-  const u = s.undo!;
-  const parts = 'on' in u ? [u] : u.pipe;
-  r.out.err(`  ${parts.map((p) => `${p.on}$ ${p.script}`).join('\n  | ')}`);
 }

@@ -53,12 +53,14 @@ export function resolveRoutes(manifest: Manifest, inventory: Inventory, name: st
   if (m.domains) domains = [...m.domains];
   else {
     explicit = false;
-    // Default: vhosts named <subdomain>.* on some proxy that point at the old host.
+    // Default: vhosts named <subdomain>.* on some proxy that point at the old host, but for the
+    // names whose DNS records move (dns:): clients follow those to the new host, no proxy between.
     const sub = p?.subdomain;
+    const byDns = new Set((m.dns?.records ?? []).map((r) => r.name));
     domains = [];
     if (sub) {
       const candidates = sub.includes('.') ? index.vhosts.filter((v) => v.domain.startsWith(`${sub}.`)) : index.byFirstLabel.get(sub) ?? [];
-      for (const v of candidates) if (v.backends.some((b) => pointsAt(b, old, v.host))) domains.push(v.domain);
+      for (const v of candidates) if (!byDns.has(v.domain) && v.backends.some((b) => pointsAt(b, old, v.host))) domains.push(v.domain);
     }
   }
   if (domains.length === 0) return { proxy: manifest.proxy ?? null, moved: [], staying: [], findings };

@@ -4,7 +4,9 @@ import { preset } from '../model/catalog.js';
 import { findHost, hostRef, secretPath } from '../model/hosts.js';
 import { resolveRoutes } from '../model/routes.js';
 import { serviceSecrets, stateDirs, unitOf } from '../model/service.js';
+import { dnsOf } from './dns.js';
 import { fenceOf, routeFilesOf } from './fence.js';
+import { dnsServerOf, handoffsOf } from './handoffs.js';
 import { followOf } from './follow.js';
 import { pgSizes } from './pg/index.js';
 import { routeDefaults } from './proxy.js';
@@ -44,7 +46,8 @@ function buildMigration(manifest: Manifest, inventory: Inventory, ctx: PlanConte
   const gid = user && has(oldInv.groups, user.group) ? oldInv.groups[user.group]!.gid : null;
   const state: StateDir[] = stateDirs(m, p, oldInv).map((path) => ({ path, owner, uid: user?.uid ?? null, group: user?.group ?? null, gid }));
   const firstState = state[0]?.path ?? '';
-  const domains = [...new Set(routes.moved.map((r) => r.domain))];
+  // The preset's default checks ask each moved domain: through the proxy, or where its DNS record now points.
+  const domains = [...new Set([...routes.moved.map((r) => r.domain), ...(m.dns?.records ?? []).filter((r) => (r.type ?? 'A') !== 'CNAME').map((r) => r.name)])];
   const verify: VerifyCheck[] = m.verify ? [...m.verify] : domains.flatMap((d) => (p?.verifyPaths ?? []).map((path) => ({ http: `https://${d}${path}`, status: 200 })));
   const sync = {
     mode: m.sync?.mode ?? 'pull',
@@ -60,6 +63,7 @@ function buildMigration(manifest: Manifest, inventory: Inventory, ctx: PlanConte
     nixosService: p?.nixosService ?? null,
     strategy: m.strategy,
     status: m.status ?? 'planned',
+    after: [...(m.after ?? [])].sort(),
     from, to,
     proxy: proxyInv ? hostRef(manifest, proxyInv) : null,
     container, unit, state,
@@ -70,6 +74,9 @@ function buildMigration(manifest: Manifest, inventory: Inventory, ctx: PlanConte
     numericIds: container !== null || (p?.dynamicUser ?? false) || owner === null || user?.uid != null,
     sync,
     database: databaseOf(name, m, container, oldInv, newInv),
+    dns: dnsOf(name, m, from, to),
+    dnsServer: dnsServerOf(m, from, to, proxyInv ? hostRef(manifest, proxyInv) : null),
+    handoffs: handoffsOf(m, { from, to, proxy: proxyInv ? hostRef(manifest, proxyInv) : null }),
     routes: { moved: routes.moved, staying: routes.staying },
     fence: fenceOf(name, m.strategy === 'hot' && m.database ? { unit: p?.nixosService ?? unit, container } : { unit, container: null }),
     routeFiles: routeFilesOf(name, routes.moved, to.address || to.name),
@@ -84,7 +91,7 @@ function buildMigration(manifest: Manifest, inventory: Inventory, ctx: PlanConte
     verifyDeadlineSeconds: m.verifyDeadlineSeconds ?? DEFAULTS.verifyDeadlineSeconds,
   };
   const full: Ctx = { ...c, warnings: warningsOf(c, m, p, oldInv, newInv, owner ? { name: owner, uid: user!.uid } : null, proxyInv ?? null) };
-  return { ...full, window: windowEstimate(m.strategy, sync), steps: buildSteps(full) };
+  return { ...full, window: windowEstimate(m.strategy, sync, full.dns?.lowerTo ?? null), steps: buildSteps(full) };
 }
 
 function backupOf(m: MigrationSpec, oldInv: InventoryHost, state: readonly StateDir[]): MigrationPlan['backup'] {

@@ -3,6 +3,7 @@ import { preset, type Preset } from '../model/catalog.js';
 import { findHost, hostRef, runsService } from '../model/hosts.js';
 import { resolveRoutes, type Finding } from '../model/routes.js';
 import { stateDirs, serviceSecrets } from '../model/service.js';
+import { outsideFindings } from './outside-rules.js';
 
 interface Ctx { readonly manifest: Manifest; readonly inventory: Inventory; readonly name: string; readonly m: MigrationSpec; readonly p: Preset | null }
 type Rule = (c: Ctx) => Finding[];
@@ -89,7 +90,9 @@ const secretsDeclared: Rule = (c) => {
 
 const routes: Rule = (c) => resolveRoutes(c.manifest, c.inventory, c.name, c.m, c.p).findings;
 
-export const RULES: readonly Rule[] = [hostsExist, distinctHosts, addresses, customNeedsBasics, oldRunsService, newDeclaresService, hotNeedsDatabase, databaseOnOldHost, secretsDeclared, routes];
+const outside: Rule = (c) => outsideFindings(c.manifest, c.name, c.m, resolveRoutes(c.manifest, c.inventory, c.name, c.m, c.p).proxy);
+
+export const RULES: readonly Rule[] = [hostsExist, distinctHosts, addresses, customNeedsBasics, oldRunsService, newDeclaresService, hotNeedsDatabase, databaseOnOldHost, secretsDeclared, routes, outside];
 
 /** Across migrations: two migrations may not copy overlapping state from one host. */
 function overlaps(manifest: Manifest, inventory: Inventory): Finding[] {

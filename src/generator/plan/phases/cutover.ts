@@ -1,6 +1,9 @@
 // Cutover, the downtime window: stop on the old host, the final copy and its checks, then the
 // start on the new host while the proxy switches, and the new backend checked through the proxy.
+import { dnsSwitch } from '../dns.js';
+import { handoffSteps } from '../handoffs.js';
 import { pgApp, pgFreeze } from '../pg/index.js';
+import { fleetVerifies } from './verify.js';
 import { stamp } from '../fence-steps.js';
 import { armGuard, disarmGuard, guardOf } from '../guard.js';
 import { guardedSwitch, unguardedRevert } from '../proxy.js';
@@ -40,8 +43,9 @@ export function cutover(c: Ctx, hot: boolean): Step[] {
   // which error a client sees, and the two together take the longer of them instead of the sum.
   // The probe after both gates the window's end; when it fails, both are undone (undoOnFailure
   // covers a half-done start or switch) and the old host starts again.
+  // The DNS records switch at the same time, for the same reason.
   const first = c.routes.moved[0];
-  const together = { ...W, undoOnFailure: true, ...(proxy && first ? { concurrent: 'start-and-route' } : {}) };
+  const together = { ...W, undoOnFailure: true, ...((proxy && first) || c.dns ? { concurrent: 'start-and-route' } : {}) } as const;
   // The fence lifted: from here the new host's unit may start, also after a reboot.
   // Its guard stops it again when the coordinator falls silent before it confirmed the start.
   const newGuard = guardOf(c.name, 'new');
@@ -49,6 +53,7 @@ export function cutover(c: Ctx, hot: boolean): Step[] {
   steps.push(command('start-new', `lift the fence and start ${app.unit} on ${to.name}${hot ? ': from here it takes writes' : ''}, guarded: it stops by itself unless confirmed`,
     on(to.name, `${armGuard(newGuard, `stopping ${app.unit} on ${to.name}`, unstart)}\n${stamp(fence, fence.ready)}\n${app.start}`),
     { ...together, undo: on(to.name, `${disarmGuard(newGuard)}\n${unstart}`), heartbeat: { on: to.name, file: newGuard.heartbeat } }));
+  steps.push(...dnsSwitch(c, { ...W, undoOnFailure: true, concurrent: 'start-and-route' }));
   if (proxy && first) {
     const domains = [...new Set(c.routes.moved.map((r) => r.domain))].join(', ');
     steps.push(
@@ -61,6 +66,10 @@ export function cutover(c: Ctx, hot: boolean): Step[] {
   } else {
     steps.push(probe('unit-active', `${c.unit} stays active on ${to.name}`, on(to.name, cmd`systemctl is-active --quiet ${c.unit}`), { intervalSeconds: 0.25, deadlineSeconds: 60, ...lastCheck(c) }, W));
   }
+  // What people do once the new host serves, inside the window (the last ends it when nothing verifies on the fleet).
+  const people = handoffSteps(c, 'after-start', 'cutover', W);
+  if (people.length && !fleetVerifies(c)) people[people.length - 1] = Object.freeze({ ...people[people.length - 1]!, endsWindow: true }) as Step;
+  steps.push(...people);
   return armOldGuard(c, steps, restart);
 }
 
@@ -75,7 +84,7 @@ function armOldGuard(c: Ctx, steps: Step[], restart: string): Step[] {
 }
 
 /** Without a verification the fleet can run, this check ends the window. */
-const lastCheck = (c: Ctx): { endsWindow?: true } => (c.verify.some((v) => v.http || (v.command && v.on && v.on !== 'operator')) ? {} : { endsWindow: true });
+const lastCheck = (c: Ctx): { endsWindow?: true } => (fleetVerifies(c) || c.handoffs.some((h) => h.when === 'after-start') ? {} : { endsWindow: true });
 
 /** The copy after the stop and the checks that it is complete, run at once (a SQLite check, which may create -shm, comes after). */
 function finalCopy(c: Ctx): Step[] {

@@ -3,6 +3,8 @@
 // host with the fence that keeps the service stopped once the runbook stops it), checked to have
 // taken effect before anything stops.
 import { deployScript } from '../deploy.js';
+import { dnsLower } from '../dns.js';
+import { handoffSteps } from '../handoffs.js';
 import { fencedCheck, runtimeFence, stamp, where } from '../fence-steps.js';
 import { pgPrepare } from '../pg/index.js';
 import { cmd } from '../shell.js';
@@ -14,7 +16,8 @@ const { command, check } = stepsOf('prepare');
 export function prepare(c: Ctx, hot: { app: string } | null): Step[] {
   const { from, to, proxy, backup, fence } = c;
   const paths = c.state.map((s) => s.path);
-  const steps: Step[] = [];
+  // The TTL first: the wait for it to take effect runs while the rest prepares and copies.
+  const steps: Step[] = [...dnsLower(c), ...handoffSteps(c, 'prepare', 'prepare')];
   if (backup.kind === 'restic') {
     steps.push(command('backup', `restic backup of the state on ${from.name}, tag ${backup.tag}`,
       on(from.name, `${cmd`restic -r ${backup.repository}`}${backup.passwordFile ? cmd` --password-file ${backup.passwordFile}` : ''} ${cmd`backup --tag ${backup.tag} ${paths}`}`)));
