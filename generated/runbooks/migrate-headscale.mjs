@@ -346,14 +346,13 @@ done`,
       intervalSeconds: 10,
       deadlineSeconds: 3720,
     },
-    // 21. cutover on l001 [downtime]: fence and stop headscale on l001, guarded: it restarts by itself unless the new host is confirmed
+    // 21. cutover on l001: arm the guard on l001: restarting headscale on l001 by itself unless the coordinator confirms the new host
     {
-      id: 'stop-old',
+      id: 'guard-old',
       phase: 'cutover',
       kind: 'command',
-      title: 'fence and stop headscale on l001, guarded: it restarts by itself unless the new host is confirmed',
-      window: true,
-      stopsService: true,
+      title: 'arm the guard on l001: restarting headscale on l001 by itself unless the coordinator confirms the new host',
+      concurrent: 'guards',
       fleet: true,
       heartbeat: {
         on: 'l001',
@@ -397,95 +396,20 @@ mkdir -p /var/lib/migen/headscale && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/mige
 systemctl start headscale
 date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/headscale/guard/old.fired
 MIGEN_GUARD
-systemd-run --unit=migen-headscale-guard-old --collect --quiet bash /var/lib/migen/headscale/guard/old.sh
-mkdir -p /var/lib/migen/headscale && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/headscale/moved
-systemctl stop headscale`,
+systemd-run --unit=migen-headscale-guard-old --collect --quiet bash /var/lib/migen/headscale/guard/old.sh`,
       },
       undo: {
         on: 'l001',
-        script: `systemctl stop migen-headscale-guard-old 2>/dev/null || true
-rm -f /var/lib/migen/headscale/moved
-mkdir -p /var/lib/migen/headscale && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/headscale/rolled-back
-systemctl start headscale`,
+        script: 'systemctl stop migen-headscale-guard-old 2>/dev/null || true',
       },
     },
-    // 22. cutover on newvps [downtime]: final copy of the state to newvps (service stopped)
+    // 22. cutover on newvps: arm the guard on newvps: stopping headscale on newvps by itself unless the coordinator confirms the new host
     {
-      id: 'final-pass',
+      id: 'guard-new',
       phase: 'cutover',
       kind: 'command',
-      title: 'final copy of the state to newvps (service stopped)',
-      window: true,
-      hostToHost: true,
-      progress: true,
-      fleet: true,
-      run: {
-        on: 'newvps',
-        script: `mkdir -p -m 0700 ~/.ssh
-mkdir -p /var/lib/headscale
-rsync -aHAX -x -S --delete --partial --stats -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.2:/var/lib/headscale/ /var/lib/headscale/`,
-      },
-    },
-    // 23. cutover on newvps [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between l001 and newvps
-    {
-      id: 'copy-identical',
-      phase: 'cutover',
-      kind: 'check',
-      title: 'a dry run lists no difference (content, owners, modes, ACLs, xattrs) between l001 and newvps',
-      window: true,
-      concurrent: 'copy-checks',
-      hostToHost: true,
-      fleet: true,
-      run: {
-        on: 'newvps',
-        script: String.raw`mkdir -p -m 0700 ~/.ssh
-d=$(rsync -n -i -aHAX -x --delete -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.2:/var/lib/headscale/ /var/lib/headscale/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }`,
-      },
-      failure: 'the copies differ after the final pass',
-    },
-    // 24. cutover on l001, newvps [downtime]: /var/lib/headscale/noise_private.key is identical on both hosts
-    {
-      id: 'critical--var-lib-headscale-noise-private-key',
-      phase: 'cutover',
-      kind: 'compare',
-      title: '/var/lib/headscale/noise_private.key is identical on both hosts',
-      window: true,
-      concurrent: 'copy-checks',
-      fleet: true,
-      left: {
-        on: 'l001',
-        script: 'sha256sum < /var/lib/headscale/noise_private.key',
-      },
-      right: {
-        on: 'newvps',
-        script: 'sha256sum < /var/lib/headscale/noise_private.key',
-      },
-      mode: 'equal',
-      failure: '/var/lib/headscale/noise_private.key differs or is missing on newvps',
-    },
-    // 25. cutover on newvps [downtime]: SQLite /var/lib/headscale/db.sqlite passes integrity_check on newvps
-    {
-      id: 'sqlite--var-lib-headscale-db-sqlite',
-      phase: 'cutover',
-      kind: 'check',
-      title: 'SQLite /var/lib/headscale/db.sqlite passes integrity_check on newvps',
-      window: true,
-      fleet: true,
-      run: {
-        on: 'newvps',
-        script: `test "$(sqlite3 -readonly /var/lib/headscale/db.sqlite 'PRAGMA integrity_check;')" = ok`,
-      },
-      failure: '/var/lib/headscale/db.sqlite is damaged on newvps',
-    },
-    // 26. cutover on newvps [downtime]: lift the fence and start headscale on newvps, guarded: it stops by itself unless confirmed
-    {
-      id: 'start-new',
-      phase: 'cutover',
-      kind: 'command',
-      title: 'lift the fence and start headscale on newvps, guarded: it stops by itself unless confirmed',
-      window: true,
-      concurrent: 'start-and-route',
-      undoOnFailure: true,
+      title: 'arm the guard on newvps: stopping headscale on newvps by itself unless the coordinator confirms the new host',
+      concurrent: 'guards',
       fleet: true,
       heartbeat: {
         on: 'newvps',
@@ -510,18 +434,124 @@ systemctl stop headscale
 rm -f /var/lib/migen/headscale/ready
 date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/headscale/guard/new.fired
 MIGEN_GUARD
-systemd-run --unit=migen-headscale-guard-new --collect --quiet bash /var/lib/migen/headscale/guard/new.sh
-mkdir -p /var/lib/migen/headscale && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/headscale/ready
+systemd-run --unit=migen-headscale-guard-new --collect --quiet bash /var/lib/migen/headscale/guard/new.sh`,
+      },
+      undo: {
+        on: 'newvps',
+        script: 'systemctl stop migen-headscale-guard-new 2>/dev/null || true',
+      },
+    },
+    // 23. cutover on l001 [downtime]: fence and stop headscale on l001
+    {
+      id: 'stop-old',
+      phase: 'cutover',
+      kind: 'command',
+      title: 'fence and stop headscale on l001',
+      window: true,
+      stopsService: true,
+      fleet: true,
+      run: {
+        on: 'l001',
+        script: `mkdir -p /var/lib/migen/headscale && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/headscale/moved
+systemctl stop headscale`,
+      },
+      undo: {
+        on: 'l001',
+        script: `rm -f /var/lib/migen/headscale/moved
+mkdir -p /var/lib/migen/headscale && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/headscale/rolled-back
+systemctl start headscale`,
+      },
+    },
+    // 24. cutover on newvps [downtime]: final copy of the state to newvps (service stopped)
+    {
+      id: 'final-pass',
+      phase: 'cutover',
+      kind: 'command',
+      title: 'final copy of the state to newvps (service stopped)',
+      window: true,
+      hostToHost: true,
+      progress: true,
+      fleet: true,
+      run: {
+        on: 'newvps',
+        script: `mkdir -p -m 0700 ~/.ssh
+mkdir -p /var/lib/headscale
+rsync -aHAX -x -S --delete --partial --stats -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.2:/var/lib/headscale/ /var/lib/headscale/`,
+      },
+    },
+    // 25. cutover on newvps [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between l001 and newvps
+    {
+      id: 'copy-identical',
+      phase: 'cutover',
+      kind: 'check',
+      title: 'a dry run lists no difference (content, owners, modes, ACLs, xattrs) between l001 and newvps',
+      window: true,
+      concurrent: 'copy-checks',
+      hostToHost: true,
+      fleet: true,
+      run: {
+        on: 'newvps',
+        script: String.raw`mkdir -p -m 0700 ~/.ssh
+d=$(rsync -n -i -aHAX -x --delete -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.2:/var/lib/headscale/ /var/lib/headscale/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }`,
+      },
+      failure: 'the copies differ after the final pass',
+    },
+    // 26. cutover on l001, newvps [downtime]: /var/lib/headscale/noise_private.key is identical on both hosts
+    {
+      id: 'critical--var-lib-headscale-noise-private-key',
+      phase: 'cutover',
+      kind: 'compare',
+      title: '/var/lib/headscale/noise_private.key is identical on both hosts',
+      window: true,
+      concurrent: 'copy-checks',
+      fleet: true,
+      left: {
+        on: 'l001',
+        script: 'sha256sum < /var/lib/headscale/noise_private.key',
+      },
+      right: {
+        on: 'newvps',
+        script: 'sha256sum < /var/lib/headscale/noise_private.key',
+      },
+      mode: 'equal',
+      failure: '/var/lib/headscale/noise_private.key differs or is missing on newvps',
+    },
+    // 27. cutover on newvps [downtime]: SQLite /var/lib/headscale/db.sqlite passes integrity_check on newvps
+    {
+      id: 'sqlite--var-lib-headscale-db-sqlite',
+      phase: 'cutover',
+      kind: 'check',
+      title: 'SQLite /var/lib/headscale/db.sqlite passes integrity_check on newvps',
+      window: true,
+      fleet: true,
+      run: {
+        on: 'newvps',
+        script: `test "$(sqlite3 -readonly /var/lib/headscale/db.sqlite 'PRAGMA integrity_check;')" = ok`,
+      },
+      failure: '/var/lib/headscale/db.sqlite is damaged on newvps',
+    },
+    // 28. cutover on newvps [downtime]: lift the fence and start headscale on newvps
+    {
+      id: 'start-new',
+      phase: 'cutover',
+      kind: 'command',
+      title: 'lift the fence and start headscale on newvps',
+      window: true,
+      concurrent: 'start-and-route',
+      undoOnFailure: true,
+      fleet: true,
+      run: {
+        on: 'newvps',
+        script: `mkdir -p /var/lib/migen/headscale && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/headscale/ready
 systemctl start headscale`,
       },
       undo: {
         on: 'newvps',
-        script: `systemctl stop migen-headscale-guard-new 2>/dev/null || true
-systemctl stop headscale
+        script: `systemctl stop headscale
 rm -f /var/lib/migen/headscale/ready`,
       },
     },
-    // 27. cutover on l001, l001 [downtime]: point headscale.joshuabell.xyz A at 203.0.113.30 (nsupdate to 203.0.113.53), and wait until 203.0.113.53 and every resolver (1.1.1.1, 9.9.9.9) answer it
+    // 29. cutover on l001, l001 [downtime]: point headscale.joshuabell.xyz A at 203.0.113.30 (nsupdate to 203.0.113.53), and wait until 203.0.113.53 and every resolver (1.1.1.1, 9.9.9.9) answer it
     {
       id: 'dns-switch',
       phase: 'cutover',
@@ -579,7 +609,7 @@ done
 [ "$back" = 1 ] || { echo '203.0.113.53 still does not answer headscale.joshuabell.xyz A 203.0.113.2' >&2; false; }`,
       },
     },
-    // 28. cutover on newvps [downtime]: headscale stays active on newvps
+    // 30. cutover on newvps [downtime]: headscale stays active on newvps
     {
       id: 'unit-active',
       phase: 'cutover',
@@ -594,7 +624,7 @@ done
       intervalSeconds: 0.25,
       deadlineSeconds: 60,
     },
-    // 29. verify on newvps [downtime]: https://headscale.joshuabell.xyz/health answers 200 at 203.0.113.30, where headscale.joshuabell.xyz now points (asked from newvps)
+    // 31. verify on newvps [downtime]: https://headscale.joshuabell.xyz/health answers 200 at 203.0.113.30, where headscale.joshuabell.xyz now points (asked from newvps)
     {
       id: 'verify-1',
       phase: 'verify',
@@ -609,7 +639,7 @@ done
       intervalSeconds: 0.2,
       deadlineSeconds: 60,
     },
-    // 30. verify on newvps [downtime]: check on newvps: headscale nodes list
+    // 32. verify on newvps [downtime]: check on newvps: headscale nodes list
     {
       id: 'verify-2',
       phase: 'verify',
@@ -625,7 +655,7 @@ done
       intervalSeconds: 0.2,
       deadlineSeconds: 60,
     },
-    // 31. verify on newvps: newvps records that headscale is cut over and verified
+    // 33. verify on newvps: newvps records that headscale is cut over and verified
     {
       id: 'verified',
       phase: 'verify',
@@ -641,7 +671,7 @@ done
         script: 'rm -f /var/lib/migen/headscale/verified',
       },
     },
-    // 32. verify on newvps: confirm the start on newvps (its guard would stop it)
+    // 34. verify on newvps: confirm the start on newvps (its guard would stop it)
     {
       id: 'confirm-new',
       phase: 'verify',
@@ -654,7 +684,7 @@ done
 if [ -e /var/lib/migen/headscale/guard/new.fired ]; then echo "'the guard stopped headscale on newvps' at $(cat /var/lib/migen/headscale/guard/new.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 33. verify on l001: confirm the stop on l001 over a new connection (its guard would restart the old service)
+    // 35. verify on l001: confirm the stop on l001 over a new connection (its guard would restart the old service)
     {
       id: 'confirm-old',
       phase: 'verify',
@@ -668,7 +698,7 @@ if [ -e /var/lib/migen/headscale/guard/new.fired ]; then echo "'the guard stoppe
 if [ -e /var/lib/migen/headscale/guard/old.fired ]; then echo "'the guard restarted headscale on l001' at $(cat /var/lib/migen/headscale/guard/old.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 34. finalize on -: make the move permanent
+    // 36. finalize on -: make the move permanent
     {
       id: 'finalize',
       phase: 'finalize',
@@ -676,7 +706,7 @@ if [ -e /var/lib/migen/headscale/guard/old.fired ]; then echo "'the guard restar
       title: 'make the move permanent',
       text: 'Run `migen finalize headscale`, review and merge the diff, and deploy l001, newvps: l001 then has headscale disabled so no rebuild or reboot starts a second writer.',
     },
-    // 35. finalize on -: raise the DNS TTL again
+    // 37. finalize on -: raise the DNS TTL again
     {
       id: 'dns-ttl',
       phase: 'finalize',
@@ -684,7 +714,7 @@ if [ -e /var/lib/migen/headscale/guard/old.fired ]; then echo "'the guard restar
       title: 'raise the DNS TTL again',
       text: 'Once the move is final, raise the TTL of headscale.joshuabell.xyz A back to 3600 s (migen leaves it at 60 s, so that a rollback reaches clients quickly).',
     },
-    // 36. finalize on -: keep l001's state for 14 days
+    // 38. finalize on -: keep l001's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',

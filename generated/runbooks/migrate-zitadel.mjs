@@ -537,14 +537,13 @@ test -n "$lag" && [ "$lag" -ge 0 ] && [ "$lag" -lt 16777216 ]`,
       intervalSeconds: 1,
       deadlineSeconds: 600,
     },
-    // 32. cutover on h001 [downtime]: fence and stop zitadel on h001 (PostgreSQL keeps running, read-only from the next step), guarded: it restarts by itself unless the new host is confirmed
+    // 32. cutover on h001: arm the guard on h001: restarting zitadel on h001 by itself unless the coordinator confirms the new host
     {
-      id: 'stop-old',
+      id: 'guard-old',
       phase: 'cutover',
       kind: 'command',
-      title: 'fence and stop zitadel on h001 (PostgreSQL keeps running, read-only from the next step), guarded: it restarts by itself unless the new host is confirmed',
-      window: true,
-      stopsService: true,
+      title: 'arm the guard on h001: restarting zitadel on h001 by itself unless the coordinator confirms the new host',
+      concurrent: 'guards',
       fleet: true,
       heartbeat: {
         on: 'h001',
@@ -573,19 +572,120 @@ mkdir -p /var/lib/migen/zitadel && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/
 nixos-container run zitadel -- systemctl start zitadel
 date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/zitadel/guard/old.fired
 MIGEN_GUARD
-systemd-run --unit=migen-zitadel-guard-old --collect --quiet bash /var/lib/migen/zitadel/guard/old.sh
-mkdir -p /var/lib/migen/zitadel && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/zitadel/moved
+systemd-run --unit=migen-zitadel-guard-old --collect --quiet bash /var/lib/migen/zitadel/guard/old.sh`,
+      },
+      undo: {
+        on: 'h001',
+        script: 'systemctl stop migen-zitadel-guard-old 2>/dev/null || true',
+      },
+    },
+    // 33. cutover on h002: arm the guard on h002: stopping zitadel on h002 by itself unless the coordinator confirms the new host
+    {
+      id: 'guard-new',
+      phase: 'cutover',
+      kind: 'command',
+      title: 'arm the guard on h002: stopping zitadel on h002 by itself unless the coordinator confirms the new host',
+      concurrent: 'guards',
+      fleet: true,
+      heartbeat: {
+        on: 'h002',
+        file: '/var/lib/migen/zitadel/guard/heartbeat',
+      },
+      run: {
+        on: 'h002',
+        script: `systemctl stop migen-zitadel-guard-new 2>/dev/null || true
+mkdir -p /var/lib/migen/zitadel/guard && rm -f /var/lib/migen/zitadel/guard/new.fired /var/lib/migen/zitadel/guard/hold && touch /var/lib/migen/zitadel/guard/heartbeat
+cat > /var/lib/migen/zitadel/guard/new.sh <<'MIGEN_GUARD'
+#!/bin/bash
+# migen: stopping zitadel on h002 unless the cutover coordinator touches /var/lib/migen/zitadel/guard/heartbeat at least every 20 s
+set -uo pipefail
+while :; do
+  if [ -e /var/lib/migen/zitadel/guard/hold ]; then echo 'the coordinator ended without a rollback (--no-rollback): nothing reverted'; exit 0; fi
+  age=$(( $(date +%s) - $(stat -c %Y /var/lib/migen/zitadel/guard/heartbeat 2>/dev/null || echo 0) ))
+  [ "$age" -lt 20 ] || break
+  sleep 1
+done
+echo "no heartbeat for 20 s: stopping zitadel on h002"
+nixos-container run zitadel -- systemctl stop zitadel
+rm -f /var/lib/migen/zitadel/ready
+date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/zitadel/guard/new.fired
+MIGEN_GUARD
+systemd-run --unit=migen-zitadel-guard-new --collect --quiet bash /var/lib/migen/zitadel/guard/new.sh`,
+      },
+      undo: {
+        on: 'h002',
+        script: 'systemctl stop migen-zitadel-guard-new 2>/dev/null || true',
+      },
+    },
+    // 34. cutover on o001: arm the guard on o001: routing zitadel back to h001 by itself unless the coordinator confirms the new host
+    {
+      id: 'guard-routes',
+      phase: 'cutover',
+      kind: 'command',
+      title: 'arm the guard on o001: routing zitadel back to h001 by itself unless the coordinator confirms the new host',
+      concurrent: 'guards',
+      fleet: true,
+      heartbeat: {
+        on: 'o001',
+        file: '/var/lib/migen/zitadel/guard/heartbeat',
+      },
+      run: {
+        on: 'o001',
+        script: String.raw`systemctl stop migen-zitadel-guard-routes 2>/dev/null || true
+mkdir -p /var/lib/migen/zitadel/guard && rm -f /var/lib/migen/zitadel/guard/routes.fired /var/lib/migen/zitadel/guard/hold && touch /var/lib/migen/zitadel/guard/heartbeat
+cat > /var/lib/migen/zitadel/guard/routes.sh <<'MIGEN_GUARD'
+#!/bin/bash
+# migen: routing zitadel back to h001 unless the cutover coordinator touches /var/lib/migen/zitadel/guard/heartbeat at least every 20 s
+set -uo pipefail
+while :; do
+  if [ -e /var/lib/migen/zitadel/guard/hold ]; then echo 'the coordinator ended without a rollback (--no-rollback): nothing reverted'; exit 0; fi
+  age=$(( $(date +%s) - $(stat -c %Y /var/lib/migen/zitadel/guard/heartbeat 2>/dev/null || echo 0) ))
+  [ "$age" -lt 20 ] || break
+  sleep 1
+done
+echo "no heartbeat for 20 s: routing zitadel back to h001"
+before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
+install -d -m 0755 /var/lib/migen/nginx/zitadel
+if [ "$(cat /var/lib/migen/nginx/zitadel/0.upstream 2>/dev/null)" != 'server 100.64.0.13:80;' ]; then printf '%s\n' 'server 100.64.0.13:80;' > /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp; mv -f /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp /var/lib/migen/nginx/zitadel/0.upstream; fi
+systemctl reload nginx
+for i in $(seq 1 200); do
+  now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
+  stale=0; for p in $before; do case $now in *" $p "*) stale=1 ;; esac; done
+  if [ "$stale" = 0 ] && [ "$now" != "  " ]; then break; fi
+  if [ "$i" = 200 ]; then echo "nginx still answers with the previous configuration (or not at all) 10 s after the reload" >&2; exit 1; fi
+  sleep 0.05
+done
+date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/zitadel/guard/routes.fired
+MIGEN_GUARD
+systemd-run --unit=migen-zitadel-guard-routes --collect --quiet bash /var/lib/migen/zitadel/guard/routes.sh`,
+      },
+      undo: {
+        on: 'o001',
+        script: 'systemctl stop migen-zitadel-guard-routes 2>/dev/null || true',
+      },
+    },
+    // 35. cutover on h001 [downtime]: fence and stop zitadel on h001 (PostgreSQL keeps running, read-only from the next step)
+    {
+      id: 'stop-old',
+      phase: 'cutover',
+      kind: 'command',
+      title: 'fence and stop zitadel on h001 (PostgreSQL keeps running, read-only from the next step)',
+      window: true,
+      stopsService: true,
+      fleet: true,
+      run: {
+        on: 'h001',
+        script: `mkdir -p /var/lib/migen/zitadel && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/zitadel/moved
 nixos-container run zitadel -- systemctl stop zitadel`,
       },
       undo: {
         on: 'h001',
-        script: `systemctl stop migen-zitadel-guard-old 2>/dev/null || true
-rm -f /var/lib/migen/zitadel/moved
+        script: `rm -f /var/lib/migen/zitadel/moved
 mkdir -p /var/lib/migen/zitadel && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/zitadel/rolled-back
 nixos-container run zitadel -- systemctl start zitadel`,
       },
     },
-    // 33. cutover on h001 [downtime]: zitadel on h001 read-only for every role; remaining sessions terminated
+    // 36. cutover on h001 [downtime]: zitadel on h001 read-only for every role; remaining sessions terminated
     {
       id: 'pg-freeze-zitadel',
       phase: 'cutover',
@@ -607,7 +707,7 @@ ALTER DATABASE "zitadel" RESET default_transaction_read_only;
 SQL`,
       },
     },
-    // 34. cutover on h001 [downtime]: h002 confirmed every change up to h001's current WAL position
+    // 37. cutover on h001 [downtime]: h002 confirmed every change up to h001's current WAL position
     {
       id: 'pg-caught-up-zitadel',
       phase: 'cutover',
@@ -632,7 +732,7 @@ done
 echo "the slot did not confirm $target within 60 s" >&2; exit 1`,
       },
     },
-    // 35. cutover on h001 | h002 [downtime]: sequences of zitadel: h002 continues where h001 stopped (they are not replicated)
+    // 38. cutover on h001 | h002 [downtime]: sequences of zitadel: h002 continues where h001 stopped (they are not replicated)
     {
       id: 'pg-sequences-zitadel',
       phase: 'cutover',
@@ -655,7 +755,7 @@ SQL`,
         ],
       },
     },
-    // 36. cutover on h001, h002 [downtime]: row count and checksum of every table of zitadel equal on both hosts
+    // 39. cutover on h001, h002 [downtime]: row count and checksum of every table of zitadel equal on both hosts
     {
       id: 'pg-compare-zitadel',
       phase: 'cutover',
@@ -684,7 +784,7 @@ SQL`,
       mode: 'equal',
       failure: 'the tables of zitadel differ between h001 and h002',
     },
-    // 37. cutover on h002 [downtime]: drop subscription migen_sub_zitadel_zitadel on h002 (and with it the slot on h001)
+    // 40. cutover on h002 [downtime]: drop subscription migen_sub_zitadel_zitadel on h002 (and with it the slot on h001)
     {
       id: 'pg-drop-subscription-zitadel',
       phase: 'cutover',
@@ -699,7 +799,7 @@ DROP SUBSCRIPTION "migen_sub_zitadel_zitadel";
 SQL`,
       },
     },
-    // 38. cutover on h001 [downtime]: no replication slot of this migration is left on h001
+    // 41. cutover on h001 [downtime]: no replication slot of this migration is left on h001
     {
       id: 'pg-no-slot-zitadel',
       phase: 'cutover',
@@ -716,96 +816,42 @@ SQL
       },
       failure: "slot migen_sub_zitadel_zitadel is still on h001: drop it (SELECT pg_drop_replication_slot('migen_sub_zitadel_zitadel')) or it keeps WAL forever",
     },
-    // 39. cutover on h002 [downtime]: lift the fence and start zitadel on h002: from here it takes writes, guarded: it stops by itself unless confirmed
+    // 42. cutover on h002 [downtime]: lift the fence and start zitadel on h002: from here it takes writes
     {
       id: 'start-new',
       phase: 'cutover',
       kind: 'command',
-      title: 'lift the fence and start zitadel on h002: from here it takes writes, guarded: it stops by itself unless confirmed',
+      title: 'lift the fence and start zitadel on h002: from here it takes writes',
       window: true,
       concurrent: 'start-and-route',
       undoOnFailure: true,
       fleet: true,
-      heartbeat: {
-        on: 'h002',
-        file: '/var/lib/migen/zitadel/guard/heartbeat',
-      },
       run: {
         on: 'h002',
-        script: `systemctl stop migen-zitadel-guard-new 2>/dev/null || true
-mkdir -p /var/lib/migen/zitadel/guard && rm -f /var/lib/migen/zitadel/guard/new.fired /var/lib/migen/zitadel/guard/hold && touch /var/lib/migen/zitadel/guard/heartbeat
-cat > /var/lib/migen/zitadel/guard/new.sh <<'MIGEN_GUARD'
-#!/bin/bash
-# migen: stopping zitadel on h002 unless the cutover coordinator touches /var/lib/migen/zitadel/guard/heartbeat at least every 20 s
-set -uo pipefail
-while :; do
-  if [ -e /var/lib/migen/zitadel/guard/hold ]; then echo 'the coordinator ended without a rollback (--no-rollback): nothing reverted'; exit 0; fi
-  age=$(( $(date +%s) - $(stat -c %Y /var/lib/migen/zitadel/guard/heartbeat 2>/dev/null || echo 0) ))
-  [ "$age" -lt 20 ] || break
-  sleep 1
-done
-echo "no heartbeat for 20 s: stopping zitadel on h002"
-nixos-container run zitadel -- systemctl stop zitadel
-rm -f /var/lib/migen/zitadel/ready
-date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/zitadel/guard/new.fired
-MIGEN_GUARD
-systemd-run --unit=migen-zitadel-guard-new --collect --quiet bash /var/lib/migen/zitadel/guard/new.sh
-mkdir -p /var/lib/migen/zitadel && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/zitadel/ready
+        script: `mkdir -p /var/lib/migen/zitadel && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/zitadel/ready
 nixos-container run zitadel -- systemctl start zitadel`,
       },
       undo: {
         on: 'h002',
-        script: `systemctl stop migen-zitadel-guard-new 2>/dev/null || true
-nixos-container run zitadel -- systemctl stop zitadel
+        script: `nixos-container run zitadel -- systemctl stop zitadel
 rm -f /var/lib/migen/zitadel/ready`,
       },
     },
-    // 40. cutover on o001 [downtime]: o001 routes sso.joshuabell.xyz to h002 (route files, nginx reloaded), guarded: it reverts by itself unless confirmed
+    // 43. cutover on o001 [downtime]: o001 routes sso.joshuabell.xyz to h002 (route files, nginx reloaded)
     {
       id: 'route-new',
       phase: 'cutover',
       kind: 'command',
-      title: 'o001 routes sso.joshuabell.xyz to h002 (route files, nginx reloaded), guarded: it reverts by itself unless confirmed',
+      title: 'o001 routes sso.joshuabell.xyz to h002 (route files, nginx reloaded)',
       window: true,
       concurrent: 'start-and-route',
       undoOnFailure: true,
       fleet: true,
-      heartbeat: {
-        on: 'o001',
-        file: '/var/lib/migen/zitadel/guard/heartbeat',
-      },
       run: {
         on: 'o001',
-        script: String.raw`systemctl stop migen-zitadel-guard-routes 2>/dev/null || true
-mkdir -p /var/lib/migen/zitadel/guard && rm -f /var/lib/migen/zitadel/guard/routes.fired /var/lib/migen/zitadel/guard/hold && touch /var/lib/migen/zitadel/guard/heartbeat
-cat > /var/lib/migen/zitadel/guard/routes.sh <<'MIGEN_GUARD'
-#!/bin/bash
-# migen: reverting the routes of zitadel to the old backend unless the cutover coordinator touches /var/lib/migen/zitadel/guard/heartbeat at least every 20 s
-set -uo pipefail
-while :; do
-  if [ -e /var/lib/migen/zitadel/guard/hold ]; then echo 'the coordinator ended without a rollback (--no-rollback): nothing reverted'; exit 0; fi
-  age=$(( $(date +%s) - $(stat -c %Y /var/lib/migen/zitadel/guard/heartbeat 2>/dev/null || echo 0) ))
-  [ "$age" -lt 20 ] || break
-  sleep 1
-done
-echo "no heartbeat for 20 s: reverting the routes of zitadel to the old backend"
-before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
+        script: String.raw`before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
 install -d -m 0755 /var/lib/migen/nginx/zitadel
-printf '%s\n' 'server 100.64.0.13:80;' > /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp /var/lib/migen/nginx/zitadel/0.upstream
-systemctl reload nginx
-for i in $(seq 1 200); do
-  now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
-  stale=0; for p in $before; do case $now in *" $p "*) stale=1 ;; esac; done
-  if [ "$stale" = 0 ] && [ "$now" != "  " ]; then break; fi
-  if [ "$i" = 200 ]; then echo "nginx still answers with the previous configuration (or not at all) 10 s after the reload" >&2; exit 1; fi
-  sleep 0.05
-done
-date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/zitadel/guard/routes.fired
-MIGEN_GUARD
-systemd-run --unit=migen-zitadel-guard-routes --collect --quiet bash /var/lib/migen/zitadel/guard/routes.sh
-before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
-install -d -m 0755 /var/lib/migen/nginx/zitadel
-printf '%s\n' 'server 100.64.0.20:80;' > /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp /var/lib/migen/nginx/zitadel/0.upstream
+if [ "$(cat /var/lib/migen/nginx/zitadel/0.upstream 2>/dev/null)" != 'server 100.64.0.20:80;' ]; then printf '%s\n' 'server 100.64.0.20:80;' > /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp; mv -f /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp /var/lib/migen/nginx/zitadel/0.upstream; fi
 systemctl reload nginx
 for i in $(seq 1 200); do
   now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
@@ -817,10 +863,9 @@ done`,
       },
       undo: {
         on: 'o001',
-        script: String.raw`systemctl stop migen-zitadel-guard-routes 2>/dev/null || true
-before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
+        script: String.raw`before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
 install -d -m 0755 /var/lib/migen/nginx/zitadel
-printf '%s\n' 'server 100.64.0.13:80;' > /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp /var/lib/migen/nginx/zitadel/0.upstream
+if [ "$(cat /var/lib/migen/nginx/zitadel/0.upstream 2>/dev/null)" != 'server 100.64.0.13:80;' ]; then printf '%s\n' 'server 100.64.0.13:80;' > /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp; mv -f /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp /var/lib/migen/nginx/zitadel/0.upstream; fi
 systemctl reload nginx
 for i in $(seq 1 200); do
   now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
@@ -831,7 +876,7 @@ for i in $(seq 1 200); do
 done`,
       },
     },
-    // 41. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20
+    // 44. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20
     {
       id: 'backend-healthy',
       phase: 'cutover',
@@ -846,7 +891,7 @@ done`,
       intervalSeconds: 0.1,
       deadlineSeconds: 60,
     },
-    // 42. verify on h002 [downtime]: https://sso.joshuabell.xyz/debug/healthz answers 200 through o001 (asked from h002)
+    // 45. verify on h002 [downtime]: https://sso.joshuabell.xyz/debug/healthz answers 200 through o001 (asked from h002)
     {
       id: 'verify-1',
       phase: 'verify',
@@ -862,7 +907,7 @@ done`,
       intervalSeconds: 0.2,
       deadlineSeconds: 60,
     },
-    // 43. verify on h002: h002 records that zitadel is cut over and verified
+    // 46. verify on h002: h002 records that zitadel is cut over and verified
     {
       id: 'verified',
       phase: 'verify',
@@ -878,7 +923,7 @@ done`,
         script: 'rm -f /var/lib/migen/zitadel/verified',
       },
     },
-    // 44. verify on h002: confirm the start on h002 (its guard would stop it)
+    // 47. verify on h002: confirm the start on h002 (its guard would stop it)
     {
       id: 'confirm-new',
       phase: 'verify',
@@ -891,7 +936,7 @@ done`,
 if [ -e /var/lib/migen/zitadel/guard/new.fired ]; then echo "'the guard stopped zitadel on h002' at $(cat /var/lib/migen/zitadel/guard/new.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 45. verify on o001: confirm o001's new routes over a new connection (its guard would revert them)
+    // 48. verify on o001: confirm o001's new routes over a new connection (its guard would revert them)
     {
       id: 'confirm-route',
       phase: 'verify',
@@ -905,7 +950,7 @@ if [ -e /var/lib/migen/zitadel/guard/new.fired ]; then echo "'the guard stopped 
 if [ -e /var/lib/migen/zitadel/guard/routes.fired ]; then echo "'the guard reverted the routes' at $(cat /var/lib/migen/zitadel/guard/routes.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 46. verify on h001: confirm the stop on h001 over a new connection (its guard would restart the old service)
+    // 49. verify on h001: confirm the stop on h001 over a new connection (its guard would restart the old service)
     {
       id: 'confirm-old',
       phase: 'verify',
@@ -919,7 +964,7 @@ if [ -e /var/lib/migen/zitadel/guard/routes.fired ]; then echo "'the guard rever
 if [ -e /var/lib/migen/zitadel/guard/old.fired ]; then echo "'the guard restarted zitadel on h001' at $(cat /var/lib/migen/zitadel/guard/old.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 47. verify on h001: drop the publication on h001 (the regenerated modules remove the pg_hba entry and settings after finalize)
+    // 50. verify on h001: drop the publication on h001 (the regenerated modules remove the pg_hba entry and settings after finalize)
     {
       id: 'pg-cleanup-zitadel',
       phase: 'verify',
@@ -933,7 +978,7 @@ DROP PUBLICATION IF EXISTS "migen_pub_zitadel";
 SQL`,
       },
     },
-    // 48. finalize on -: make the move permanent
+    // 51. finalize on -: make the move permanent
     {
       id: 'finalize',
       phase: 'finalize',
@@ -941,7 +986,7 @@ SQL`,
       title: 'make the move permanent',
       text: "Run `migen finalize zitadel`, review and merge the diff, and deploy h001, h002, o001: h001 then has container@zitadel disabled so no rebuild or reboot starts a second writer, and o001's base configuration routes to h002.",
     },
-    // 49. finalize on -: keep h001's state for 14 days
+    // 52. finalize on -: keep h001's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',

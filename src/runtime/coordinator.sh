@@ -66,6 +66,7 @@ script() {
   else part "${on[0]}" "$B/$1.$2.1" 0 "${3:-0}" | part "${on[1]}" "$B/$1.$2.2" 1 "${3:-0}"; fi
 }
 
+hosts_of() { sed 's/ / | /g' "$B/$1.$2.on"; }
 in_list() { [ "$2" != - ] && [[ ",$2," == *",$1,"* ]]; }
 tail8() { tail -n 8 "$1" 2>/dev/null; }
 
@@ -77,7 +78,7 @@ step() {
     command)
       script "$idx" run "$fresh" >"$B/$idx.out" 2>"$B/$idx.err"; rc=$?
       if [ "$rc" = 0 ] || in_list "$rc" "$accept"; then echo done >"$B/$idx.status"; return; fi
-      { echo "exit $rc"; tail8 "$B/$idx.err"; } >"$B/$idx.msg" ;;
+      { echo "exit $rc on $(hosts_of "$idx" run):"; tail8 "$B/$idx.err"; } >"$B/$idx.msg" ;;
     check)
       script "$idx" run "$fresh" >"$B/$idx.out" 2>"$B/$idx.err"; rc=$?
       if [ "$rc" = 0 ]; then echo done >"$B/$idx.status"; return; fi
@@ -96,7 +97,7 @@ step() {
       # another system's command, when the manifest gives one; else a person acts on the instruction
       if [ -e "$B/$idx.run.on" ]; then
         script "$idx" run "$fresh" >"$B/$idx.out" 2>"$B/$idx.err"; rc=$?
-        if [ "$rc" != 0 ]; then { echo "exit $rc"; tail8 "$B/$idx.err"; } >"$B/$idx.msg"; echo failed >"$B/$idx.status"; return; fi
+        if [ "$rc" != 0 ]; then { echo "exit $rc on $(hosts_of "$idx" run):"; tail8 "$B/$idx.err"; } >"$B/$idx.msg"; echo failed >"$B/$idx.status"; return; fi
       else
         log instruct "$idx" "$3" "$(cat "$B/$idx.instruction")"
       fi
@@ -115,7 +116,7 @@ poll() {
   while :; do
     script "$idx" "$name" "$fresh" >"$B/$idx.out" 2>"$B/$idx.err"; rc=$?
     if [ "$rc" = 0 ]; then echo done >"$B/$idx.status"; return 0; fi
-    if in_list "$rc" "$fatal"; then { echo "failed (exit $rc, not retried)"; tail8 "$B/$idx.err"; } >"$B/$idx.msg"; return 1; fi
+    if in_list "$rc" "$fatal"; then { echo "failed (exit $rc on $(hosts_of "$idx" "$name"), not retried)"; tail8 "$B/$idx.err"; } >"$B/$idx.msg"; return 1; fi
     if [ $(( $(now) + interval_ms )) -gt "$end" ]; then { echo "still failing after $((deadline_ms / 1000)) s:"; tail8 "$B/$idx.err"; tail8 "$B/$idx.out"; } >"$B/$idx.msg"; return 1; fi
     sleep "$interval"
   done

@@ -100,7 +100,7 @@ function apply(r: RunState, ev: FleetEvent, started: Map<string, number>): { res
       r.records.push({ id: step.id, phase: step.phase, title: step.title, on: whereOf(step), status: ev.event, ms });
       r.setStep(step.id, ev.event, ms);
       if (ev.event === 'done') o.line(`  ${o.green('ok')} ${o.dim(seconds(ms))}`);
-      else o.err(o.red(`  failed: ${ev.message.trim()}`));
+      else o.err(o.red(`  failed (${step.id}): ${ev.message.trim()}`));
       break;
     }
     case 'undone': case 'undo-failed': {

@@ -225,7 +225,7 @@ describe('the cutover coordinator: handoffs', () => {
     const b = bundle(withHandoff(handoff({ run: { on: 'old', script: 'echo refused >&2; exit 2' } } as Partial<Step>)));
     const { events, log } = run(b);
     expect(result(events)).toEqual(['rolled-back']);
-    expect(events.find((e) => e.event === 'failed' && e.id === 'switch')!.message).toMatch(/exit 2\s+refused/);
+    expect(events.find((e) => e.event === 'failed' && e.id === 'switch')!.message).toMatch(/exit 2 on old:\s+refused/);
     expect(log).not.toContain('switch-checked');
     expect(log).toContain('undo-switch');
   });
