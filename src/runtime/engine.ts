@@ -199,8 +199,7 @@ export class Engine {
     // After the verification (a handoff such as a DHCP change timed out): the move stands.
     if (s.phase === 'finalize') {
       const message = `${s.id} failed after ${r.def.name} was cut over and verified (nothing rolled back; migen run ${r.def.name} --resume waits again): ${e.message}`;
-      o.err(o.red(`
-migen: ${message}`));
+      o.err(o.red(`\nmigen: ${message}`));
       return { result: 'failed', message, keepRunning: true };
     }
     // Rollback once any cutover step has started (the confirmation prompt comes before that).

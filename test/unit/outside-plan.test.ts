@@ -73,8 +73,8 @@ const CASES: [string, { body: string; want: Want }][] = [
     body: `${HS}\n${DNS(NSUPDATE)}`,
     want: {
       check: (p) => {
-        const stop = text(step(p, 'stop-old'));
-        const guard = stop.slice(stop.indexOf("<<'MIGEN_GUARD'"), stop.indexOf('\nMIGEN_GUARD\n'));
+        const arm = text(step(p, 'guard-old'));
+        const guard = arm.slice(arm.indexOf("<<'MIGEN_GUARD'"), arm.indexOf('\nMIGEN_GUARD\n'));
         expect(guard).toContain('update add headscale.joshuabell.xyz. 60 A 203.0.113.2');
         expect(guard.indexOf('update add headscale.joshuabell.xyz. 60 A 203.0.113.2')).toBeLessThan(guard.indexOf('systemctl start headscale'));
         // the revert must not exit before the restart
@@ -88,7 +88,7 @@ const CASES: [string, { body: string; want: Want }][] = [
     want: {
       runsOn: { 'dns-switch': ['newvps', 'newvps'], 'dns-points-old': ['newvps'] },
       check: (p) => {
-        expect(text(step(p, 'stop-old'))).not.toContain('nsupdate');
+        expect(text(step(p, 'guard-old'))).not.toContain('nsupdate');
         expect(p.warnings).toContainEqual(expect.stringMatching(/^The DNS changes run on newvps \(dns.on: new\): if newvps goes down in the window/));
       },
     },

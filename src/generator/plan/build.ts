@@ -39,6 +39,7 @@ function buildMigration(manifest: Manifest, inventory: Inventory, ctx: PlanConte
   const to = hostRef(manifest, newInv);
   const routes = resolveRoutes(manifest, inventory, name, m, p);
   const proxyInv = routes.proxy ? findHost(inventory, routes.proxy) : undefined;
+  const proxy = proxyInv ? hostRef(manifest, proxyInv) : null;
   const container = m.container ?? p?.container ?? null;
   const unit = unitOf(m, p);
   const owner = p?.nixosService && has(oldInv.users, p.nixosService) ? p.nixosService : null;
@@ -65,7 +66,7 @@ function buildMigration(manifest: Manifest, inventory: Inventory, ctx: PlanConte
     status: m.status ?? 'planned',
     after: [...(m.after ?? [])].sort(),
     from, to,
-    proxy: proxyInv ? hostRef(manifest, proxyInv) : null,
+    proxy,
     container, unit, state,
     sqlite: (m.sqlite ?? (p?.sqlite ?? []).map((f) => `${firstState}/${f}`)).slice().sort(),
     criticalFiles: (p?.criticalFiles ?? []).map((f) => `${firstState}/${f}`),
@@ -75,8 +76,8 @@ function buildMigration(manifest: Manifest, inventory: Inventory, ctx: PlanConte
     sync,
     database: databaseOf(name, m, container, oldInv, newInv),
     dns: dnsOf(name, m, from, to),
-    dnsServer: dnsServerOf(m, from, to, proxyInv ? hostRef(manifest, proxyInv) : null),
-    handoffs: handoffsOf(m, { from, to, proxy: proxyInv ? hostRef(manifest, proxyInv) : null }),
+    dnsServer: dnsServerOf(m, from, to, proxy),
+    handoffs: handoffsOf(m, { from, to, proxy }),
     routes: { moved: routes.moved, staying: routes.staying },
     fence: fenceOf(name, m.strategy === 'hot' && m.database ? { unit: p?.nixosService ?? unit, container } : { unit, container: null }),
     routeFiles: routeFilesOf(name, routes.moved, to.address || to.name),
