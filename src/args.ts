@@ -31,7 +31,7 @@ export const COMMAND_OPTIONS = {
   finalize: { ...HELP, ...SOURCE, ...OUT, force: { type: 'boolean' }, 'ssh-config': { type: 'string' } },
   status: { ...HELP, ...OUT, format: { type: 'string' }, 'ssh-config': { type: 'string' } },
   unlock: { ...HELP, ...OUT, 'ssh-config': { type: 'string' } },
-  run: { ...HELP, ...OUT, ...RUN_OPTIONS, runbook: { type: 'string' } },
+  run: { ...HELP, ...OUT, ...RUN_OPTIONS, runbook: { type: 'string' }, all: { type: 'boolean' }, from: { type: 'string' } },
 } as const satisfies Record<string, Options>;
 export type Command = keyof typeof COMMAND_OPTIONS;
 

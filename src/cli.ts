@@ -14,6 +14,8 @@ Commands:
   check MANIFEST...      exit 1 when generated/ is stale, incomplete or edited by hand
   inventory              print the inventory read from the flake with nix eval
   run NAME               run generated/runbooks/migrate-NAME.mjs
+  run --all MANIFEST...  run every planned migration of those manifests in the plan's order
+                         (evacuate a host: --from HOST); groups at once where they share no host
   status [NAME...]       what the hosts say: planned, prepared, cut over, rolled back, finalized
   unlock NAME            lift the locks a crashed run of NAME left on its hosts
   finalize NAME          mark a verified migration done in its manifest and regenerate
@@ -64,6 +66,15 @@ Lifts the locks that a run of NAME left on its hosts (a crashed run); a lock of 
 is left alone. A live run releases its locks itself.`,
 };
 
+const RUN_ALL_USAGE = `Usage: migen run --all MANIFEST... [--from HOST] [--yes] [--dry-run] [--no-rollback] [--ssh-config FILE] [--root DIR] [--out DIR]
+
+Runs every planned migration of the manifests (those whose last run finished are skipped: finalize
+them), each as \`migen run NAME --yes\`, in the order \`migen plan\` shows: after what each declares
+(after:), the SSO service (zitadel) last, in groups of migrations that share no host, one group after
+another, a group's migrations at once. After a group in which one failed nothing else starts.
+--from HOST: only the migrations that move a service off HOST (evacuating it).
+Exit status: 0 every migration done, else the exit status of the first that failed.`;
+
 /** Runs a command; returns the exit code. One message, never a stack trace (unless --debug). */
 export async function main(argv: readonly string[]): Promise<number> {
   const debug = argv.includes('--debug');
@@ -80,7 +91,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (flag(args.values, 'help')) {
       if (command === 'run') {
         const { RUN_USAGE } = await import('./runtime/usage.js');
-        process.stdout.write(`${RUN_USAGE}\n  --out DIR          the generated/ directory (default: generated)\n  --runbook FILE     run this runbook file instead of DIR/runbooks/migrate-NAME.mjs\n`);
+        process.stdout.write(`${RUN_USAGE}\n  --out DIR          the generated/ directory (default: generated)\n  --runbook FILE     run this runbook file instead of DIR/runbooks/migrate-NAME.mjs\n\n${RUN_ALL_USAGE}\n`);
       } else process.stdout.write(`${USAGE[command]}\n`);
       return 0;
     }

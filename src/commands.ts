@@ -7,6 +7,7 @@ import { canonicalJson, evalInventory, parseInventoryText, readInventoryFile } f
 import { manifestSet, prepare, type Inputs } from './generator/pipeline.js';
 import { renderAll } from './generator/render/index.js';
 import { planJson, renderPlanMarkdown, renderPlanText } from './generator/render/plan/index.js';
+import { planOrder } from './generator/render/plan/order-view.js';
 import { printRunbooks } from './generator/render/runbook/index.js';
 import { validateInventoryShape } from './generator/validate/index.js';
 
@@ -47,11 +48,14 @@ async function plan(a: Parsed): Promise<number> {
   const given = new Set(manifests.map((x) => path.resolve(x)));
   const shown = inputs.plans.filter((p) => given.has(path.resolve(p.manifest)));
   const fileChanges = changes.some((c) => c.mark !== ' ');
-  for (const p of shown) {
-    if (format === 'json') process.stdout.write(canonicalJson(planJson(p, changes)));
-    else if (format === 'markdown') process.stdout.write(renderPlanMarkdown(p, changes));
-    else process.stdout.write(renderPlanText(p, changes));
-  }
+  // The order of migen run --all over every migration shown: in each JSON document, after the last text or markdown plan.
+  const order = planOrder(shown);
+  shown.forEach((p, i) => {
+    const last = i === shown.length - 1 ? order?.view ?? null : null;
+    if (format === 'json') process.stdout.write(canonicalJson(planJson(p, changes, order?.order ?? null)));
+    else if (format === 'markdown') process.stdout.write(renderPlanMarkdown(p, changes, last));
+    else process.stdout.write(renderPlanText(p, changes, last));
+  });
   if (full && fileChanges) {
     const { unifiedDiff } = await import('./generator/emit/diff.js');
     const byPath = new Map([...full.files, full.sum].map((f) => [`${dir}/${f.path}`, f.content]));

@@ -8,6 +8,11 @@ import type { RunbookDef } from './runbook/def.js';
 
 /** `migen run NAME`: loads generated/runbooks/migrate-NAME.mjs (or --runbook FILE) and runs it with the runbook options. */
 export async function runCommand(a: Parsed): Promise<number> {
+  if (a.values.all === true) {
+    const { runAllCommand } = await import('./run-all/index.js');
+    return runAllCommand(a);
+  }
+  if (a.values.from !== undefined) throw new UserError('E_USAGE', '--from HOST goes with --all: migen run --all MANIFEST... --from HOST');
   const [name, ...extra] = a.positionals;
   if (name === undefined) {
     const { RUN_USAGE } = await import('./runtime/usage.js');

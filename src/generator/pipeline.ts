@@ -11,6 +11,7 @@ import { buildPlan } from './plan/build.js';
 import type { Plan } from './plan/types.js';
 import { sha256 } from './sha256.js';
 import type { Inventory, Manifest } from './types.js';
+import { afterProblems } from './validate/after.js';
 import { validateAgainstInventory, validateInventoryShape, validateManifestShape } from './validate/index.js';
 
 export interface InventoryOptions { readonly inventory?: string; readonly flake?: string; readonly overrideInputs?: readonly (readonly [string, string])[] }
@@ -85,6 +86,7 @@ export async function prepare(files: readonly string[], opts: InventoryOptions):
     }
     seen.set(name, m.path);
   }
+  problems.push(...afterProblems(manifests));
   if (problems.length) throw new ValidationError(problems);
   const hashes = inputHashes(manifests, { path: inventory.source.path, sha256: inventory.sha256 }, readFlakeLocks(manifests.map((m) => m.flake)));
   const plans = manifests.map((m) => buildPlan(m.manifest, inventory.inventory, { manifestPath: m.path, flake: m.flake }));

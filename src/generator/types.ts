@@ -14,6 +14,47 @@ export interface VerifyCheck {
   readonly on?: 'new' | 'old' | 'proxy' | 'operator';
 }
 
+export type Where = 'new' | 'old' | 'proxy' | 'operator';
+export type RecordType = 'A' | 'AAAA' | 'CNAME';
+
+/** What proves a handoff was done (schemas: definitions.check). */
+export interface CheckSpec {
+  readonly dns?: { readonly name: string; readonly type?: RecordType; readonly value: string; readonly resolvers: readonly string[] };
+  readonly tcp?: string;
+  readonly http?: string;
+  readonly status?: number;
+  readonly command?: string;
+  readonly on?: Where;
+}
+
+export interface HandoffSpec {
+  readonly id?: string;
+  readonly do: string;
+  readonly when?: 'prepare' | 'before-stop' | 'after-start' | 'after-verify';
+  readonly run?: { readonly command: string; readonly on?: Where };
+  readonly check: CheckSpec;
+  readonly intervalSeconds?: number;
+  readonly deadlineSeconds?: number;
+}
+
+export interface DnsSpec {
+  readonly records: readonly { readonly name: string; readonly type?: RecordType; readonly old: string; readonly new: string; readonly ttl: number }[];
+  readonly resolvers: readonly string[];
+  readonly authority?: string;
+  readonly lowerTtl?: { readonly to?: number; readonly aheadSeconds?: number };
+  readonly on?: 'old' | 'new';
+  readonly provider?: { readonly nsupdate?: { readonly server: string; readonly keyFile: string; readonly zone?: string }; readonly command?: string };
+  readonly deadlineSeconds?: number;
+}
+
+export interface DnsServerSpec {
+  readonly query: string;
+  readonly type?: RecordType;
+  readonly address?: string;
+  readonly secondary?: readonly string[];
+  readonly from?: 'old' | 'proxy' | 'new';
+}
+
 export interface MigrationSpec {
   readonly description?: string;
   readonly service: ServiceName;
@@ -21,6 +62,7 @@ export interface MigrationSpec {
   readonly to: string;
   readonly strategy: Strategy;
   readonly status?: Status;
+  readonly after?: readonly string[];
   readonly container?: string;
   readonly unit?: string;
   /** A path is the same on both hosts (a preset's directory is mapped to the new host's); { from, to } names each side. */
@@ -35,6 +77,9 @@ export interface MigrationSpec {
   readonly verify?: readonly VerifyCheck[];
   readonly verifyDeadlineSeconds?: number;
   readonly graceDays?: number;
+  readonly dns?: DnsSpec;
+  readonly dnsServer?: DnsServerSpec;
+  readonly handoffs?: readonly HandoffSpec[];
 }
 
 export interface Manifest {

@@ -72,10 +72,27 @@ export interface ProbeStep extends StepBase {
   readonly endsWindow?: boolean;
   readonly fatalExit?: readonly number[];
 }
+/**
+ * What a person or another system must do, and the check that proves it was done: the runbook
+ * runs `run` (the provider's command) when there is one, else prints `instruction` for a person;
+ * then it retries `check` until it succeeds or the deadline passes. A DNS change, a DHCP option.
+ */
+export interface HandoffStep extends StepBase {
+  readonly kind: 'handoff';
+  readonly instruction: string;
+  readonly run?: Script;
+  readonly check: Script;
+  readonly intervalSeconds: number;
+  readonly deadlineSeconds: number;
+  /** Its check's first success ends the downtime window. */
+  readonly endsWindow?: boolean;
+  /** What a person must do when its undo runs (the undo script then waits for it). */
+  readonly undoInstruction?: string;
+}
 /** Something for the operator to do later (not executed by the runbook). */
 export interface NoteStep extends StepBase { readonly kind: 'note'; readonly text: string }
 
-export type Step = CommandStep | CheckStep | CompareStep | ConvergeStep | ProbeStep | NoteStep;
+export type Step = CommandStep | CheckStep | CompareStep | ConvergeStep | ProbeStep | HandoffStep | NoteStep;
 export type StepKind = Step['kind'];
 
 /** Every script a step runs, in the order a successful run executes them (its undo apart). */
@@ -84,6 +101,7 @@ export function scriptsOf(s: Step): Script[] {
     case 'command': case 'check': case 'probe': return [s.run];
     case 'compare': return [s.left, s.right];
     case 'converge': return [s.run, s.measure];
+    case 'handoff': return s.run ? [s.run, s.check] : [s.check];
     case 'note': return [];
   }
 }

@@ -14,12 +14,13 @@
 #                 UNDO_ON_FAILURE INTERVAL(s) INTERVAL_MS DEADLINE_MS FATAL ACCEPT MODE FRESH
 #                 HEARTBEAT_ON HEARTBEAT_FILE HAS_UNDO (lists comma-separated, "-" for none)
 #   IDX.SCRIPT.on the host of a script, or two hosts for a pipe; IDX.SCRIPT.1 (and .2) its bash
-#                 (SCRIPT: run, left, right, undo)
+#                 (SCRIPT: run, left, right, check, undo)
+#   IDX.instruction, IDX.undo-instruction   a handoff's text for a person (logged as `instruct`)
 #   pre           the undos of steps the operator ran before the window, newest first: "P.undo" names
 #   abort         (created by the operator on Ctrl-C) roll back now
 # It appends to BUNDLE_DIR/journal one line per event, tab-separated:
 #   MS EVENT IDX ID MESSAGE(base64)
-# events: start, restart, window-start, run, done, failed, undo, undone, undo-failed,
+# events: start, restart, window-start, run, instruct, done, failed, undo, undone, undo-failed,
 # window-end, heartbeat-lost, result (ID = done | rolled-back | rollback-failed | failed).
 # Restart=on-failure restarts it after a crash: it then rolls back what an unfinished window did
 # (or records done when every step had finished), never runs a step twice.
@@ -91,18 +92,36 @@ step() {
         echo done >"$B/$idx.status"; return
       fi
       { printf '%s' "$(cat "$B/$idx.failure")"; echo " (left: ${a:0:80}; right: ${b:0:80})"; tail8 "$B/$idx.err"; } >"$B/$idx.msg" ;;
-    probe)
-      end=$(( $(now) + deadline_ms ))
-      while kill -0 "$$" 2>/dev/null; do
+    probe) poll "$idx" run "$fresh" "$interval" "$interval_ms" "$deadline_ms" "$fatal" && return ;;
+    handoff)
+      # another system's command, when the manifest gives one; else a person acts on the instruction
+      if [ -e "$B/$idx.run.on" ]; then
         script "$idx" run "$fresh" >"$B/$idx.out" 2>"$B/$idx.err"; rc=$?
-        if [ "$rc" = 0 ]; then echo done >"$B/$idx.status"; return; fi
-        if in_list "$rc" "$fatal"; then { echo "failed (exit $rc on $(hosts_of "$idx" run), not retried)"; tail8 "$B/$idx.err"; } >"$B/$idx.msg"; break; fi
-        if [ $(( $(now) + interval_ms )) -gt "$end" ]; then { echo "still failing after $((deadline_ms / 1000)) s:"; tail8 "$B/$idx.err"; tail8 "$B/$idx.out"; } >"$B/$idx.msg"; break; fi
-        sleep "$interval"
-      done ;;
+        if [ "$rc" != 0 ]; then { echo "exit $rc on $(hosts_of "$idx" run):"; tail8 "$B/$idx.err"; } >"$B/$idx.msg"; echo failed >"$B/$idx.status"; return; fi
+      else
+        log instruct "$idx" "$3" "$(cat "$B/$idx.instruction")"
+      fi
+      poll "$idx" check "$fresh" "$interval" "$interval_ms" "$deadline_ms" - && return ;;
     *) echo "coordinator: unknown step kind $kind" >"$B/$idx.msg" ;;
   esac
   echo failed >"$B/$idx.status"
+}
+
+# Retries script $2 of step $1 until it succeeds (writes IDX.status done, returns 0) or the deadline
+# passes or it exits with a fatal code (writes IDX.msg, returns 1). $3 fresh, $4 interval (s),
+# $5 interval (ms), $6 deadline (ms), $7 fatal codes.
+poll() {
+  local idx=$1 name=$2 fresh=$3 interval=$4 interval_ms=$5 deadline_ms=$6 fatal=$7 rc end
+  end=$(( $(now) + deadline_ms ))
+  # ends with the coordinator ($$ in a subshell too), whether or not a service manager kills the rest
+  while kill -0 "$$" 2>/dev/null; do
+    script "$idx" "$name" "$fresh" >"$B/$idx.out" 2>"$B/$idx.err"; rc=$?
+    if [ "$rc" = 0 ]; then echo done >"$B/$idx.status"; return 0; fi
+    if in_list "$rc" "$fatal"; then { echo "failed (exit $rc on $(hosts_of "$idx" "$name"), not retried)"; tail8 "$B/$idx.err"; } >"$B/$idx.msg"; return 1; fi
+    if [ $(( $(now) + interval_ms )) -gt "$end" ]; then { echo "still failing after $((deadline_ms / 1000)) s:"; tail8 "$B/$idx.err"; tail8 "$B/$idx.out"; } >"$B/$idx.msg"; return 1; fi
+    sleep "$interval"
+  done
+  return 1
 }
 
 status_of() { cat "$B/$1.status" 2>/dev/null || echo none; }
@@ -147,6 +166,7 @@ rollback() {
 undo_one() {
   [ -e "$B/$1.undone" ] && return 0
   log undo "$1" "$2"
+  [ -e "$B/$1.undo-instruction" ] && log instruct "$1" "$2" "$(cat "$B/$1.undo-instruction")"
   if script "$1" undo 0 >"$B/$1.undo.out" 2>"$B/$1.undo.err"; then : >"$B/$1.undone"; log undone "$1" "$2"; return 0; fi
   log undo-failed "$1" "$2" "$(tail8 "$B/$1.undo.err")"
   return 1

@@ -32,6 +32,7 @@ export function dryRun(def: RunbookDef, o: Out, quote: (s: string) => string): n
     for (const sc of scriptsOf(s)) printScript(o, sc);
     if (s.kind === 'converge') o.line(o.dim(`  (the two commands above repeat until the second prints less than ${s.thresholdBytes}, at most ${s.maxPasses} times)`));
     if (s.kind === 'probe') o.line(o.dim(`  (retried every ${s.intervalSeconds} s for up to ${s.deadlineSeconds} s)`));
+    if (s.kind === 'handoff') o.line(o.dim(`  (${s.run ? `the provider's command (first) does this: ${s.instruction}` : `a person does this, the runbook prints it: ${s.instruction}`}; then the check (last) is retried every ${s.intervalSeconds} s for up to ${s.deadlineSeconds} s)`));
     if (s.kind === 'note') o.line(o.dim(`  (not run: ${s.text})`));
     if (s.fleet) o.line(o.dim(`  (run by the coordinator on ${def.to}${s.freshConnection ? ', over a new ssh connection' : ''})`));
     if (s.heartbeat) o.line(o.dim(`  (from here the coordinator touches ${s.heartbeat.file} on ${s.heartbeat.on} every 5 s; without it for ${GUARD_SECONDS} s the guard there reverts)`));
@@ -42,7 +43,10 @@ export function dryRun(def: RunbookDef, o: Out, quote: (s: string) => string): n
   const undos = def.steps.filter((s) => s.undo).reverse();
   if (undos.length) {
     o.line('\n-- rollback, only if a step fails: the undo of every step that ran, newest first');
-    for (const s of undos) printScript(o, s.undo!);
+    for (const s of undos) {
+      if (s.kind === 'handoff' && s.undoInstruction) o.line(o.dim(`  (a person: ${s.undoInstruction})`));
+      printScript(o, s.undo!);
+    }
   }
   return EXIT.done;
 }

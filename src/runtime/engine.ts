@@ -203,6 +203,12 @@ export class Engine {
     const o = r.out;
     const s = e.step;
     if (e instanceof FleetEnded) return fleetEnded(r, e);
+    // After the verification (a handoff such as a DHCP change timed out): the move stands.
+    if (s.phase === 'finalize') {
+      const message = `${s.id} failed after ${r.def.name} was cut over and verified (nothing rolled back; migen run ${r.def.name} --resume waits again): ${e.message}`;
+      o.err(o.red(`\nmigen: ${message}`));
+      return { result: 'failed', message, keepRunning: true };
+    }
     // Rollback once any cutover step has started (the confirmation prompt comes before that).
     // (A window on the fleet rolls back there: see fleetEnded.)
     const cut = r.def.steps.some((x) => inCutover(x) && r.journal.steps[x.id] !== undefined);

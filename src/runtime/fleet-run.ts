@@ -94,6 +94,7 @@ function apply(r: RunState, ev: FleetEvent, started: Map<string, number>): { res
   const step: Step | undefined = ev.id ? r.def.steps.find((s) => s.id === ev.id) : undefined;
   switch (ev.event) {
     case 'restart': o.err(o.yellow('the coordinator was restarted: it rolls back an unfinished window')); break;
+    case 'instruct': o.line(o.yellow(`  ACTION NEEDED${step ? ` (${step.id})` : ''}: ${ev.message.trim()}`)); break;
     case 'window-start': r.markWindow('start', ev.t); r.save(); break;
     case 'window-end': r.markWindow('end', ev.t); r.save(); break;
     case 'run':

@@ -46,12 +46,12 @@ function scriptFiles(def: RunbookDef, base: string, s: Script): Record<string, s
 
 function stepLine(idx: number, s: Step): string {
   const f = withDefaults(s);
-  const probe = s.kind === 'probe' ? s : null;
+  const probe = s.kind === 'probe' || s.kind === 'handoff' ? s : null;
   const ms = (sec: number | undefined): string => String(Math.round((sec ?? 0) * 1000));
   return [
     idx, s.kind, s.id, s.concurrent ?? '-', f.window ? 1 : 0, probe?.endsWindow ? 1 : 0, f.undoOnFailure ? 1 : 0,
     probe ? String(probe.intervalSeconds) : '0', ms(probe?.intervalSeconds), ms(probe?.deadlineSeconds),
-    list(probe?.fatalExit), list(s.kind === 'command' ? s.acceptExit : undefined), s.kind === 'compare' ? s.mode : '-',
+    list(s.kind === 'probe' ? s.fatalExit : undefined), list(s.kind === 'command' ? s.acceptExit : undefined), s.kind === 'compare' ? s.mode : '-',
     f.freshConnection ? 1 : 0, s.heartbeat?.on ?? '-', s.heartbeat?.file ?? '-', s.undo ? 1 : 0,
   ].join('\t');
 }
@@ -72,10 +72,16 @@ export function bundleFiles(def: RunbookDef, journal: Journal, noRollback: boole
     const s = def.steps[i]!;
     const idx = i + 1;
     lines.push(stepLine(idx, s));
-    const named: [string, Script][] = s.kind === 'compare' ? [['left', s.left], ['right', s.right]] : scriptsOf(s).map((x) => ['run', x]);
+    const named: [string, Script][] = s.kind === 'compare' ? [['left', s.left], ['right', s.right]]
+      : s.kind === 'handoff' ? [...(s.run ? [['run', s.run] as [string, Script]] : []), ['check', s.check]]
+      : scriptsOf(s).map((x) => ['run', x]);
     if (s.undo) named.push(['undo', s.undo]);
     for (const [n, sc] of named) Object.assign(files, scriptFiles(def, `${idx}.${n}`, sc));
     if (s.kind === 'check' || s.kind === 'compare') files[`${idx}.failure`] = `${s.failure}\n`;
+    if (s.kind === 'handoff') {
+      files[`${idx}.instruction`] = `${s.instruction}\n`;
+      if (s.undoInstruction) files[`${idx}.undo-instruction`] = `${s.undoInstruction}\n`;
+    }
   }
   files.steps = `${lines.join('\n')}\n`;
   // A rollback in the window also undoes what the operator did before it (a publication, say), newest first.

@@ -38,6 +38,21 @@ async function sh(r: RunState, s: Resolved, sc: Script, accept: readonly number[
   return res;
 }
 
+/** Retries `sc` until it succeeds (its first success may end the window) or the deadline passes; fatalExit codes fail at once. */
+async function poll(r: RunState, s: Resolved, sc: Script, t: { intervalSeconds: number; deadlineSeconds: number; endsWindow?: boolean; fatalExit?: readonly number[] }): Promise<void> {
+  const deadline = r.clock() + t.deadlineSeconds * 1000;
+  let last: ExecResult | null = null;
+  for (;;) {
+    last = await r.exec.run(sc, { signal: r.opts.signal });
+    if (r.aborted) throw new StepFailure(s, 'interrupted', true);
+    if (last.code === 0) { if (t.endsWindow) r.markWindow('end', r.clock()); return; }
+    if (t.fatalExit?.includes(last.code)) throw new StepFailure(s, `failed (exit ${last.code}, not retried): ${tail(last)}`);
+    if (r.clock() + t.intervalSeconds * 1000 > deadline) break;
+    await r.sleep(t.intervalSeconds * 1000);
+  }
+  throw new StepFailure(s, `still failing after ${t.deadlineSeconds} s: ${tail(last)}`);
+}
+
 type Performer<S extends Step> = (r: RunState, s: Resolved<S>) => Promise<void>;
 
 const PERFORM: { [K in Step['kind']]: Performer<Extract<Step, { kind: K }>> } = {
@@ -76,17 +91,17 @@ const PERFORM: { [K in Step['kind']]: Performer<Extract<Step, { kind: K }>> } = 
     }
   },
   async probe(r, s) {
-    const deadline = r.clock() + s.deadlineSeconds * 1000;
-    let last: ExecResult | null = null;
-    for (;;) {
-      last = await r.exec.run(s.run, { signal: r.opts.signal });
-      if (r.aborted) throw new StepFailure(s, 'interrupted', true);
-      if (last.code === 0) { if (s.endsWindow) r.markWindow('end', r.clock()); return; }
-      if (s.fatalExit?.includes(last.code)) throw new StepFailure(s, `failed (exit ${last.code}, not retried): ${tail(last)}`);
-      if (r.clock() + s.intervalSeconds * 1000 > deadline) break;
-      await r.sleep(s.intervalSeconds * 1000);
+    await poll(r, s, s.run, s);
+  },
+  async handoff(r, s) {
+    if (s.run) {
+      r.out.line(`  ${s.instruction} (by the provider's command)`);
+      await sh(r, s, s.run);
+    } else {
+      r.out.line(r.out.yellow(`  ACTION NEEDED: ${s.instruction}`));
+      r.out.line(r.out.dim(`  (the runbook checks every ${s.intervalSeconds} s for up to ${s.deadlineSeconds} s that it was done)`));
     }
-    throw new StepFailure(s, `still failing after ${s.deadlineSeconds} s: ${tail(last)}`);
+    await poll(r, s, s.check, s);
   },
   async note(r, s) {
     r.out.line(`  ${s.text}`);

@@ -16,6 +16,7 @@ export function doneUndos(r: RunState): Step[] {
 export async function rollback(r: RunState): Promise<boolean> {
   for (const s of doneUndos(r)) {
     const started = r.clock();
+    if (s.kind === 'handoff' && s.undoInstruction) r.out.line(r.out.yellow(`  ACTION NEEDED (rollback): ${s.undoInstruction}`));
     const res = await r.exec.run(s.undo!);
     const on = hostsOfScript(s.undo!).join(' | ');
     const status = res.code === 0 ? 'undone' : 'undo-failed';

@@ -23,10 +23,10 @@ describe('the example fleet with the generated modules (planned)', () => {
     fleet = await evalFleet(repoRoot);
     const has = (h: string, pkgs: string[]) => expect(fleet[h]!.packages, h).toEqual(expect.arrayContaining(pkgs));
     has('o001', ['restic', 'rrsync', 'rsync', 'sqlite']);   // vaultwarden's old host: backup, SQLite copy, rsync's far end
-    has('h002', ['bind', 'rsync', 'sqlite']);               // the new host: rsync, integrity_check, AdGuard's dig check
+    has('h002', ['rsync', 'sqlite']);                       // the new host: rsync, integrity_check
     has('h001', ['restic', 'rrsync', 'rsync']);             // forgejo's old host
-    has('h003', ['rrsync', 'rsync']);
-    has('l001', ['restic', 'rrsync', 'rsync', 'sqlite']);
+    has('h003', ['bind', 'rrsync', 'rsync']);               // AdGuard's old host, which also asks the new one as clients do (dig)
+    has('l001', ['bind', 'restic', 'rrsync', 'rsync', 'sqlite']); // headscale's old host makes the DNS changes (nsupdate, dig)
     has('newvps', ['rsync', 'sqlite']);
     expect(fleet.h002!.packages).not.toContain('rrsync');   // nothing reads from h002
     expect(Object.values(fleet).map((h) => h.system)).toEqual(Object.keys(fleet).map((h) => `nixos-system-${h}-26.05`));

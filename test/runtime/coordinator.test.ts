@@ -181,6 +181,56 @@ describe('the cutover coordinator', () => {
   });
 });
 
+describe('the cutover coordinator: handoffs', () => {
+  const handoff = (extra: Partial<Step> = {}): Step => ({
+    id: 'switch', phase: 'cutover', kind: 'handoff', title: 'switch', window: true, fleet: true, concurrent: 'g', undoOnFailure: true,
+    instruction: 'Point the record at the new host', undoInstruction: 'Point the record back',
+    check: { on: 'proxy', script: `test -e "$BASE/switched" && echo switch-checked >> "$BASE/log"` }, intervalSeconds: 0.05, deadlineSeconds: 10,
+    undo: { on: 'old', script: 'echo undo-switch >> "$BASE/log"' }, ...extra,
+  } as Step);
+  const withHandoff = (h: Step): RunbookDef => { const d = def(); const i = d.steps.findIndex((s) => s.id === 'route'); return { ...d, steps: [...d.steps.slice(0, i + 1), h, ...d.steps.slice(i + 1)] }; };
+
+  it('a person: logs the instruction for the operator, then polls the check until the person acted', async () => {
+    fresh();
+    const b = bundle(withHandoff(handoff()));
+    const p = spawn('bash', [path.join(b.dir, 'coordinator.sh'), b.dir], { env: env(b.base), stdio: 'ignore' });
+    const exited = new Promise<number | null>((r) => p.on('exit', r));
+    await until(() => read(b).events.some((e) => e.event === 'instruct'));
+    const said = read(b).events.find((e) => e.event === 'instruct')!;
+    expect([said.id, said.message.trim()]).toEqual(['switch', 'Point the record at the new host']);
+    expect(read(b).log).not.toContain('switch-checked');
+    writeFileSync(path.join(b.base, 'switched'), ''); // the person acts
+    expect(await exited).toBe(0);
+    const { events, log } = read(b);
+    expect(result(events)).toEqual(['done']);
+    expect(log.filter((l) => l === 'switch-checked')).toEqual(['switch-checked']);
+    expect(log.indexOf('switch-checked')).toBeLessThan(log.indexOf('healthy'));
+  });
+
+  it('another system: runs its command (no instruction), then the check; a rollback logs what the person must undo', () => {
+    fresh();
+    const h = handoff({ run: { on: 'old', script: 'touch "$BASE/switched"; echo provider >> "$BASE/log"' } } as Partial<Step>);
+    const d = withHandoff(h);
+    const b = bundle({ ...d, steps: d.steps.map((s) => (s.id === 'healthy' ? { ...s, deadlineSeconds: 0.2, run: { on: 'new', script: 'false' } } as Step : s)) });
+    const { events, log } = run(b);
+    expect(result(events)).toEqual(['rolled-back']);
+    expect(log.slice(log.indexOf('provider'), log.indexOf('provider') + 2)).toEqual(['provider', 'switch-checked']);
+    expect(seq(events, ['instruct', 'undo'])).toEqual(['undo:switch', 'instruct:switch', 'undo:route', 'undo:start-new', 'undo:stop-old', 'undo:publish']);
+    expect(events.find((e) => e.event === 'instruct')!.message.trim()).toBe('Point the record back');
+    expect(log.filter((l) => l.startsWith('undo-'))).toEqual(['undo-switch', 'undo-route', 'undo-start-new', 'undo-stop-old', 'undo-publish']);
+  });
+
+  it('the provider\'s command fails: the step fails without polling, and is undone (it may have half-happened)', () => {
+    fresh();
+    const b = bundle(withHandoff(handoff({ run: { on: 'old', script: 'echo refused >&2; exit 2' } } as Partial<Step>)));
+    const { events, log } = run(b);
+    expect(result(events)).toEqual(['rolled-back']);
+    expect(events.find((e) => e.event === 'failed' && e.id === 'switch')!.message).toMatch(/exit 2 on old:\s+refused/);
+    expect(log).not.toContain('switch-checked');
+    expect(log).toContain('undo-switch');
+  });
+});
+
 async function until(f: () => boolean, ms = 10_000): Promise<void> {
   const end = Date.now() + ms;
   while (!f()) {

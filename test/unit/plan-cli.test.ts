@@ -71,6 +71,36 @@ describe('migen plan on the example fleet', () => {
     expect(md.stdout).toContain('| llm.joshuabell.xyz | `/` | `http://100.64.0.13:8095` |');
   });
 
+  it('several manifests: the run order of migen run --all, in text, markdown and each JSON document', () => {
+    const all = ['forgejo', 'zitadel', 'vaultwarden', 'headscale', 'adguardhome'].map((n) => `examples/homelab/migrations/${n}.yaml`);
+    const text = migen(['plan', ...all]).stdout;
+    const at = text.indexOf('run order (migen run --all)');
+    expect(text.slice(at, text.indexOf('\nfiles:', at))).toBe([
+      'run order (migen run --all): one group after another; a group\'s migrations at once (they share no host)',
+      '  1. adguardhome, headscale',
+      '  2. forgejo',
+      '       forgejo: shares h002 with adguardhome',
+      '  3. vaultwarden',
+      '       vaultwarden: shares o001 with forgejo',
+      '  4. zitadel',
+      '       zitadel: after adguardhome, forgejo, headscale, vaultwarden: the SSO service goes last (the others log in through it)',
+      '',
+    ].join('\n'));
+    expect(text.match(/run order \(migen run --all\)/g)).toHaveLength(1); // once, after the last plan
+    const md = migen(['plan', ...all, '--format', 'markdown']).stdout;
+    expect(md).toContain('## Run order (`migen run --all`)\n\nOne group after another; the migrations of a group run at the same time (they share no host).\n\n1. adguardhome, headscale\n2. forgejo; forgejo: shares h002 with adguardhome\n');
+    const docs = migen(['plan', all[0]!, all[1]!, '--format', 'json']).stdout.trim().split(/\n(?=\{)/).map((d) => JSON.parse(d));
+    const validate = new (require('ajv'))({ allErrors: true, strict: false }).compile(require('../../schemas/plan.schema.json'));
+    expect(docs).toHaveLength(2);
+    for (const d of docs) {
+      expect(validate(d), JSON.stringify(validate.errors)).toBe(true);
+      expect(d.order.groups).toEqual([['forgejo'], ['zitadel']]);
+      expect(d.order.edges).toEqual([{ before: 'forgejo', after: 'zitadel', why: 'sso' }]);
+    }
+    // one manifest of one migration: no order to show
+    expect(migen(['plan', all[0]!]).stdout).not.toContain('run order');
+  });
+
   it('--help on every command', () => {
     for (const c of ['plan', 'generate', 'check', 'inventory', 'run', 'finalize']) {
       const h = migen([c, '--help']);

@@ -21,6 +21,10 @@ migrations:
     backup: { none: true }
 `;
 
+const hs = ok.replace('  forgejo:\n    service: forgejo\n    from: h001\n    to: h002', '  headscale:\n    service: headscale\n    from: l001\n    to: newvps');
+const agh = ok.replace('  forgejo:\n    service: forgejo\n    from: h001\n    to: h002', '  adguardhome:\n    service: adguardhome\n    from: h003\n    to: h002');
+const dns = '    dns:\n      records:\n        - { name: headscale.joshuabell.xyz, old: 203.0.113.2, new: 203.0.113.30, ttl: 3600 }\n      resolvers: [1.1.1.1]\n';
+
 function write(name: string, text: string): string {
   const f = path.join(dir, `${name}.yaml`);
   writeFileSync(f, text);
@@ -48,7 +52,7 @@ const cases: [string, { given: string; line: number; column: number; says: RegEx
   ['relative path', { given: `${ok}    state: [var/lib/forgejo]\n`, line: 9, column: 13, says: /expected an absolute path/ }],
   ['bad YAML', { given: 'version: 1\nmigrations:\n  forgejo: { service: forgejo\n', line: 4, column: 1, says: /invalid YAML/ }],
   ['duplicate key', { given: ok.replace('    to: h002\n', '    to: h002\n    to: h003\n'), line: 7, column: 5, says: /invalid YAML: Map keys must be unique/ }],
-  ['unknown field', { given: `${ok}    colour: blue\n`, line: 9, column: 5, says: /unknown field "colour"; allowed here: backup, container/ }],
+  ['unknown field', { given: `${ok}    colour: blue\n`, line: 9, column: 5, says: /unknown field "colour"; allowed here: after, backup, container/ }],
   ['missing required field', { given: ok.replace('    to: h002\n', ''), line: 4, column: 5, says: /missing required field "to"/ }],
   ['same host', { given: ok.replace('to: h002', 'to: h001'), line: 6, column: 9, says: /is the same host as from/ }],
   ['hot without database', { given: ok.replace('strategy: warm', 'strategy: hot'), line: 7, column: 15, says: /strategy: hot needs "database/ }],
@@ -61,6 +65,20 @@ const cases: [string, { given: string; line: number; column: number; says: RegEx
   ['service not on the old host', { given: ok.replace('from: h001', 'from: h003').replace('service: forgejo', 'service: forgejo'), line: 5, column: 11, says: /h003 does not run forgejo \(container forgejo\); it runs adguardhome/ }],
   ['secret missing on the new host', { given: `${ok}    secrets: [forgejo-db-password, forgejo-mailer]\n`, line: 9, column: 36, says: /secret forgejo-mailer \(agenix\) used by forgejo on h001 is not declared on h002/ }],
   ['migration name with uppercase', { given: ok.replace('  forgejo:', '  Forgejo:'), line: 3, column: 3, says: /invalid name "Forgejo"; expected a name of 2-40 lowercase/ }],
+  ['dns: a name where an A record needs an address', { given: `${hs}${dns.replace('new: 203.0.113.30', 'new: vps.example.org')}      authority: 203.0.113.53\n`, line: 11, column: 68, says: /^dns\.records\.0\.new: "vps\.example\.org" is not a value for an A record; expected an IPv4 address$/ }],
+  ['dns: the same value before and after', { given: `${hs}${dns.replace('new: 203.0.113.30', 'new: 203.0.113.2')}      authority: 203.0.113.53\n`, line: 11, column: 68, says: /203\.0\.113\.2 is also the old value; the record would not move/ }],
+  ['dns: nothing to verify the changes at', { given: `${hs}${dns}`, line: 10, column: 7, says: /^dns: needs "authority"/ }],
+  ['dns: lowered too late', { given: `${hs}${dns}      authority: 203.0.113.53\n      lowerTtl: { aheadSeconds: 60 }\n`, line: 14, column: 33, says: /aheadSeconds: 60 is less than the old TTL 3600.*use at least 3600/ }],
+  ['dns: a value that is no address', { given: `${hs}${dns.replace('resolvers: [1.1.1.1]', 'resolvers: [1.1.1.1;reboot]')}      authority: 203.0.113.53\n`, line: 12, column: 19, says: /"1\.1\.1\.1;reboot" is not valid; expected an IPv4 address/ }],
+  ['dns and a proxy route for the same name', { given: `${hs}    domains: [headscale.joshuabell.xyz]\n${dns}      authority: 203.0.113.53\n`, line: 9, column: 15, says: /^domains\.0: headscale\.joshuabell\.xyz moves by its DNS record/ }],
+  ['handoff check of no kind', { given: `${hs}    handoffs:\n      - do: tell users\n        check: { on: old }\n`, line: 11, column: 16, says: /handoffs\.0\.check: give exactly one of dns, tcp, http, command$/ }],
+  ['handoff check of two kinds', { given: `${hs}    handoffs:\n      - do: tell users\n        check: { command: "true", http: "http://x.org/" }\n`, line: 11, column: 16, says: /give exactly one of dns, tcp, http, command, not http and command together/ }],
+  ['handoff check on the proxy of a migration without one', { given: `${agh}    handoffs:\n      - do: tell users\n        check: { command: "true", on: proxy }\n`, line: 11, column: 39, says: /^handoffs\.0\.check\.on: "proxy" names no host/ }],
+  ['handoff ids twice', { given: `${hs}    handoffs:\n      - { id: a, do: x, check: { command: "true" } }\n      - { id: a, do: y, check: { command: "true" } }\n`, line: 11, column: 15, says: /handoffs\.1\.id: a is used twice/ }],
+  ['handoff text on two lines', { given: `${hs}    handoffs:\n      - { do: "a\\nb", check: { command: "true" } }\n`, line: 10, column: 15, says: /expected one line of text/ }],
+  ['after: an unknown migration', { given: `${ok}    after: [vaultwarden]\n`, line: 9, column: 13, says: /after\.0: no migration "vaultwarden" in these manifests; known: forgejo/ }],
+  ['after: itself', { given: `${ok}    after: [forgejo]\n`, line: 9, column: 13, says: /forgejo cannot run after itself/ }],
+  ['after: a cycle', { given: `${ok}    after: [other]\n  other:\n    service: headscale\n    from: l001\n    to: newvps\n    strategy: warm\n    backup: { none: true }\n    after: [forgejo]\n`, line: 16, column: 13, says: /migrations\.other\.after: the declared order has a cycle \(forgejo before other before forgejo\)/ }],
   ['alias bomb', { given: 'version: 1\na: &a [x, x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a, *a]\nc: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b, *b]\nmigrations: {}\n', line: 1, column: 1, says: /invalid YAML: .*(alias|Alias)/ }],
 ];
 

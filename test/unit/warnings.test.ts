@@ -21,6 +21,7 @@ async function warnings(body: string, inv: Inventory = fleet()): Promise<string[
 }
 
 const forgejo = 'service: forgejo\nfrom: h001\nto: h002\nstrategy: warm';
+const DNS = 'dns:\n  records: [{ name: headscale.joshuabell.xyz, old: 203.0.113.2, new: 203.0.113.30, ttl: 3600 }]\n  resolvers: [1.1.1.1]\n  provider: { nsupdate: { server: 203.0.113.53, keyFile: /run/agenix/dns-key } }';
 const changed = (f: (i: Inventory) => void): Inventory => { const i = fleet(); f(i); return i; };
 
 const CASES: [string, { body: string; inventory?: Inventory; has: RegExp[]; not?: RegExp[] }][] = [
@@ -29,7 +30,23 @@ const CASES: [string, { body: string; inventory?: Inventory; has: RegExp[]; not?
   ['no backup configured and no host job covering the state', { body: 'service: vaultwarden\nfrom: o001\nto: h002\nstrategy: warm', has: [/No backup configured: add backup\.restic/] }],
   ['a host job covering the state is the backup: no backup warning', { body: forgejo, has: [/Monitoring: o001's Prometheus job forgejo scrapes 100\.64\.0\.13:3000/], not: [/backup/i] }],
   ['a proxy switch: what a rollback after it cannot keep', { body: `${forgejo}\nbackup: { none: true }`, has: [/A rollback after o001 switched to h002 restores h001's state as of the stop/] }],
-  ['a service that clients reach by DNS (no proxy route)', { body: 'service: headscale\nfrom: l001\nto: newvps\nstrategy: warm\nbackup: { none: true }\ndomains: []', has: [/No proxy routes move with this service: clients reach it by DNS or address/] }],
+  ['a service that clients reach by DNS or address (no proxy route)', { body: 'service: vaultwarden\nfrom: o001\nto: h002\nstrategy: warm\nbackup: { none: true }\ndomains: []', has: [/No proxy routes move with this service: clients reach it by DNS or address/] }],
+  ['headscale without proxy route nor dns: declare its record', { body: 'service: headscale\nfrom: l001\nto: newvps\nstrategy: warm\nbackup: { none: true }\ndomains: []', has: [/^Clients reach headscale by its DNS record: declare dns:/], not: [/No proxy routes move/] }],
+  ['headscale through the proxy: the circular path', { body: 'service: headscale\nfrom: l001\nto: newvps\nstrategy: warm\nbackup: { none: true }', has: [/^l001 would proxy headscale to newvps over the tailnet headscale itself coordinates: .*can never be retired\. Declare dns:/] }],
+  ['headscale by DNS: why nothing proxies it; the wait; the new host must serve the name itself', {
+    body: `service: headscale\nfrom: l001\nto: newvps\nstrategy: warm\nbackup: { none: true }\n${DNS}`,
+    has: [
+      /^Clients follow headscale\.joshuabell\.xyz to newvps directly: nothing proxies headscale to newvps over the tailnet\. Headscale coordinates that tailnet, so such a route \(l001's nginx forwarding to 100\.64\.0\.30\) could cut coordination for the whole mesh after a tailscaled restart or a reboot, and l001 could never be retired\.$/,
+      /^The runbook lowers the TTL first and waits 3600 s \(one old TTL\) before anything stops/,
+      /^Clients that follow headscale\.joshuabell\.xyz to 203\.0\.113\.30 reach newvps itself, whose nginx has no virtual host for headscale\.joshuabell\.xyz: headscale must serve it there/,
+    ],
+    not: [/would proxy headscale/, /No proxy routes move/, /A rollback after l001 switched/, /Deploying l001 changes its nginx/],
+  }],
+  ['the new host serves the name: no such warning', {
+    body: `service: headscale\nfrom: l001\nto: newvps\nstrategy: warm\nbackup: { none: true }\n${DNS}`,
+    inventory: changed((i) => { (i.hosts.newvps as { nginx: unknown }).nginx = { enable: true, upstreams: {}, virtualHosts: { 'headscale.joshuabell.xyz': { extraConfig: '', locations: { '/': { proxyPass: 'http://127.0.0.1:8080', recommendedProxySettings: true, extraConfig: '' } } } } }; }),
+    has: [/^Clients follow headscale\.joshuabell\.xyz to newvps directly/], not: [/whose nginx has no virtual host/],
+  }],
   ['no verification', { body: 'service: custom\nunit: foo\nstate: [/var/lib/foo]\nfrom: h003\nto: h002\nstrategy: warm\nbackup: { none: true }', has: [/No verification checks/] }],
   ['stateVersion differs between the hosts', { body: 'service: headscale\nfrom: l001\nto: newvps\nstrategy: warm\nbackup: { none: true }', inventory: changed((i) => { (i.hosts.newvps as { stateVersion: string }).stateVersion = '25.05'; }), has: [/system\.stateVersion differs \(l001: 24\.11, newvps: 25\.05\): defaults follow it\. migen checks the state's paths/] }],
   ['a container pins its own stateVersion: the hosts\' difference does not matter', { body: `${forgejo}\nbackup: { none: true }`, inventory: changed((i) => { (i.hosts.h002 as { stateVersion: string }).stateVersion = '25.05'; }), has: [], not: [/stateVersion/] }],

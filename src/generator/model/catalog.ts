@@ -23,6 +23,8 @@ export interface Preset {
   readonly listenOption: readonly string[] | null;
   /** Default checks when the manifest gives none; DOMAIN is replaced by each moved domain. */
   readonly verifyPaths: readonly string[];
+  /** Other services log in through it: `migen run --all` moves it after every other one. */
+  readonly sso: boolean;
 }
 
 const atLeast = (v: string | null, min: string): boolean => v !== null && compareVersions(v, min) >= 0;
@@ -54,6 +56,7 @@ export const CATALOG: Readonly<Record<Preset['service'], Preset>> = {
     warnings: ['Git clients that push during the final pass get an error and retry; announce the window to users with CI pipelines.'],
     listenOption: ['services', 'forgejo', 'settings', 'server', 'HTTP_ADDR'],
     verifyPaths: ['/'],
+    sso: false,
   },
   zitadel: {
     service: 'zitadel',
@@ -74,6 +77,7 @@ export const CATALOG: Readonly<Record<Preset['service'], Preset>> = {
     ],
     listenOption: null,
     verifyPaths: ['/debug/healthz'],
+    sso: true,
   },
   vaultwarden: {
     service: 'vaultwarden',
@@ -96,6 +100,7 @@ export const CATALOG: Readonly<Record<Preset['service'], Preset>> = {
     ],
     listenOption: ['services', 'vaultwarden', 'config', 'ROCKET_ADDRESS'],
     verifyPaths: ['/alive'],
+    sso: false,
   },
   headscale: {
     service: 'headscale',
@@ -112,11 +117,11 @@ export const CATALOG: Readonly<Record<Preset['service'], Preset>> = {
     dynamicUser: false,
     warnings: [
       'All mesh connectivity depends on headscale: existing connections continue, but new devices and key renewals fail during the window.',
-      'If clients reach headscale by DNS rather than through the proxy, lower the record\'s TTL a day ahead and update DNS at cutover; the window then includes DNS propagation.',
       'Test that a new device can join after the move.',
     ],
     listenOption: ['services', 'headscale', 'address'],
     verifyPaths: ['/health'],
+    sso: false,
   },
   adguardhome: {
     service: 'adguardhome',
@@ -132,15 +137,16 @@ export const CATALOG: Readonly<Record<Preset['service'], Preset>> = {
     maintenance: null,
     secretPrefix: 'adguardhome',
     dynamicUser: true,
-    warnings: [
-      'LAN DNS fails during the window: give clients a secondary DNS server (DHCP option) before starting.',
-      'After the move, point DHCP\'s DNS option at the new host.',
-    ],
+    warnings: [],
     listenOption: null,
     verifyPaths: [],
+    sso: false,
   },
 };
 
 export function preset(service: ServiceName): Preset | null {
   return service === 'custom' ? null : CATALOG[service];
 }
+
+/** Is the service the SSO others log in through (a plan's `service`, as the runtime reads it)? */
+export const isSso = (service: string): boolean => Object.prototype.hasOwnProperty.call(CATALOG, service) && CATALOG[service as Preset['service']].sso;

@@ -57,12 +57,14 @@ export function resolveRoutes(manifest: Manifest, inventory: Inventory, name: st
   const explicit = m.domains !== undefined;
   if (m.domains) domains = [...m.domains];
   else {
-    // Default: vhosts named <subdomain>.* on some proxy that point at the old host.
+    // Default: vhosts named <subdomain>.* on some proxy that point at the old host, but for the
+    // names whose DNS records move (dns:): clients follow those to the new host, no proxy between.
     const sub = p?.subdomain;
+    const byDns = new Set((m.dns?.records ?? []).map((r) => r.name));
     domains = [];
     if (sub) {
       const candidates = sub.includes('.') ? index.vhosts.filter((v) => v.domain.startsWith(`${sub}.`)) : index.byFirstLabel.get(sub) ?? [];
-      for (const v of candidates) if (v.backends.some((b) => isOld(b, v.host))) domains.push(v.domain);
+      for (const v of candidates) if (!byDns.has(v.domain) && v.backends.some((b) => isOld(b, v.host))) domains.push(v.domain);
     }
   }
   if (domains.length === 0) return none(manifest.proxy ?? null, findings);

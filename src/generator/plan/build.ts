@@ -10,6 +10,8 @@ import { copyAccessOf } from './access.js';
 import { backupOf } from './backup.js';
 import { containerMap } from './container-map.js';
 import { fenceOf, routeEditsOf, routeFilesOf } from './fence.js';
+import { dnsOf } from './dns.js';
+import { dnsServerOf, handoffsOf } from './handoffs.js';
 import { followOf } from './follow.js';
 import { isDatabaseDir, pgSizes } from './pg/index.js';
 import { routeDefaults } from './proxy.js';
@@ -43,6 +45,7 @@ function buildMigration(manifest: Manifest, inventory: Inventory, ctx: PlanConte
   const to = hostRef(manifest, newInv);
   const routes = resolveRoutes(manifest, inventory, name, m, p);
   const proxyInv = routes.proxy ? findHost(inventory, routes.proxy) : undefined;
+  const proxy = proxyInv ? hostRef(manifest, proxyInv) : null;
   const container = m.container ?? p?.container ?? null;
   const unit = unitOf(m, p);
   const owner = p?.nixosService && has(oldInv.users, p.nixosService) ? p.nixosService : null;
@@ -54,7 +57,8 @@ function buildMigration(manifest: Manifest, inventory: Inventory, ctx: PlanConte
   const map = container ? containerMap(container) : null;
   const state: StateDir[] = map && m.strategy !== 'hot' ? [...own, { old: map, new: map, owner: null, uid: null, group: null, gid: null }] : own;
   const sqlite = (m.sqlite ?? (p?.sqlite ?? []).map((f) => `${firstState}/${f}`)).slice().sort().map((f) => onNew(state, f));
-  const domains = [...new Set(routes.moved.map((r) => r.domain))];
+  // The preset's default checks ask each moved domain: through the proxy, or where its DNS record now points.
+  const domains = [...new Set([...routes.moved.map((r) => r.domain), ...(m.dns?.records ?? []).filter((r) => (r.type ?? 'A') !== 'CNAME').map((r) => r.name)])];
   const verify: VerifyCheck[] = m.verify ? [...m.verify] : domains.flatMap((d) => (p?.verifyPaths ?? []).map((path) => ({ http: `https://${d}${path}`, status: 200 })));
   const sync = {
     mode: m.sync?.mode ?? 'pull',
@@ -71,8 +75,9 @@ function buildMigration(manifest: Manifest, inventory: Inventory, ctx: PlanConte
     nixosService: p?.nixosService ?? null,
     strategy: m.strategy,
     status: m.status ?? 'planned',
+    after: [...(m.after ?? [])].sort(),
     from, to,
-    proxy: proxyInv ? hostRef(manifest, proxyInv) : null,
+    proxy,
     container, unit, state,
     sqlite,
     criticalFiles: (p?.criticalFiles ?? []).map((f) => onNew(state, `${firstState}/${f}`)),
@@ -81,6 +86,9 @@ function buildMigration(manifest: Manifest, inventory: Inventory, ctx: PlanConte
     numericIds: container !== null || (p?.dynamicUser ?? false) || owner === null || user?.uid != null,
     sync,
     database: databaseOf(name, m, container, oldInv, newInv),
+    dns: dnsOf(name, m, from, to),
+    dnsServer: dnsServerOf(m, from, to, proxy),
+    handoffs: handoffsOf(m, { from, to, proxy }),
     routes: { moved: routes.moved, staying: routes.staying, upstreams: routes.upstreams, stale: routes.stale },
     fence: fenceOf(name, m.strategy === 'hot' && m.database ? { unit: p?.nixosService ?? unit, container } : { unit, container: null }),
     routeFiles: files.files,
@@ -98,7 +106,7 @@ function buildMigration(manifest: Manifest, inventory: Inventory, ctx: PlanConte
   };
   const full: Ctx = { ...c, warnings: warningsOf(c, m, p, oldInv, newInv, owner ? { name: owner, uid: user!.uid } : null, proxyInv ?? null) };
   const steps = buildSteps(full);
-  return { ...full, window: windowEstimate(m.strategy, sync, full.sqlite.length), steps, tools: toolsOf(steps, full.copyAccess) };
+  return { ...full, window: windowEstimate(m.strategy, sync, full.sqlite.length, full.dns?.lowerTo ?? null), steps, tools: toolsOf(steps, full.copyAccess) };
 }
 
 function databaseOf(name: string, m: MigrationSpec, container: string | null, oldInv: InventoryHost, newInv: InventoryHost): Database | null {

@@ -1,6 +1,6 @@
 // Constructors of the runbook's steps, one per kind, bound to a phase: a phase file reads as the
 // list of what it does, each step's options named.
-import type { CheckStep, CommandStep, CompareStep, ConvergeStep, HostScript, NoteStep, Phase, PipeScript, ProbeStep, Script, Step } from '../../runbook/steps.js';
+import type { CheckStep, CommandStep, CompareStep, ConvergeStep, HandoffStep, HostScript, NoteStep, Phase, PipeScript, ProbeStep, Script, Step } from '../../runbook/steps.js';
 
 export const on = (host: string, script: string): HostScript => ({ on: host, script });
 /** `from`'s output is `to`'s input: the executor runs them as two processes, one per host. */
@@ -37,6 +37,9 @@ export function stepsOf(phase: Phase) {
       make({ id, phase, kind: 'converge', title, ...o, ...c }),
     probe: (id: string, title: string, run: Script, t: { intervalSeconds: number; deadlineSeconds: number; endsWindow?: boolean; fatalExit?: readonly number[] }, o: Opts = {}): ProbeStep =>
       make({ id, phase, kind: 'probe', title, ...o, run, ...t }),
+    /** `h.run` absent: a person does `h.instruction`; the check proves it either way. */
+    handoff: (id: string, title: string, h: { instruction: string; run?: Script; check: Script; intervalSeconds: number; deadlineSeconds: number; endsWindow?: boolean; undoInstruction?: string }, o: Opts = {}): HandoffStep =>
+      make({ id, phase, kind: 'handoff', title, ...o, ...h }),
     note: (id: string, title: string, text: string): NoteStep => make({ id, phase, kind: 'note', title, text }),
   };
 }

@@ -12,7 +12,7 @@ import type { CopyAccess, HostTools } from './types.js';
 
 /** command -> nixpkgs attribute (pkgs.<name>) that puts it into /run/current-system/sw/bin; null: every NixOS host has it (checked, not declared). */
 export const PROVIDERS: Readonly<Record<string, string | null>> = {
-  curl: null, dig: 'dnsutils', git: 'git', restic: 'restic', rrsync: 'rrsync', rsync: 'rsync', sqlite3: 'sqlite',
+  curl: null, dig: 'dnsutils', nsupdate: 'dnsutils', git: 'git', restic: 'restic', rrsync: 'rrsync', rsync: 'rsync', sqlite3: 'sqlite',
 };
 const NAMES = Object.keys(PROVIDERS).sort().join('|');
 // A name in command position: at the start of a line or after a separator, `$(`, a keyword, `exec`

@@ -1,8 +1,8 @@
-import type { Strategy, Status, SyncMode, VerifyCheck } from '../types.js';
+import type { RecordType, Strategy, Status, SyncMode, VerifyCheck } from '../types.js';
 import type { HostRef } from '../model/hosts.js';
 import type { RouteChange, RouteStay, UpstreamMove } from '../model/routes.js';
 import type { SidePaths } from '../model/state.js';
-import type { Step } from '../../runbook/steps.js';
+import type { Script, Step } from '../../runbook/steps.js';
 
 export type { Step, StepKind, Script, HostScript, PipeScript, Phase, Where } from '../../runbook/steps.js';
 export { PHASES } from '../../runbook/steps.js';
@@ -75,6 +75,37 @@ export interface RouteFile {
 
 /** An extraConfig (of a location, or of the vhost when `location` is null) whose proxy_pass moves: its text while planned and once done. */
 export interface RouteEdit { readonly domain: string; readonly location: string | null; readonly planned: string; readonly done: string }
+export interface DnsRecordPlan { readonly name: string; readonly type: RecordType; readonly old: string; readonly new: string; readonly ttl: number }
+
+/** The DNS records that move with the service (manifest dns:), resolved. */
+export interface DnsPlan {
+  readonly records: readonly DnsRecordPlan[];
+  readonly resolvers: readonly string[];
+  /** Asked without recursion to verify each change. */
+  readonly authority: string;
+  readonly lowerTo: number;
+  readonly aheadSeconds: number;
+  /** The host that runs the provider's command and the checks. */
+  readonly on: string;
+  readonly provider: { readonly kind: 'nsupdate'; readonly server: string; readonly keyFile: string; readonly zone: string | null } | { readonly kind: 'command'; readonly command: string } | { readonly kind: 'person' };
+  readonly deadlineSeconds: number;
+  /** On `on`: when the TTL was lowered (epoch seconds). */
+  readonly loweredStamp: string;
+}
+
+/** The service is a DNS server (manifest dnsServer:), resolved. */
+export interface DnsServerPlan { readonly query: string; readonly type: RecordType; readonly address: string; readonly secondary: readonly string[]; readonly from: string }
+
+/** What a person or another system does (manifest handoffs:), resolved: its step in the phase `when` names. */
+export interface HandoffPlan {
+  readonly id: string;
+  readonly instruction: string;
+  readonly when: 'prepare' | 'before-stop' | 'after-start' | 'after-verify';
+  readonly run: Script | null;
+  readonly check: Script;
+  readonly intervalSeconds: number;
+  readonly deadlineSeconds: number;
+}
 
 export interface FollowBackup { readonly host: string; readonly name: string; readonly paths: readonly string[]; readonly repository: string | null; readonly passwordFile: string | null; readonly newHasJob: boolean }
 
@@ -86,6 +117,8 @@ export interface MigrationPlan {
   readonly nixosService: string | null;
   readonly strategy: Strategy;
   readonly status: Status;
+  /** Migrations declared to finish before this one (manifest after:). */
+  readonly after: readonly string[];
   readonly from: HostRef;
   readonly to: HostRef;
   readonly proxy: HostRef | null;
@@ -100,6 +133,9 @@ export interface MigrationPlan {
   readonly numericIds: boolean;
   readonly sync: { readonly mode: SyncMode; readonly thresholdBytes: number; readonly maxPasses: number; readonly bandwidthBytesPerSecond: number };
   readonly database: Database | null;
+  readonly dns: DnsPlan | null;
+  readonly dnsServer: DnsServerPlan | null;
+  readonly handoffs: readonly HandoffPlan[];
   readonly routes: {
     readonly moved: readonly RouteChange[];
     readonly staying: readonly RouteStay[];

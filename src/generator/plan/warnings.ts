@@ -6,12 +6,13 @@ import type { Preset } from '../model/catalog.js';
 import { portCollisions } from '../model/ports.js';
 import { sideOf } from '../model/state.js';
 import type { Ctx } from './types.js';
+import { outsideWarnings } from './warnings-outside.js';
 
 export function warningsOf(c: Omit<Ctx, 'warnings'>, m: MigrationSpec, p: Preset | null, oldInv: InventoryHost, newInv: InventoryHost, owner: { name: string; uid: number | null } | null, proxyInv: InventoryHost | null): string[] {
   const { from, to, proxy, backup, database: db } = c;
   const w: string[] = [...(p?.warnings ?? [])];
   if (backup.kind === 'none') w.push(m.backup?.none ? 'No backup is taken before the migration (backup.none). The old host\'s state is the only copy until the move is verified.' : `No backup configured: add backup.restic to the manifest, or a services.restic.backups job on ${from.name} covering the state.`);
-  if (!proxy && m.strategy !== 'hot' && p?.subdomain) w.push('No proxy routes move with this service: clients reach it by DNS or address, which you must update at cutover.');
+  if (!proxy && !c.dns && m.strategy !== 'hot' && p?.subdomain && p.service !== 'headscale') w.push('No proxy routes move with this service: clients reach it by DNS or address, which you must update at cutover.');
   if (m.strategy !== 'hot' && proxy && c.routes.moved.length > 0) w.push(`A rollback after ${proxy.name} switched to ${to.name} restores ${from.name}'s state as of the stop: writes ${to.name} acknowledged in between (from the switch, which happens while the service starts, to the failed check) are not copied back.`);
   if (proxy && c.routeFiles.length) {
     w.push(`Deploying ${proxy.name} changes its nginx configuration (the moved locations read their backend from route files under /var/lib/migen/nginx/${c.name}/): nginx restarts once, for every virtual host, before the window (with services.nginx.enableReload it reloads instead).`);
@@ -20,7 +21,8 @@ export function warningsOf(c: Omit<Ctx, 'warnings'>, m: MigrationSpec, p: Preset
     }
   }
   w.push(`The downtime window runs on ${to.name}, as the transient unit migen-${c.name}-cutover: the operator's machine may disconnect in it (migen run ${c.name} --resume reattaches). If ${to.name} itself goes down there, the guards revert by themselves after ${GUARD_SECONDS} s without its heartbeat: ${from.name} serves again with its state as of the stop${proxy && c.routeFiles.length ? `, ${proxy.name} routes back to it` : ''}; writes ${to.name} acknowledged in between are not copied back, and when ${to.name} boots again its copy starts unrouted (migen status shows it: stop it there).`);
-  if (!m.verify && c.verify.length === 0) w.push('No verification checks: add verify entries, or the cutover is judged by the unit staying active only.');
+  w.push(...outsideWarnings(c, m, p, newInv));
+  if (!m.verify && c.verify.length === 0 && !c.dnsServer) w.push('No verification checks: add verify entries, or the cutover is judged by the unit staying active only.');
   // The stateVersion that decides the service's defaults on each side: its container's when it runs in one.
   const [os, ns] = [sideOf(oldInv, c.container), sideOf(newInv, c.container)];
   if (os.stateVersion !== ns.stateVersion) {

@@ -17,7 +17,14 @@ export const LAB = {
 
 const s = (ms: number): number => Math.round(ms / 100) / 10;
 
-export function windowEstimate(strategy: Strategy, sync: MigrationPlan['sync'], sqlite: number): MigrationPlan['window'] {
+/** `dnsSeconds`: the lowered TTL of records that switch inside the window (resolvers follow within it). */
+export function windowEstimate(strategy: Strategy, sync: MigrationPlan['sync'], sqlite: number, dnsSeconds: number | null = null): MigrationPlan['window'] {
+  const w = base(strategy, sync, sqlite);
+  if (dnsSeconds === null) return w;
+  return { ...w, estimateSeconds: w.estimateSeconds === null ? null : Math.round((w.estimateSeconds + dnsSeconds) * 10) / 10, basis: `${w.basis}, plus up to ${dnsSeconds} s (the lowered TTL) until every resolver answers the new DNS record` };
+}
+
+function base(strategy: Strategy, sync: MigrationPlan['sync'], sqlite: number): MigrationPlan['window'] {
   const rate = Math.min(sync.bandwidthBytesPerSecond, LAB.bytesPerSecond);
   const fixed = LAB.stopMs + LAB.startOrSwitchMs + LAB.backendMs + LAB.firstVerifyMs + sqlite * LAB.sqliteMs;
   const perThousandFilesSeconds = Math.round((LAB.finalPerFileMs + LAB.verifyPerFileMs) * 100) / 100;

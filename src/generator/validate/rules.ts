@@ -5,6 +5,7 @@ import { resolveRoutes, type Finding } from '../model/routes.js';
 import { stateDirs } from '../model/service.js';
 import { at, type Ctx, type Rule } from './rule.js';
 import { SIDE_RULES } from './sides.js';
+import { outsideFindings } from './outside-rules.js';
 const hostList = (inv: Inventory): string => Object.keys(inv.hosts).sort().join(', ');
 
 const hostsExist: Rule = (c) => {
@@ -69,7 +70,9 @@ const databaseOnOldHost: Rule = (c) => {
 
 const routes: Rule = (c) => resolveRoutes(c.manifest, c.inventory, c.name, c.m, c.p).findings;
 
-export const RULES: readonly Rule[] = [hostsExist, distinctHosts, addresses, customNeedsBasics, oldRunsService, newDeclaresService, hotNeedsDatabase, databaseOnOldHost, routes, ...SIDE_RULES];
+const outside: Rule = (c) => outsideFindings(c.manifest, c.name, c.m, resolveRoutes(c.manifest, c.inventory, c.name, c.m, c.p).proxy);
+
+export const RULES: readonly Rule[] = [hostsExist, distinctHosts, addresses, customNeedsBasics, oldRunsService, newDeclaresService, hotNeedsDatabase, databaseOnOldHost, routes, outside, ...SIDE_RULES];
 
 /** Across migrations: two migrations may not copy overlapping state from one host. */
 function overlaps(manifest: Manifest, inventory: Inventory): Finding[] {

@@ -50,10 +50,20 @@ export function schemaProblems(name: 'manifest' | 'inventory', data: unknown, sr
   }).sort((a, b) => a.line - b.line || a.column - b.column);
 }
 
+/** The fields of a oneOf whose branches each only require one field ("exactly one of these"), else null. */
+function choiceOf(e: ErrorObject): string[] | null {
+  if (e.keyword !== 'oneOf' || !Array.isArray(e.schema)) return null;
+  const keys = (e.schema as { required?: string[] }[]).map((b) => (Object.keys(b).length === 1 && b.required?.length === 1 ? b.required[0]! : null));
+  return keys.every((k): k is string => k !== null) ? keys : null;
+}
+
 /** Drops errors that only restate a deeper one (oneOf/anyOf/if wrappers, parent "must match a schema"). */
 function pruneErrors(errors: readonly ErrorObject[]): ErrorObject[] {
+  // "Exactly one of a, b, c": one error, not one missing field per alternative.
+  const choices = errors.filter((e) => choiceOf(e));
+  if (choices.length) errors = errors.filter((e) => choiceOf(e) || !choices.some((c) => e.instancePath === c.instancePath && e.schemaPath.startsWith(`${c.schemaPath}/`)));
   const wrappers = new Set(['oneOf', 'anyOf', 'if']);
-  const deep = errors.filter((e) => !wrappers.has(e.keyword));
+  const deep = errors.filter((e) => !wrappers.has(e.keyword) || choiceOf(e));
   if (deep.length === 0) return [...errors];
   // A oneOf of "required" alternatives reports one missing property per branch: keep only the first per path.
   const byPath = new Map<string, ErrorObject>();
@@ -111,6 +121,12 @@ function toProblem(e: ErrorObject, _data: unknown, src: SourceDoc | { file: stri
     case 'enum': {
       const allowed = (e.params as { allowedValues: unknown[] }).allowedValues.map((v) => String(v));
       message = `${where}: ${show(e.data)} is not one of ${allowed.join(', ')}`;
+      break;
+    }
+    case 'oneOf': {
+      const keys = choiceOf(e) ?? [];
+      const given = keys.filter((k) => e.data !== null && typeof e.data === 'object' && Object.prototype.hasOwnProperty.call(e.data, k));
+      message = `${where}: give exactly one of ${keys.join(', ')}${given.length > 1 ? `, not ${given.join(' and ')} together` : ''}`;
       break;
     }
     case 'const':

@@ -14,6 +14,9 @@
       locations."/" = { proxyPass = "http://127.0.0.1:8080"; proxyWebsockets = true; };
     };
   };
+  # The TSIG key that signs updates of the joshuabell.xyz zone (migration headscale: dns.provider).
+  age.secrets.dns-update-key.file = ../../secrets/dns-update-key.age;
+
   services.restic.backups.headscale = {
     repository = "/backup/l001";
     paths = [ "/var/lib/headscale" ];

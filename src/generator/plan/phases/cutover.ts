@@ -1,6 +1,9 @@
 // Cutover, the downtime window: stop on the old host, the final copy and its checks, then the
 // start on the new host while the proxy switches, and the new backend checked through the proxy.
+import { dnsSwitch } from '../dns.js';
+import { handoffSteps } from '../handoffs.js';
 import { pgApp, pgFreeze } from '../pg/index.js';
+import { fleetVerifies } from './verify.js';
 import { stamp } from '../fence-steps.js';
 import { armGuard, disarmGuard, guardOf, type GuardRole } from '../guard.js';
 import { switchRoutes } from '../proxy.js';
@@ -37,11 +40,13 @@ export function cutover(c: Ctx, hot: boolean): Step[] {
   // which error a client sees, and the two together take the longer of them instead of the sum.
   // The probe after both gates the window's end; when it fails, both are undone (undoOnFailure
   // covers a half-done start or switch) and the old host starts again.
+  // The DNS records switch at the same time, for the same reason.
   const first = c.routes.moved[0];
-  const together = { ...W, undoOnFailure: true, ...(proxy && first ? { concurrent: 'start-and-route' } : {}) };
+  const together = { ...W, undoOnFailure: true, ...((proxy && first) || c.dns ? { concurrent: 'start-and-route' } : {}) };
   // The fence lifted: from here the new host's unit may start, also after a reboot.
   const unstart = `${app.stop}\n${cmd`rm -f ${fence.ready}`}`;
   win.push(command('start-new', `lift the fence and start ${app.unit} on ${to.name}${hot ? ': from here it takes writes' : ''}`, on(to.name, `${stamp(fence, fence.ready)}\n${app.start}`), { ...together, undo: on(to.name, unstart) }));
+  win.push(...dnsSwitch(c, { ...W, undoOnFailure: true, concurrent: 'start-and-route' }));
   if (proxy && first) {
     const domains = [...new Set(c.routes.moved.map((r) => r.domain))].join(', ');
     win.push(
@@ -54,6 +59,10 @@ export function cutover(c: Ctx, hot: boolean): Step[] {
   } else {
     win.push(probe('unit-active', `${c.unit} stays active on ${to.name}`, on(to.name, cmd`systemctl is-active --quiet ${c.unit}`), { intervalSeconds: 0.25, deadlineSeconds: 60, ...lastCheck(c) }, W));
   }
+  // What people do once the new host serves, inside the window (the last ends it when nothing verifies on the fleet).
+  const people = handoffSteps(c, 'after-start', 'cutover', W);
+  if (people.length && !fleetVerifies(c)) people[people.length - 1] = Object.freeze({ ...people[people.length - 1]!, endsWindow: true }) as Step;
+  win.push(...people);
   return [...steps, ...guards(c, [...steps, ...win], { restart, unstart }), ...win];
 }
 
@@ -82,7 +91,7 @@ function guards(c: Ctx, steps: readonly Step[], s: { restart: string; unstart: s
 }
 
 /** Without a verification the fleet can run, this check ends the window. */
-const lastCheck = (c: Ctx): { endsWindow?: true } => (c.verify.some((v) => v.http || (v.command && v.on && v.on !== 'operator')) ? {} : { endsWindow: true });
+const lastCheck = (c: Ctx): { endsWindow?: true } => (fleetVerifies(c) || c.handoffs.some((h) => h.when === 'after-start') ? {} : { endsWindow: true });
 
 /** The copy after the stop and the checks that it is complete, run at once (a SQLite check, which may create -shm, comes after). */
 function finalCopy(c: Ctx): Step[] {

@@ -1,6 +1,7 @@
 // Preflight: nothing changes yet; every host answers, the new host has room and no data of its
 // own, the secrets are there, the service runs on the old host only.
 import { isContainerMap } from '../container-map.js';
+import { dnsPreflight } from '../dns.js';
 import { mkdirs } from '../rsync.js';
 import { cmd } from '../shell.js';
 import { on, stepsOf } from '../step.js';
@@ -48,6 +49,7 @@ export function preflight(c: Ctx, copy: Ctx['state']): Step[] {
   steps.push(
     check('new-stopped', `${c.unit} is not running on ${to.name}`, on(to.name, cmd`! systemctl is-active --quiet ${c.unit}`), `${c.unit} already runs on ${to.name}: two writers must never run at once`),
     check('old-running', `${c.unit} runs on ${from.name}`, on(from.name, cmd`systemctl is-active --quiet ${c.unit}`), `${c.unit} is not running on ${from.name}: nothing to migrate, or it was already moved`),
+    ...dnsPreflight(c),
   );
   return steps;
 }

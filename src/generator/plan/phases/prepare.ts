@@ -5,6 +5,8 @@
 import { accessPrepare } from '../access-steps.js';
 import { backupScript } from '../backup.js';
 import { deployScript } from '../deploy.js';
+import { dnsLower } from '../dns.js';
+import { handoffSteps } from '../handoffs.js';
 import { fencedCheck, runtimeFence, stamp, where } from '../fence-steps.js';
 import { pgPrepare } from '../pg/index.js';
 import { cmd } from '../shell.js';
@@ -16,7 +18,8 @@ const { command, check } = stepsOf('prepare');
 export function prepare(c: Ctx, hot: { app: string } | null): Step[] {
   const { from, to, proxy, backup, fence } = c;
   const paths = c.state.map((s) => s.old);
-  const steps: Step[] = [];
+  // The TTL first: the wait for it to take effect runs while the rest prepares and copies.
+  const steps: Step[] = [...dnsLower(c), ...handoffSteps(c, 'prepare', 'prepare')];
   if (backup.kind === 'restic') {
     const copies = [...backup.sqlite.map((s) => `${s.database.slice(s.database.lastIndexOf('/') + 1)} from a consistent copy (VACUUM INTO)`), ...(backup.pgDump ? ['PostgreSQL from pg_dumpall'] : [])];
     steps.push(command('backup', `restic backup of the state on ${from.name}, tag ${backup.tag}${copies.length ? `: ${copies.join(', ')}, not the live files` : ''}`,

@@ -1,5 +1,7 @@
 // Sync: copy passes while the service runs, until a final pass would be short; then both hosts
 // flush their page cache so that no writeback queues inside the window.
+import { dnsWait } from '../dns.js';
+import { handoffSteps, secondaryDns } from '../handoffs.js';
 import { measureScript, passScript } from '../rsync.js';
 import { pgSync } from '../pg/index.js';
 import { on, stepsOf } from '../step.js';
@@ -23,5 +25,6 @@ export function sync(c: Ctx, hot: boolean): Step[] {
   if (copy && c.strategy !== 'cold') {
     for (const h of [c.to.name, c.from.name]) steps.push(command(`flush-${h}`, `${h} writes its dirty page cache to disk before the stop (sync)`, on(h, 'sync'), { concurrent: 'flush' }));
   }
-  return steps;
+  // Last before the stop: what people do first, the lowered TTL in effect, the clients' fallback DNS answering.
+  return [...steps, ...handoffSteps(c, 'before-stop', 'sync'), ...dnsWait(c), ...secondaryDns(c)];
 }

@@ -5,6 +5,7 @@
 // operator's machine run after, from there.
 import { accessRemove } from '../access-steps.js';
 import { stamp } from '../fence-steps.js';
+import { clientSideDns } from '../handoffs.js';
 import { pgCleanup } from '../pg/index.js';
 import { confirmGuard, guardOf } from '../guard.js';
 import { staleRoutesCheck } from '../proxy.js';
@@ -14,6 +15,18 @@ import type { Ctx, Step } from '../types.js';
 
 const { command, probe } = stepsOf('verify');
 
+/** Does a verification run on the fleet (and so end the window there)? */
+export const fleetVerifies = (c: Ctx): boolean => c.dnsServer !== null || c.verify.some((v) => v.http || (v.command && v.on && v.on !== 'operator'));
+
+/** curl's --resolve for a URL's host: through the proxy when it routes the domain, at the new value when a DNS record moves it. */
+function resolveFor(c: Ctx, u: URL): { args: string[]; via: string } {
+  const port = u.port || (u.protocol === 'https:' ? '443' : '80');
+  if (c.proxy && c.routes.moved.some((r) => r.domain === u.hostname)) return { args: ['--resolve', `${u.hostname}:${port}:${c.proxy.address}`], via: ` through ${c.proxy.name}` };
+  const rec = c.dns?.records.find((r) => r.name === u.hostname && r.type !== 'CNAME');
+  if (rec) return { args: ['--resolve', `${u.hostname}:${port}:${rec.type === 'AAAA' ? `[${rec.new}]` : rec.new}`], via: ` at ${rec.new}, where ${u.hostname} now points` };
+  return { args: [], via: '' };
+}
+
 export function verify(c: Ctx, hot: boolean): Step[] {
   const { from, to, proxy } = c;
   const timing = { intervalSeconds: 0.2, deadlineSeconds: c.verifyDeadlineSeconds };
@@ -21,16 +34,15 @@ export function verify(c: Ctx, hot: boolean): Step[] {
   const operator: Step[] = [];
   c.verify.forEach((v, i) => {
     if (v.http) {
-      const u = new URL(v.http);
-      const port = u.port || (u.protocol === 'https:' ? '443' : '80');
-      const resolve = proxy && c.routes.moved.some((r) => r.domain === u.hostname) ? ['--resolve', `${u.hostname}:${port}:${proxy.address}`] : [];
-      fleet.push(probe(`verify-${i + 1}`, `${v.http} answers ${v.status ?? 200}${resolve.length ? ` through ${proxy!.name}` : ''} (asked from ${to.name})`,
-        on(to.name, cmd`test "$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 ${resolve} ${v.http})" = ${v.status ?? 200}`), timing));
+      const r = resolveFor(c, new URL(v.http));
+      fleet.push(probe(`verify-${i + 1}`, `${v.http} answers ${v.status ?? 200}${r.via} (asked from ${to.name})`,
+        on(to.name, cmd`test "$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 ${r.args} ${v.http})" = ${v.status ?? 200}`), timing));
     } else if (v.command) {
       const where = v.on === 'new' ? to.name : v.on === 'old' ? from.name : v.on === 'proxy' && proxy ? proxy.name : 'operator';
       (where === 'operator' ? operator : fleet).push(probe(`verify-${i + 1}`, `check on ${where}: ${v.command}`, on(where, v.command), timing));
     }
   });
+  fleet.push(...clientSideDns(c, timing));
   const W = { window: true, fleet: true } as const;
   const steps: Step[] = fleet.map((s, i) => ({ ...s, ...W, ...(i === fleet.length - 1 ? { endsWindow: true } : {}) }) as Step);
   // What migen finalize requires the hosts to say (a later rollback takes it back), then the

@@ -3,6 +3,7 @@
 import { isPipe, scriptsOf, type Script, type Step } from '../../../runbook/steps.js';
 import { restoreRoot } from '../../plan/backup.js';
 import { PHASES, type MigrationPlan, type Plan } from '../../plan/types.js';
+import type { OrderView } from './order-view.js';
 
 export interface FileChange { readonly mark: '+' | '~' | '-' | ' '; readonly path: string }
 
@@ -24,6 +25,7 @@ const detail: { [K in Step['kind']]: (s: Extract<Step, { kind: K }>) => string |
   compare: (s) => (s.mode === 'equal' ? 'both outputs must be identical' : 'the first number plus 10% must fit in the second'),
   converge: (s) => `repeats (at most ${s.maxPasses} passes, exit ${(s.acceptExit ?? []).join(', ')} accepted while live) until the measured delta is below ${s.thresholdBytes} bytes; predicts the final pass at ${s.bandwidthBytesPerSecond} B/s`,
   probe: (s) => `retried every ${s.intervalSeconds} s for up to ${s.deadlineSeconds} s${s.endsWindow ? '; the first success of the last check ends the downtime window' : ''}`,
+  handoff: (s) => `${s.run ? `the provider's command (the first script) does this: ${s.instruction}` : `a person does this (the runbook prints it and waits): ${s.instruction}`}; proved by the check (the last script), retried every ${s.intervalSeconds} s for up to ${s.deadlineSeconds} s${s.endsWindow ? '; its first success ends the downtime window' : ''}${s.undoInstruction ? `; on a rollback: ${s.undoInstruction}` : ''}`,
   note: (s) => s.text,
 };
 
@@ -84,11 +86,22 @@ export function migrationView(m: MigrationPlan) {
     backupInfo: backupInfo(m),
     followBackups: m.follow.backups.map((b) => `${b.host}: services.restic.backups.${b.name} (${b.paths.join(', ')})`),
     followScrape: m.follow.scrapeTargets.map((t) => `${t.host}: ${t.job} ${t.from} → ${t.to}`),
+    afterText: m.after.length ? m.after.join(', ') : null,
+    dnsView: m.dns ? {
+      ...m.dns,
+      provider: m.dns.provider.kind === 'nsupdate' ? `nsupdate to ${m.dns.provider.server} with the TSIG key ${m.dns.provider.keyFile}` : m.dns.provider.kind === 'command' ? `\`${m.dns.provider.command} NAME TYPE VALUE TTL\`` : 'a person (the runbook prints each change and waits for its check)',
+      resolverList: m.dns.resolvers.join(', '),
+      rows: m.dns.records.map((r) => ({ ...r, lowered: m.dns!.lowerTo })),
+    } : null,
+    dnsServerView: m.dnsServer ? { ...m.dnsServer, secondaryList: m.dnsServer.secondary.join(', ') || 'none' } : null,
+    people: list.filter((v) => v.kind === 'handoff').map((v) => ({ n: v.n, title: v.title })),
+    hasPeople: list.some((v) => v.kind === 'handoff'),
   };
 }
 
-export function planView(plan: Plan, files: readonly FileChange[]) {
+export function planView(plan: Plan, files: readonly FileChange[], order: OrderView | null = null) {
   return {
+    order,
     manifest: plan.manifest,
     migrations: plan.migrations.map(migrationView),
     files: files.filter((f) => f.mark !== ' '),
