@@ -106,7 +106,7 @@ describe('between the cutover and finalize (vaultwarden, generated runbook)', ()
     try {
       expect((await lab.exec('o001', 'systemctl stop vaultwarden')).code).toBe(0); // the old runbooks' stop-old
       await defineVaultwarden(lab, 'h002');
-      expect((await lab.exec('h002', 'install -d /var/lib/vaultwarden && rm -rf /run/systemd/system/vaultwarden.service.d && systemctl start vaultwarden')).code).toBe(0);
+      expect((await lab.exec('h002', 'install -d /var/lib/vaultwarden /var/lib/migen/vaultwarden && touch /var/lib/migen/vaultwarden/ready && rm -rf /run/systemd/system/vaultwarden.service.d && systemctl start vaultwarden')).code).toBe(0);
       expect(await activeOn(lab, 'vaultwarden', ['o001', 'h002'])).toEqual(['h002']);
       expect((await redeploy('o001')).code).toBe(0);
       // switch-to-configuration started every wanted unit: the old copy runs again, a second writer

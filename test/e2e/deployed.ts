@@ -20,6 +20,7 @@ import path from 'node:path';
 import type { Lab, NginxVhost, ProfileUnit, SystemProfile } from '../lab/index.js';
 import { nixEvalJson, repoRoot } from '../helpers/nix.js';
 import { overridesFor } from '../helpers/repo.js';
+import { generatedProfileParts } from '../lab/packages.js';
 
 export type Variant = 'generated' | 'without-migen';
 export interface EvaluatedUnit { conditions: string[]; restartIfChanged: boolean; wantedBy: string[]; trigger?: string }
@@ -110,7 +111,8 @@ export function profileUnit(u: EvaluatedUnit): ProfileUnit {
 export async function deployedProfile(host: string, units: string[], opts: { variant?: Variant; extraVhosts?: NginxVhost[] } = {}): Promise<SystemProfile> {
   const ev = (await evaluateFleet(opts.variant))[host];
   if (!ev) throw new Error(`deployedProfile: ${host} is not evaluated (${Object.keys(UNITS).join(', ')})`);
-  const out: SystemProfile = { units: {} };
+  // the generated module's packages (its tools: rrsync, sqlite, ...) and sshd's copy-access files
+  const out: SystemProfile = { units: {}, ...((opts.variant ?? 'generated') === 'generated' ? await generatedProfileParts(host) : {}) };
   for (const u of units) {
     const e = ev.units[u];
     if (!e) throw new Error(`deployedProfile: ${host} has no evaluated unit ${u}`);
