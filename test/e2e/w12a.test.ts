@@ -1,8 +1,6 @@
 /**
  * e2e of [12] (per-side facts, routes as nginx reads them): the whole runbook, generated from a
  * copy of the example fleet changed the way a real fleet differs, run by `migen run` in the lab.
- * SKIPPED until the lab's systemd-run stand-in (the window runs on the fleet as a transient unit)
- * is merged: set MIGEN_FLEET_LAB=1 to run. test/lab/sides.test.ts proves the pieces now.
  * - o001 on stateVersion 23.11 (Vaultwarden in /var/lib/bitwarden_rs), h002 on 24.11: the run
  *   moves /var/lib/bitwarden_rs to /var/lib/vaultwarden, and Vaultwarden on h002 serves every
  *   acknowledged row through o001's nginx.
@@ -13,10 +11,10 @@
 import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { checks, createLab, startWriter, type Lab } from '../lab/index.js';
+import { afterAll, describe, expect, test } from 'vitest';
+import { checks, createLab, startWriter, type Lab, type SystemProfile } from '../lab/index.js';
 import { APP_PY } from '../lab/lab.js';
-import { MIGEN, REPO, sleep } from './helpers.js';
+import { MIGEN, proxyProfiles, REPO, sleep } from './helpers.js';
 import { VW_DOMAIN, servedBy, setupVaultwarden, vaultwardenLabOptions } from './fleet.js';
 
 const OLD_STATE = '/var/lib/bitwarden_rs';
@@ -60,11 +58,12 @@ async function o001ServesFrom(lab: Lab, state: string): Promise<void> {
 }
 
 describe('[12] hosts that differ, the whole runbook in the lab', () => {
-  let lab: Lab;
-  beforeAll(async () => { lab = await createLab(vaultwardenLabOptions()); }, 60_000);
-  afterAll(async () => { await lab?.teardown(); });
+  const labs: Lab[] = [];
+  afterAll(async () => { for (const l of labs) await l.teardown(); });
+  const fresh = async (): Promise<Lab> => { const l = await createLab(vaultwardenLabOptions()); labs.push(l); return l; };
 
   test('o001 on 23.11 and h002 on 24.11 moves /var/lib/bitwarden_rs to /var/lib/vaultwarden; Vaultwarden on h002 serves the moved rows', async () => {
+    const lab = await fresh();
     const root = fleetRepo(lab, 'repo-sv', (inv) => { inv.hosts.o001!.stateVersion = '23.11'; });
     const plan = JSON.parse(fs.readFileSync(path.join(root, 'generated/plans/vaultwarden.json'), 'utf8')).migrations[0];
     expect(plan.state.map((s: { old: string; new: string }) => [s.old, s.new])).toEqual([[OLD_STATE, NEW_STATE]]);
@@ -86,6 +85,7 @@ describe('[12] hosts that differ, the whole runbook in the lab', () => {
   }, 300_000);
 
   test('a location through an nginx upstream is cut over: the upstream\'s servers go to h002, no route is left on the old port', async () => {
+    const lab = await fresh();
     const root = fleetRepo(lab, 'repo-upstream', (inv) => {
       const ng = inv.hosts.o001!.nginx as { upstreams: Record<string, unknown>; virtualHosts: Record<string, { locations: Record<string, { proxyPass: string | null }> }> };
       ng.upstreams = { vaultwarden: { extraConfig: '', servers: { '127.0.0.1:8222': { backup: false } } } };
@@ -94,17 +94,26 @@ describe('[12] hosts that differ, the whole runbook in the lab', () => {
     const plan = JSON.parse(fs.readFileSync(path.join(root, 'generated/plans/vaultwarden.json'), 'utf8')).migrations[0];
     expect(plan.routes.moved.map((m: { via: string; upstream: string }) => [m.via, m.upstream])).toEqual([['upstream', 'vaultwarden']]);
     expect(plan.steps.some((s: { id: string; fleet?: boolean }) => s.id === 'routes-clean' && s.fleet)).toBe(true);
-    await must(lab, 'h002', `systemctl stop vaultwarden; rm -rf ${NEW_STATE}`);
     await o001ServesFrom(lab, NEW_STATE);
-    // o001's nginx as nixpkgs renders the generated module: upstream vaultwarden { include <route file>; }
+    // o001's configurations as nixpkgs renders them for that fleet: before migen's module the
+    // upstream lists the old server; with it (what the runbook's deploy activates) the upstream
+    // includes the route file, which the module's activation creates
     const f = plan.routeFiles[0];
-    const conf = lab.hostFile('o001', '/etc/nginx/nginx.conf');
-    fs.writeFileSync(conf, fs.readFileSync(conf, 'utf8').replace(/http \{/, `http {\n  upstream vaultwarden { include ${f.file}; }`).replace(/proxy_pass http:\/\/127\.0\.0\.1:8222;/, 'proxy_pass http://vaultwarden;'));
-    await must(lab, 'o001', `${plan.routeDefaults}\nsystemctl reload nginx`);
+    const { proxy, profiles } = await proxyProfiles('vaultwarden', ['nginx', 'vaultwarden']);
+    const upstreamed = (p: SystemProfile, lines: string[]): SystemProfile => ({
+      ...p,
+      nginx: {
+        vhosts: p.nginx!.vhosts.map((v) => (v.serverName === VW_DOMAIN ? { ...v, locations: { ...v.locations, '/': { ...v.locations['/']!, proxyPass: 'http://vaultwarden' } } } : v)),
+        upstreams: { vaultwarden: lines },
+      },
+    });
+    const base = { ...upstreamed(profiles.base!, [`include ${f.file};`]), activation: `${profiles.base!.activation ?? ''}\n${plan.routeDefaults}` };
+    await lab.system(proxy, { profiles: { base, previous: upstreamed(profiles.previous!, ['server 127.0.0.1:8222;']) }, active: 'previous' });
     expect(await servedBy(lab)).toBe('o001');
     const r = await runIn(lab, root, 'vaultwarden');
     expect(r.code, r.out).toBe(0);
     expect((await lab.exec('o001', `cat ${f.file}`)).stdout.trim()).toBe('server 100.64.0.20:8222;');
     expect(await servedBy(lab)).toBe('h002');
+    expect(r.out).toMatch(/no route of o001's running nginx still names o001/);
   }, 300_000);
 });

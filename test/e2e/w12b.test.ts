@@ -45,7 +45,7 @@ describe('warm vaultwarden with the migration key, the module\'s tools and a res
     expect(acked.filter((a) => !ids.has(a.id))).toEqual([]);
     expect(await activeOn(lab, 'vaultwarden', ['o001', 'h002'])).toEqual(['h002']);
     const j = readJournal(root, 'vaultwarden')!;
-    for (const id of ['tools-o001', 'tools-h002', 'copy-access-works', 'copy-access-closed', 'copy-keys-removed']) expect(j.steps[id]?.status, id).toBe('done');
+    for (const id of ['tools-o001', 'tools-deployed-o001', 'tools-deployed-h002', 'copy-access-works', 'copy-access-closed', 'copy-keys-removed']) expect(j.steps[id]?.status, id).toBe('done');
     await keysGone(lab, 'vaultwarden', 'h002', 'o001');
 
     const plan = JSON.parse(fs.readFileSync(path.join(REPO, 'generated/plans/vaultwarden.json'), 'utf8')) as { migrations: { backup: { restore: string[] } }[] };

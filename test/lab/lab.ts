@@ -10,7 +10,7 @@
  * - Per host, a mount + PID + UTS namespace (`unshare --mount --propagation private --uts --pid
  *   --fork --mount-proc`, `hostname` = the host's name) whose PID 1 is the host's real sshd. Private bind mounts of per-host
  *   directories under lab.dir over /var/lib, /etc/nginx, /run, /root, /var/log,
- *   /usr/local/sbin, /backup and /nix/var/nix/profiles; `<lab.dir>/hosts` is hidden by a tmpfs, so
+ *   /usr/local/sbin, /backup, /etc/nixos and /nix/var/nix/profiles; `<lab.dir>/hosts` is hidden by a tmpfs, so
  *   a host's processes see only their own state. Its own PID namespace means `ps`/`pkill` on a host
  *   see only that host, and sshd (PID 1 there) reaps the host's orphans; killing it ends the host.
  *   Everything else (/usr, /etc, /tmp, /nix/store) is shared with the machine.
@@ -77,7 +77,7 @@
  *   host's own environment would carry them (e.g. RESTIC_PASSWORD_FILE: no secret in a runbook).
  *
  * Requirements: root, iproute2, util-linux (unshare, nsenter), openssh-server, nginx, curl,
- * python3, sqlite3, openssl. A missing /backup on the machine is created (empty) as a mount point.
+ * python3, sqlite3, openssl. A missing /backup or /etc/nixos on the machine is created (empty) as a mount point.
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions, type StdioOptions } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -270,6 +270,8 @@ const HOST_MOUNTS: [string, string][] = [
   ['backup', '/backup'],
   ['nix-profiles', '/nix/var/nix/profiles'],
   ['etc-systemd', '/etc/systemd'],
+  // where the example fleet keeps host secrets such as restic's password file (/etc/nixos/restic-password)
+  ['etc-nixos', '/etc/nixos'],
 ];
 
 // ---------------------------------------------------------------- registry / last-resort hooks
@@ -409,7 +411,7 @@ class LabImpl implements Lab {
 
   async start(): Promise<void> {
     this.validate();
-    for (const p of ['/backup', '/nix/var/nix/profiles']) fs.mkdirSync(p, { recursive: true });
+    for (const p of ['/backup', '/nix/var/nix/profiles', '/etc/nixos']) fs.mkdirSync(p, { recursive: true });
     fs.mkdirSync(this.dir, { mode: 0o711 });
     const opDir = path.join(this.dir, 'operator');
     fs.mkdirSync(path.join(opDir, 'bin'), { recursive: true });

@@ -1,6 +1,6 @@
 /**
- * lab: the pieces of [12] that need no runbook run, proved on real hosts now (the full runbook
- * runs in test/e2e/w12a.test.ts once the lab's systemd-run stand-in is merged):
+ * lab: the pieces of [12] proved with the plan's own scripts on real hosts (the full runbook runs
+ * in test/e2e/w12a.test.ts):
  * - o001 on stateVersion 23.11, h002 on 24.11: the plan's own scripts (live pass, final pass, the
  *   dry run proving the copies equal, the critical file's checksums on each side, SQLite's
  *   integrity_check) move /var/lib/bitwarden_rs on o001 to /var/lib/vaultwarden on h002 with real
@@ -24,6 +24,7 @@ import type { Inventory } from '../../src/generator/types.js';
 import { fleet, listener, loc, vhost } from '../fixtures/inventory.js';
 import { APP_PY, useLab, type Lab } from './lab.js';
 import { rowIds, sqliteIntegrity } from './checks.js';
+import { authorizedKeysFiles, installPackages } from './packages.js';
 
 async function planOf(inv: Inventory, body: string): Promise<MigrationPlan> {
   const dir = mkdtempSync(path.join(tmpdir(), 'migen-lab-sides-'));
@@ -36,6 +37,15 @@ const parts = (m: MigrationPlan, id: string): HostScript[] => scriptsOf(m.steps.
 async function on(lab: Lab, s: HostScript): Promise<{ code: number; out: string }> {
   const r = await lab.exec(s.on, `set -euo pipefail\n${s.script}`);
   return { code: r.code, out: `${r.stdout}${r.stderr}` };
+}
+/** A step's scripts in order; a pipe's second part reads the first's output, as the executor runs it. */
+async function runStep(lab: Lab, m: MigrationPlan, id: string): Promise<void> {
+  for (const sc of scriptsOf(m.steps.find((s) => s.id === id)!)) {
+    const [a, b] = 'pipe' in sc ? sc.pipe : [sc];
+    const r1 = await lab.exec(a.on, `set -euo pipefail\n${a.script}`);
+    expect(r1.code, `${id} on ${a.on}: ${r1.stderr}`).toBe(0);
+    if (b) { const r2 = await lab.exec(b.on, `set -euo pipefail\n${b.script}`, { input: r1.stdout }); expect(r2.code, `${id} on ${b.on}: ${r2.stderr}`).toBe(0); }
+  }
 }
 const must = async (lab: Lab, s: HostScript): Promise<string> => { const r = await on(lab, s); expect(r.code, `${s.on}: ${s.script}\n${r.out}`).toBe(0); return r.out; };
 
@@ -54,6 +64,11 @@ describe('state paths per side, with the plan\'s own scripts', () => {
     await app('o001', '/var/lib/bitwarden_rs', '127.0.0.1:8222');
     await app('h002', '/var/lib/vaultwarden', '100.64.0.20:8222');
     await must(lab, { on: 'o001', script: 'systemctl start vaultwarden\nfor i in $(seq 1 30); do curl -fsS -o /dev/null -X POST --data "row $i" "http://127.0.0.1:8222/items$([ $((i % 3)) -eq 0 ] && echo ?attach=1)"; done' });
+    // the copy goes through the migration's key, which o001's generated module makes sshd accept
+    // for rrsync only (plan/access.ts): its packages and sshd's file as a deploy brings them
+    installPackages(lab, 'o001', ['rrsync', 'rsync']);
+    await authorizedKeysFiles(lab, 'o001', [m.copyAccess!.authorizedKeysFiles]);
+    for (const id of ['copy-keys', 'copy-access', 'copy-access-works']) await runStep(lab, m, id);
     for (const s of parts(m, 'sync-live')) await must(lab, s); // the live pass
     await must(lab, { on: 'o001', script: 'for i in $(seq 31 40); do curl -fsS -o /dev/null -X POST --data "row $i" http://127.0.0.1:8222/items; done\nsystemctl stop vaultwarden' });
     const written = await rowIds(lab, 'o001', '/var/lib/bitwarden_rs/db.sqlite3');

@@ -2,7 +2,7 @@
  * The commands a run needs on each host, with real binaries in the lab: o001 and h002 lack
  * sqlite3 (and o001 restic) on their PATH, as a stock NixOS host does (packages.ts hides the
  * machine's). Deployed without the generated module, the committed warm runbook stops in
- * preflight, nothing stopped; deployed with it (packages.ts: its environment.systemPackages in
+ * preflight (the backup's restic and sqlite3 on o001), nothing stopped; deployed with it (packages.ts: its environment.systemPackages in
  * /run/current-system/sw/bin), the warm migration's SQLite steps run with those programs.
  */
 import fs from 'node:fs';
@@ -39,10 +39,14 @@ afterAll(async () => { await lab?.teardown(); });
 describe('tools (warm vaultwarden o001 -> h002)', () => {
   test('a host without the generated module lacks them: preflight names what is missing and the fix', async () => {
     for (const h of ['o001', 'h002']) expect((await lab.exec(h, 'p=$(command -v sqlite3) && [ -x "$p" ]')).code, h).toBe(1);
+    // before the deploys: what preflight and the backup run (on o001); after them: the rest
     const old = await runScript(lab, scriptOf(stepOf(steps, 'tools-o001')));
-    expect([old.code, old.stderr]).toEqual([1, 'missing on o001: restic sqlite3 /run/current-system/sw/bin/rrsync\n']);
-    const neu = await runScript(lab, scriptOf(stepOf(steps, 'tools-h002')));
+    expect([old.code, old.stderr]).toEqual([1, 'missing on o001: restic sqlite3\n']);
+    const oldLate = await runScript(lab, scriptOf(stepOf(steps, 'tools-deployed-o001')));
+    expect([oldLate.code, oldLate.stderr]).toEqual([1, 'missing on o001: /run/current-system/sw/bin/rrsync\n']);
+    const neu = await runScript(lab, scriptOf(stepOf(steps, 'tools-deployed-h002')));
     expect([neu.code, neu.stderr]).toEqual([1, 'missing on h002: sqlite3\n']);
+    expect(steps.some((x) => x.id === 'tools-h002')).toBe(false); // nothing runs on h002 before its deploy but what every host has
   });
 
   test('the runbook stops in preflight with that message, nothing stopped, nothing deployed', async () => {
@@ -50,8 +54,8 @@ describe('tools (warm vaultwarden o001 -> h002)', () => {
     const r = await migenRun(lab, 'vaultwarden', root).done;
     expect(r.code, r.stdout + r.stderr).toBe(1);
     const out = r.stdout + r.stderr;
-    expect(out).toContain('h002 lacks commands the runbook runs there: deploy h002 with the generated module first (generated/hosts/h002.nix adds pkgs.rsync, pkgs.sqlite to environment.systemPackages)');
-    expect(out).toContain('missing on h002: sqlite3');
+    expect(out).toContain('o001 lacks commands the runbook runs there: deploy o001 with the generated module first (generated/hosts/o001.nix adds pkgs.restic, pkgs.sqlite to environment.systemPackages)');
+    expect(out).toContain('missing on o001: restic sqlite3');
     expect(await lab.exec('o001', 'systemctl is-active --quiet vaultwarden')).toMatchObject({ code: 0 });
     expect(await lab.exec('h002', `test -e ${STATE} || test -e /var/lib/migen/copy-keys`)).toMatchObject({ code: 1 });
     expect(fs.readFileSync(path.join(lab.dir, 'operator', 'nixos-rebuild.log'), 'utf8')).toBe('');
@@ -61,7 +65,7 @@ describe('tools (warm vaultwarden o001 -> h002)', () => {
     expect((await deployGenerated(lab, 'o001')).programs).toEqual(expect.arrayContaining(['restic', 'rrsync', 'rsync', 'sqlite3']));
     expect((await deployGenerated(lab, 'h002')).programs).toEqual(expect.arrayContaining(['rsync', 'sqlite3']));
     for (const h of ['o001', 'h002']) {
-      await mustRun(lab, stepOf(steps, `tools-${h}`));
+      for (const id of [`tools-${h}`, `tools-deployed-${h}`]) if (steps.some((x) => x.id === id)) await mustRun(lab, stepOf(steps, id));
       expect((await must(h, 'command -v sqlite3')).trim(), h).toBe('/run/current-system/sw/bin/sqlite3');
     }
     // the backup's consistent copy (VACUUM INTO, integrity_check) and restic, on o001

@@ -212,6 +212,8 @@ export async function setupForgejo(lab: Lab, opts: ForgejoSetupOptions = {}): Pr
       await must(lab, running, [
         'install -d -m 0700 /root/.config/restic',
         'head -c 24 /dev/urandom | base64 > /root/.config/restic/password && chmod 0600 /root/.config/restic/password',
+        // the password file the host's restic job names (examples/homelab: /etc/nixos/restic-password)
+        'install -m 0600 /root/.config/restic/password /etc/nixos/restic-password',
         `restic -r /backup/${running} init -q >/dev/null`,
       ].join('\n'));
     }

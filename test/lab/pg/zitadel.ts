@@ -152,8 +152,10 @@ export async function setupZitadel(lab: Lab, opts: SetupOptions = {}): Promise<Z
     });
   }
   await must(lab, 'h001', [
+    // the password file h001's restic job names (examples/homelab: /etc/nixos/restic-password)
     'install -d -m 0700 /root/.config/restic',
     'head -c 24 /dev/urandom | base64 > /root/.config/restic/password && chmod 0600 /root/.config/restic/password',
+    'install -m 0600 /root/.config/restic/password /etc/nixos/restic-password',
     'restic -r /backup/h001 init -q >/dev/null',
     'systemctl start container@zitadel',
   ].join('\n'));
