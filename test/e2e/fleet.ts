@@ -10,12 +10,22 @@
  *   is the host's, named by RESTIC_PASSWORD_FILE in its environment: hostEnv below).
  *   h002 holds the agenix secret the runbook's preflight asks for.
  * - adguardhome: the lab's app with its DNS responder, state in /var/lib/private/AdGuardHome,
- *   on h003 (running) and h002 (installed, stopped).
+ *   on h003 (running) and h002 (installed, stopped); their deploys also bring the generated
+ *   modules' packages (rrsync, dig, rsync) and sshd's copy-access files (test/lab/packages.ts).
+ *   `setupClientsNetwork`: what its clients have besides (examples/homelab/migrations/
+ *   adguardhome.yaml): the secondary DNS 1.1.1.1 (unbound on host `internet`, the address routed
+ *   from every host and the operator; nixos.org from a BIND authority there, empty until the test
+ *   adds the record) and DHCP from host `router` (dnsmasq) handing out "100.64.0.3 1.1.1.1"; h003
+ *   reads it with dhcpcd's test mode, as the handoff's check does.
  * - h001 (when in the lab): the other vhosts' backends, http on :80 and :8095, so the test sees
  *   that they still answer from h001 after the cutover.
  */
 import fs from 'node:fs';
-import { activateAndSettle, APP_PY, type Lab, type LabOptions } from '../lab/index.js';
+import {
+  activateAndSettle, addAddress, APP_PY, dhcpClient, routeEverywhere, setupDhcpServer, setupDnsAuthority, setupResolver,
+  type DhcpServer, type DnsAuthority, type Lab, type LabOptions,
+} from '../lab/index.js';
+import { deployGenerated } from '../lab/packages.js';
 import { deployHost, type Variant } from './deployed.js';
 import { fleet, proxyProfiles } from './helpers.js';
 
@@ -127,7 +137,22 @@ export async function setupAdguard(lab: Lab, records: Record<string, string>): P
   await must(lab, 'h003', 'install -d -m 0700 /var/lib/private');
   await deployHost(lab, 'h003', ['adguardhome'], 'old');
   await deployHost(lab, 'h002', ['adguardhome'], 'new');
+  for (const h of ['h003', 'h002']) await deployGenerated(lab, h);
   await must(lab, 'h003', 'systemctl is-active -q adguardhome');
   for (const [name, a] of Object.entries(records)) await must(lab, 'h003', `curl -fsS -o /dev/null -X POST --data ${a} http://100.64.0.3:3000/dns/${name}`);
   await must(lab, 'h003', `for i in $(seq 1 20); do curl -fsS -o /dev/null -X POST --data "rule $i" "http://100.64.0.3:3000/items$([ $((i % 5)) -eq 0 ] && echo ?attach=1)"; done`);
+}
+
+/** the hosts of setupClientsNetwork, besides h003 */
+export const CLIENTS_NETWORK_HOSTS = [{ name: 'internet', address: '100.64.0.53' }, { name: 'router', address: '100.64.0.254' }];
+export const SECONDARY_DNS = '1.1.1.1';
+
+export async function setupClientsNetwork(lab: Lab): Promise<{ nixosOrg: DnsAuthority; dhcp: DhcpServer; queryLog: string }> {
+  const nixosOrg = await setupDnsAuthority(lab, 'internet', { zone: 'nixos.org', records: [] });
+  await addAddress(lab, 'internet', `${SECONDARY_DNS}/32`);
+  await routeEverywhere(lab, `${SECONDARY_DNS}/32`, 'internet');
+  await setupResolver(lab, 'internet', { forwardZone: 'nixos.org', to: nixosOrg.address, listen: SECONDARY_DNS, logQueries: true });
+  const dhcp = await setupDhcpServer(lab, 'router', { dnsServers: ['100.64.0.3', SECONDARY_DNS] });
+  dhcpClient(lab, 'h003');
+  return { nixosOrg, dhcp, queryLog: lab.hostFile('internet', '/var/log/lab-units/unbound.log') };
 }

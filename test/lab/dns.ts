@@ -49,6 +49,10 @@ export interface ResolverOptions {
   to: string | string[];
   /** stub-zone (default: non-recursive queries to an authoritative server) or forward-zone */
   mode?: 'stub' | 'forward';
+  /** the address it answers on (default the host's), e.g. one added with net.ts addAddress */
+  listen?: string;
+  /** log-queries: each query in the unit's log (`info: CLIENT NAME. TYPE IN`) */
+  logQueries?: boolean;
 }
 export interface Resolver { host: string; address: string }
 export interface DnsAnswer { name: string; ttl: number; type: string; value: string }
@@ -182,14 +186,15 @@ export async function setupDnsAuthority(lab: Lab, host: string, opts: DnsAuthori
   };
 }
 
-/** unbound on `host` (unit `unbound`), answering everyone on the host's address, the zone from the authority */
+/** unbound on `host` (unit `unbound`), answering everyone on the host's address (or `listen`), the zone from the authority */
 export async function setupResolver(lab: Lab, host: string, opts: ResolverOptions): Promise<Resolver> {
   // '.' forwards every name (e.g. to the lab's AdGuard Home, app.py with DNS_LISTEN)
   const zone = opts.forwardZone === '.' ? '.' : checkName(opts.forwardZone, 'zone');
   if (zone === '.' && opts.mode !== 'forward') throw new Error("lab dns: forwardZone '.' needs mode 'forward'");
   const to = [opts.to].flat();
   if (!to.length || to.some((a) => !/^\d{1,3}(\.\d{1,3}){3}$/.test(a))) throw new Error(`lab dns: bad authority addresses ${to.join(',')}`);
-  const address = addressOf(lab, host);
+  const address = opts.listen ?? addressOf(lab, host);
+  if (!/^\d{1,3}(\.\d{1,3}){3}$/.test(address)) throw new Error(`lab dns: bad listen address ${address}`);
   const dir = '/var/lib/unbound';
   const section = opts.mode === 'forward' ? ['forward-zone:', `  name: "${zone}"`, ...to.map((a) => `  forward-addr: ${a}`)]
     : ['stub-zone:', `  name: "${zone}"`, ...to.map((a) => `  stub-addr: ${a}`)];
@@ -197,6 +202,7 @@ export async function setupResolver(lab: Lab, host: string, opts: ResolverOption
     '# migen lab: unbound as a caching resolver (written by dns.ts)',
     'server:',
     '  verbosity: 1',
+    ...(opts.logQueries ? ['  log-queries: yes'] : []),
     `  interface: ${address}`,
     '  port: 53',
     '  do-ip6: no',
@@ -227,7 +233,8 @@ export async function setupResolver(lab: Lab, host: string, opts: ResolverOption
   ].join('\n'));
   await lab.defineUnit(host, 'unbound', {
     exec: ['/usr/sbin/unbound', '-d', '-c', `${dir}/unbound.conf`],
-    ready: { tcp: 53 },
+    // its own address: named may listen on port 53 of another address of the host
+    ready: { cmd: `ss -Hltn 'src ${address}:53' | grep -q .` },
   });
   await must(lab, host, 'systemctl start unbound');
   return { host, address };

@@ -5,3 +5,5 @@ export * from './dns.js';
 export * from './leftovers.js';
 export * as checks from './checks.js';
 export * from './container.js';
+export * from './net.js';
+export * from './dhcp.js';

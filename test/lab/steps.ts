@@ -23,8 +23,8 @@ export function stepOf(steps: readonly Step[], id: string): Step {
   return s;
 }
 
-/** the script of a step: its run, or (compare) its left or right, or its undo */
-export function scriptOf(s: Step, which: 'run' | 'left' | 'right' | 'measure' | 'undo' = 'run'): Script {
+/** the script of a step: its run, or (compare) its left or right, (handoff) its check, or its undo */
+export function scriptOf(s: Step, which: 'run' | 'left' | 'right' | 'measure' | 'check' | 'undo' = 'run'): Script {
   const sc = (s as unknown as Record<string, Script | undefined>)[which];
   if (!sc) throw new Error(`step ${s.id} has no ${which}`);
   return sc;
