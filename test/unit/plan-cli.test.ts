@@ -15,7 +15,11 @@ describe('migen plan on the example fleet', () => {
 
   it('moves the backend of git.joshuabell.xyz only, and lists the other vhosts on h001 as staying', () => {
     const moves = r.stdout.split('proxy o001 moves:\n')[1]!.split('   stays on h001:\n');
-    expect(moves[0]!.trim().split('\n').map((l) => l.trim().replace(/\s+/g, ' '))).toEqual(['git.joshuabell.xyz / http://100.64.0.13 -> http://100.64.0.20']);
+    expect(moves[0]!.trim().split('\n').map((l) => l.trim().replace(/\s+/g, ' '))).toEqual([
+      'git.joshuabell.xyz / http://100.64.0.13 -> http://100.64.0.20',
+      // the second proxy: h001's own nginx routes it by Host; h002 gets the same vhost
+      "behind h001's own nginx: git.joshuabell.xyz (/ -> http://127.0.0.1:3000); on h002: the same virtual host, from generated/hosts/h002.nix (nginx enabled there)",
+    ]);
     const lines = moves[1]!.split('\n');
     const staying = lines.slice(0, lines.findIndex((l) => !/^ {5}\S/.test(l))).map((l) => l.trim().replace(/\s+/g, ' '));
     expect(staying).toEqual([

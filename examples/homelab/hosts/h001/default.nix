@@ -1,8 +1,9 @@
 # h001: home server behind o001. Forgejo and Zitadel run in nixos-containers, each with its
-# own PostgreSQL; state lives under /var/lib/forgejo and /var/lib/zitadel on the host.
+# own PostgreSQL; state lives under /var/lib/forgejo and /var/lib/zitadel on the host. Its own
+# nginx (nginx.nix) routes o001's requests for its domains to them by Host.
 { config, lib, pkgs, ... }:
 {
-  imports = [ ../../services/forgejo.nix ../../services/zitadel.nix ];
+  imports = [ ./nginx.nix ../../services/forgejo.nix ../../services/zitadel.nix ];
 
   networking.hostName = "h001";
   system.stateVersion = "23.11";
