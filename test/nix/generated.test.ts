@@ -175,7 +175,7 @@ describe('after migen finalize forgejo', () => {
 
   it('h002 takes over h001\'s restic job for the moved state (same repository and password file)', async () => {
     const jobs = await nixEvalJson(path.join(repo.dir, 'examples/homelab'), 'nixosConfigurations.h002.config.services.restic.backups', { overrides: overridesFor(repo.dir), apply: 'bs: builtins.mapAttrs (n: b: { inherit (b) repository paths passwordFile; }) bs' }) as Record<string, { repository: string; paths: string[]; passwordFile: string }>;
-    expect(jobs).toEqual({ forgejo: { repository: '/backup/h001', paths: ['/var/lib/forgejo'], passwordFile: '/etc/nixos/restic-password' } });
+    expect(jobs).toEqual({ forgejo: { repository: '/backup/h001', paths: ['/var/lib/forgejo'], passwordFile: '/run/agenix/restic-password' } });
   });
 
   it('the inventory still reads the configuration as written (migen\'s own modules do not feed back)', async () => {

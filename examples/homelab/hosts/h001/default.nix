@@ -16,11 +16,12 @@
   age.secrets.forgejo-db-password = { file = ../../secrets/forgejo-db-password.age; owner = "forgejo"; };
   age.secrets.zitadel-masterkey.file = ../../secrets/zitadel-masterkey.age;
   age.secrets.migen-replication-zitadel = { file = ../../secrets/migen-replication-zitadel.age; owner = "postgres"; };
+  age.secrets.restic-password.file = ../../secrets/restic-password.age;
 
   services.restic.backups.forgejo = {
     repository = "/backup/h001";
     paths = [ "/var/lib/forgejo" ];
-    passwordFile = "/etc/nixos/restic-password";
+    passwordFile = config.age.secrets.restic-password.path;
     initialize = true;
   };
 }
