@@ -101,7 +101,7 @@ describe('examples/homelab', () => {
     expect(inner['git.joshuabell.xyz'].extraConfig).toBe('client_max_body_size 512m;');
     expect(inv.hosts.h001.listen.map((x: any) => `${x.service} ${x.port}`)).toEqual(['nginx 443', 'nginx 80']);
     expect(inv.hosts.h001.containers.forgejo.services).toEqual(['forgejo', 'postgresql']);
-    expect(inv.hosts.h002.secrets.agenix).toEqual(['forgejo-db-password', 'migen-replication-zitadel', 'vaultwarden-env', 'zitadel-masterkey']);
+    expect(inv.hosts.h002.secrets.agenix).toEqual(['forgejo-db-password', 'migen-replication-zitadel', 'restic-password', 'vaultwarden-env', 'zitadel-masterkey']);
     expect(inv.hosts.o001.users.vaultwarden).toEqual({ uid: null, group: 'vaultwarden' });
     expect(inv.hosts.newvps.users.headscale).toEqual({ uid: 990, group: 'headscale' });
   });
