@@ -10,7 +10,9 @@
  * - STAND-IN `nixos-container` at /usr/local/sbin on both hosts (test/lab/stand-ins/nixos-container,
  *   with the container declared as `lab-host-units`): `run zitadel -- CMD...` runs CMD on the host
  *   itself (the container's services are host units here, unlike test/lab/container.ts's containers).
- * - Units: `postgresql`; `zitadel` (app.mjs: Node + pg, HTTP on the host's address :80);
+ * - Units: `postgresql`; `zitadel` (app.mjs: Node + pg, HTTP on 127.0.0.1:8080, Zitadel's port in
+ *   the example, behind each host's own nginx: h001's routes sso.joshuabell.xyz by Host to it, h002's
+ *   gets that virtual host from the generated module); `nginx`;
  *   `container@zitadel` = start postgresql, then stay up (so the runbook's early start of the
  *   container on h002 brings up the subscriber and `nixos-container run zitadel -- systemctl stop
  *   zitadel` stops only the app).
@@ -45,6 +47,8 @@ export const DOMAIN = 'sso.joshuabell.xyz';
 export const PUB = 'migen_pub_zitadel';
 export const SUB = 'migen_sub_zitadel_zitadel';
 export const ADDR: Record<string, string> = { o001: '100.64.0.1', h001: '100.64.0.13', h002: '100.64.0.20' };
+/** containers.zitadel.config.services.zitadel.settings.Port in the example */
+const APP_PORT = 8080;
 export const RESTIC_ENV = { h001: { RESTIC_PASSWORD_FILE: '/root/.config/restic/password' } };
 
 export function zitadelLabOptions(extra: Partial<LabOptions> = {}): LabOptions {
@@ -147,8 +151,8 @@ export async function setupZitadel(lab: Lab, opts: SetupOptions = {}): Promise<Z
     await lab.defineUnit(h, 'container@zitadel', { exec: ['/bin/sh', '-c', 'systemctl start postgresql && exec sleep infinity'], ready: { cmd: `runuser -u postgres -- ${PGBIN}/pg_isready -q -h /run/postgresql -p 5432 -d postgres`, timeoutSec: 30 } });
     await lab.defineUnit(h, 'zitadel', {
       exec: [process.execPath, APP_MJS],
-      env: { LISTEN: `${ADDR[h]}:80`, ...(h === 'h002' ? opts.h002AppEnv : {}) },
-      ready: { http: `http://${ADDR[h]}/debug/healthz`, timeoutSec: 15 },
+      env: { LISTEN: `127.0.0.1:${APP_PORT}`, ...(h === 'h002' ? opts.h002AppEnv : {}) },
+      ready: { http: `http://127.0.0.1:${APP_PORT}/debug/healthz`, timeoutSec: 15 },
     });
   }
   await must(lab, 'h001', [
@@ -172,8 +176,8 @@ INSERT INTO events (item_id, kind) SELECT id, 'seed' FROM items;
   await must(lab, 'h001', 'systemctl start zitadel');
   // the system profiles (test/e2e/deployed.ts): h001 and o001 run their configuration from before
   // the generated module, h002 one without zitadel; the runbook's deploys activate 'base'
-  await deployHost(lab, 'h001', ['container@zitadel', 'zitadel'], 'old');
-  await deployHost(lab, 'h002', ['container@zitadel', 'zitadel'], 'new');
+  await deployHost(lab, 'h001', ['container@zitadel', 'zitadel', 'nginx'], 'old');
+  await deployHost(lab, 'h002', ['container@zitadel', 'zitadel', 'nginx'], 'new');
   const { proxy, profiles } = await proxyProfiles(NAME);
   await lab.system(proxy, { profiles, active: 'previous' });
   return { password, marker };
