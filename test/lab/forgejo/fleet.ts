@@ -24,11 +24,10 @@
  * hosts without Forgejo), plus the host-local nginx when there is one.
  */
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deployHost } from '../../e2e/deployed.js';
-import { fleet, proxyProfiles } from '../../e2e/helpers.js';
+import { fleet, proxyProfiles, resticPasswordFile } from '../../e2e/helpers.js';
 import { CONTAINER_POSTGRESQL_SH, CONTAINER_SYSTEM_INSIDE, defineContainer, inContainer } from '../container.js';
 import { APP_PY, sq, type Lab, type LabOptions, type NginxVhost, type SystemProfile } from '../lab.js';
 
@@ -214,10 +213,10 @@ export async function setupForgejo(lab: Lab, opts: ForgejoSetupOptions = {}): Pr
     }
     if (opts.restic) {
       // the password where the plan's backup reads it (h001's services.restic.backups.forgejo.passwordFile, an agenix secret)
-      const pw = resticPasswordFile();
+      const pw = resticPasswordFile('forgejo') ?? '/root/.config/restic/password';
       await must(lab, running, [
         `install -d -m 0700 ${sq(path.dirname(pw))} /root/.config/restic`,
-        `head -c 24 /dev/urandom | base64 > ${sq(pw)} && chmod 0400 ${sq(pw)} && cp ${sq(pw)} /root/.config/restic/password`,
+        `head -c 24 /dev/urandom | base64 > ${sq(pw)} && chmod 0400 ${sq(pw)}${pw === '/root/.config/restic/password' ? '' : ` && cp ${sq(pw)} /root/.config/restic/password`}`,
         `restic -r /backup/${running} init -q >/dev/null`,
       ].join('\n'));
     }
@@ -251,14 +250,6 @@ export async function setupForgejo(lab: Lab, opts: ForgejoSetupOptions = {}): Pr
     gitEnv: { GIT_SSL_CAINFO: lab.caFile },
     proxy,
   };
-}
-
-/** The password file the committed forgejo plan's backup names (generated/plans/forgejo.json). */
-export function resticPasswordFile(): string {
-  const plan = JSON.parse(readFileSync(path.join(HERE, '../../../generated/plans/forgejo.json'), 'utf8')) as { migrations: { backup: { passwordFile?: string | null } }[] };
-  const f = plan.migrations[0]!.backup.passwordFile;
-  if (!f) throw new Error('the forgejo plan names no restic password file');
-  return f;
 }
 
 /**

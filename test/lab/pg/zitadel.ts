@@ -17,7 +17,7 @@
  *   container on h002 brings up the subscriber and `nixos-container run zitadel -- systemctl stop
  *   zitadel` stops only the app).
  * - The replication password /run/agenix/migen-replication-zitadel (owner postgres) on both
- *   hosts; restic repository /backup/h001 whose password file is named by h001's environment.
+ *   hosts; restic repository /backup/h001, its password where the plan's backup reads it.
  * - System profiles from the generated modules (test/e2e/deployed.ts): container@zitadel (wanted
  *   by machines.target, autoStart) and zitadel (the container's unit, a host unit here, with its
  *   generated ConditionPathExists fence); h001 and o001 start on their configuration from before
@@ -32,7 +32,7 @@ import { fileURLToPath } from 'node:url';
 import { containerSystem, installNixosContainer } from '../container.js';
 import type { Lab, LabOptions } from '../lab.js';
 import { deployHost } from '../../e2e/deployed.js';
-import { fleet, migenRun, proxyProfiles, REPO, type MigenRun } from '../../e2e/helpers.js';
+import { fleet, migenRun, proxyProfiles, REPO, resticPasswordFile, type MigenRun } from '../../e2e/helpers.js';
 import { nixEvalJson, repoRoot } from '../../helpers/nix.js';
 import { overridesFor } from '../../helpers/repo.js';
 
@@ -155,9 +155,11 @@ export async function setupZitadel(lab: Lab, opts: SetupOptions = {}): Promise<Z
       ready: { http: `http://127.0.0.1:${APP_PORT}/debug/healthz`, timeoutSec: 15 },
     });
   }
+  // the password where the plan's backup reads it (h001's restic job's passwordFile, an agenix secret), and in root's environment
+  const pw = resticPasswordFile(NAME) ?? '/root/.config/restic/password';
   await must(lab, 'h001', [
-    'install -d -m 0700 /root/.config/restic',
-    'head -c 24 /dev/urandom | base64 > /root/.config/restic/password && chmod 0600 /root/.config/restic/password',
+    `install -d -m 0700 /root/.config/restic ${path.dirname(pw)}`,
+    `head -c 24 /dev/urandom | base64 > ${pw} && chmod 0600 ${pw}${pw === '/root/.config/restic/password' ? '' : ` && cp ${pw} /root/.config/restic/password`}`,
     'restic -r /backup/h001 init -q >/dev/null',
     'systemctl start container@zitadel',
   ].join('\n'));
