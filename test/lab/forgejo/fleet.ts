@@ -215,7 +215,7 @@ export async function setupForgejo(lab: Lab, opts: ForgejoSetupOptions = {}): Pr
       // the password where the plan's backup reads it (h001's services.restic.backups.forgejo.passwordFile, an agenix secret)
       const pw = resticPasswordFile('forgejo') ?? '/root/.config/restic/password';
       await must(lab, running, [
-        `install -d -m 0700 ${sq(path.dirname(pw))} /root/.config/restic`,
+        'install -d -m 0700 /root/.config/restic', `mkdir -p -m 0751 ${sq(path.dirname(pw))}`, // agenix's mode; an existing /run/agenix keeps its own
         `head -c 24 /dev/urandom | base64 > ${sq(pw)} && chmod 0400 ${sq(pw)}${pw === '/root/.config/restic/password' ? '' : ` && cp ${sq(pw)} /root/.config/restic/password`}`,
         `restic -r /backup/${running} init -q >/dev/null`,
       ].join('\n'));

@@ -158,7 +158,7 @@ export async function setupZitadel(lab: Lab, opts: SetupOptions = {}): Promise<Z
   // the password where the plan's backup reads it (h001's restic job's passwordFile, an agenix secret), and in root's environment
   const pw = resticPasswordFile(NAME) ?? '/root/.config/restic/password';
   await must(lab, 'h001', [
-    `install -d -m 0700 /root/.config/restic ${path.dirname(pw)}`,
+    'install -d -m 0700 /root/.config/restic', `mkdir -p -m 0751 ${path.dirname(pw)}`, // agenix's mode; an existing /run/agenix keeps its own
     `head -c 24 /dev/urandom | base64 > ${pw} && chmod 0600 ${pw}${pw === '/root/.config/restic/password' ? '' : ` && cp ${pw} /root/.config/restic/password`}`,
     'restic -r /backup/h001 init -q >/dev/null',
     'systemctl start container@zitadel',
