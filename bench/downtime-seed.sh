@@ -6,10 +6,11 @@
 # - `rsync oldhost:/x/ newhost:/x/` cannot name two remote hosts, so the new host pulls from the old
 #   one (the same -avz --progress, its root's ssh and known_hosts);
 # - step 5 `ssh proxy 'nixos-rebuild switch'`: the lab cannot build a NixOS system, so the proxy
-#   activates the configuration that rebuild would produce (o001's nginx routing
-#   vault.joshuabell.xyz to h002: the specialisation the lab installs) with its
-#   switch-to-configuration. The real rebuild's evaluation, build and copy time is NOT included:
-#   this favours the seed.
+#   activates the configuration that rebuild would produce (o001's configuration with its nginx
+#   routing vault.joshuabell.xyz to h002, nothing else changed: the profile `seed-cutover` that
+#   bench/lib/downtime.ts installs) with its switch-to-configuration, which, like nixpkgs', starts
+#   every wanted unit: vaultwarden, still enabled on o001, starts there again. The real rebuild's
+#   evaluation, build and copy time is NOT included: this favours the seed.
 # - step 6's curl needs --resolve: the lab has no DNS.
 # SEED_FINAL_EXTRA (default empty) adds options to step 3 only: the bench's variant
 # `SEED_FINAL_EXTRA=--delete` is the smallest change that lets the new host start (see bench/README.md).
@@ -27,6 +28,6 @@ step 3 ssh h002 rsync -avz --progress ${SEED_FINAL_EXTRA:-} root@100.64.0.1:$STA
 # 4. Start on new host
 step 4 ssh h002 'systemctl start vaultwarden'
 # 5. Update reverse proxy immediately (stands in for: ssh o001 'nixos-rebuild switch')
-step 5 ssh o001 '/nix/var/nix/profiles/system/specialisation/migen-vaultwarden/bin/switch-to-configuration switch'
+step 5 ssh o001 '/nix/var/nix/profiles/system/specialisation/seed-cutover/bin/switch-to-configuration switch'
 # 6. Verify
 step 6 curl -sS -o /dev/null -w '%{http_code}\n' --resolve vault.joshuabell.xyz:443:100.64.0.1 https://vault.joshuabell.xyz

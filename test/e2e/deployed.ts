@@ -3,10 +3,8 @@
  * with real nix (examples/homelab's nixosConfigurations against the nixpkgs test double, as
  * test/lab/pg/zitadel.ts does). Per host and lab unit: `systemd.services.<u>.unitConfig
  * .ConditionPathExists`, `restartIfChanged` and `wantedBy`; the host's `system.activationScripts`
- * named `migen-*`, its `environment.systemPackages` (pnames) and migen's
- * `services.openssh.authorizedKeysFiles` (lab/packages.ts has the same for a single host); for a
- * host with nginx (a proxy, or h001/h002's own), `services.nginx.upstreams.*.extraConfig` and the
- * locations' proxyPass.
+ * named `migen-*`; for a host with nginx (a proxy, or h001/h002's own), `services.nginx.upstreams.*.extraConfig`
+ * and the locations' proxyPass.
  *
  * The double declares the options but, unlike nixpkgs, its service modules define no units. The
  * evaluation adds what nixpkgs' modules define, at their priority (a plain definition, so a
@@ -23,6 +21,7 @@ import path from 'node:path';
 import type { Lab, NginxVhost, ProfileUnit, SystemProfile } from '../lab/index.js';
 import { nixEvalJson, repoRoot } from '../helpers/nix.js';
 import { overridesFor } from '../helpers/repo.js';
+import { generatedProfileParts } from '../lab/packages.js';
 
 export type Variant = 'generated' | 'without-migen';
 export interface EvaluatedUnit { conditions: string[]; restartIfChanged: boolean; wantedBy: string[]; trigger?: string }
@@ -30,10 +29,6 @@ export interface EvaluatedHost {
   units: Record<string, EvaluatedUnit>;
   /** migen-* activation snippets by name (NixOS runs them in name order here: none has deps) */
   activation: Record<string, string>;
-  /** environment.systemPackages by pname (the profile's sw/bin: lab/system.ts installPrograms) */
-  packages: string[];
-  /** services.openssh.authorizedKeysFiles of migen's (the copy keys' files) */
-  authorizedKeysFiles: string[];
   nginx: { vhosts: NginxVhost[]; upstreams: Record<string, string[]> } | null;
 }
 
@@ -66,8 +61,6 @@ function expr(variant: Variant): string {
       units = { ${spec.units.map((u) => unitOf('c', u)).join(' ')} ${inner.flatMap(([cn, us]) => us.map((u) => unitOf(`c.containers.${cn}.config`, u))).join(' ')} };
       activation = builtins.listToAttrs (map (n: { name = n; value = let a = c.system.activationScripts.\${n}; in if builtins.isString a then a else a.text; })
         (builtins.filter (n: builtins.substring 0 6 n == "migen-") (builtins.attrNames c.system.activationScripts)));
-      packages = map (p: p.pname or p.name) c.environment.systemPackages;
-      keyFiles = c.services.openssh.authorizedKeysFiles;
       nginx = if !c.services.nginx.enable then null else {
         upstreams = builtins.mapAttrs (n: u: u.extraConfig) c.services.nginx.upstreams;
         vhosts = builtins.mapAttrs (n: v: builtins.mapAttrs (l: loc: loc.proxyPass) v.locations) c.services.nginx.virtualHosts;
@@ -85,7 +78,7 @@ function expr(variant: Variant): string {
   in { ${hosts.join('\n')} }`;
 }
 
-interface Raw { triggers: Record<string, string>; units: Record<string, EvaluatedUnit>; activation: Record<string, string>; packages: string[]; keyFiles: string[]; nginx: { upstreams: Record<string, string>; vhosts: Record<string, Record<string, string | null>> } | null }
+interface Raw { triggers: Record<string, string>; units: Record<string, EvaluatedUnit>; activation: Record<string, string>; nginx: { upstreams: Record<string, string>; vhosts: Record<string, Record<string, string | null>> } | null }
 const cache = new Map<Variant, Promise<Record<string, EvaluatedHost>>>();
 
 /** the evaluated hosts o001, h001, h002, h003 (one nix eval per variant, cached) */
@@ -96,9 +89,6 @@ export function evaluateFleet(variant: Variant = 'generated'): Promise<Record<st
       .then((raw) => Object.fromEntries(Object.entries(raw).map(([h, r]) => [h, {
         units: Object.fromEntries(Object.entries(r.units).map(([u, e]) => [u, u.startsWith('container@') ? { ...e, trigger: r.triggers[u.slice('container@'.length)] } : e])),
         activation: r.activation,
-        packages: [...new Set(r.packages)].sort(),
-        // NixOS's own entries (%h/.ssh/authorized_keys, /etc/ssh/authorized_keys.d/%u) stand for the lab's key file
-        authorizedKeysFiles: r.keyFiles.filter((f) => f.startsWith('/var/lib/migen/')),
         nginx: r.nginx && {
           upstreams: Object.fromEntries(Object.entries(r.nginx.upstreams).map(([n, x]) => [n, x.split('\n').map((l) => l.trim()).filter(Boolean)])),
           vhosts: Object.entries(r.nginx.vhosts).map(([serverName, locs]) => ({ serverName, locations: Object.fromEntries(Object.entries(locs).map(([l, pp]) => [l, { proxyPass: pp }])) })),
@@ -123,8 +113,8 @@ export function profileUnit(u: EvaluatedUnit): ProfileUnit {
 export async function deployedProfile(host: string, units: string[], opts: { variant?: Variant; extraVhosts?: NginxVhost[] } = {}): Promise<SystemProfile> {
   const ev = (await evaluateFleet(opts.variant))[host];
   if (!ev) throw new Error(`deployedProfile: ${host} is not evaluated (${Object.keys(UNITS).join(', ')})`);
-  // the system path and sshd's key files (the runbook's tools check and copy keys need them)
-  const out: SystemProfile = { units: {}, packages: ev.packages, authorizedKeysFiles: ev.authorizedKeysFiles };
+  // the generated module's packages (its tools: rrsync, sqlite, ...) and sshd's copy-access files
+  const out: SystemProfile = { units: {}, ...((opts.variant ?? 'generated') === 'generated' ? await generatedProfileParts(host) : {}) };
   for (const u of units) {
     const e = ev.units[u];
     if (!e) throw new Error(`deployedProfile: ${host} has no evaluated unit ${u}`);

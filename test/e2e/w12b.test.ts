@@ -23,7 +23,7 @@ const keysGone = async (lab: Lab, name: string, client: string, server: string):
   expect(await lab.exec(client, `test -e /var/lib/migen/copy-keys/${name}`)).toMatchObject({ code: 1 });
 };
 
-describe.skipIf(!process.env.MIGEN_FLEET_LAB)('warm vaultwarden with the migration key, the module\'s tools and a restorable backup', () => {
+describe('warm vaultwarden with the migration key, the module\'s tools and a restorable backup', () => {
   let lab: Lab;
   let root: string;
   beforeAll(async () => {
@@ -62,7 +62,7 @@ describe.skipIf(!process.env.MIGEN_FLEET_LAB)('warm vaultwarden with the migrati
   });
 });
 
-describe.skipIf(!process.env.MIGEN_FLEET_LAB)('cold adguardhome with the migration key', () => {
+describe('cold adguardhome with the migration key', () => {
   let lab: Lab;
   let root: string;
   beforeAll(async () => {

@@ -140,7 +140,7 @@ function headscaleScenario(h002Env: Record<string, string> = {}) {
   };
 }
 
-describe.skipIf(!process.env.MIGEN_FLEET_LAB)('[14] headscale moved by its DNS record (generated runbook)', () => {
+describe('[14] headscale moved by its DNS record (generated runbook)', () => {
   const sc = headscaleScenario();
 
   test('TTL lowered and waited out, the record switched while newvps starts, both resolvers answer newvps, a client by name reaches it; nothing lost', async () => {
@@ -185,7 +185,7 @@ describe.skipIf(!process.env.MIGEN_FLEET_LAB)('[14] headscale moved by its DNS r
   }, 300_000);
 });
 
-describe.skipIf(!process.env.MIGEN_FLEET_LAB)('[14] headscale by DNS: a failed verification rolls the record back (generated runbook)', () => {
+describe('[14] headscale by DNS: a failed verification rolls the record back (generated runbook)', () => {
   const sc = headscaleScenario({ FAIL_START: '1' }); // newvps's start fails: the window rolls back
 
   test('rollback points the record at l001 again; the resolvers follow within the lowered TTL; l001 serves', async () => {
@@ -222,7 +222,7 @@ const aghManifest = (): string => fs.readFileSync(path.join(REPO, 'examples/home
   .replace(/command: "out=\$\(dhcpcd.*"\n/, `command: "grep -qx '100.64.0.20 ${SEC}' ${DHCP_CONF}"\n`)
   .replace('deadlineSeconds: 3600', 'deadlineSeconds: 120');
 
-describe.skipIf(!process.env.MIGEN_FLEET_LAB)('[14] adguardhome: the secondary proven first, clients served within the window (generated runbook)', () => {
+describe('[14] adguardhome: the secondary proven first, clients served within the window (generated runbook)', () => {
   const ctx = useLab({ hosts: [...fleet(['h003', 'h002']), { name: 'sec', address: SEC }] });
 
   test('waits for the secondary before the stop; a client with it as fallback sees less outage than the window; DHCP is a verified handoff', async () => {
@@ -306,17 +306,8 @@ function evacuation(opts: { forgejoOnH002?: Record<string, string> } = {}) {
   };
 }
 
-/**
- * Blocked by the example fleet, not by migen: h001's two nixos-containers share the host's network
- * and both run PostgreSQL on port 5432 (examples/homelab/services/{forgejo,zitadel}.nix set no
- * privateNetwork and no port); Zitadel's generated module listens on '*' for the replication, so
- * Forgejo's PostgreSQL cannot bind (seen in this lab: "unit postgresql failed to start"), as it
- * could not on a real h001. Enabled with MIGEN_W14_EVACUATION=1 once the example gives one of them
- * another port.
- */
-const EVACUATION = Boolean(process.env.MIGEN_FLEET_LAB && process.env.MIGEN_W14_EVACUATION);
-
-describe.skipIf(!EVACUATION)('[14] evacuating h001 with one command (committed runbooks, migen run --all)', () => {
+/** Evacuating h001 (Forgejo's container PostgreSQL listens on 5433, Zitadel's on 5432: the example no longer collides). */
+describe('[14] evacuating h001 with one command (committed runbooks, migen run --all)', () => {
   const ev = evacuation();
 
   test('Forgejo first, Zitadel last; both routes on o001 switched; every acknowledged push and write on h002', async () => {
@@ -352,7 +343,7 @@ describe.skipIf(!EVACUATION)('[14] evacuating h001 with one command (committed r
   }, 900_000);
 });
 
-describe.skipIf(!EVACUATION)('[14] evacuating h001: a failure in Forgejo leaves Zitadel untouched (migen run --all)', () => {
+describe('[14] evacuating h001: a failure in Forgejo leaves Zitadel untouched (migen run --all)', () => {
   const ev = evacuation({ forgejoOnH002: { HTTP_PORT: '1' } }); // Forgejo cannot bind on h002: its start fails, the window rolls back
 
   test('Forgejo rolls back; Zitadel never starts: no journal, its replication never set up, its route and service on h001', async () => {

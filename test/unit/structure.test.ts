@@ -1,5 +1,6 @@
 // The shape of src/: no import cycles (type-only imports included) and files short enough to read
-// in one sitting.
+// in one sitting; and no merge-conflict markers anywhere in the repository.
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseCircular, parseDependencyTree } from 'dpdm';
@@ -24,5 +25,18 @@ describe('src/', () => {
   it('has no file longer than 250 lines', () => {
     const long = files(path.join(ROOT, 'src')).map((f) => [path.relative(ROOT, f), readFileSync(f, 'utf8').split('\n').length - 1] as const).filter(([, n]) => n > 250);
     expect(long).toEqual([]);
+  });
+});
+
+describe('the repository', () => {
+  it('holds no merge-conflict markers in a tracked file', () => {
+    const tracked = spawnSync('git', ['ls-files', '-z'], { cwd: ROOT, encoding: 'utf8' }).stdout.split('\0').filter(Boolean);
+    expect(tracked.length).toBeGreaterThan(100);
+    const marked = tracked.filter((f) => {
+      let text: string;
+      try { text = readFileSync(path.join(ROOT, f), 'utf8'); } catch { return false; }
+      return /^(<{7} |>{7} )/m.test(text);
+    });
+    expect(marked).toEqual([]);
   });
 });
