@@ -101,6 +101,14 @@ let
       version = tryStr (pg.package.version or null);
     };
 
+  # The options of a vhost (location) besides those the inventory carries, set to other than
+  # nixpkgs' default: what a copy of it elsewhere would have to carry too (TLS, a root, auth, ...).
+  vhostOthers = [ "addSSL" "basicAuth" "basicAuthFile" "default" "enableACME" "forceSSL" "globalRedirect" "listen" "listenAddresses" "onlySSL" "rejectSSL" "root" "useACMEHost" ];
+  locationOthers = [ "alias" "basicAuth" "basicAuthFile" "fastcgiParams" "index" "return" "root" "tryFiles" "uwsgiPass" ];
+  setOptions = names: set: b.filter
+    (n: let v = try (set.${n} or null) null; in !(v == null || v == false || v == [ ] || v == { }))
+    names;
+
   nginx = cfg:
     let ng = cfg.services.nginx or { }; in
     {
@@ -109,7 +117,17 @@ let
         (_: vh: {
           # proxy_pass written by hand (websocket paths, nested locations) is in extraConfig
           extraConfig = try (vh.extraConfig or "") "";
-          locations = b.mapAttrs (_: l: { proxyPass = l.proxyPass or null; recommendedProxySettings = l.recommendedProxySettings or false; extraConfig = try (l.extraConfig or "") ""; }) (vh.locations or { });
+          serverAliases = sort (try (vh.serverAliases or [ ]) [ ]);
+          others = setOptions vhostOthers vh;
+          locations = b.mapAttrs
+            (_: l: {
+              proxyPass = l.proxyPass or null;
+              proxyWebsockets = try (l.proxyWebsockets or false) false;
+              recommendedProxySettings = l.recommendedProxySettings or false;
+              extraConfig = try (l.extraConfig or "") "";
+              others = setOptions locationOthers l;
+            })
+            (vh.locations or { });
         })
         (ng.virtualHosts or { });
       # a proxyPass of http://NAME goes to services.nginx.upstreams.NAME's servers

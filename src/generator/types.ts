@@ -91,8 +91,9 @@ export interface Manifest {
   readonly migrations: Readonly<Record<string, MigrationSpec>>;
 }
 
-export interface InventoryLocation { readonly proxyPass: string | null; readonly recommendedProxySettings: boolean; readonly extraConfig: string }
-export interface InventoryVhost { readonly extraConfig: string; readonly locations: Readonly<Record<string, InventoryLocation>> }
+/** `others`: options set besides those listed here (schemas/inventory.schema.json), absent in older exports: none. */
+export interface InventoryLocation { readonly proxyPass: string | null; readonly proxyWebsockets?: boolean; readonly recommendedProxySettings: boolean; readonly extraConfig: string; readonly others?: readonly string[] }
+export interface InventoryVhost { readonly extraConfig: string; readonly serverAliases?: readonly string[]; readonly others?: readonly string[]; readonly locations: Readonly<Record<string, InventoryLocation>> }
 export interface InventoryUpstream { readonly servers: Readonly<Record<string, Readonly<Record<string, boolean | number | string>>>>; readonly extraConfig: string }
 export interface Listener { readonly service: string; readonly protocol: 'tcp' | 'udp'; readonly port: number; readonly addresses: readonly string[] }
 export interface InventoryPostgresql { readonly enable: boolean; readonly port: number; readonly version: string | null }

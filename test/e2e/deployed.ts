@@ -3,7 +3,8 @@
  * with real nix (examples/homelab's nixosConfigurations against the nixpkgs test double, as
  * test/lab/pg/zitadel.ts does). Per host and lab unit: `systemd.services.<u>.unitConfig
  * .ConditionPathExists`, `restartIfChanged` and `wantedBy`; the host's `system.activationScripts`
- * named `migen-*`; for a proxy, `services.nginx.upstreams.*.extraConfig` and the locations' proxyPass.
+ * named `migen-*`; for a host with nginx (a proxy, or h001/h002's own), `services.nginx.upstreams.*.extraConfig`
+ * and the locations' proxyPass.
  *
  * The double declares the options but, unlike nixpkgs, its service modules define no units. The
  * evaluation adds what nixpkgs' modules define, at their priority (a plain definition, so a
@@ -34,8 +35,9 @@ export interface EvaluatedHost {
 /** the lab units per host the evaluation reads: host units, and `inner` ones of a container (the lab runs zitadel as a host unit) */
 const UNITS: Record<string, { units: string[]; inner?: Record<string, string[]> }> = {
   o001: { units: ['vaultwarden', 'nginx'] },
-  h001: { units: ['container@forgejo', 'container@zitadel'], inner: { zitadel: ['zitadel'] } },
-  h002: { units: ['vaultwarden', 'adguardhome', 'container@forgejo', 'container@zitadel'], inner: { zitadel: ['zitadel'] } },
+  // h001's own nginx routes its domains to the containers; h002 gets the moved ones' vhosts from the generated module
+  h001: { units: ['container@forgejo', 'container@zitadel', 'nginx'], inner: { zitadel: ['zitadel'] } },
+  h002: { units: ['vaultwarden', 'adguardhome', 'container@forgejo', 'container@zitadel', 'nginx'], inner: { zitadel: ['zitadel'] } },
   h003: { units: ['adguardhome'] },
 };
 // the service whose `enable` makes nixpkgs' module want the unit

@@ -28,6 +28,9 @@ export interface PlanMigration {
 export const inventory = (): Inventory => JSON.parse(fs.readFileSync(path.join(REPO, 'examples/homelab/inventory.json'), 'utf8')) as Inventory;
 export const plan = (name: string): PlanMigration =>
   (JSON.parse(fs.readFileSync(path.join(REPO, 'generated/plans', `${name}.json`), 'utf8')) as { migrations: PlanMigration[] }).migrations.find((m) => m.name === name)!;
+/** The restic password file the committed plan's backup of `name` reads (null: root's environment), where a lab host must hold it. */
+export const resticPasswordFile = (name: string): string | null =>
+  (plan(name) as unknown as { backup: { passwordFile?: string | null } }).backup.passwordFile ?? null;
 export const runbookSteps = async (name: string): Promise<{ id: string; kind: string; phase: string }[]> =>
   ((await import(path.join(REPO, 'generated/runbooks', `migrate-${name}.mjs`))) as { runbook: { steps: { id: string; kind: string; phase: string }[] } }).runbook.steps;
 

@@ -23,6 +23,7 @@ const probe = `cfgs: builtins.mapAttrs (n: s: let c = s.config; vh = c.services.
   wantedBy = builtins.mapAttrs (u: v: v.wantedBy or null) (builtins.intersectAttrs { "container@forgejo" = 1; "container@zitadel" = 1; vaultwarden = 1; adguardhome = 1; headscale = 1; } c.systemd.services);
   fences = builtins.mapAttrs (u: v: { condition = v.unitConfig.ConditionPathExists or null; restart = v.restartIfChanged; }) (builtins.intersectAttrs { "container@forgejo" = 1; vaultwarden = 1; adguardhome = 1; } c.systemd.services);
   vaultwarden = c.services.vaultwarden.enable;
+  nginx = { enable = c.services.nginx.enable; extra = builtins.mapAttrs (d: v: v.extraConfig) vh; ports = c.networking.firewall.interfaces.tailscale0.allowedTCPPorts or [ ]; };
   migrations = builtins.mapAttrs (mn: m: { inherit (m) description role status verify; }) c.migen.migrations;
 }) cfgs`;
 
@@ -36,6 +37,7 @@ type Probe = Record<string, {
   fences: Record<string, { condition: string[] | null; restart: boolean }>;
   wantedBy: Record<string, string[] | null>;
   vaultwarden: boolean;
+  nginx: { enable: boolean; extra: Record<string, string>; ports: number[] };
   migrations: Record<string, { description: string; role: string[]; status: string; verify: string[] }>;
 }>;
 
@@ -79,6 +81,15 @@ describe('the example fleet with the generated modules (planned)', () => {
     // the activation writes each route file with the old backend, unless a run switched it
     expect(o.activation['migen-forgejo-routes']).toContain("[ -e /var/lib/migen/nginx/forgejo/0.upstream ] || printf '%s\\n' 'server 100.64.0.13:80;' > /var/lib/migen/nginx/forgejo/0.upstream");
     expect(o.activation['migen-vaultwarden-routes']).toContain("'server 127.0.0.1:8222;'");
+  });
+
+  it('h002 serves git and sso by Host as h001 does: h001\'s inner virtual hosts, copied; nothing else of h001\'s nginx', () => {
+    expect(fleet.h001!.nginx.enable).toBe(true);
+    expect(fleet.h002!.nginx.enable).toBe(true);
+    expect(fleet.h002!.routes).toEqual({ 'git.joshuabell.xyz': { '/': 'http://127.0.0.1:3000' }, 'sso.joshuabell.xyz': { '/': 'http://127.0.0.1:8080' } });
+    expect(fleet.h002!.nginx.extra['git.joshuabell.xyz']).toBe(fleet.h001!.nginx.extra['git.joshuabell.xyz']);
+    expect(fleet.h002!.nginx.extra['git.joshuabell.xyz']).toBe('client_max_body_size 512m;');
+    expect(fleet.h002!.nginx.ports).toContain(80);
   });
 
   it('the old hosts fence their service once stopped (not restarted by a deploy); the new host starts it only once the copy is checked', () => {
@@ -154,6 +165,8 @@ describe('after migen finalize forgejo', () => {
     expect(after.h001!.containers.forgejo!.autoStart).toBe(false);
     expect(after.h001!.wantedBy['container@forgejo']).toEqual([]);
     expect(after.h002!.containers.forgejo!.autoStart).toBe(true);
+    // the copied inner vhost stays: h002 serves git from now on
+    expect(after.h002!.routes['git.joshuabell.xyz']).toEqual({ '/': 'http://127.0.0.1:3000' });
     expect(after.h001!.migrations.forgejo!.status).toBe('done');
     // Other migrations are untouched: vault still reads its route file, zitadel is still fenced.
     expect(after.o001!.routes['vault.joshuabell.xyz']).toEqual({ '/': 'http://migen_vaultwarden_0' });
@@ -162,7 +175,7 @@ describe('after migen finalize forgejo', () => {
 
   it('h002 takes over h001\'s restic job for the moved state (same repository and password file)', async () => {
     const jobs = await nixEvalJson(path.join(repo.dir, 'examples/homelab'), 'nixosConfigurations.h002.config.services.restic.backups', { overrides: overridesFor(repo.dir), apply: 'bs: builtins.mapAttrs (n: b: { inherit (b) repository paths passwordFile; }) bs' }) as Record<string, { repository: string; paths: string[]; passwordFile: string }>;
-    expect(jobs).toEqual({ forgejo: { repository: '/backup/h001', paths: ['/var/lib/forgejo'], passwordFile: '/etc/nixos/restic-password' } });
+    expect(jobs).toEqual({ forgejo: { repository: '/backup/h001', paths: ['/var/lib/forgejo'], passwordFile: '/run/agenix/restic-password' } });
   });
 
   it('the inventory still reads the configuration as written (migen\'s own modules do not feed back)', async () => {

@@ -15,11 +15,13 @@ describe('inventory.nix', () => {
     const inv = (await nixInventory(fixture('proxy'), overrides)) as Inv;
     expect(inv.formatVersion).toBe(1);
     const p = inv.hosts.proxy;
+    const l = (proxyPass: string | null, others: string[] = []) => ({ proxyPass, proxyWebsockets: false, recommendedProxySettings: false, extraConfig: '', others });
+    const v = (locations: object) => ({ extraConfig: '', serverAliases: [], others: [], locations });
     expect(p.nginx.virtualHosts).toEqual({
-      'a.example.org': { extraConfig: '', locations: { '/': { proxyPass: 'http://100.64.0.20', recommendedProxySettings: false, extraConfig: '' } } },
-      'b.example.org': { extraConfig: '', locations: { '/': { proxyPass: 'http://100.64.0.13:8095', recommendedProxySettings: false, extraConfig: '' } } },
-      'c.example.org': { extraConfig: '', locations: { '/': { proxyPass: 'http://100.64.0.20', recommendedProxySettings: false, extraConfig: '' } } },
-      'd.example.org': { extraConfig: '', locations: { '/static': { proxyPass: null, recommendedProxySettings: false, extraConfig: '' } } },
+      'a.example.org': v({ '/': l('http://100.64.0.20') }),
+      'b.example.org': v({ '/': l('http://100.64.0.13:8095') }),
+      'c.example.org': v({ '/': l('http://100.64.0.20') }),
+      'd.example.org': v({ '/static': l(null, ['root']) }), // what a copy elsewhere would have to carry
     });
     expect([p.address, p.sshTarget, p.deploy, p.services]).toEqual(['100.64.0.1', 'root@proxy', 'nixos-rebuild', ['nginx']]);
     expect(p.users.nginx).toEqual({ uid: 60, group: 'nginx' });
@@ -88,8 +90,18 @@ describe('examples/homelab', () => {
     const vh = inv.hosts.o001.nginx.virtualHosts;
     expect(vh['llm.joshuabell.xyz'].locations['/'].proxyPass).toBe('http://100.64.0.13:8095');
     expect(vh['git.joshuabell.xyz'].locations['/'].proxyPass).toBe('http://100.64.0.13');
+    // what a copy of a vhost would have to carry besides its proxy settings
+    expect([vh['vault.joshuabell.xyz'].others, vh['vault.joshuabell.xyz'].locations['/'].proxyWebsockets]).toEqual([['enableACME', 'forceSSL'], true]);
+    // h001's own nginx, the inner proxy: by Host to the containers on loopback, on ports 80 and 443
+    const inner = inv.hosts.h001.nginx.virtualHosts;
+    expect(Object.fromEntries(Object.entries(inner).map(([d, x]: [string, any]) => [d, x.locations['/'].proxyPass]))).toEqual({
+      'chat.joshuabell.xyz': 'http://127.0.0.1:8081', 'git.joshuabell.xyz': 'http://127.0.0.1:3000', 'notes.joshuabell.xyz': 'http://127.0.0.1:8082',
+      'sec.joshuabell.xyz': 'http://127.0.0.1:8083', 'sso.joshuabell.xyz': 'http://127.0.0.1:8080',
+    });
+    expect(inner['git.joshuabell.xyz'].extraConfig).toBe('client_max_body_size 512m;');
+    expect(inv.hosts.h001.listen.map((x: any) => `${x.service} ${x.port}`)).toEqual(['nginx 443', 'nginx 80']);
     expect(inv.hosts.h001.containers.forgejo.services).toEqual(['forgejo', 'postgresql']);
-    expect(inv.hosts.h002.secrets.agenix).toEqual(['forgejo-db-password', 'migen-replication-zitadel', 'vaultwarden-env', 'zitadel-masterkey']);
+    expect(inv.hosts.h002.secrets.agenix).toEqual(['forgejo-db-password', 'migen-replication-zitadel', 'restic-password', 'vaultwarden-env', 'zitadel-masterkey']);
     expect(inv.hosts.o001.users.vaultwarden).toEqual({ uid: null, group: 'vaultwarden' });
     expect(inv.hosts.newvps.users.headscale).toEqual({ uid: 990, group: 'headscale' });
   });

@@ -15,7 +15,11 @@ describe('migen plan on the example fleet', () => {
 
   it('moves the backend of git.joshuabell.xyz only, and lists the other vhosts on h001 as staying', () => {
     const moves = r.stdout.split('proxy o001 moves:\n')[1]!.split('   stays on h001:\n');
-    expect(moves[0]!.trim().split('\n').map((l) => l.trim().replace(/\s+/g, ' '))).toEqual(['git.joshuabell.xyz / http://100.64.0.13 -> http://100.64.0.20']);
+    expect(moves[0]!.trim().split('\n').map((l) => l.trim().replace(/\s+/g, ' '))).toEqual([
+      'git.joshuabell.xyz / http://100.64.0.13 -> http://100.64.0.20',
+      // the second proxy: h001's own nginx routes it by Host; h002 gets the same vhost
+      "behind h001's own nginx: git.joshuabell.xyz (/ -> http://127.0.0.1:3000); on h002: the same virtual host, from generated/hosts/h002.nix (nginx enabled there)",
+    ]);
     const lines = moves[1]!.split('\n');
     const staying = lines.slice(0, lines.findIndex((l) => !/^ {5}\S/.test(l))).map((l) => l.trim().replace(/\s+/g, ' '));
     expect(staying).toEqual([
@@ -34,7 +38,7 @@ describe('migen plan on the example fleet', () => {
     // rsync reaches h001 only with the migration's key for that directory, confined there by rrsync (the remote path is its root).
     expect(r.stdout).toMatch(/h002\$ rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e 'ssh -F \/dev\/null -i \/var\/lib\/migen\/copy-keys\/forgejo\/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~\/\.ssh\/migen-[0-9a-f]{10}-%C -o ControlPersist=120' root@100\.64\.0\.13:\.\/ \/var\/lib\/forgejo\/data\/$/m);
     // The backup runs before the first stop.
-    const backup = r.stdout.indexOf('restic -r /backup/h001 --password-file /etc/nixos/restic-password backup');
+    const backup = r.stdout.indexOf('restic -r /backup/h001 --password-file /run/agenix/restic-password backup');
     expect(backup).toBeGreaterThan(0);
     expect(backup).toBeLessThan(r.stdout.indexOf('systemctl stop container@forgejo'));
   });

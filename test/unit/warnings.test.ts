@@ -25,7 +25,21 @@ const DNS = 'dns:\n  records: [{ name: headscale.joshuabell.xyz, old: 203.0.113.
 const changed = (f: (i: Inventory) => void): Inventory => { const i = fleet(); f(i); return i; };
 
 const CASES: [string, { body: string; inventory?: Inventory; has: RegExp[]; not?: RegExp[] }][] = [
-  ['the preset\'s warning from the seed', { body: `${forgejo}\nbackup: { none: true }`, has: [/^Git clients that push during the final pass/] }],
+  ['Forgejo has no maintenance mode: what clients see in the window', { body: `${forgejo}\nbackup: { none: true }`, has: [/^Forgejo has no maintenance mode: during the window the proxy answers its domains with 502 Bad Gateway/], not: [/maintenance mode (on|off)/] }],
+  ['a moved route to a port nothing on the old host listens on (the example before h001 had its own nginx)', {
+    body: `${forgejo}\nbackup: { none: true }`,
+    has: [/^o001 routes git\.joshuabell\.xyz \/ to http:\/\/100\.64\.0\.13, but nothing on h001 listens on port 80 as far as its configuration says \(h001's listeners: none\): the route may not work today, and after the cutover h002 must serve port 80/],
+  }],
+  ['a moved route straight to the container\'s port, which the new host does not serve', {
+    body: `${forgejo}\nbackup: { none: true }`,
+    inventory: changed((i) => {
+      (i.hosts.o001!.nginx.virtualHosts as Record<string, unknown>)['git.joshuabell.xyz'] = { extraConfig: '', locations: { '/': { proxyPass: 'http://100.64.0.13:3000', recommendedProxySettings: true, extraConfig: '' } } };
+      Object.assign(i.hosts.h001!.containers, { forgejo: container(['forgejo', 'postgresql'], { listen: [listener('forgejo', 3000)] }) });
+      Object.assign(i.hosts.h002!.containers, { forgejo: container(['forgejo', 'postgresql'], { listen: [listener('forgejo', 3000, ['127.0.0.1'])] }) });
+    }),
+    has: [/^o001 routes git\.joshuabell\.xyz \/ to http:\/\/100\.64\.0\.13:3000 \(forgejo in container forgejo on h001\); after the cutover it goes to h002 port 3000, where nothing listens as far as h002's configuration says \(h002's listeners: forgejo 3000 in container forgejo\)/],
+    not: [/nothing on h001 listens/],
+  }],
   ['backup.none: no backup is taken', { body: `${forgejo}\nbackup: { none: true }`, has: [/No backup is taken before the migration \(backup\.none\)/] }],
   ['no backup configured and no host job covering the state', { body: 'service: vaultwarden\nfrom: o001\nto: h002\nstrategy: warm', has: [/No backup configured: add backup\.restic/] }],
   ['a host job covering the state is the backup: no backup warning', { body: forgejo, has: [/Monitoring: o001's Prometheus job forgejo scrapes 100\.64\.0\.13:3000/], not: [/backup/i] }],

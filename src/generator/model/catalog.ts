@@ -50,10 +50,14 @@ export const CATALOG: Readonly<Record<Preset['service'], Preset>> = {
     sqlite: [],
     criticalFiles: [],
     subdomain: 'git',
-    maintenance: { on: 'touch /var/lib/forgejo/data/maintenance', off: 'rm -f /var/lib/forgejo/data/maintenance' },
+    // Forgejo has no maintenance mode (no file or app.ini setting turns one on; Gitea's proposal,
+    // go-gitea/gitea#9618, was never built): the seed's `touch .../maintenance` does nothing. Nor
+    // does the proxy answer with a page of its own: that would be one more nginx reload in the
+    // window, and git clients show the HTTP status whichever it is.
+    maintenance: null,
     secretPrefix: 'forgejo',
     dynamicUser: false,
-    warnings: ['Git clients that push during the final pass get an error and retry; announce the window to users with CI pipelines.'],
+    warnings: ['Forgejo has no maintenance mode: during the window the proxy answers its domains with 502 Bad Gateway (the backend is stopped), so git pushes, fetches and the web UI fail until the new host serves; clients retry, and a push they were told succeeded is not lost. Announce the window to users with CI pipelines.'],
     listenOption: ['services', 'forgejo', 'settings', 'server', 'HTTP_ADDR'],
     verifyPaths: ['/'],
     sso: false,

@@ -5,28 +5,14 @@ import type { Inventory, Manifest, MigrationSpec } from '../types.js';
 import { oldNames, passesOf, pointsAt, portOf, servicePorts, type Resolved } from './backends.js';
 import type { Preset } from './catalog.js';
 import { findHost, hostRef } from './hosts.js';
-import { withHost, withoutComments, type Backend, type Source } from './nginx.js';
+import { withHost, withoutComments, type Backend } from './nginx.js';
+import { innerLayer, type InnerVhost } from './inner.js';
+import type { Finding, RouteChange, RouteStay, UpstreamMove } from './route-types.js';
 import { vhostIndex, allVhosts } from './vhosts.js';
 
 export { parseBackend, withHost, type Backend } from './nginx.js';
 
-/** A located finding about the inputs: the path is into the manifest document. */
-export interface Finding { readonly path: readonly (string | number)[]; readonly message: string; readonly key?: boolean }
-
-export interface RouteChange {
-  readonly domain: string;
-  readonly location: string;
-  readonly from: string;
-  readonly to: string;
-  /** Where the backend is written: the location's proxyPass, a proxy_pass in its (or the vhost's) extraConfig, or the servers of the upstream it names. */
-  readonly via: Source | 'upstream';
-  readonly upstream: string | null;
-  /** For a proxy_pass in extraConfig: the target's offsets in that text. */
-  readonly span: readonly [number, number] | null;
-}
-export interface RouteStay { readonly domain: string; readonly location: string; readonly proxyPass: string }
-/** An upstream whose servers all are the old host's: the plan points its servers at the new host. */
-export interface UpstreamMove { readonly name: string; readonly servers: readonly { readonly old: string; readonly new: string; readonly params: Readonly<Record<string, boolean | number | string>> }[] }
+export type { Finding, RouteChange, RouteStay, UpstreamMove } from './route-types.js';
 
 export interface ResolvedRoutes {
   readonly proxy: string | null;
@@ -36,10 +22,14 @@ export interface ResolvedRoutes {
   readonly findings: Finding[];
   /** The old host's names and the ports of the moved service that no route may reach after the switch. */
   readonly stale: { readonly names: readonly string[]; readonly ports: readonly number[] };
+  /** Moved domains the proxy sends to the old host's own nginx, and how the new host serves them (inner.ts). */
+  readonly inner: InnerVhost[];
+  /** What the plan must tell the reviewer about the moved routes (backends nothing listens on). */
+  readonly warnings: string[];
 }
 
 const byStr = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
-const none = (proxy: string | null, findings: Finding[]): ResolvedRoutes => ({ proxy, moved: [], staying: [], upstreams: [], findings, stale: { names: [], ports: [] } });
+const none = (proxy: string | null, findings: Finding[]): ResolvedRoutes => ({ proxy, moved: [], staying: [], upstreams: [], findings, stale: { names: [], ports: [] }, inner: [], warnings: [] });
 const esc = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
 export function resolveRoutes(manifest: Manifest, inventory: Inventory, name: string, m: MigrationSpec, p: Preset | null): ResolvedRoutes {
@@ -64,7 +54,7 @@ export function resolveRoutes(manifest: Manifest, inventory: Inventory, name: st
     domains = [];
     if (sub) {
       const candidates = sub.includes('.') ? index.vhosts.filter((v) => v.domain.startsWith(`${sub}.`)) : index.byFirstLabel.get(sub) ?? [];
-      for (const v of candidates) if (!byDns.has(v.domain) && v.backends.some((b) => isOld(b, v.host))) domains.push(v.domain);
+      for (const v of candidates) if (!byDns.has(v.domain) && !domains.includes(v.domain) && v.backends.some((b) => isOld(b, v.host))) domains.push(v.domain);
     }
   }
   if (domains.length === 0) return none(manifest.proxy ?? null, findings);
@@ -72,7 +62,10 @@ export function resolveRoutes(manifest: Manifest, inventory: Inventory, name: st
   let proxy = manifest.proxy ?? null;
   if (proxy === null) {
     const first = domains[0]!;
-    const candidates = index.servers.get(first) ?? [];
+    // The old host's own nginx serving the domain too is the inner of two proxies: the edge is the one that sends it there.
+    let candidates = index.servers.get(first) ?? [];
+    const edges = candidates.filter((h) => h !== old.name && index.vhosts.some((v) => v.host === h && v.domain === first && v.backends.some((b) => isOld(b, h))));
+    if (candidates.length > 1 && candidates.includes(old.name) && edges.length) candidates = edges;
     if (candidates.length === 1) proxy = candidates[0]!;
     else if (candidates.length === 0) {
       findings.push({ path: explicit ? ['migrations', name, 'domains', 0] : ['migrations', name], message: `domain ${first} is not a virtual host of any nginx in the inventory; valid: ${allVhosts(inventory).join(', ') || '(none)'}` });
@@ -169,7 +162,10 @@ export function resolveRoutes(manifest: Manifest, inventory: Inventory, name: st
       }
     }
   }
-  return { proxy, moved, staying, upstreams: [...upstreams.values()], findings, stale: { names: proxy === old.name ? [...names, '127.0.0.1', 'localhost', '[::1]'] : names, ports: stalePorts } };
+  const ups = [...upstreams.values()];
+  const layer = innerLayer({ service: m.service, old, neu, oldInv, newInv, proxy, moved, upstreams: ups, names, ports, at: (d) => at(Math.max(0, domains.indexOf(d))) });
+  findings.push(...layer.findings);
+  return { proxy, moved, staying, upstreams: ups, findings, stale: { names: proxy === old.name ? [...names, '127.0.0.1', 'localhost', '[::1]'] : names, ports: stalePorts }, inner: layer.inner, warnings: layer.warnings };
 }
 
 const parseUrl = (u: string): { scheme: string; port: string } => {

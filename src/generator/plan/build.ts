@@ -89,7 +89,7 @@ function buildMigration(manifest: Manifest, inventory: Inventory, ctx: PlanConte
     dns: dnsOf(name, m, from, to),
     dnsServer: dnsServerOf(m, from, to, proxy),
     handoffs: handoffsOf(m, { from, to, proxy }),
-    routes: { moved: routes.moved, staying: routes.staying, upstreams: routes.upstreams, stale: routes.stale },
+    routes: { moved: routes.moved, staying: routes.staying, upstreams: routes.upstreams, stale: routes.stale, inner: routes.inner },
     fence: fenceOf(name, m.strategy === 'hot' && m.database ? { unit: p?.nixosService ?? unit, container } : { unit, container: null }),
     routeFiles: files.files,
     routeEdits: routeEditsOf(proxyInv ?? null, routes.moved, files.byChange),
@@ -104,7 +104,7 @@ function buildMigration(manifest: Manifest, inventory: Inventory, ctx: PlanConte
     verify,
     verifyDeadlineSeconds: m.verifyDeadlineSeconds ?? DEFAULTS.verifyDeadlineSeconds,
   };
-  const full: Ctx = { ...c, warnings: warningsOf(c, m, p, oldInv, newInv, owner ? { name: owner, uid: user!.uid } : null, proxyInv ?? null) };
+  const full: Ctx = { ...c, warnings: [...routes.warnings, ...warningsOf(c, m, p, oldInv, newInv, owner ? { name: owner, uid: user!.uid } : null, proxyInv ?? null)] };
   const steps = buildSteps(full);
   return { ...full, window: windowEstimate(m.strategy, sync, full.sqlite.length, full.dns?.lowerTo ?? null), steps, tools: toolsOf(steps, full.copyAccess) };
 }

@@ -41,6 +41,23 @@ export function routeDefaults(files: readonly RouteFile[]): string {
   return [cmd`install -d -m 0755 ${dirs}`, ...files.map((f) => cmd`[ -e ${f.file} ] || printf '%s\\n' ${f.old} > ${f.file}`)].join('\n');
 }
 
+/** `conf`: the configuration the running nginx loaded (`nginx -T` of the master's own command line, included files too). */
+const RUNNING_CONF = [
+  "pid=$(pgrep -o -f '^nginx: master process') || { echo 'nginx is not running' >&2; exit 1; }",
+  '# the master runs as "nginx: master process BIN ARGS": the same binary and configuration, with -T',
+  'set -f; set -- $(ps -o args= -p "$pid"); shift 3; bin=$1; shift; opts=()',
+  'while [ $# -gt 0 ]; do case $1 in -c|-p|-e) opts+=("$1" "${2:-}"); shift; shift || true ;; *) shift ;; esac; done',
+  'conf=$("$bin" "${opts[@]}" -T 2>/dev/null) || { echo "nginx -T failed" >&2; exit 1; }',
+];
+
+/** The running nginx has a server block for each domain (server_name names it). grep without -q reads all its input: an early exit would fail the pipe (pipefail, SIGPIPE). */
+export function vhostsCheck(domains: readonly string[]): string {
+  return [
+    ...RUNNING_CONF,
+    ...domains.map((d) => `printf '%s\\n' "$conf" | sed 's/#.*//' | grep -E ${cmd`${`^[[:space:]]*server_name([[:space:]]+[^;[:space:]]+)*[[:space:]]+${ere(d)}([[:space:]]|;)`}`} >/dev/null || { echo ${cmd`${`nginx serves no virtual host ${d}`}`} >&2; exit 1; }`),
+  ].join('\n');
+}
+
 /** A name as an extended regular expression (grep -E). */
 const ere = (s: string): string => s.replace(/[.[\]\\*+?^$(){}|]/g, '\\$&');
 
@@ -56,11 +73,7 @@ export function staleRoutesCheck(names: readonly string[], ports: readonly numbe
   if (ports.includes(443)) alts.push(`https://${host}([/; "']|$)`);
   const re = `(^|[^A-Za-z0-9_.-])(${alts.join('|')})`;
   return [
-    "pid=$(pgrep -o -f '^nginx: master process') || { echo 'nginx is not running' >&2; exit 1; }",
-    '# the master runs as "nginx: master process BIN ARGS": the same binary and configuration, with -T',
-    'set -f; set -- $(ps -o args= -p "$pid"); shift 3; bin=$1; shift; opts=()',
-    'while [ $# -gt 0 ]; do case $1 in -c|-p|-e) opts+=("$1" "${2:-}"); shift; shift || true ;; *) shift ;; esac; done',
-    'conf=$("$bin" "${opts[@]}" -T 2>/dev/null) || { echo "nginx -T failed" >&2; exit 1; }',
+    ...RUNNING_CONF,
     `hits=$(printf '%s\\n' "$conf" | sed 's/#.*//' | grep -Eio ${cmd`${re}`} | sort -u) || true`,
     'if [ -n "$hits" ]; then printf \'%s\\n\' "a route still names the old backend:" $hits >&2; exit 1; fi',
   ].join('\n');

@@ -1,6 +1,7 @@
 import type { RecordType, Strategy, Status, SyncMode, VerifyCheck } from '../types.js';
 import type { HostRef } from '../model/hosts.js';
 import type { RouteChange, RouteStay, UpstreamMove } from '../model/routes.js';
+import type { InnerVhost } from '../model/inner.js';
 import type { SidePaths } from '../model/state.js';
 import type { Script, Step } from '../../runbook/steps.js';
 
@@ -8,6 +9,7 @@ export type { Step, StepKind, Script, HostScript, PipeScript, Phase, Where } fro
 export { PHASES } from '../../runbook/steps.js';
 export type { HostRef } from '../model/hosts.js';
 export type { RouteChange, RouteStay, UpstreamMove } from '../model/routes.js';
+export type { InnerLocation, InnerVhost } from '../model/inner.js';
 
 /** A state directory: `old` on the old host, `new` on the new one (they differ where each host's stateVersion picks another default). */
 export interface StateDir { readonly old: string; readonly new: string; readonly owner: string | null; readonly uid: number | null; readonly group: string | null; readonly gid: number | null }
@@ -142,6 +144,8 @@ export interface MigrationPlan {
     readonly upstreams: readonly UpstreamMove[];
     /** After the switch no route on the proxy may name the old host (these names) at these ports. */
     readonly stale: { readonly names: readonly string[]; readonly ports: readonly number[] };
+    /** Moved domains that the proxy sends to the old host's own nginx (two layers of proxying): the new host's virtual host for each. */
+    readonly inner: readonly InnerVhost[];
   };
   readonly fence: Fence;
   readonly routeFiles: readonly RouteFile[];

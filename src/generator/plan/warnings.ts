@@ -50,6 +50,9 @@ export function warningsOf(c: Omit<Ctx, 'warnings'>, m: MigrationSpec, p: Preset
     w.push(`Rollback after ${to.name} took writes (once the application started there${proxy ? ` and ${proxy.name} switched to it` : ''}) loses those writes: migen keeps ${from.name} read-only-then-thawed, it does not replicate back.${proxy ? ' The switch happens while the application starts; the backend check and the verification follow, and a failure there rolls back.' : ''}`);
     w.push(`The subscription's connection string holds the replication password (from ${db.passwordSecret}) on ${to.name} until the cutover drops the subscription.`);
   }
+  for (const v of c.routes.inner) {
+    if (v.mode === 'copy') w.push(`${to.name} gets ${from.name}'s virtual host ${v.domain} in its generated module (nginx enabled there), as the inventory shows it: regenerate after changing it on ${from.name}. After finalize, remove ${v.domain} from ${from.name}'s nginx yourself (it proxies to the stopped ${c.unit}; a rollback needs it until then).`);
+  }
   if (c.listen && !c.listen.option) w.push(`${from.name}'s proxy reaches ${m.service} on loopback; on ${to.name} it must listen on ${to.address} (ports ${c.listen.ports.join(', ')}): set its listen address in ${to.name}'s configuration.`);
   return w;
 }

@@ -15,7 +15,10 @@
  * host-local nginx (on h001/h002) routes it by Host to 127.0.0.1:3000; both with a second lab
  * profile 'moved' routing to the other host. `'inventory'` gives o001 the example's proxy
  * configuration (proxyProfiles('forgejo'): 'base' from the generated modules, the moved location
- * reading its backend from a route file, 'previous' without them, active), the host-local nginx shape.
+ * reading its backend from a route file, 'previous' without them, active) and each container host
+ * its nginx as the example evaluates it: h001's nginx.nix (every domain by Host to loopback),
+ * h002's copy of git.joshuabell.xyz from the generated module (only in 'base'); h001's other
+ * backends (NEIGHBOURS) run as the lab's app.
  * Every container host gets the system profiles of test/e2e/deployed.ts (container@forgejo with the
  * generated fence as a deploy brings it, 'previous' active: h001 without migen's module, the other
  * hosts without Forgejo), plus the host-local nginx when there is one.
@@ -24,9 +27,9 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deployHost } from '../../e2e/deployed.js';
-import { fleet, proxyProfiles } from '../../e2e/helpers.js';
+import { fleet, proxyProfiles, resticPasswordFile } from '../../e2e/helpers.js';
 import { CONTAINER_POSTGRESQL_SH, CONTAINER_SYSTEM_INSIDE, defineContainer, inContainer } from '../container.js';
-import { sq, type Lab, type LabOptions, type NginxVhost, type SystemProfile } from '../lab.js';
+import { APP_PY, sq, type Lab, type LabOptions, type NginxVhost, type SystemProfile } from '../lab.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const FORGEJO_PY = path.join(HERE, 'forgejo.py');
@@ -140,9 +143,9 @@ export interface ForgejoSetupOptions {
   seedCommits?: number;
   /** o001's route for git.joshuabell.xyz (default 'direct'); 'none': o001's nginx is not touched */
   proxy?: 'direct' | 'inner' | 'inventory' | 'none';
-  /** a host-local nginx on every container host (default: when proxy is 'inner' or 'inventory') */
+  /** the lab's host-local nginx (git.joshuabell.xyz -> 127.0.0.1:3000) on every container host (default: when proxy is 'inner'; 'inventory' has the example's own) */
   innerNginx?: boolean;
-  /** a restic repository /backup/<running> (password file named by RESTIC_ENV) */
+  /** a restic repository /backup/<running> (password file where the forgejo plan's backup reads it) */
   restic?: boolean;
 }
 
@@ -209,19 +212,23 @@ export async function setupForgejo(lab: Lab, opts: ForgejoSetupOptions = {}): Pr
       }
     }
     if (opts.restic) {
+      // the password where the plan's backup reads it (h001's services.restic.backups.forgejo.passwordFile, an agenix secret)
+      const pw = resticPasswordFile('forgejo') ?? '/root/.config/restic/password';
       await must(lab, running, [
-        'install -d -m 0700 /root/.config/restic',
-        'head -c 24 /dev/urandom | base64 > /root/.config/restic/password && chmod 0600 /root/.config/restic/password',
-        // the password file the host's restic job names (examples/homelab: /etc/nixos/restic-password)
-        'install -m 0600 /root/.config/restic/password /etc/nixos/restic-password',
+        'install -d -m 0700 /root/.config/restic', `mkdir -p -m 0751 ${sq(path.dirname(pw))}`, // agenix's mode; an existing /run/agenix keeps its own
+        `head -c 24 /dev/urandom | base64 > ${sq(pw)} && chmod 0400 ${sq(pw)}${pw === '/root/.config/restic/password' ? '' : ` && cp ${sq(pw)} /root/.config/restic/password`}`,
         `restic -r /backup/${running} init -q >/dev/null`,
       ].join('\n'));
     }
   }
-  const inner = opts.innerNginx ?? (proxyShape === 'inner' || proxyShape === 'inventory');
+  const inner = opts.innerNginx ?? proxyShape === 'inner';
   for (const h of hosts) {
-    await deployHost(lab, h, [FORGEJO.unit], h === running ? 'old' : 'new', inner ? { extraVhosts: gitVhost(`http://127.0.0.1:${FORGEJO.port}`) } : {});
+    const role = h === running ? 'old' : 'new';
+    // 'inventory': each host's nginx as the example fleet evaluates (h001's nginx.nix, h002's copy from the generated module)
+    if (proxyShape === 'inventory') await deployHost(lab, h, [FORGEJO.unit, 'nginx'], role);
+    else await deployHost(lab, h, [FORGEJO.unit], role, inner ? { extraVhosts: gitVhost(`http://127.0.0.1:${FORGEJO.port}`) } : {});
   }
+  if (proxyShape === 'inventory' && running) await startNeighbours(lab, running);
   let proxy: ForgejoSetup['proxy'] = null;
   if (proxyShape === 'inventory') {
     const p = await proxyProfiles('forgejo');
@@ -243,6 +250,19 @@ export async function setupForgejo(lab: Lab, opts: ForgejoSetupOptions = {}): Pr
     gitEnv: { GIT_SSL_CAINFO: lab.caFile },
     proxy,
   };
+}
+
+/**
+ * The rest of what o001 sends to `host` (the example's chat, notes, sec, sso through h001's nginx
+ * on loopback, llm on :8095): the lab's app, answering /healthz with "<host> <name>", so a test
+ * sees that each domain still reaches its own backend on that host.
+ */
+export const NEIGHBOURS: Record<string, string> = { chat: '127.0.0.1:8081', notes: '127.0.0.1:8082', sec: '127.0.0.1:8083', sso: '127.0.0.1:8080', llm: `${ADDR.h001}:8095` };
+async function startNeighbours(lab: Lab, host: string): Promise<void> {
+  for (const [name, listen] of Object.entries(NEIGHBOURS)) {
+    await lab.defineUnit(host, `lab-${name}`, { exec: ['/usr/bin/python3', APP_PY], env: { STATE_DIR: `/var/lib/lab-${name}`, LISTEN: listen, LAB_HOST: `${host} ${name}` }, ready: { http: `http://${listen}/healthz` } });
+    await must(lab, host, `systemctl start lab-${name}`);
+  }
 }
 
 async function inContainerMust(lab: Lab, host: string, script: string): Promise<string> {

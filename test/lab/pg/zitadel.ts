@@ -10,12 +10,14 @@
  * - STAND-IN `nixos-container` at /usr/local/sbin on both hosts (test/lab/stand-ins/nixos-container,
  *   with the container declared as `lab-host-units`): `run zitadel -- CMD...` runs CMD on the host
  *   itself (the container's services are host units here, unlike test/lab/container.ts's containers).
- * - Units: `postgresql`; `zitadel` (app.mjs: Node + pg, HTTP on the host's address :80);
+ * - Units: `postgresql`; `zitadel` (app.mjs: Node + pg, HTTP on 127.0.0.1:8080, Zitadel's port in
+ *   the example, behind each host's own nginx: h001's routes sso.joshuabell.xyz by Host to it, h002's
+ *   gets that virtual host from the generated module); `nginx`;
  *   `container@zitadel` = start postgresql, then stay up (so the runbook's early start of the
  *   container on h002 brings up the subscriber and `nixos-container run zitadel -- systemctl stop
  *   zitadel` stops only the app).
  * - The replication password /run/agenix/migen-replication-zitadel (owner postgres) on both
- *   hosts; restic repository /backup/h001 whose password file is named by h001's environment.
+ *   hosts; restic repository /backup/h001, its password where the plan's backup reads it.
  * - System profiles from the generated modules (test/e2e/deployed.ts): container@zitadel (wanted
  *   by machines.target, autoStart) and zitadel (the container's unit, a host unit here, with its
  *   generated ConditionPathExists fence); h001 and o001 start on their configuration from before
@@ -30,7 +32,7 @@ import { fileURLToPath } from 'node:url';
 import { containerSystem, installNixosContainer } from '../container.js';
 import type { Lab, LabOptions } from '../lab.js';
 import { deployHost } from '../../e2e/deployed.js';
-import { fleet, migenRun, proxyProfiles, REPO, type MigenRun } from '../../e2e/helpers.js';
+import { fleet, migenRun, proxyProfiles, REPO, resticPasswordFile, type MigenRun } from '../../e2e/helpers.js';
 import { nixEvalJson, repoRoot } from '../../helpers/nix.js';
 import { overridesFor } from '../../helpers/repo.js';
 
@@ -45,6 +47,8 @@ export const DOMAIN = 'sso.joshuabell.xyz';
 export const PUB = 'migen_pub_zitadel';
 export const SUB = 'migen_sub_zitadel_zitadel';
 export const ADDR: Record<string, string> = { o001: '100.64.0.1', h001: '100.64.0.13', h002: '100.64.0.20' };
+/** containers.zitadel.config.services.zitadel.settings.Port in the example */
+const APP_PORT = 8080;
 export const RESTIC_ENV = { h001: { RESTIC_PASSWORD_FILE: '/root/.config/restic/password' } };
 
 export function zitadelLabOptions(extra: Partial<LabOptions> = {}): LabOptions {
@@ -147,15 +151,15 @@ export async function setupZitadel(lab: Lab, opts: SetupOptions = {}): Promise<Z
     await lab.defineUnit(h, 'container@zitadel', { exec: ['/bin/sh', '-c', 'systemctl start postgresql && exec sleep infinity'], ready: { cmd: `runuser -u postgres -- ${PGBIN}/pg_isready -q -h /run/postgresql -p 5432 -d postgres`, timeoutSec: 30 } });
     await lab.defineUnit(h, 'zitadel', {
       exec: [process.execPath, APP_MJS],
-      env: { LISTEN: `${ADDR[h]}:80`, ...(h === 'h002' ? opts.h002AppEnv : {}) },
-      ready: { http: `http://${ADDR[h]}/debug/healthz`, timeoutSec: 15 },
+      env: { LISTEN: `127.0.0.1:${APP_PORT}`, ...(h === 'h002' ? opts.h002AppEnv : {}) },
+      ready: { http: `http://127.0.0.1:${APP_PORT}/debug/healthz`, timeoutSec: 15 },
     });
   }
+  // the password where the plan's backup reads it (h001's restic job's passwordFile, an agenix secret), and in root's environment
+  const pw = resticPasswordFile(NAME) ?? '/root/.config/restic/password';
   await must(lab, 'h001', [
-    // the password file h001's restic job names (examples/homelab: /etc/nixos/restic-password)
-    'install -d -m 0700 /root/.config/restic',
-    'head -c 24 /dev/urandom | base64 > /root/.config/restic/password && chmod 0600 /root/.config/restic/password',
-    'install -m 0600 /root/.config/restic/password /etc/nixos/restic-password',
+    'install -d -m 0700 /root/.config/restic', `mkdir -p -m 0751 ${path.dirname(pw)}`, // agenix's mode; an existing /run/agenix keeps its own
+    `head -c 24 /dev/urandom | base64 > ${pw} && chmod 0600 ${pw}${pw === '/root/.config/restic/password' ? '' : ` && cp ${pw} /root/.config/restic/password`}`,
     'restic -r /backup/h001 init -q >/dev/null',
     'systemctl start container@zitadel',
   ].join('\n'));
@@ -174,8 +178,8 @@ INSERT INTO events (item_id, kind) SELECT id, 'seed' FROM items;
   await must(lab, 'h001', 'systemctl start zitadel');
   // the system profiles (test/e2e/deployed.ts): h001 and o001 run their configuration from before
   // the generated module, h002 one without zitadel; the runbook's deploys activate 'base'
-  await deployHost(lab, 'h001', ['container@zitadel', 'zitadel'], 'old');
-  await deployHost(lab, 'h002', ['container@zitadel', 'zitadel'], 'new');
+  await deployHost(lab, 'h001', ['container@zitadel', 'zitadel', 'nginx'], 'old');
+  await deployHost(lab, 'h002', ['container@zitadel', 'zitadel', 'nginx'], 'new');
   const { proxy, profiles } = await proxyProfiles(NAME);
   await lab.system(proxy, { profiles, active: 'previous' });
   return { password, marker };

@@ -1,8 +1,9 @@
 # h001: home server behind o001. Forgejo and Zitadel run in nixos-containers, each with its
-# own PostgreSQL; state lives under /var/lib/forgejo and /var/lib/zitadel on the host.
+# own PostgreSQL; state lives under /var/lib/forgejo and /var/lib/zitadel on the host. Its own
+# nginx (nginx.nix) routes o001's requests for its domains to them by Host.
 { config, lib, pkgs, ... }:
 {
-  imports = [ ../../services/forgejo.nix ../../services/zitadel.nix ];
+  imports = [ ./nginx.nix ../../services/forgejo.nix ../../services/zitadel.nix ];
 
   networking.hostName = "h001";
   system.stateVersion = "23.11";
@@ -15,11 +16,12 @@
   age.secrets.forgejo-db-password = { file = ../../secrets/forgejo-db-password.age; owner = "forgejo"; };
   age.secrets.zitadel-masterkey.file = ../../secrets/zitadel-masterkey.age;
   age.secrets.migen-replication-zitadel = { file = ../../secrets/migen-replication-zitadel.age; owner = "postgres"; };
+  age.secrets.restic-password.file = ../../secrets/restic-password.age;
 
   services.restic.backups.forgejo = {
     repository = "/backup/h001";
     paths = [ "/var/lib/forgejo" ];
-    passwordFile = "/etc/nixos/restic-password";
+    passwordFile = config.age.secrets.restic-password.path;
     initialize = true;
   };
 }

@@ -18,4 +18,6 @@
   age.secrets.forgejo-db-password = { file = ../../secrets/forgejo-db-password.age; owner = "forgejo"; };
   age.secrets.zitadel-masterkey.file = ../../secrets/zitadel-masterkey.age;
   age.secrets.migen-replication-zitadel = { file = ../../secrets/migen-replication-zitadel.age; owner = "postgres"; };
+  # the restic password of the backup jobs that follow the moved state here
+  age.secrets.restic-password.file = ../../secrets/restic-password.age;
 }

@@ -9,6 +9,7 @@ import { dnsLower } from '../dns.js';
 import { handoffSteps } from '../handoffs.js';
 import { fencedCheck, runtimeFence, stamp, where } from '../fence-steps.js';
 import { pgPrepare } from '../pg/index.js';
+import { vhostsCheck } from '../proxy.js';
 import { cmd } from '../shell.js';
 import { on, stepsOf } from '../step.js';
 import type { Ctx, HostRef, Step } from '../types.js';
@@ -48,6 +49,13 @@ export function prepare(c: Ctx, hot: { app: string } | null): Step[] {
       on(from.name, fencedCheck(fence.units.old, `!${fence.moved}`)),
       `${from.name}'s deploy did not take effect: ${fence.units.old.unit} must hold ConditionPathExists=!${fence.moved}`),
   );
+  if (c.routes.inner.length) {
+    const ds = c.routes.inner.map((v) => v.domain);
+    const copied = c.routes.inner.some((v) => v.mode === 'copy');
+    steps.push(check(`inner-${to.name}`, `${to.name}'s nginx serves ${ds.join(', ')}, as ${from.name}'s does behind ${proxy?.name ?? 'the proxy'}`,
+      on(to.name, vhostsCheck(ds)),
+      `${to.name}'s deploy did not take effect: its running nginx must serve ${ds.join(', ')}${copied ? ` (the virtual host${ds.length > 1 ? 's' : ''} its generated module copies from ${from.name})` : ''}`));
+  }
   if (proxy && c.routeFiles.length) {
     steps.push(check(`routes-${proxy.name}`, `${proxy.name} has the route files of the moved locations (its generated module's activation made them)`,
       on(proxy.name, c.routeFiles.map((f) => cmd`test -s ${f.file}`).join('\n')),

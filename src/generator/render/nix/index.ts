@@ -9,7 +9,7 @@ import type { MigrationPlan, Plan } from '../../plan/types.js';
 /** A host's contribution from one migration: a template (partial) and its view. */
 interface Block { readonly host: string; readonly migration: string; readonly comment: string; readonly partial: string; readonly [k: string]: unknown }
 
-const PARTIALS = ['routes-upstream', 'routes-base', 'fence-old', 'fence-new', 'retired', 'owners', 'pg-publisher', 'pg-subscriber', 'listen', 'meta', 'backup-follow', 'tools', 'copy-access'] as const;
+const PARTIALS = ['routes-upstream', 'routes-base', 'inner-vhost', 'fence-old', 'fence-new', 'retired', 'owners', 'pg-publisher', 'pg-subscriber', 'listen', 'meta', 'backup-follow', 'tools', 'copy-access'] as const;
 type Partial = (typeof PARTIALS)[number];
 
 let registered = false;
@@ -49,6 +49,17 @@ function blocksOf(m: MigrationPlan): Block[] {
       const routes = m.routeFiles.map((f) => ({ ...f, include: `include ${f.file};`, ownUpstream: f.via === 'upstream', viaProxyPass: f.via === 'proxyPass', was: m.routes.moved.find((r) => r.domain === f.domain && r.location === f.location)!.from }));
       block(m.proxy.name, 'routes-upstream', { routes, edits, activation: `migen-${m.name}-routes`, script: m.routeDefaults });
     }
+  }
+  // New host: the old host's inner virtual hosts for the moved domains (kept once done: it serves them from then on).
+  const copies = m.routes.inner.filter((v) => v.mode === 'copy');
+  if (m.proxy && copies.length) {
+    block(m.to.name, 'inner-vhost', {
+      proxy: m.proxy.name, plural: copies.length > 1, meshInterface: MESH_INTERFACE, ports: [...new Set(copies.map((v) => v.port))].sort((a, b) => a - b),
+      vhosts: copies.map((v) => ({
+        domain: v.domain, aliases: v.serverAliases, extraConfig: v.extraConfig,
+        locations: v.locations.map((l) => ({ ...l, websockets: String(l.proxyWebsockets), recommended: String(l.recommendedProxySettings) })),
+      })),
+    });
   }
   // New host: same owners as the old one where it pinned them; prepared (not started) until done.
   const users = m.state.filter((s) => s.owner && s.uid !== null).map((s) => ({ name: s.owner!, uid: s.uid! }));

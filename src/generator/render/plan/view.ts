@@ -76,6 +76,12 @@ export function migrationView(m: MigrationPlan) {
     moved: m.routes.moved.map((r) => ({ ...r, label: `${r.domain} ${r.location}`.padEnd(w) })),
     staying: m.routes.staying.map((r) => ({ ...r, label: `${r.domain} ${r.location}`.padEnd(w) })),
     hasStaying: m.routes.staying.length > 0,
+    hasInner: m.routes.inner.length > 0,
+    innerView: m.routes.inner.map((v) => ({
+      domain: v.domain, reason: v.reason,
+      backendText: v.backends.join(', '), backendCode: v.backends.map((b) => `\`${b}\``).join(', '),
+      how: v.mode === 'copy' ? `the same virtual host, from generated/hosts/${m.to.name}.nix (nginx enabled there)` : 'its own virtual host (nothing copied)',
+    })),
     window: { ...m.window, text: m.window.estimateSeconds === null ? 'measured at run time' : `about ${m.window.estimateSeconds} s${m.window.perThousandFilesSeconds ? ` plus ${m.window.perThousandFilesSeconds} s per 1,000 files of state` : ''}` },
     hasWarnings: m.warnings.length > 0,
     phases,
