@@ -5,7 +5,7 @@ import { preflight } from './phases/preflight.js';
 import { prepare } from './phases/prepare.js';
 import { sync } from './phases/sync.js';
 import { verify } from './phases/verify.js';
-import { isDatabaseDir, pgApp, pgPreflight } from './pg/index.js';
+import { isDatabaseDir, pgApp, pgDumpNote, pgPreflight } from './pg/index.js';
 import type { Ctx, Step } from './types.js';
 
 export function buildSteps(c: Ctx): Step[] {
@@ -20,5 +20,6 @@ export function buildSteps(c: Ctx): Step[] {
     ...cutover(copy, hot),
     ...verify(c, hot),
     ...finalize(c),
+    ...(hot ? [pgDumpNote(c)] : []),
   ];
 }

@@ -12,7 +12,7 @@ export interface StateDir { readonly path: string; readonly owner: string | null
 
 /** PostgreSQL settings the generated modules set and the runbook's headroom checks need: decided once, here. */
 export interface PgSizes {
-  readonly publisher: { readonly maxReplicationSlots: number; readonly maxWalSenders: number };
+  readonly publisher: { readonly maxReplicationSlots: number; readonly maxWalSenders: number; readonly maxSlotWalKeepSize: string };
   readonly subscriber: { readonly maxReplicationSlots: number; readonly maxLogicalReplicationWorkers: number; readonly maxWorkerProcesses: number; readonly maxSyncWorkersPerSubscription: number };
   /** What a run needs free: one slot and sender per subscription plus table-sync workers. */
   readonly need: { readonly publisherFree: number; readonly subscriberWorkers: number };

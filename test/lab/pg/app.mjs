@@ -5,7 +5,8 @@
 //                        earlier; answers 201 with the new id only after COMMIT, else 503.
 //   GET /healthz, /debug/healthz   200 with the host's name when `SELECT 1` works, else 503.
 // env: LISTEN (address:port), LAB_HOST; PGHOST/PGDATABASE/PGUSER (default /run/postgresql,
-// zitadel, zitadel); APP_BROKEN=1 exits at once (a deployment whose application cannot start).
+// zitadel, zitadel); APP_BROKEN=1 exits at once (a deployment whose application cannot start);
+// HEALTHZ_FAIL=1 answers /debug/healthz with 503 while taking writes (a verification that fails after the start).
 import http from 'node:http';
 import pg from 'pg';
 
@@ -60,6 +61,8 @@ const server = http.createServer((req, res) => {
       if (req.method === 'POST' && url.pathname === '/items') {
         const id = await insert(body.slice(0, 500));
         send(201, String(id));
+      } else if (req.method === 'GET' && url.pathname === '/debug/healthz' && process.env.HEALTHZ_FAIL) {
+        send(503, 'unhealthy (HEALTHZ_FAIL)');
       } else if (req.method === 'GET' && (url.pathname === '/healthz' || url.pathname === '/debug/healthz')) {
         await pool.query('SELECT 1');
         send(200, me);

@@ -1,6 +1,6 @@
 // Cutover, the downtime window: stop on the old host, the final copy and its checks, then the
 // start on the new host while the proxy switches, and the new backend checked through the proxy.
-import { pgApp, pgFreeze } from '../pg/index.js';
+import { pgApp, pgFreeze, pgTakesWrites } from '../pg/index.js';
 import { stamp } from '../fence-steps.js';
 import { armGuard, disarmGuard, guardOf } from '../guard.js';
 import { guardedSwitch, unguardedRevert } from '../proxy.js';
@@ -47,7 +47,7 @@ export function cutover(c: Ctx, hot: boolean): Step[] {
   const newGuard = guardOf(c.name, 'new');
   const unstart = `${app.stop}\n${cmd`rm -f ${fence.ready}`}`;
   steps.push(command('start-new', `lift the fence and start ${app.unit} on ${to.name}${hot ? ': from here it takes writes' : ''}, guarded: it stops by itself unless confirmed`,
-    on(to.name, `${armGuard(newGuard, `stopping ${app.unit} on ${to.name}`, unstart)}\n${stamp(fence, fence.ready)}\n${app.start}`),
+    on(to.name, `${armGuard(newGuard, `stopping ${app.unit} on ${to.name}`, unstart)}\n${stamp(fence, fence.ready)}\n${hot ? `${pgTakesWrites(c)}\n` : ''}${app.start}`),
     { ...together, undo: on(to.name, `${disarmGuard(newGuard)}\n${unstart}`), heartbeat: { on: to.name, file: newGuard.heartbeat } }));
   if (proxy && first) {
     const domains = [...new Set(c.routes.moved.map((r) => r.domain))].join(', ');

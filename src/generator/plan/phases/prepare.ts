@@ -4,7 +4,7 @@
 // taken effect before anything stops.
 import { deployScript } from '../deploy.js';
 import { fencedCheck, runtimeFence, stamp, where } from '../fence-steps.js';
-import { pgPrepare } from '../pg/index.js';
+import { pgDumpall, pgPrepare } from '../pg/index.js';
 import { cmd } from '../shell.js';
 import { on, stepsOf } from '../step.js';
 import type { Ctx, HostRef, Step } from '../types.js';
@@ -21,6 +21,8 @@ export function prepare(c: Ctx, hot: { app: string } | null): Step[] {
   } else if (backup.kind === 'job') {
     steps.push(command('backup', `run the host's backup job ${backup.job} on ${from.name}`, on(from.name, cmd`systemctl start --wait ${`restic-backups-${backup.job}.service`}`)));
   }
+  // The safety net of a hot migration, before the first change on either host.
+  if (hot) steps.push(pgDumpall(c));
   if (!fence.units.new.container) {
     steps.push(command('fence-new', `${to.name} cannot start ${fence.units.new.unit} before its copy passed the cutover checks, whatever configuration the deploy brings (a runtime drop-in, until a reboot)`, on(to.name, runtimeFence(fence))));
   }
