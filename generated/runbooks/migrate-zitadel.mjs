@@ -251,12 +251,12 @@ printf 'safety net: %s (%s bytes); restore: %s\n' /var/lib/migen/zitadel/pg/pg_d
         script: "nixos-rebuild switch --flake 'examples/homelab#o001' --target-host root@o001",
       },
     },
-    // 16. prepare on operator: deploy h001: zitadel fenced once stopped; replication settings (wal_level, slots, pg_hba entry for h002, mesh listener, role)
+    // 16. prepare on operator: deploy h001: zitadel fenced once stopped; replication settings (wal_level, slots, the WAL a slot may keep, pg_hba entry for h002, mesh listener)
     {
       id: 'deploy-h001',
       phase: 'prepare',
       kind: 'command',
-      title: 'deploy h001: zitadel fenced once stopped; replication settings (wal_level, slots, pg_hba entry for h002, mesh listener, role)',
+      title: 'deploy h001: zitadel fenced once stopped; replication settings (wal_level, slots, the WAL a slot may keep, pg_hba entry for h002, mesh listener)',
       run: {
         on: 'operator',
         script: "nixos-rebuild switch --flake 'examples/homelab#h001' --target-host root@100.64.0.13",
@@ -469,7 +469,7 @@ SQL
   mkdir -p /var/lib/migen/zitadel/pg && printf '%s %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" zitadel "$to" >> /var/lib/migen/zitadel/pg/rolled-back-writes
   echo "h002 took writes before the rollback: they are kept in the database $to on h002 (h001 serves zitadel again, as of the freeze)."
   echo "inspect: nixos-container run zitadel -- runuser -u postgres -- psql -p 5432 -d $to"
-  echo "merge: rows written on h002 after the cutover (ids above h001's, or newer timestamps) are in $to only; copy them into h001's zitadel with pg_dump --data-only --table=... $to piped to psql on h001 (or INSERT ... SELECT over dblink/postgres_fdw), then setval the sequences there past the merged ids."
+  echo "merge: what h002 wrote after the cutover is in $to only. h001's sequences continue from the freeze, so its new rows may reuse those ids: copy the rows of $to newer than the freeze into h001's zitadel under new ids (pg_dump --data-only --table=... $to into a staging schema there, or INSERT ... SELECT over postgres_fdw), then setval its sequences past the highest id; drop $to once merged."
 else
   nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL'
 DROP DATABASE IF EXISTS "zitadel" WITH (FORCE);

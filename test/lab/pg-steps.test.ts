@@ -191,10 +191,10 @@ describe('hot steps: DDL on h001 just before the freeze; the rollback before the
   }, 180_000);
 });
 
-describe('hot steps: large objects and DDL during replication are refused before anything is frozen', () => {
+describe('hot steps: large objects, a missing extension and DDL during replication are refused before anything is frozen', () => {
   const s = scenario();
 
-  test('a large object stops pg-large-objects with the fix; a column added during replication stops pg-ready and pg-lag (exit 3) naming it; nothing frozen', async () => {
+  test('a large object stops pg-large-objects with the fix; an extension h002 lacks stops pg-extensions before anything is created; a column added during replication stops pg-ready and pg-lag (exit 3) naming it; nothing frozen', async () => {
     const { lab } = s;
     await sql(lab, 'h001', 'zitadel', "SELECT lo_from_bytea(0, 'blob');");
     const lo = await runStep(lab, step('pg-large-objects-zitadel'));
@@ -202,6 +202,18 @@ describe('hot steps: large objects and DDL during replication are refused before
     expect(step('pg-large-objects-zitadel')).toMatchObject({ failure: expect.stringMatching(/logical replication does not copy.*bytea.*strategy warm/) });
     expect(await leftovers(lab)).toEqual({ ...CLEAN, holders: '0,-', subscriptions: '(not running)' });
     await sql(lab, 'h001', 'zitadel', 'SELECT lo_unlink(oid) FROM pg_largeobject_metadata;');
+    // an extension h002's PostgreSQL lacks (its extension directory, in h002's own mount namespace, without pgcrypto)
+    await sql(lab, 'h001', 'zitadel', 'CREATE EXTENSION pgcrypto;');
+    const ext = '/usr/share/postgresql/15/extension';
+    await must(lab, 'h002', `cp -a ${ext} /var/lib/ext-without-pgcrypto && rm /var/lib/ext-without-pgcrypto/pgcrypto.control && mount --bind /var/lib/ext-without-pgcrypto ${ext}`);
+    const upToExt = between(path_, null, 'pg-extensions-zitadel');
+    for (const x of upToExt.slice(0, -1)) await mustStep(lab, x);
+    const missing = await runStep(lab, upToExt.at(-1)!);
+    expect([missing.ok, missing.stderr.trim()]).toEqual([false, "zitadel on h001 uses extensions that h002's PostgreSQL does not have: pgcrypto (1.3)"]);
+    expect(upToExt.at(-1)).toMatchObject({ failure: expect.stringMatching(/add it on h002 \(services\.postgresql\.extensions.*nothing was created/) });
+    expect(await leftovers(lab)).toEqual(CLEAN);
+    expect(await sql(lab, 'h002', 'postgres', "SELECT count(*) FROM pg_database WHERE datname = 'zitadel';")).toBe('0');
+    await must(lab, 'h002', `umount ${ext}`);
     const done = between(path_, null, 'pg-lag-zitadel');
     for (const x of done) await mustStep(lab, x);
     // DDL on the old side while replicating, and a write that uses it (the subscription cannot apply it)

@@ -97,7 +97,7 @@ END $$;`, { vars: { to: '"$to"' }, pipe: '>/dev/null' })}
   ${cmd`mkdir -p ${pgDir(c)}`} && printf '%s %s %s\\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" ${q(db)} "$to" >> ${q(keptFile(c))}
   echo "${c.to.name} took writes before the rollback: they are kept in the database $to on ${c.to.name} (${c.from.name} serves ${db} again, as of the freeze)."
   echo "inspect: ${inspect} $to"
-  echo "merge: rows written on ${c.to.name} after the cutover (ids above ${c.from.name}'s, or newer timestamps) are in $to only; copy them into ${c.from.name}'s ${db} with pg_dump --data-only --table=... $to piped to psql on ${c.from.name} (or INSERT ... SELECT over dblink/postgres_fdw), then setval the sequences there past the merged ids."
+  echo "merge: what ${c.to.name} wrote after the cutover is in $to only. ${c.from.name}'s sequences continue from the freeze, so its new rows may reuse those ids: copy the rows of $to newer than the freeze into ${c.from.name}'s ${db} under new ids (pg_dump --data-only --table=... $to into a staging schema there, or INSERT ... SELECT over postgres_fdw), then setval its sequences past the highest id; drop $to once merged."
 else
   ${psql(c, pn, 'postgres', `DROP DATABASE IF EXISTS ${ident(db)} WITH (FORCE);`)}
   echo ${q(`dropped ${db} on ${c.to.name}: it held only the copy (the application had not started there)`)}

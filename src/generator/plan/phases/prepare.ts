@@ -29,7 +29,7 @@ export function prepare(c: Ctx, hot: { app: string } | null): Step[] {
   // One deploy per host, the new host first; the old one only gains the fence (no restart: its unit has restartIfChanged off until finalize).
   const deploys: [HostRef, string][] = [[to, `deploy ${to.name}: ${c.service} installed, fenced until the cutover`]];
   if (proxy) deploys.push([proxy, `deploy ${proxy.name}: the moved routes read their backend from route files (still ${from.name}'s)${proxy.name === from.name ? `; ${fence.units.old.unit} fenced once stopped` : ''}`]);
-  if (!deploys.some(([h]) => h.name === from.name)) deploys.push([from, `deploy ${from.name}: ${fence.units.old.unit} fenced once stopped${hot ? `; replication settings (wal_level, slots, pg_hba entry for ${to.name}, mesh listener, role)` : ''}`]);
+  if (!deploys.some(([h]) => h.name === from.name)) deploys.push([from, `deploy ${from.name}: ${fence.units.old.unit} fenced once stopped${hot ? `; replication settings (wal_level, slots, the WAL a slot may keep, pg_hba entry for ${to.name}, mesh listener)` : ''}`]);
   for (const [h, title] of deploys) steps.push(command(`deploy-${h.name}`, title, on('operator', deployScript(c, h))));
   if (hot) steps.push(...pgPrepare(c, hot.app));
 
