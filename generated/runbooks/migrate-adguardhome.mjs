@@ -207,14 +207,13 @@ f=$(systemctl show -P FragmentPath adguardhome) && test -n "$f" && grep -qxF Con
         script: 'mkdir -p /var/lib/migen/adguardhome && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/adguardhome/prepared',
       },
     },
-    // 14. cutover on h003 [downtime]: fence and stop adguardhome on h003, guarded: it restarts by itself unless the new host is confirmed
+    // 14. cutover on h003: arm the guard on h003: restarting adguardhome on h003 by itself unless the coordinator confirms the new host
     {
-      id: 'stop-old',
+      id: 'guard-old',
       phase: 'cutover',
       kind: 'command',
-      title: 'fence and stop adguardhome on h003, guarded: it restarts by itself unless the new host is confirmed',
-      window: true,
-      stopsService: true,
+      title: 'arm the guard on h003: restarting adguardhome on h003 by itself unless the coordinator confirms the new host',
+      concurrent: 'guards',
       fleet: true,
       heartbeat: {
         on: 'h003',
@@ -240,60 +239,20 @@ mkdir -p /var/lib/migen/adguardhome && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/mi
 systemctl start adguardhome
 date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/adguardhome/guard/old.fired
 MIGEN_GUARD
-systemd-run --unit=migen-adguardhome-guard-old --collect --quiet bash /var/lib/migen/adguardhome/guard/old.sh
-mkdir -p /var/lib/migen/adguardhome && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/adguardhome/moved
-systemctl stop adguardhome`,
+systemd-run --unit=migen-adguardhome-guard-old --collect --quiet bash /var/lib/migen/adguardhome/guard/old.sh`,
       },
       undo: {
         on: 'h003',
-        script: `systemctl stop migen-adguardhome-guard-old 2>/dev/null || true
-rm -f /var/lib/migen/adguardhome/moved
-mkdir -p /var/lib/migen/adguardhome && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/adguardhome/rolled-back
-systemctl start adguardhome`,
+        script: 'systemctl stop migen-adguardhome-guard-old 2>/dev/null || true',
       },
     },
-    // 15. cutover on h002 [downtime]: final copy of the state to h002 (service stopped)
+    // 15. cutover on h002: arm the guard on h002: stopping adguardhome on h002 by itself unless the coordinator confirms the new host
     {
-      id: 'final-pass',
+      id: 'guard-new',
       phase: 'cutover',
       kind: 'command',
-      title: 'final copy of the state to h002 (service stopped)',
-      window: true,
-      hostToHost: true,
-      progress: true,
-      fleet: true,
-      run: {
-        on: 'h002',
-        script: `mkdir -p -m 0700 ~/.ssh
-install -d -m 0700 /var/lib/private && mkdir -p /var/lib/private/AdGuardHome
-rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.3:/var/lib/private/AdGuardHome/ /var/lib/private/AdGuardHome/`,
-      },
-    },
-    // 16. cutover on h002 [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between h003 and h002
-    {
-      id: 'copy-identical',
-      phase: 'cutover',
-      kind: 'check',
-      title: 'a dry run lists no difference (content, owners, modes, ACLs, xattrs) between h003 and h002',
-      window: true,
-      concurrent: 'copy-checks',
-      hostToHost: true,
-      fleet: true,
-      run: {
-        on: 'h002',
-        script: String.raw`mkdir -p -m 0700 ~/.ssh
-d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.3:/var/lib/private/AdGuardHome/ /var/lib/private/AdGuardHome/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }`,
-      },
-      failure: 'the copies differ after the final pass',
-    },
-    // 17. cutover on h002 [downtime]: lift the fence and start adguardhome on h002, guarded: it stops by itself unless confirmed
-    {
-      id: 'start-new',
-      phase: 'cutover',
-      kind: 'command',
-      title: 'lift the fence and start adguardhome on h002, guarded: it stops by itself unless confirmed',
-      window: true,
-      undoOnFailure: true,
+      title: 'arm the guard on h002: stopping adguardhome on h002 by itself unless the coordinator confirms the new host',
+      concurrent: 'guards',
       fleet: true,
       heartbeat: {
         on: 'h002',
@@ -318,18 +277,89 @@ systemctl stop adguardhome
 rm -f /var/lib/migen/adguardhome/ready
 date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/adguardhome/guard/new.fired
 MIGEN_GUARD
-systemd-run --unit=migen-adguardhome-guard-new --collect --quiet bash /var/lib/migen/adguardhome/guard/new.sh
-mkdir -p /var/lib/migen/adguardhome && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/adguardhome/ready
+systemd-run --unit=migen-adguardhome-guard-new --collect --quiet bash /var/lib/migen/adguardhome/guard/new.sh`,
+      },
+      undo: {
+        on: 'h002',
+        script: 'systemctl stop migen-adguardhome-guard-new 2>/dev/null || true',
+      },
+    },
+    // 16. cutover on h003 [downtime]: fence and stop adguardhome on h003
+    {
+      id: 'stop-old',
+      phase: 'cutover',
+      kind: 'command',
+      title: 'fence and stop adguardhome on h003',
+      window: true,
+      stopsService: true,
+      fleet: true,
+      run: {
+        on: 'h003',
+        script: `mkdir -p /var/lib/migen/adguardhome && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/adguardhome/moved
+systemctl stop adguardhome`,
+      },
+      undo: {
+        on: 'h003',
+        script: `rm -f /var/lib/migen/adguardhome/moved
+mkdir -p /var/lib/migen/adguardhome && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/adguardhome/rolled-back
+systemctl start adguardhome`,
+      },
+    },
+    // 17. cutover on h002 [downtime]: final copy of the state to h002 (service stopped)
+    {
+      id: 'final-pass',
+      phase: 'cutover',
+      kind: 'command',
+      title: 'final copy of the state to h002 (service stopped)',
+      window: true,
+      hostToHost: true,
+      progress: true,
+      fleet: true,
+      run: {
+        on: 'h002',
+        script: `mkdir -p -m 0700 ~/.ssh
+install -d -m 0700 /var/lib/private && mkdir -p /var/lib/private/AdGuardHome
+rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.3:/var/lib/private/AdGuardHome/ /var/lib/private/AdGuardHome/`,
+      },
+    },
+    // 18. cutover on h002 [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between h003 and h002
+    {
+      id: 'copy-identical',
+      phase: 'cutover',
+      kind: 'check',
+      title: 'a dry run lists no difference (content, owners, modes, ACLs, xattrs) between h003 and h002',
+      window: true,
+      concurrent: 'copy-checks',
+      hostToHost: true,
+      fleet: true,
+      run: {
+        on: 'h002',
+        script: String.raw`mkdir -p -m 0700 ~/.ssh
+d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.3:/var/lib/private/AdGuardHome/ /var/lib/private/AdGuardHome/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }`,
+      },
+      failure: 'the copies differ after the final pass',
+    },
+    // 19. cutover on h002 [downtime]: lift the fence and start adguardhome on h002
+    {
+      id: 'start-new',
+      phase: 'cutover',
+      kind: 'command',
+      title: 'lift the fence and start adguardhome on h002',
+      window: true,
+      undoOnFailure: true,
+      fleet: true,
+      run: {
+        on: 'h002',
+        script: `mkdir -p /var/lib/migen/adguardhome && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/adguardhome/ready
 systemctl start adguardhome`,
       },
       undo: {
         on: 'h002',
-        script: `systemctl stop migen-adguardhome-guard-new 2>/dev/null || true
-systemctl stop adguardhome
+        script: `systemctl stop adguardhome
 rm -f /var/lib/migen/adguardhome/ready`,
       },
     },
-    // 18. cutover on h002 [downtime]: adguardhome stays active on h002
+    // 20. cutover on h002 [downtime]: adguardhome stays active on h002
     {
       id: 'unit-active',
       phase: 'cutover',
@@ -344,7 +374,7 @@ rm -f /var/lib/migen/adguardhome/ready`,
       intervalSeconds: 0.25,
       deadlineSeconds: 60,
     },
-    // 19. verify on h002 [downtime]: check on h002: test -n "$(dig +short +time=2 +tries=1 @127.0.0.1 nixos.org)"
+    // 21. verify on h002 [downtime]: check on h002: test -n "$(dig +short +time=2 +tries=1 @127.0.0.1 nixos.org)"
     {
       id: 'verify-1',
       phase: 'verify',
@@ -360,7 +390,7 @@ rm -f /var/lib/migen/adguardhome/ready`,
       intervalSeconds: 0.2,
       deadlineSeconds: 60,
     },
-    // 20. verify on h002: h002 records that adguardhome is cut over and verified
+    // 22. verify on h002: h002 records that adguardhome is cut over and verified
     {
       id: 'verified',
       phase: 'verify',
@@ -376,7 +406,7 @@ rm -f /var/lib/migen/adguardhome/ready`,
         script: 'rm -f /var/lib/migen/adguardhome/verified',
       },
     },
-    // 21. verify on h002: confirm the start on h002 (its guard would stop it)
+    // 23. verify on h002: confirm the start on h002 (its guard would stop it)
     {
       id: 'confirm-new',
       phase: 'verify',
@@ -389,7 +419,7 @@ rm -f /var/lib/migen/adguardhome/ready`,
 if [ -e /var/lib/migen/adguardhome/guard/new.fired ]; then echo "'the guard stopped adguardhome on h002' at $(cat /var/lib/migen/adguardhome/guard/new.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 22. verify on h003: confirm the stop on h003 over a new connection (its guard would restart the old service)
+    // 24. verify on h003: confirm the stop on h003 over a new connection (its guard would restart the old service)
     {
       id: 'confirm-old',
       phase: 'verify',
@@ -403,7 +433,7 @@ if [ -e /var/lib/migen/adguardhome/guard/new.fired ]; then echo "'the guard stop
 if [ -e /var/lib/migen/adguardhome/guard/old.fired ]; then echo "'the guard restarted adguardhome on h003' at $(cat /var/lib/migen/adguardhome/guard/old.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 23. finalize on -: make the move permanent
+    // 25. finalize on -: make the move permanent
     {
       id: 'finalize',
       phase: 'finalize',
@@ -411,7 +441,7 @@ if [ -e /var/lib/migen/adguardhome/guard/old.fired ]; then echo "'the guard rest
       title: 'make the move permanent',
       text: 'Run `migen finalize adguardhome`, review and merge the diff, and deploy h003, h002: h003 then has adguardhome disabled so no rebuild or reboot starts a second writer.',
     },
-    // 24. finalize on -: keep h003's state for 14 days
+    // 26. finalize on -: keep h003's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',

@@ -346,14 +346,13 @@ echo "$total"`,
         script: 'rm -f /var/lib/forgejo/data/maintenance',
       },
     },
-    // 23. cutover on h001 [downtime]: fence and stop container@forgejo on h001, guarded: it restarts by itself unless the new host is confirmed
+    // 23. cutover on h001: arm the guard on h001: restarting forgejo on h001 by itself unless the coordinator confirms the new host
     {
-      id: 'stop-old',
+      id: 'guard-old',
       phase: 'cutover',
       kind: 'command',
-      title: 'fence and stop container@forgejo on h001, guarded: it restarts by itself unless the new host is confirmed',
-      window: true,
-      stopsService: true,
+      title: 'arm the guard on h001: restarting forgejo on h001 by itself unless the coordinator confirms the new host',
+      concurrent: 'guards',
       fleet: true,
       heartbeat: {
         on: 'h001',
@@ -380,19 +379,120 @@ mkdir -p /var/lib/migen/forgejo && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/
 systemctl start container@forgejo
 date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/forgejo/guard/old.fired
 MIGEN_GUARD
-systemd-run --unit=migen-forgejo-guard-old --collect --quiet bash /var/lib/migen/forgejo/guard/old.sh
-mkdir -p /var/lib/migen/forgejo && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/forgejo/moved
+systemd-run --unit=migen-forgejo-guard-old --collect --quiet bash /var/lib/migen/forgejo/guard/old.sh`,
+      },
+      undo: {
+        on: 'h001',
+        script: 'systemctl stop migen-forgejo-guard-old 2>/dev/null || true',
+      },
+    },
+    // 24. cutover on h002: arm the guard on h002: stopping forgejo on h002 by itself unless the coordinator confirms the new host
+    {
+      id: 'guard-new',
+      phase: 'cutover',
+      kind: 'command',
+      title: 'arm the guard on h002: stopping forgejo on h002 by itself unless the coordinator confirms the new host',
+      concurrent: 'guards',
+      fleet: true,
+      heartbeat: {
+        on: 'h002',
+        file: '/var/lib/migen/forgejo/guard/heartbeat',
+      },
+      run: {
+        on: 'h002',
+        script: `systemctl stop migen-forgejo-guard-new 2>/dev/null || true
+mkdir -p /var/lib/migen/forgejo/guard && rm -f /var/lib/migen/forgejo/guard/new.fired /var/lib/migen/forgejo/guard/hold && touch /var/lib/migen/forgejo/guard/heartbeat
+cat > /var/lib/migen/forgejo/guard/new.sh <<'MIGEN_GUARD'
+#!/bin/bash
+# migen: stopping forgejo on h002 unless the cutover coordinator touches /var/lib/migen/forgejo/guard/heartbeat at least every 20 s
+set -uo pipefail
+while :; do
+  if [ -e /var/lib/migen/forgejo/guard/hold ]; then echo 'the coordinator ended without a rollback (--no-rollback): nothing reverted'; exit 0; fi
+  age=$(( $(date +%s) - $(stat -c %Y /var/lib/migen/forgejo/guard/heartbeat 2>/dev/null || echo 0) ))
+  [ "$age" -lt 20 ] || break
+  sleep 1
+done
+echo "no heartbeat for 20 s: stopping forgejo on h002"
+systemctl stop container@forgejo
+rm -f /var/lib/migen/forgejo/ready
+date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/forgejo/guard/new.fired
+MIGEN_GUARD
+systemd-run --unit=migen-forgejo-guard-new --collect --quiet bash /var/lib/migen/forgejo/guard/new.sh`,
+      },
+      undo: {
+        on: 'h002',
+        script: 'systemctl stop migen-forgejo-guard-new 2>/dev/null || true',
+      },
+    },
+    // 25. cutover on o001: arm the guard on o001: routing forgejo back to h001 by itself unless the coordinator confirms the new host
+    {
+      id: 'guard-routes',
+      phase: 'cutover',
+      kind: 'command',
+      title: 'arm the guard on o001: routing forgejo back to h001 by itself unless the coordinator confirms the new host',
+      concurrent: 'guards',
+      fleet: true,
+      heartbeat: {
+        on: 'o001',
+        file: '/var/lib/migen/forgejo/guard/heartbeat',
+      },
+      run: {
+        on: 'o001',
+        script: String.raw`systemctl stop migen-forgejo-guard-routes 2>/dev/null || true
+mkdir -p /var/lib/migen/forgejo/guard && rm -f /var/lib/migen/forgejo/guard/routes.fired /var/lib/migen/forgejo/guard/hold && touch /var/lib/migen/forgejo/guard/heartbeat
+cat > /var/lib/migen/forgejo/guard/routes.sh <<'MIGEN_GUARD'
+#!/bin/bash
+# migen: routing forgejo back to h001 unless the cutover coordinator touches /var/lib/migen/forgejo/guard/heartbeat at least every 20 s
+set -uo pipefail
+while :; do
+  if [ -e /var/lib/migen/forgejo/guard/hold ]; then echo 'the coordinator ended without a rollback (--no-rollback): nothing reverted'; exit 0; fi
+  age=$(( $(date +%s) - $(stat -c %Y /var/lib/migen/forgejo/guard/heartbeat 2>/dev/null || echo 0) ))
+  [ "$age" -lt 20 ] || break
+  sleep 1
+done
+echo "no heartbeat for 20 s: routing forgejo back to h001"
+before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
+install -d -m 0755 /var/lib/migen/nginx/forgejo
+if [ "$(cat /var/lib/migen/nginx/forgejo/0.upstream 2>/dev/null)" != 'server 100.64.0.13:80;' ]; then printf '%s\n' 'server 100.64.0.13:80;' > /var/lib/migen/nginx/forgejo/0.upstream.migen-tmp; mv -f /var/lib/migen/nginx/forgejo/0.upstream.migen-tmp /var/lib/migen/nginx/forgejo/0.upstream; fi
+systemctl reload nginx
+for i in $(seq 1 200); do
+  now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
+  stale=0; for p in $before; do case $now in *" $p "*) stale=1 ;; esac; done
+  if [ "$stale" = 0 ] && [ "$now" != "  " ]; then break; fi
+  if [ "$i" = 200 ]; then echo "nginx still answers with the previous configuration (or not at all) 10 s after the reload" >&2; exit 1; fi
+  sleep 0.05
+done
+date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/forgejo/guard/routes.fired
+MIGEN_GUARD
+systemd-run --unit=migen-forgejo-guard-routes --collect --quiet bash /var/lib/migen/forgejo/guard/routes.sh`,
+      },
+      undo: {
+        on: 'o001',
+        script: 'systemctl stop migen-forgejo-guard-routes 2>/dev/null || true',
+      },
+    },
+    // 26. cutover on h001 [downtime]: fence and stop container@forgejo on h001
+    {
+      id: 'stop-old',
+      phase: 'cutover',
+      kind: 'command',
+      title: 'fence and stop container@forgejo on h001',
+      window: true,
+      stopsService: true,
+      fleet: true,
+      run: {
+        on: 'h001',
+        script: `mkdir -p /var/lib/migen/forgejo && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/forgejo/moved
 systemctl stop container@forgejo`,
       },
       undo: {
         on: 'h001',
-        script: `systemctl stop migen-forgejo-guard-old 2>/dev/null || true
-rm -f /var/lib/migen/forgejo/moved
+        script: `rm -f /var/lib/migen/forgejo/moved
 mkdir -p /var/lib/migen/forgejo && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/forgejo/rolled-back
 systemctl start container@forgejo`,
       },
     },
-    // 24. cutover on h002 [downtime]: final copy of the state to h002 (service stopped)
+    // 27. cutover on h002 [downtime]: final copy of the state to h002 (service stopped)
     {
       id: 'final-pass',
       phase: 'cutover',
@@ -411,7 +511,7 @@ mkdir -p /var/lib/forgejo/postgres
 rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.13:/var/lib/forgejo/postgres/ /var/lib/forgejo/postgres/`,
       },
     },
-    // 25. cutover on h002 [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between h001 and h002
+    // 28. cutover on h002 [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between h001 and h002
     {
       id: 'copy-identical',
       phase: 'cutover',
@@ -429,96 +529,42 @@ d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e 'ssh -o BatchMode=yes -o Stri
       },
       failure: 'the copies differ after the final pass',
     },
-    // 26. cutover on h002 [downtime]: lift the fence and start container@forgejo on h002, guarded: it stops by itself unless confirmed
+    // 29. cutover on h002 [downtime]: lift the fence and start container@forgejo on h002
     {
       id: 'start-new',
       phase: 'cutover',
       kind: 'command',
-      title: 'lift the fence and start container@forgejo on h002, guarded: it stops by itself unless confirmed',
+      title: 'lift the fence and start container@forgejo on h002',
       window: true,
       concurrent: 'start-and-route',
       undoOnFailure: true,
       fleet: true,
-      heartbeat: {
-        on: 'h002',
-        file: '/var/lib/migen/forgejo/guard/heartbeat',
-      },
       run: {
         on: 'h002',
-        script: `systemctl stop migen-forgejo-guard-new 2>/dev/null || true
-mkdir -p /var/lib/migen/forgejo/guard && rm -f /var/lib/migen/forgejo/guard/new.fired /var/lib/migen/forgejo/guard/hold && touch /var/lib/migen/forgejo/guard/heartbeat
-cat > /var/lib/migen/forgejo/guard/new.sh <<'MIGEN_GUARD'
-#!/bin/bash
-# migen: stopping container@forgejo on h002 unless the cutover coordinator touches /var/lib/migen/forgejo/guard/heartbeat at least every 20 s
-set -uo pipefail
-while :; do
-  if [ -e /var/lib/migen/forgejo/guard/hold ]; then echo 'the coordinator ended without a rollback (--no-rollback): nothing reverted'; exit 0; fi
-  age=$(( $(date +%s) - $(stat -c %Y /var/lib/migen/forgejo/guard/heartbeat 2>/dev/null || echo 0) ))
-  [ "$age" -lt 20 ] || break
-  sleep 1
-done
-echo "no heartbeat for 20 s: stopping container@forgejo on h002"
-systemctl stop container@forgejo
-rm -f /var/lib/migen/forgejo/ready
-date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/forgejo/guard/new.fired
-MIGEN_GUARD
-systemd-run --unit=migen-forgejo-guard-new --collect --quiet bash /var/lib/migen/forgejo/guard/new.sh
-mkdir -p /var/lib/migen/forgejo && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/forgejo/ready
+        script: `mkdir -p /var/lib/migen/forgejo && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/forgejo/ready
 systemctl start container@forgejo`,
       },
       undo: {
         on: 'h002',
-        script: `systemctl stop migen-forgejo-guard-new 2>/dev/null || true
-systemctl stop container@forgejo
+        script: `systemctl stop container@forgejo
 rm -f /var/lib/migen/forgejo/ready`,
       },
     },
-    // 27. cutover on o001 [downtime]: o001 routes git.joshuabell.xyz to h002 (route files, nginx reloaded), guarded: it reverts by itself unless confirmed
+    // 30. cutover on o001 [downtime]: o001 routes git.joshuabell.xyz to h002 (route files, nginx reloaded)
     {
       id: 'route-new',
       phase: 'cutover',
       kind: 'command',
-      title: 'o001 routes git.joshuabell.xyz to h002 (route files, nginx reloaded), guarded: it reverts by itself unless confirmed',
+      title: 'o001 routes git.joshuabell.xyz to h002 (route files, nginx reloaded)',
       window: true,
       concurrent: 'start-and-route',
       undoOnFailure: true,
       fleet: true,
-      heartbeat: {
-        on: 'o001',
-        file: '/var/lib/migen/forgejo/guard/heartbeat',
-      },
       run: {
         on: 'o001',
-        script: String.raw`systemctl stop migen-forgejo-guard-routes 2>/dev/null || true
-mkdir -p /var/lib/migen/forgejo/guard && rm -f /var/lib/migen/forgejo/guard/routes.fired /var/lib/migen/forgejo/guard/hold && touch /var/lib/migen/forgejo/guard/heartbeat
-cat > /var/lib/migen/forgejo/guard/routes.sh <<'MIGEN_GUARD'
-#!/bin/bash
-# migen: reverting the routes of forgejo to the old backend unless the cutover coordinator touches /var/lib/migen/forgejo/guard/heartbeat at least every 20 s
-set -uo pipefail
-while :; do
-  if [ -e /var/lib/migen/forgejo/guard/hold ]; then echo 'the coordinator ended without a rollback (--no-rollback): nothing reverted'; exit 0; fi
-  age=$(( $(date +%s) - $(stat -c %Y /var/lib/migen/forgejo/guard/heartbeat 2>/dev/null || echo 0) ))
-  [ "$age" -lt 20 ] || break
-  sleep 1
-done
-echo "no heartbeat for 20 s: reverting the routes of forgejo to the old backend"
-before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
+        script: String.raw`before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
 install -d -m 0755 /var/lib/migen/nginx/forgejo
-printf '%s\n' 'server 100.64.0.13:80;' > /var/lib/migen/nginx/forgejo/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/forgejo/0.upstream.migen-tmp /var/lib/migen/nginx/forgejo/0.upstream
-systemctl reload nginx
-for i in $(seq 1 200); do
-  now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
-  stale=0; for p in $before; do case $now in *" $p "*) stale=1 ;; esac; done
-  if [ "$stale" = 0 ] && [ "$now" != "  " ]; then break; fi
-  if [ "$i" = 200 ]; then echo "nginx still answers with the previous configuration (or not at all) 10 s after the reload" >&2; exit 1; fi
-  sleep 0.05
-done
-date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/forgejo/guard/routes.fired
-MIGEN_GUARD
-systemd-run --unit=migen-forgejo-guard-routes --collect --quiet bash /var/lib/migen/forgejo/guard/routes.sh
-before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
-install -d -m 0755 /var/lib/migen/nginx/forgejo
-printf '%s\n' 'server 100.64.0.20:80;' > /var/lib/migen/nginx/forgejo/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/forgejo/0.upstream.migen-tmp /var/lib/migen/nginx/forgejo/0.upstream
+if [ "$(cat /var/lib/migen/nginx/forgejo/0.upstream 2>/dev/null)" != 'server 100.64.0.20:80;' ]; then printf '%s\n' 'server 100.64.0.20:80;' > /var/lib/migen/nginx/forgejo/0.upstream.migen-tmp; mv -f /var/lib/migen/nginx/forgejo/0.upstream.migen-tmp /var/lib/migen/nginx/forgejo/0.upstream; fi
 systemctl reload nginx
 for i in $(seq 1 200); do
   now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
@@ -530,10 +576,9 @@ done`,
       },
       undo: {
         on: 'o001',
-        script: String.raw`systemctl stop migen-forgejo-guard-routes 2>/dev/null || true
-before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
+        script: String.raw`before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
 install -d -m 0755 /var/lib/migen/nginx/forgejo
-printf '%s\n' 'server 100.64.0.13:80;' > /var/lib/migen/nginx/forgejo/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/forgejo/0.upstream.migen-tmp /var/lib/migen/nginx/forgejo/0.upstream
+if [ "$(cat /var/lib/migen/nginx/forgejo/0.upstream 2>/dev/null)" != 'server 100.64.0.13:80;' ]; then printf '%s\n' 'server 100.64.0.13:80;' > /var/lib/migen/nginx/forgejo/0.upstream.migen-tmp; mv -f /var/lib/migen/nginx/forgejo/0.upstream.migen-tmp /var/lib/migen/nginx/forgejo/0.upstream; fi
 systemctl reload nginx
 for i in $(seq 1 200); do
   now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
@@ -544,7 +589,7 @@ for i in $(seq 1 200); do
 done`,
       },
     },
-    // 28. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20
+    // 31. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20
     {
       id: 'backend-healthy',
       phase: 'cutover',
@@ -559,7 +604,7 @@ done`,
       intervalSeconds: 0.1,
       deadlineSeconds: 60,
     },
-    // 29. verify on h002 [downtime]: https://git.joshuabell.xyz/ answers 200 through o001 (asked from h002)
+    // 32. verify on h002 [downtime]: https://git.joshuabell.xyz/ answers 200 through o001 (asked from h002)
     {
       id: 'verify-1',
       phase: 'verify',
@@ -575,7 +620,7 @@ done`,
       intervalSeconds: 0.2,
       deadlineSeconds: 60,
     },
-    // 30. verify on h002: h002 records that forgejo is cut over and verified
+    // 33. verify on h002: h002 records that forgejo is cut over and verified
     {
       id: 'verified',
       phase: 'verify',
@@ -591,7 +636,7 @@ done`,
         script: 'rm -f /var/lib/migen/forgejo/verified',
       },
     },
-    // 31. verify on h002: confirm the start on h002 (its guard would stop it)
+    // 34. verify on h002: confirm the start on h002 (its guard would stop it)
     {
       id: 'confirm-new',
       phase: 'verify',
@@ -604,7 +649,7 @@ done`,
 if [ -e /var/lib/migen/forgejo/guard/new.fired ]; then echo "'the guard stopped forgejo on h002' at $(cat /var/lib/migen/forgejo/guard/new.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 32. verify on o001: confirm o001's new routes over a new connection (its guard would revert them)
+    // 35. verify on o001: confirm o001's new routes over a new connection (its guard would revert them)
     {
       id: 'confirm-route',
       phase: 'verify',
@@ -618,7 +663,7 @@ if [ -e /var/lib/migen/forgejo/guard/new.fired ]; then echo "'the guard stopped 
 if [ -e /var/lib/migen/forgejo/guard/routes.fired ]; then echo "'the guard reverted the routes' at $(cat /var/lib/migen/forgejo/guard/routes.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 33. verify on h001: confirm the stop on h001 over a new connection (its guard would restart the old service)
+    // 36. verify on h001: confirm the stop on h001 over a new connection (its guard would restart the old service)
     {
       id: 'confirm-old',
       phase: 'verify',
@@ -632,7 +677,7 @@ if [ -e /var/lib/migen/forgejo/guard/routes.fired ]; then echo "'the guard rever
 if [ -e /var/lib/migen/forgejo/guard/old.fired ]; then echo "'the guard restarted forgejo on h001' at $(cat /var/lib/migen/forgejo/guard/old.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 34. verify on operator: check on operator: git ls-remote https://git.joshuabell.xyz/test/repo.git
+    // 37. verify on operator: check on operator: git ls-remote https://git.joshuabell.xyz/test/repo.git
     {
       id: 'verify-2',
       phase: 'verify',
@@ -645,7 +690,7 @@ if [ -e /var/lib/migen/forgejo/guard/old.fired ]; then echo "'the guard restarte
       intervalSeconds: 0.2,
       deadlineSeconds: 60,
     },
-    // 35. verify on h002: maintenance mode off on h002
+    // 38. verify on h002: maintenance mode off on h002
     {
       id: 'maintenance-off',
       phase: 'verify',
@@ -656,7 +701,7 @@ if [ -e /var/lib/migen/forgejo/guard/old.fired ]; then echo "'the guard restarte
         script: 'rm -f /var/lib/forgejo/data/maintenance',
       },
     },
-    // 36. finalize on -: make the move permanent
+    // 39. finalize on -: make the move permanent
     {
       id: 'finalize',
       phase: 'finalize',
@@ -664,7 +709,7 @@ if [ -e /var/lib/migen/forgejo/guard/old.fired ]; then echo "'the guard restarte
       title: 'make the move permanent',
       text: "Run `migen finalize forgejo`, review and merge the diff, and deploy h001, h002, o001: h001 then has container@forgejo disabled so no rebuild or reboot starts a second writer, and o001's base configuration routes to h002.",
     },
-    // 37. finalize on -: keep h001's state for 14 days
+    // 40. finalize on -: keep h001's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',

@@ -283,14 +283,13 @@ echo "$total"`,
         script: 'sync',
       },
     },
-    // 19. cutover on l001 [downtime]: fence and stop headscale on l001, guarded: it restarts by itself unless the new host is confirmed
+    // 19. cutover on l001: arm the guard on l001: restarting headscale on l001 by itself unless the coordinator confirms the new host
     {
-      id: 'stop-old',
+      id: 'guard-old',
       phase: 'cutover',
       kind: 'command',
-      title: 'fence and stop headscale on l001, guarded: it restarts by itself unless the new host is confirmed',
-      window: true,
-      stopsService: true,
+      title: 'arm the guard on l001: restarting headscale on l001 by itself unless the coordinator confirms the new host',
+      concurrent: 'guards',
       fleet: true,
       heartbeat: {
         on: 'l001',
@@ -311,10 +310,9 @@ while :; do
   sleep 1
 done
 echo "no heartbeat for 20 s: restarting headscale on l001"
-systemctl stop migen-headscale-guard-routes 2>/dev/null || true
 before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
 install -d -m 0755 /var/lib/migen/nginx/headscale
-printf '%s\n' 'server 127.0.0.1:8080;' > /var/lib/migen/nginx/headscale/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/headscale/0.upstream.migen-tmp /var/lib/migen/nginx/headscale/0.upstream
+if [ "$(cat /var/lib/migen/nginx/headscale/0.upstream 2>/dev/null)" != 'server 127.0.0.1:8080;' ]; then printf '%s\n' 'server 127.0.0.1:8080;' > /var/lib/migen/nginx/headscale/0.upstream.migen-tmp; mv -f /var/lib/migen/nginx/headscale/0.upstream.migen-tmp /var/lib/migen/nginx/headscale/0.upstream; fi
 systemctl reload nginx
 for i in $(seq 1 200); do
   now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
@@ -328,95 +326,20 @@ mkdir -p /var/lib/migen/headscale && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/mige
 systemctl start headscale
 date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/headscale/guard/old.fired
 MIGEN_GUARD
-systemd-run --unit=migen-headscale-guard-old --collect --quiet bash /var/lib/migen/headscale/guard/old.sh
-mkdir -p /var/lib/migen/headscale && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/headscale/moved
-systemctl stop headscale`,
+systemd-run --unit=migen-headscale-guard-old --collect --quiet bash /var/lib/migen/headscale/guard/old.sh`,
       },
       undo: {
         on: 'l001',
-        script: `systemctl stop migen-headscale-guard-old 2>/dev/null || true
-rm -f /var/lib/migen/headscale/moved
-mkdir -p /var/lib/migen/headscale && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/headscale/rolled-back
-systemctl start headscale`,
+        script: 'systemctl stop migen-headscale-guard-old 2>/dev/null || true',
       },
     },
-    // 20. cutover on newvps [downtime]: final copy of the state to newvps (service stopped)
+    // 20. cutover on newvps: arm the guard on newvps: stopping headscale on newvps by itself unless the coordinator confirms the new host
     {
-      id: 'final-pass',
+      id: 'guard-new',
       phase: 'cutover',
       kind: 'command',
-      title: 'final copy of the state to newvps (service stopped)',
-      window: true,
-      hostToHost: true,
-      progress: true,
-      fleet: true,
-      run: {
-        on: 'newvps',
-        script: `mkdir -p -m 0700 ~/.ssh
-mkdir -p /var/lib/headscale
-rsync -aHAX -x -S --delete --partial --stats -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.2:/var/lib/headscale/ /var/lib/headscale/`,
-      },
-    },
-    // 21. cutover on newvps [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between l001 and newvps
-    {
-      id: 'copy-identical',
-      phase: 'cutover',
-      kind: 'check',
-      title: 'a dry run lists no difference (content, owners, modes, ACLs, xattrs) between l001 and newvps',
-      window: true,
-      concurrent: 'copy-checks',
-      hostToHost: true,
-      fleet: true,
-      run: {
-        on: 'newvps',
-        script: String.raw`mkdir -p -m 0700 ~/.ssh
-d=$(rsync -n -i -aHAX -x --delete -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.2:/var/lib/headscale/ /var/lib/headscale/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }`,
-      },
-      failure: 'the copies differ after the final pass',
-    },
-    // 22. cutover on l001, newvps [downtime]: /var/lib/headscale/noise_private.key is identical on both hosts
-    {
-      id: 'critical--var-lib-headscale-noise-private-key',
-      phase: 'cutover',
-      kind: 'compare',
-      title: '/var/lib/headscale/noise_private.key is identical on both hosts',
-      window: true,
-      concurrent: 'copy-checks',
-      fleet: true,
-      left: {
-        on: 'l001',
-        script: 'sha256sum < /var/lib/headscale/noise_private.key',
-      },
-      right: {
-        on: 'newvps',
-        script: 'sha256sum < /var/lib/headscale/noise_private.key',
-      },
-      mode: 'equal',
-      failure: '/var/lib/headscale/noise_private.key differs or is missing on newvps',
-    },
-    // 23. cutover on newvps [downtime]: SQLite /var/lib/headscale/db.sqlite passes integrity_check on newvps
-    {
-      id: 'sqlite--var-lib-headscale-db-sqlite',
-      phase: 'cutover',
-      kind: 'check',
-      title: 'SQLite /var/lib/headscale/db.sqlite passes integrity_check on newvps',
-      window: true,
-      fleet: true,
-      run: {
-        on: 'newvps',
-        script: `test "$(sqlite3 -readonly /var/lib/headscale/db.sqlite 'PRAGMA integrity_check;')" = ok`,
-      },
-      failure: '/var/lib/headscale/db.sqlite is damaged on newvps',
-    },
-    // 24. cutover on newvps [downtime]: lift the fence and start headscale on newvps, guarded: it stops by itself unless confirmed
-    {
-      id: 'start-new',
-      phase: 'cutover',
-      kind: 'command',
-      title: 'lift the fence and start headscale on newvps, guarded: it stops by itself unless confirmed',
-      window: true,
-      concurrent: 'start-and-route',
-      undoOnFailure: true,
+      title: 'arm the guard on newvps: stopping headscale on newvps by itself unless the coordinator confirms the new host',
+      concurrent: 'guards',
       fleet: true,
       heartbeat: {
         on: 'newvps',
@@ -441,26 +364,20 @@ systemctl stop headscale
 rm -f /var/lib/migen/headscale/ready
 date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/headscale/guard/new.fired
 MIGEN_GUARD
-systemd-run --unit=migen-headscale-guard-new --collect --quiet bash /var/lib/migen/headscale/guard/new.sh
-mkdir -p /var/lib/migen/headscale && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/headscale/ready
-systemctl start headscale`,
+systemd-run --unit=migen-headscale-guard-new --collect --quiet bash /var/lib/migen/headscale/guard/new.sh`,
       },
       undo: {
         on: 'newvps',
-        script: `systemctl stop migen-headscale-guard-new 2>/dev/null || true
-systemctl stop headscale
-rm -f /var/lib/migen/headscale/ready`,
+        script: 'systemctl stop migen-headscale-guard-new 2>/dev/null || true',
       },
     },
-    // 25. cutover on l001 [downtime]: l001 routes headscale.joshuabell.xyz to newvps (route files, nginx reloaded), guarded: it reverts by itself unless confirmed
+    // 21. cutover on l001: arm the guard on l001: routing headscale back to l001 by itself unless the coordinator confirms the new host
     {
-      id: 'route-new',
+      id: 'guard-routes',
       phase: 'cutover',
       kind: 'command',
-      title: 'l001 routes headscale.joshuabell.xyz to newvps (route files, nginx reloaded), guarded: it reverts by itself unless confirmed',
-      window: true,
-      concurrent: 'start-and-route',
-      undoOnFailure: true,
+      title: 'arm the guard on l001: routing headscale back to l001 by itself unless the coordinator confirms the new host',
+      concurrent: 'guards',
       fleet: true,
       heartbeat: {
         on: 'l001',
@@ -472,7 +389,7 @@ rm -f /var/lib/migen/headscale/ready`,
 mkdir -p /var/lib/migen/headscale/guard && rm -f /var/lib/migen/headscale/guard/routes.fired /var/lib/migen/headscale/guard/hold && touch /var/lib/migen/headscale/guard/heartbeat
 cat > /var/lib/migen/headscale/guard/routes.sh <<'MIGEN_GUARD'
 #!/bin/bash
-# migen: reverting the routes of headscale to the old backend unless the cutover coordinator touches /var/lib/migen/headscale/guard/heartbeat at least every 20 s
+# migen: routing headscale back to l001 unless the cutover coordinator touches /var/lib/migen/headscale/guard/heartbeat at least every 20 s
 set -uo pipefail
 while :; do
   if [ -e /var/lib/migen/headscale/guard/hold ]; then echo 'the coordinator ended without a rollback (--no-rollback): nothing reverted'; exit 0; fi
@@ -480,10 +397,10 @@ while :; do
   [ "$age" -lt 20 ] || break
   sleep 1
 done
-echo "no heartbeat for 20 s: reverting the routes of headscale to the old backend"
+echo "no heartbeat for 20 s: routing headscale back to l001"
 before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
 install -d -m 0755 /var/lib/migen/nginx/headscale
-printf '%s\n' 'server 127.0.0.1:8080;' > /var/lib/migen/nginx/headscale/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/headscale/0.upstream.migen-tmp /var/lib/migen/nginx/headscale/0.upstream
+if [ "$(cat /var/lib/migen/nginx/headscale/0.upstream 2>/dev/null)" != 'server 127.0.0.1:8080;' ]; then printf '%s\n' 'server 127.0.0.1:8080;' > /var/lib/migen/nginx/headscale/0.upstream.migen-tmp; mv -f /var/lib/migen/nginx/headscale/0.upstream.migen-tmp /var/lib/migen/nginx/headscale/0.upstream; fi
 systemctl reload nginx
 for i in $(seq 1 200); do
   now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
@@ -494,10 +411,138 @@ for i in $(seq 1 200); do
 done
 date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/headscale/guard/routes.fired
 MIGEN_GUARD
-systemd-run --unit=migen-headscale-guard-routes --collect --quiet bash /var/lib/migen/headscale/guard/routes.sh
-before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
+systemd-run --unit=migen-headscale-guard-routes --collect --quiet bash /var/lib/migen/headscale/guard/routes.sh`,
+      },
+      undo: {
+        on: 'l001',
+        script: 'systemctl stop migen-headscale-guard-routes 2>/dev/null || true',
+      },
+    },
+    // 22. cutover on l001 [downtime]: fence and stop headscale on l001
+    {
+      id: 'stop-old',
+      phase: 'cutover',
+      kind: 'command',
+      title: 'fence and stop headscale on l001',
+      window: true,
+      stopsService: true,
+      fleet: true,
+      run: {
+        on: 'l001',
+        script: `mkdir -p /var/lib/migen/headscale && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/headscale/moved
+systemctl stop headscale`,
+      },
+      undo: {
+        on: 'l001',
+        script: `rm -f /var/lib/migen/headscale/moved
+mkdir -p /var/lib/migen/headscale && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/headscale/rolled-back
+systemctl start headscale`,
+      },
+    },
+    // 23. cutover on newvps [downtime]: final copy of the state to newvps (service stopped)
+    {
+      id: 'final-pass',
+      phase: 'cutover',
+      kind: 'command',
+      title: 'final copy of the state to newvps (service stopped)',
+      window: true,
+      hostToHost: true,
+      progress: true,
+      fleet: true,
+      run: {
+        on: 'newvps',
+        script: `mkdir -p -m 0700 ~/.ssh
+mkdir -p /var/lib/headscale
+rsync -aHAX -x -S --delete --partial --stats -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.2:/var/lib/headscale/ /var/lib/headscale/`,
+      },
+    },
+    // 24. cutover on newvps [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between l001 and newvps
+    {
+      id: 'copy-identical',
+      phase: 'cutover',
+      kind: 'check',
+      title: 'a dry run lists no difference (content, owners, modes, ACLs, xattrs) between l001 and newvps',
+      window: true,
+      concurrent: 'copy-checks',
+      hostToHost: true,
+      fleet: true,
+      run: {
+        on: 'newvps',
+        script: String.raw`mkdir -p -m 0700 ~/.ssh
+d=$(rsync -n -i -aHAX -x --delete -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.2:/var/lib/headscale/ /var/lib/headscale/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }`,
+      },
+      failure: 'the copies differ after the final pass',
+    },
+    // 25. cutover on l001, newvps [downtime]: /var/lib/headscale/noise_private.key is identical on both hosts
+    {
+      id: 'critical--var-lib-headscale-noise-private-key',
+      phase: 'cutover',
+      kind: 'compare',
+      title: '/var/lib/headscale/noise_private.key is identical on both hosts',
+      window: true,
+      concurrent: 'copy-checks',
+      fleet: true,
+      left: {
+        on: 'l001',
+        script: 'sha256sum < /var/lib/headscale/noise_private.key',
+      },
+      right: {
+        on: 'newvps',
+        script: 'sha256sum < /var/lib/headscale/noise_private.key',
+      },
+      mode: 'equal',
+      failure: '/var/lib/headscale/noise_private.key differs or is missing on newvps',
+    },
+    // 26. cutover on newvps [downtime]: SQLite /var/lib/headscale/db.sqlite passes integrity_check on newvps
+    {
+      id: 'sqlite--var-lib-headscale-db-sqlite',
+      phase: 'cutover',
+      kind: 'check',
+      title: 'SQLite /var/lib/headscale/db.sqlite passes integrity_check on newvps',
+      window: true,
+      fleet: true,
+      run: {
+        on: 'newvps',
+        script: `test "$(sqlite3 -readonly /var/lib/headscale/db.sqlite 'PRAGMA integrity_check;')" = ok`,
+      },
+      failure: '/var/lib/headscale/db.sqlite is damaged on newvps',
+    },
+    // 27. cutover on newvps [downtime]: lift the fence and start headscale on newvps
+    {
+      id: 'start-new',
+      phase: 'cutover',
+      kind: 'command',
+      title: 'lift the fence and start headscale on newvps',
+      window: true,
+      concurrent: 'start-and-route',
+      undoOnFailure: true,
+      fleet: true,
+      run: {
+        on: 'newvps',
+        script: `mkdir -p /var/lib/migen/headscale && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/headscale/ready
+systemctl start headscale`,
+      },
+      undo: {
+        on: 'newvps',
+        script: `systemctl stop headscale
+rm -f /var/lib/migen/headscale/ready`,
+      },
+    },
+    // 28. cutover on l001 [downtime]: l001 routes headscale.joshuabell.xyz to newvps (route files, nginx reloaded)
+    {
+      id: 'route-new',
+      phase: 'cutover',
+      kind: 'command',
+      title: 'l001 routes headscale.joshuabell.xyz to newvps (route files, nginx reloaded)',
+      window: true,
+      concurrent: 'start-and-route',
+      undoOnFailure: true,
+      fleet: true,
+      run: {
+        on: 'l001',
+        script: String.raw`before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
 install -d -m 0755 /var/lib/migen/nginx/headscale
-printf '%s\n' 'server 100.64.0.30:8080;' > /var/lib/migen/nginx/headscale/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/headscale/0.upstream.migen-tmp /var/lib/migen/nginx/headscale/0.upstream
+if [ "$(cat /var/lib/migen/nginx/headscale/0.upstream 2>/dev/null)" != 'server 100.64.0.30:8080;' ]; then printf '%s\n' 'server 100.64.0.30:8080;' > /var/lib/migen/nginx/headscale/0.upstream.migen-tmp; mv -f /var/lib/migen/nginx/headscale/0.upstream.migen-tmp /var/lib/migen/nginx/headscale/0.upstream; fi
 systemctl reload nginx
 for i in $(seq 1 200); do
   now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
@@ -509,10 +554,9 @@ done`,
       },
       undo: {
         on: 'l001',
-        script: String.raw`systemctl stop migen-headscale-guard-routes 2>/dev/null || true
-before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
+        script: String.raw`before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
 install -d -m 0755 /var/lib/migen/nginx/headscale
-printf '%s\n' 'server 127.0.0.1:8080;' > /var/lib/migen/nginx/headscale/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/headscale/0.upstream.migen-tmp /var/lib/migen/nginx/headscale/0.upstream
+if [ "$(cat /var/lib/migen/nginx/headscale/0.upstream 2>/dev/null)" != 'server 127.0.0.1:8080;' ]; then printf '%s\n' 'server 127.0.0.1:8080;' > /var/lib/migen/nginx/headscale/0.upstream.migen-tmp; mv -f /var/lib/migen/nginx/headscale/0.upstream.migen-tmp /var/lib/migen/nginx/headscale/0.upstream; fi
 systemctl reload nginx
 for i in $(seq 1 200); do
   now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
@@ -523,7 +567,7 @@ for i in $(seq 1 200); do
 done`,
       },
     },
-    // 26. cutover on l001 [downtime]: l001 reaches the new backend http://100.64.0.30:8080
+    // 29. cutover on l001 [downtime]: l001 reaches the new backend http://100.64.0.30:8080
     {
       id: 'backend-healthy',
       phase: 'cutover',
@@ -538,7 +582,7 @@ done`,
       intervalSeconds: 0.1,
       deadlineSeconds: 60,
     },
-    // 27. verify on newvps [downtime]: check on newvps: headscale nodes list
+    // 30. verify on newvps [downtime]: check on newvps: headscale nodes list
     {
       id: 'verify-1',
       phase: 'verify',
@@ -554,7 +598,7 @@ done`,
       intervalSeconds: 0.2,
       deadlineSeconds: 60,
     },
-    // 28. verify on newvps: newvps records that headscale is cut over and verified
+    // 31. verify on newvps: newvps records that headscale is cut over and verified
     {
       id: 'verified',
       phase: 'verify',
@@ -570,7 +614,7 @@ done`,
         script: 'rm -f /var/lib/migen/headscale/verified',
       },
     },
-    // 29. verify on newvps: confirm the start on newvps (its guard would stop it)
+    // 32. verify on newvps: confirm the start on newvps (its guard would stop it)
     {
       id: 'confirm-new',
       phase: 'verify',
@@ -583,7 +627,7 @@ done`,
 if [ -e /var/lib/migen/headscale/guard/new.fired ]; then echo "'the guard stopped headscale on newvps' at $(cat /var/lib/migen/headscale/guard/new.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 30. verify on l001: confirm l001's new routes over a new connection (its guard would revert them)
+    // 33. verify on l001: confirm l001's new routes over a new connection (its guard would revert them)
     {
       id: 'confirm-route',
       phase: 'verify',
@@ -597,7 +641,7 @@ if [ -e /var/lib/migen/headscale/guard/new.fired ]; then echo "'the guard stoppe
 if [ -e /var/lib/migen/headscale/guard/routes.fired ]; then echo "'the guard reverted the routes' at $(cat /var/lib/migen/headscale/guard/routes.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 31. verify on l001: confirm the stop on l001 over a new connection (its guard would restart the old service)
+    // 34. verify on l001: confirm the stop on l001 over a new connection (its guard would restart the old service)
     {
       id: 'confirm-old',
       phase: 'verify',
@@ -611,7 +655,7 @@ if [ -e /var/lib/migen/headscale/guard/routes.fired ]; then echo "'the guard rev
 if [ -e /var/lib/migen/headscale/guard/old.fired ]; then echo "'the guard restarted headscale on l001' at $(cat /var/lib/migen/headscale/guard/old.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 32. finalize on -: make the move permanent
+    // 35. finalize on -: make the move permanent
     {
       id: 'finalize',
       phase: 'finalize',
@@ -619,7 +663,7 @@ if [ -e /var/lib/migen/headscale/guard/old.fired ]; then echo "'the guard restar
       title: 'make the move permanent',
       text: "Run `migen finalize headscale`, review and merge the diff, and deploy l001, newvps, l001: l001 then has headscale disabled so no rebuild or reboot starts a second writer, and l001's base configuration routes to newvps.",
     },
-    // 33. finalize on -: keep l001's state for 14 days
+    // 36. finalize on -: keep l001's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',

@@ -295,14 +295,13 @@ echo "$total"`,
         script: 'sync',
       },
     },
-    // 20. cutover on o001 [downtime]: fence and stop vaultwarden on o001, guarded: it restarts by itself unless the new host is confirmed
+    // 20. cutover on o001: arm the guard on o001: restarting vaultwarden on o001 by itself unless the coordinator confirms the new host
     {
-      id: 'stop-old',
+      id: 'guard-old',
       phase: 'cutover',
       kind: 'command',
-      title: 'fence and stop vaultwarden on o001, guarded: it restarts by itself unless the new host is confirmed',
-      window: true,
-      stopsService: true,
+      title: 'arm the guard on o001: restarting vaultwarden on o001 by itself unless the coordinator confirms the new host',
+      concurrent: 'guards',
       fleet: true,
       heartbeat: {
         on: 'o001',
@@ -323,10 +322,9 @@ while :; do
   sleep 1
 done
 echo "no heartbeat for 20 s: restarting vaultwarden on o001"
-systemctl stop migen-vaultwarden-guard-routes 2>/dev/null || true
 before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
 install -d -m 0755 /var/lib/migen/nginx/vaultwarden
-printf '%s\n' 'server 127.0.0.1:8222;' > /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp /var/lib/migen/nginx/vaultwarden/0.upstream
+if [ "$(cat /var/lib/migen/nginx/vaultwarden/0.upstream 2>/dev/null)" != 'server 127.0.0.1:8222;' ]; then printf '%s\n' 'server 127.0.0.1:8222;' > /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp; mv -f /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp /var/lib/migen/nginx/vaultwarden/0.upstream; fi
 systemctl reload nginx
 for i in $(seq 1 200); do
   now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
@@ -340,95 +338,20 @@ mkdir -p /var/lib/migen/vaultwarden && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/mi
 systemctl start vaultwarden
 date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/vaultwarden/guard/old.fired
 MIGEN_GUARD
-systemd-run --unit=migen-vaultwarden-guard-old --collect --quiet bash /var/lib/migen/vaultwarden/guard/old.sh
-mkdir -p /var/lib/migen/vaultwarden && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/vaultwarden/moved
-systemctl stop vaultwarden`,
+systemd-run --unit=migen-vaultwarden-guard-old --collect --quiet bash /var/lib/migen/vaultwarden/guard/old.sh`,
       },
       undo: {
         on: 'o001',
-        script: `systemctl stop migen-vaultwarden-guard-old 2>/dev/null || true
-rm -f /var/lib/migen/vaultwarden/moved
-mkdir -p /var/lib/migen/vaultwarden && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/vaultwarden/rolled-back
-systemctl start vaultwarden`,
+        script: 'systemctl stop migen-vaultwarden-guard-old 2>/dev/null || true',
       },
     },
-    // 21. cutover on h002 [downtime]: final copy of the state to h002 (service stopped)
+    // 21. cutover on h002: arm the guard on h002: stopping vaultwarden on h002 by itself unless the coordinator confirms the new host
     {
-      id: 'final-pass',
+      id: 'guard-new',
       phase: 'cutover',
       kind: 'command',
-      title: 'final copy of the state to h002 (service stopped)',
-      window: true,
-      hostToHost: true,
-      progress: true,
-      fleet: true,
-      run: {
-        on: 'h002',
-        script: `mkdir -p -m 0700 ~/.ssh
-mkdir -p /var/lib/vaultwarden
-rsync -aHAX -x -S --delete --partial --stats -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.1:/var/lib/vaultwarden/ /var/lib/vaultwarden/`,
-      },
-    },
-    // 22. cutover on h002 [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between o001 and h002
-    {
-      id: 'copy-identical',
-      phase: 'cutover',
-      kind: 'check',
-      title: 'a dry run lists no difference (content, owners, modes, ACLs, xattrs) between o001 and h002',
-      window: true,
-      concurrent: 'copy-checks',
-      hostToHost: true,
-      fleet: true,
-      run: {
-        on: 'h002',
-        script: String.raw`mkdir -p -m 0700 ~/.ssh
-d=$(rsync -n -i -aHAX -x --delete -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.1:/var/lib/vaultwarden/ /var/lib/vaultwarden/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }`,
-      },
-      failure: 'the copies differ after the final pass',
-    },
-    // 23. cutover on o001, h002 [downtime]: /var/lib/vaultwarden/rsa_key.pem is identical on both hosts
-    {
-      id: 'critical--var-lib-vaultwarden-rsa-key-pem',
-      phase: 'cutover',
-      kind: 'compare',
-      title: '/var/lib/vaultwarden/rsa_key.pem is identical on both hosts',
-      window: true,
-      concurrent: 'copy-checks',
-      fleet: true,
-      left: {
-        on: 'o001',
-        script: 'sha256sum < /var/lib/vaultwarden/rsa_key.pem',
-      },
-      right: {
-        on: 'h002',
-        script: 'sha256sum < /var/lib/vaultwarden/rsa_key.pem',
-      },
-      mode: 'equal',
-      failure: '/var/lib/vaultwarden/rsa_key.pem differs or is missing on h002',
-    },
-    // 24. cutover on h002 [downtime]: SQLite /var/lib/vaultwarden/db.sqlite3 passes integrity_check on h002
-    {
-      id: 'sqlite--var-lib-vaultwarden-db-sqlite3',
-      phase: 'cutover',
-      kind: 'check',
-      title: 'SQLite /var/lib/vaultwarden/db.sqlite3 passes integrity_check on h002',
-      window: true,
-      fleet: true,
-      run: {
-        on: 'h002',
-        script: `test "$(sqlite3 -readonly /var/lib/vaultwarden/db.sqlite3 'PRAGMA integrity_check;')" = ok`,
-      },
-      failure: '/var/lib/vaultwarden/db.sqlite3 is damaged on h002',
-    },
-    // 25. cutover on h002 [downtime]: lift the fence and start vaultwarden on h002, guarded: it stops by itself unless confirmed
-    {
-      id: 'start-new',
-      phase: 'cutover',
-      kind: 'command',
-      title: 'lift the fence and start vaultwarden on h002, guarded: it stops by itself unless confirmed',
-      window: true,
-      concurrent: 'start-and-route',
-      undoOnFailure: true,
+      title: 'arm the guard on h002: stopping vaultwarden on h002 by itself unless the coordinator confirms the new host',
+      concurrent: 'guards',
       fleet: true,
       heartbeat: {
         on: 'h002',
@@ -453,26 +376,20 @@ systemctl stop vaultwarden
 rm -f /var/lib/migen/vaultwarden/ready
 date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/vaultwarden/guard/new.fired
 MIGEN_GUARD
-systemd-run --unit=migen-vaultwarden-guard-new --collect --quiet bash /var/lib/migen/vaultwarden/guard/new.sh
-mkdir -p /var/lib/migen/vaultwarden && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/vaultwarden/ready
-systemctl start vaultwarden`,
+systemd-run --unit=migen-vaultwarden-guard-new --collect --quiet bash /var/lib/migen/vaultwarden/guard/new.sh`,
       },
       undo: {
         on: 'h002',
-        script: `systemctl stop migen-vaultwarden-guard-new 2>/dev/null || true
-systemctl stop vaultwarden
-rm -f /var/lib/migen/vaultwarden/ready`,
+        script: 'systemctl stop migen-vaultwarden-guard-new 2>/dev/null || true',
       },
     },
-    // 26. cutover on o001 [downtime]: o001 routes vault.joshuabell.xyz to h002 (route files, nginx reloaded), guarded: it reverts by itself unless confirmed
+    // 22. cutover on o001: arm the guard on o001: routing vaultwarden back to o001 by itself unless the coordinator confirms the new host
     {
-      id: 'route-new',
+      id: 'guard-routes',
       phase: 'cutover',
       kind: 'command',
-      title: 'o001 routes vault.joshuabell.xyz to h002 (route files, nginx reloaded), guarded: it reverts by itself unless confirmed',
-      window: true,
-      concurrent: 'start-and-route',
-      undoOnFailure: true,
+      title: 'arm the guard on o001: routing vaultwarden back to o001 by itself unless the coordinator confirms the new host',
+      concurrent: 'guards',
       fleet: true,
       heartbeat: {
         on: 'o001',
@@ -484,7 +401,7 @@ rm -f /var/lib/migen/vaultwarden/ready`,
 mkdir -p /var/lib/migen/vaultwarden/guard && rm -f /var/lib/migen/vaultwarden/guard/routes.fired /var/lib/migen/vaultwarden/guard/hold && touch /var/lib/migen/vaultwarden/guard/heartbeat
 cat > /var/lib/migen/vaultwarden/guard/routes.sh <<'MIGEN_GUARD'
 #!/bin/bash
-# migen: reverting the routes of vaultwarden to the old backend unless the cutover coordinator touches /var/lib/migen/vaultwarden/guard/heartbeat at least every 20 s
+# migen: routing vaultwarden back to o001 unless the cutover coordinator touches /var/lib/migen/vaultwarden/guard/heartbeat at least every 20 s
 set -uo pipefail
 while :; do
   if [ -e /var/lib/migen/vaultwarden/guard/hold ]; then echo 'the coordinator ended without a rollback (--no-rollback): nothing reverted'; exit 0; fi
@@ -492,10 +409,10 @@ while :; do
   [ "$age" -lt 20 ] || break
   sleep 1
 done
-echo "no heartbeat for 20 s: reverting the routes of vaultwarden to the old backend"
+echo "no heartbeat for 20 s: routing vaultwarden back to o001"
 before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
 install -d -m 0755 /var/lib/migen/nginx/vaultwarden
-printf '%s\n' 'server 127.0.0.1:8222;' > /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp /var/lib/migen/nginx/vaultwarden/0.upstream
+if [ "$(cat /var/lib/migen/nginx/vaultwarden/0.upstream 2>/dev/null)" != 'server 127.0.0.1:8222;' ]; then printf '%s\n' 'server 127.0.0.1:8222;' > /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp; mv -f /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp /var/lib/migen/nginx/vaultwarden/0.upstream; fi
 systemctl reload nginx
 for i in $(seq 1 200); do
   now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
@@ -506,10 +423,138 @@ for i in $(seq 1 200); do
 done
 date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/vaultwarden/guard/routes.fired
 MIGEN_GUARD
-systemd-run --unit=migen-vaultwarden-guard-routes --collect --quiet bash /var/lib/migen/vaultwarden/guard/routes.sh
-before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
+systemd-run --unit=migen-vaultwarden-guard-routes --collect --quiet bash /var/lib/migen/vaultwarden/guard/routes.sh`,
+      },
+      undo: {
+        on: 'o001',
+        script: 'systemctl stop migen-vaultwarden-guard-routes 2>/dev/null || true',
+      },
+    },
+    // 23. cutover on o001 [downtime]: fence and stop vaultwarden on o001
+    {
+      id: 'stop-old',
+      phase: 'cutover',
+      kind: 'command',
+      title: 'fence and stop vaultwarden on o001',
+      window: true,
+      stopsService: true,
+      fleet: true,
+      run: {
+        on: 'o001',
+        script: `mkdir -p /var/lib/migen/vaultwarden && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/vaultwarden/moved
+systemctl stop vaultwarden`,
+      },
+      undo: {
+        on: 'o001',
+        script: `rm -f /var/lib/migen/vaultwarden/moved
+mkdir -p /var/lib/migen/vaultwarden && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/vaultwarden/rolled-back
+systemctl start vaultwarden`,
+      },
+    },
+    // 24. cutover on h002 [downtime]: final copy of the state to h002 (service stopped)
+    {
+      id: 'final-pass',
+      phase: 'cutover',
+      kind: 'command',
+      title: 'final copy of the state to h002 (service stopped)',
+      window: true,
+      hostToHost: true,
+      progress: true,
+      fleet: true,
+      run: {
+        on: 'h002',
+        script: `mkdir -p -m 0700 ~/.ssh
+mkdir -p /var/lib/vaultwarden
+rsync -aHAX -x -S --delete --partial --stats -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.1:/var/lib/vaultwarden/ /var/lib/vaultwarden/`,
+      },
+    },
+    // 25. cutover on h002 [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between o001 and h002
+    {
+      id: 'copy-identical',
+      phase: 'cutover',
+      kind: 'check',
+      title: 'a dry run lists no difference (content, owners, modes, ACLs, xattrs) between o001 and h002',
+      window: true,
+      concurrent: 'copy-checks',
+      hostToHost: true,
+      fleet: true,
+      run: {
+        on: 'h002',
+        script: String.raw`mkdir -p -m 0700 ~/.ssh
+d=$(rsync -n -i -aHAX -x --delete -e 'ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-%C -o ControlPersist=120' root@100.64.0.1:/var/lib/vaultwarden/ /var/lib/vaultwarden/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }`,
+      },
+      failure: 'the copies differ after the final pass',
+    },
+    // 26. cutover on o001, h002 [downtime]: /var/lib/vaultwarden/rsa_key.pem is identical on both hosts
+    {
+      id: 'critical--var-lib-vaultwarden-rsa-key-pem',
+      phase: 'cutover',
+      kind: 'compare',
+      title: '/var/lib/vaultwarden/rsa_key.pem is identical on both hosts',
+      window: true,
+      concurrent: 'copy-checks',
+      fleet: true,
+      left: {
+        on: 'o001',
+        script: 'sha256sum < /var/lib/vaultwarden/rsa_key.pem',
+      },
+      right: {
+        on: 'h002',
+        script: 'sha256sum < /var/lib/vaultwarden/rsa_key.pem',
+      },
+      mode: 'equal',
+      failure: '/var/lib/vaultwarden/rsa_key.pem differs or is missing on h002',
+    },
+    // 27. cutover on h002 [downtime]: SQLite /var/lib/vaultwarden/db.sqlite3 passes integrity_check on h002
+    {
+      id: 'sqlite--var-lib-vaultwarden-db-sqlite3',
+      phase: 'cutover',
+      kind: 'check',
+      title: 'SQLite /var/lib/vaultwarden/db.sqlite3 passes integrity_check on h002',
+      window: true,
+      fleet: true,
+      run: {
+        on: 'h002',
+        script: `test "$(sqlite3 -readonly /var/lib/vaultwarden/db.sqlite3 'PRAGMA integrity_check;')" = ok`,
+      },
+      failure: '/var/lib/vaultwarden/db.sqlite3 is damaged on h002',
+    },
+    // 28. cutover on h002 [downtime]: lift the fence and start vaultwarden on h002
+    {
+      id: 'start-new',
+      phase: 'cutover',
+      kind: 'command',
+      title: 'lift the fence and start vaultwarden on h002',
+      window: true,
+      concurrent: 'start-and-route',
+      undoOnFailure: true,
+      fleet: true,
+      run: {
+        on: 'h002',
+        script: `mkdir -p /var/lib/migen/vaultwarden && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/vaultwarden/ready
+systemctl start vaultwarden`,
+      },
+      undo: {
+        on: 'h002',
+        script: `systemctl stop vaultwarden
+rm -f /var/lib/migen/vaultwarden/ready`,
+      },
+    },
+    // 29. cutover on o001 [downtime]: o001 routes vault.joshuabell.xyz to h002 (route files, nginx reloaded)
+    {
+      id: 'route-new',
+      phase: 'cutover',
+      kind: 'command',
+      title: 'o001 routes vault.joshuabell.xyz to h002 (route files, nginx reloaded)',
+      window: true,
+      concurrent: 'start-and-route',
+      undoOnFailure: true,
+      fleet: true,
+      run: {
+        on: 'o001',
+        script: String.raw`before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
 install -d -m 0755 /var/lib/migen/nginx/vaultwarden
-printf '%s\n' 'server 100.64.0.20:8222;' > /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp /var/lib/migen/nginx/vaultwarden/0.upstream
+if [ "$(cat /var/lib/migen/nginx/vaultwarden/0.upstream 2>/dev/null)" != 'server 100.64.0.20:8222;' ]; then printf '%s\n' 'server 100.64.0.20:8222;' > /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp; mv -f /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp /var/lib/migen/nginx/vaultwarden/0.upstream; fi
 systemctl reload nginx
 for i in $(seq 1 200); do
   now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
@@ -521,10 +566,9 @@ done`,
       },
       undo: {
         on: 'o001',
-        script: String.raw`systemctl stop migen-vaultwarden-guard-routes 2>/dev/null || true
-before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
+        script: String.raw`before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
 install -d -m 0755 /var/lib/migen/nginx/vaultwarden
-printf '%s\n' 'server 127.0.0.1:8222;' > /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp /var/lib/migen/nginx/vaultwarden/0.upstream
+if [ "$(cat /var/lib/migen/nginx/vaultwarden/0.upstream 2>/dev/null)" != 'server 127.0.0.1:8222;' ]; then printf '%s\n' 'server 127.0.0.1:8222;' > /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp; mv -f /var/lib/migen/nginx/vaultwarden/0.upstream.migen-tmp /var/lib/migen/nginx/vaultwarden/0.upstream; fi
 systemctl reload nginx
 for i in $(seq 1 200); do
   now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
@@ -535,7 +579,7 @@ for i in $(seq 1 200); do
 done`,
       },
     },
-    // 27. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20:8222
+    // 30. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20:8222
     {
       id: 'backend-healthy',
       phase: 'cutover',
@@ -550,7 +594,7 @@ done`,
       intervalSeconds: 0.1,
       deadlineSeconds: 60,
     },
-    // 28. verify on h002 [downtime]: https://vault.joshuabell.xyz/alive answers 200 through o001 (asked from h002)
+    // 31. verify on h002 [downtime]: https://vault.joshuabell.xyz/alive answers 200 through o001 (asked from h002)
     {
       id: 'verify-1',
       phase: 'verify',
@@ -566,7 +610,7 @@ done`,
       intervalSeconds: 0.2,
       deadlineSeconds: 60,
     },
-    // 29. verify on h002: h002 records that vaultwarden is cut over and verified
+    // 32. verify on h002: h002 records that vaultwarden is cut over and verified
     {
       id: 'verified',
       phase: 'verify',
@@ -582,7 +626,7 @@ done`,
         script: 'rm -f /var/lib/migen/vaultwarden/verified',
       },
     },
-    // 30. verify on h002: confirm the start on h002 (its guard would stop it)
+    // 33. verify on h002: confirm the start on h002 (its guard would stop it)
     {
       id: 'confirm-new',
       phase: 'verify',
@@ -595,7 +639,7 @@ done`,
 if [ -e /var/lib/migen/vaultwarden/guard/new.fired ]; then echo "'the guard stopped vaultwarden on h002' at $(cat /var/lib/migen/vaultwarden/guard/new.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 31. verify on o001: confirm o001's new routes over a new connection (its guard would revert them)
+    // 34. verify on o001: confirm o001's new routes over a new connection (its guard would revert them)
     {
       id: 'confirm-route',
       phase: 'verify',
@@ -609,7 +653,7 @@ if [ -e /var/lib/migen/vaultwarden/guard/new.fired ]; then echo "'the guard stop
 if [ -e /var/lib/migen/vaultwarden/guard/routes.fired ]; then echo "'the guard reverted the routes' at $(cat /var/lib/migen/vaultwarden/guard/routes.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 32. verify on o001: confirm the stop on o001 over a new connection (its guard would restart the old service)
+    // 35. verify on o001: confirm the stop on o001 over a new connection (its guard would restart the old service)
     {
       id: 'confirm-old',
       phase: 'verify',
@@ -623,7 +667,7 @@ if [ -e /var/lib/migen/vaultwarden/guard/routes.fired ]; then echo "'the guard r
 if [ -e /var/lib/migen/vaultwarden/guard/old.fired ]; then echo "'the guard restarted vaultwarden on o001' at $(cat /var/lib/migen/vaultwarden/guard/old.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 33. finalize on -: make the move permanent
+    // 36. finalize on -: make the move permanent
     {
       id: 'finalize',
       phase: 'finalize',
@@ -631,7 +675,7 @@ if [ -e /var/lib/migen/vaultwarden/guard/old.fired ]; then echo "'the guard rest
       title: 'make the move permanent',
       text: "Run `migen finalize vaultwarden`, review and merge the diff, and deploy o001, h002, o001: o001 then has vaultwarden disabled so no rebuild or reboot starts a second writer, and o001's base configuration routes to h002.",
     },
-    // 34. finalize on -: keep o001's state for 14 days
+    // 37. finalize on -: keep o001's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',

@@ -866,14 +866,13 @@ echo "lag: $lag bytes (slot: $status)"
       deadlineSeconds: 600,
       fatalExit: [3],
     },
-    // 35. cutover on h001 [downtime]: fence and stop zitadel on h001 (PostgreSQL keeps running, read-only from the next step), guarded: it restarts by itself unless the new host is confirmed
+    // 35. cutover on h001: arm the guard on h001: restarting zitadel on h001 by itself unless the coordinator confirms the new host
     {
-      id: 'stop-old',
+      id: 'guard-old',
       phase: 'cutover',
       kind: 'command',
-      title: 'fence and stop zitadel on h001 (PostgreSQL keeps running, read-only from the next step), guarded: it restarts by itself unless the new host is confirmed',
-      window: true,
-      stopsService: true,
+      title: 'arm the guard on h001: restarting zitadel on h001 by itself unless the coordinator confirms the new host',
+      concurrent: 'guards',
       fleet: true,
       heartbeat: {
         on: 'h001',
@@ -911,19 +910,120 @@ mkdir -p /var/lib/migen/zitadel && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/
 nixos-container run zitadel -- systemctl start zitadel
 date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/zitadel/guard/old.fired
 MIGEN_GUARD
-systemd-run --unit=migen-zitadel-guard-old --collect --quiet bash /var/lib/migen/zitadel/guard/old.sh
-mkdir -p /var/lib/migen/zitadel && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/zitadel/moved
+systemd-run --unit=migen-zitadel-guard-old --collect --quiet bash /var/lib/migen/zitadel/guard/old.sh`,
+      },
+      undo: {
+        on: 'h001',
+        script: 'systemctl stop migen-zitadel-guard-old 2>/dev/null || true',
+      },
+    },
+    // 36. cutover on h002: arm the guard on h002: stopping zitadel on h002 by itself unless the coordinator confirms the new host
+    {
+      id: 'guard-new',
+      phase: 'cutover',
+      kind: 'command',
+      title: 'arm the guard on h002: stopping zitadel on h002 by itself unless the coordinator confirms the new host',
+      concurrent: 'guards',
+      fleet: true,
+      heartbeat: {
+        on: 'h002',
+        file: '/var/lib/migen/zitadel/guard/heartbeat',
+      },
+      run: {
+        on: 'h002',
+        script: `systemctl stop migen-zitadel-guard-new 2>/dev/null || true
+mkdir -p /var/lib/migen/zitadel/guard && rm -f /var/lib/migen/zitadel/guard/new.fired /var/lib/migen/zitadel/guard/hold && touch /var/lib/migen/zitadel/guard/heartbeat
+cat > /var/lib/migen/zitadel/guard/new.sh <<'MIGEN_GUARD'
+#!/bin/bash
+# migen: stopping zitadel on h002 unless the cutover coordinator touches /var/lib/migen/zitadel/guard/heartbeat at least every 20 s
+set -uo pipefail
+while :; do
+  if [ -e /var/lib/migen/zitadel/guard/hold ]; then echo 'the coordinator ended without a rollback (--no-rollback): nothing reverted'; exit 0; fi
+  age=$(( $(date +%s) - $(stat -c %Y /var/lib/migen/zitadel/guard/heartbeat 2>/dev/null || echo 0) ))
+  [ "$age" -lt 20 ] || break
+  sleep 1
+done
+echo "no heartbeat for 20 s: stopping zitadel on h002"
+nixos-container run zitadel -- systemctl stop zitadel
+rm -f /var/lib/migen/zitadel/ready
+date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/zitadel/guard/new.fired
+MIGEN_GUARD
+systemd-run --unit=migen-zitadel-guard-new --collect --quiet bash /var/lib/migen/zitadel/guard/new.sh`,
+      },
+      undo: {
+        on: 'h002',
+        script: 'systemctl stop migen-zitadel-guard-new 2>/dev/null || true',
+      },
+    },
+    // 37. cutover on o001: arm the guard on o001: routing zitadel back to h001 by itself unless the coordinator confirms the new host
+    {
+      id: 'guard-routes',
+      phase: 'cutover',
+      kind: 'command',
+      title: 'arm the guard on o001: routing zitadel back to h001 by itself unless the coordinator confirms the new host',
+      concurrent: 'guards',
+      fleet: true,
+      heartbeat: {
+        on: 'o001',
+        file: '/var/lib/migen/zitadel/guard/heartbeat',
+      },
+      run: {
+        on: 'o001',
+        script: String.raw`systemctl stop migen-zitadel-guard-routes 2>/dev/null || true
+mkdir -p /var/lib/migen/zitadel/guard && rm -f /var/lib/migen/zitadel/guard/routes.fired /var/lib/migen/zitadel/guard/hold && touch /var/lib/migen/zitadel/guard/heartbeat
+cat > /var/lib/migen/zitadel/guard/routes.sh <<'MIGEN_GUARD'
+#!/bin/bash
+# migen: routing zitadel back to h001 unless the cutover coordinator touches /var/lib/migen/zitadel/guard/heartbeat at least every 20 s
+set -uo pipefail
+while :; do
+  if [ -e /var/lib/migen/zitadel/guard/hold ]; then echo 'the coordinator ended without a rollback (--no-rollback): nothing reverted'; exit 0; fi
+  age=$(( $(date +%s) - $(stat -c %Y /var/lib/migen/zitadel/guard/heartbeat 2>/dev/null || echo 0) ))
+  [ "$age" -lt 20 ] || break
+  sleep 1
+done
+echo "no heartbeat for 20 s: routing zitadel back to h001"
+before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
+install -d -m 0755 /var/lib/migen/nginx/zitadel
+if [ "$(cat /var/lib/migen/nginx/zitadel/0.upstream 2>/dev/null)" != 'server 100.64.0.13:80;' ]; then printf '%s\n' 'server 100.64.0.13:80;' > /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp; mv -f /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp /var/lib/migen/nginx/zitadel/0.upstream; fi
+systemctl reload nginx
+for i in $(seq 1 200); do
+  now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
+  stale=0; for p in $before; do case $now in *" $p "*) stale=1 ;; esac; done
+  if [ "$stale" = 0 ] && [ "$now" != "  " ]; then break; fi
+  if [ "$i" = 200 ]; then echo "nginx still answers with the previous configuration (or not at all) 10 s after the reload" >&2; exit 1; fi
+  sleep 0.05
+done
+date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/zitadel/guard/routes.fired
+MIGEN_GUARD
+systemd-run --unit=migen-zitadel-guard-routes --collect --quiet bash /var/lib/migen/zitadel/guard/routes.sh`,
+      },
+      undo: {
+        on: 'o001',
+        script: 'systemctl stop migen-zitadel-guard-routes 2>/dev/null || true',
+      },
+    },
+    // 38. cutover on h001 [downtime]: fence and stop zitadel on h001 (PostgreSQL keeps running, read-only from the next step)
+    {
+      id: 'stop-old',
+      phase: 'cutover',
+      kind: 'command',
+      title: 'fence and stop zitadel on h001 (PostgreSQL keeps running, read-only from the next step)',
+      window: true,
+      stopsService: true,
+      fleet: true,
+      run: {
+        on: 'h001',
+        script: `mkdir -p /var/lib/migen/zitadel && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/zitadel/moved
 nixos-container run zitadel -- systemctl stop zitadel`,
       },
       undo: {
         on: 'h001',
-        script: `systemctl stop migen-zitadel-guard-old 2>/dev/null || true
-rm -f /var/lib/migen/zitadel/moved
+        script: `rm -f /var/lib/migen/zitadel/moved
 mkdir -p /var/lib/migen/zitadel && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/zitadel/rolled-back
 nixos-container run zitadel -- systemctl start zitadel`,
       },
     },
-    // 36. cutover on h001 [downtime]: zitadel on h001 read-only for every role; remaining sessions terminated
+    // 39. cutover on h001 [downtime]: zitadel on h001 read-only for every role; remaining sessions terminated
     {
       id: 'pg-freeze-zitadel',
       phase: 'cutover',
@@ -945,7 +1045,7 @@ ALTER DATABASE "zitadel" RESET default_transaction_read_only;
 SQL`,
       },
     },
-    // 37. cutover on h001 [downtime]: h002 confirmed every change up to h001's current WAL position (O(1))
+    // 40. cutover on h001 [downtime]: h002 confirmed every change up to h001's current WAL position (O(1))
     {
       id: 'pg-caught-up-zitadel',
       phase: 'cutover',
@@ -974,7 +1074,7 @@ SELECT 'caught up at ' || current_setting('migen.target');
 SQL`,
       },
     },
-    // 38. cutover on h001 [downtime]: zitadel's schema on h001 is still the one prepare copied (O(tables))
+    // 41. cutover on h001 [downtime]: zitadel's schema on h001 is still the one prepare copied (O(tables))
     {
       id: 'pg-schema-frozen-zitadel',
       phase: 'cutover',
@@ -1016,7 +1116,7 @@ if [ -n "$changes" ]; then printf '%s\n' "$changes" >&2; exit 1; fi`,
       },
       failure: "the schema of zitadel on h001 changed since prepare copied it to h002 (DDL during the migration; logical replication does not carry it), so h002's copy would differ: rolled back before h002 took any write",
     },
-    // 39. cutover on h001 | h002 [downtime]: sequences of zitadel: h002 continues where h001 stopped (they are not replicated; O(sequences))
+    // 42. cutover on h001 | h002 [downtime]: sequences of zitadel: h002 continues where h001 stopped (they are not replicated; O(sequences))
     {
       id: 'pg-sequences-zitadel',
       phase: 'cutover',
@@ -1040,7 +1140,7 @@ SQL`,
         ],
       },
     },
-    // 40. cutover on h001 | h002 [downtime]: every table of zitadel is in migen_sub_zitadel_zitadel and ready on h002, and the small ones (8 MiB at most) hold as many rows on both hosts (O(tables)); the rest is compared after the start
+    // 43. cutover on h001 | h002 [downtime]: every table of zitadel is in migen_sub_zitadel_zitadel and ready on h002, and the small ones (8 MiB at most) hold as many rows on both hosts (O(tables)); the rest is compared after the start
     {
       id: 'pg-counts-zitadel',
       phase: 'cutover',
@@ -1077,7 +1177,7 @@ echo "$(printf '%s\n' "$theirs" | grep -vc $'\t-$') tables counted, $(printf '%s
       },
       failure: "the tables of zitadel on h002 are not a complete copy of h001's",
     },
-    // 41. cutover on h002 | h001 [downtime]: drop subscription migen_sub_zitadel_zitadel on h002 (and with it the slot on h001); no slot of this migration left on h001
+    // 44. cutover on h002 | h001 [downtime]: drop subscription migen_sub_zitadel_zitadel on h002 (and with it the slot on h001); no slot of this migration left on h001
     {
       id: 'pg-drop-subscription-zitadel',
       phase: 'cutover',
@@ -1106,7 +1206,7 @@ SQL
       },
       failure: "a slot of migen_sub_zitadel_zitadel is still on h001, or the subscription could not be dropped: drop the slot (SELECT pg_drop_replication_slot('migen_sub_zitadel_zitadel')) or it keeps WAL until max_slot_wal_keep_size",
     },
-    // 42. cutover on h001 [downtime]: snapshot of zitadel's frozen state held on h001 (REPEATABLE READ, every table locked against DDL) before the application starts; its checksums computed on it from here, after the start
+    // 45. cutover on h001 [downtime]: snapshot of zitadel's frozen state held on h001 (REPEATABLE READ, every table locked against DDL) before the application starts; its checksums computed on it from here, after the start
     {
       id: 'pg-snapshot-old-zitadel',
       phase: 'cutover',
@@ -1167,7 +1267,7 @@ SQL
 fi`,
       },
     },
-    // 43. cutover on h002 [downtime]: snapshot of zitadel's frozen state held on h002 (REPEATABLE READ, every table locked against DDL) before the application starts; its checksums computed on it from here, after the start
+    // 46. cutover on h002 [downtime]: snapshot of zitadel's frozen state held on h002 (REPEATABLE READ, every table locked against DDL) before the application starts; its checksums computed on it from here, after the start
     {
       id: 'pg-snapshot-new-zitadel',
       phase: 'cutover',
@@ -1228,97 +1328,43 @@ SQL
 fi`,
       },
     },
-    // 44. cutover on h002 [downtime]: lift the fence and start zitadel on h002: from here it takes writes, guarded: it stops by itself unless confirmed
+    // 47. cutover on h002 [downtime]: lift the fence and start zitadel on h002: from here it takes writes
     {
       id: 'start-new',
       phase: 'cutover',
       kind: 'command',
-      title: 'lift the fence and start zitadel on h002: from here it takes writes, guarded: it stops by itself unless confirmed',
+      title: 'lift the fence and start zitadel on h002: from here it takes writes',
       window: true,
       concurrent: 'start-and-route',
       undoOnFailure: true,
       fleet: true,
-      heartbeat: {
-        on: 'h002',
-        file: '/var/lib/migen/zitadel/guard/heartbeat',
-      },
       run: {
         on: 'h002',
-        script: `systemctl stop migen-zitadel-guard-new 2>/dev/null || true
-mkdir -p /var/lib/migen/zitadel/guard && rm -f /var/lib/migen/zitadel/guard/new.fired /var/lib/migen/zitadel/guard/hold && touch /var/lib/migen/zitadel/guard/heartbeat
-cat > /var/lib/migen/zitadel/guard/new.sh <<'MIGEN_GUARD'
-#!/bin/bash
-# migen: stopping zitadel on h002 unless the cutover coordinator touches /var/lib/migen/zitadel/guard/heartbeat at least every 20 s
-set -uo pipefail
-while :; do
-  if [ -e /var/lib/migen/zitadel/guard/hold ]; then echo 'the coordinator ended without a rollback (--no-rollback): nothing reverted'; exit 0; fi
-  age=$(( $(date +%s) - $(stat -c %Y /var/lib/migen/zitadel/guard/heartbeat 2>/dev/null || echo 0) ))
-  [ "$age" -lt 20 ] || break
-  sleep 1
-done
-echo "no heartbeat for 20 s: stopping zitadel on h002"
-nixos-container run zitadel -- systemctl stop zitadel
-rm -f /var/lib/migen/zitadel/ready
-date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/zitadel/guard/new.fired
-MIGEN_GUARD
-systemd-run --unit=migen-zitadel-guard-new --collect --quiet bash /var/lib/migen/zitadel/guard/new.sh
-mkdir -p /var/lib/migen/zitadel && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/zitadel/ready
+        script: `mkdir -p /var/lib/migen/zitadel && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/zitadel/ready
 mkdir -p /var/lib/migen/zitadel/pg && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/zitadel/pg/app-started
 nixos-container run zitadel -- systemctl start zitadel`,
       },
       undo: {
         on: 'h002',
-        script: `systemctl stop migen-zitadel-guard-new 2>/dev/null || true
-nixos-container run zitadel -- systemctl stop zitadel
+        script: `nixos-container run zitadel -- systemctl stop zitadel
 rm -f /var/lib/migen/zitadel/ready`,
       },
     },
-    // 45. cutover on o001 [downtime]: o001 routes sso.joshuabell.xyz to h002 (route files, nginx reloaded), guarded: it reverts by itself unless confirmed
+    // 48. cutover on o001 [downtime]: o001 routes sso.joshuabell.xyz to h002 (route files, nginx reloaded)
     {
       id: 'route-new',
       phase: 'cutover',
       kind: 'command',
-      title: 'o001 routes sso.joshuabell.xyz to h002 (route files, nginx reloaded), guarded: it reverts by itself unless confirmed',
+      title: 'o001 routes sso.joshuabell.xyz to h002 (route files, nginx reloaded)',
       window: true,
       concurrent: 'start-and-route',
       undoOnFailure: true,
       fleet: true,
-      heartbeat: {
-        on: 'o001',
-        file: '/var/lib/migen/zitadel/guard/heartbeat',
-      },
       run: {
         on: 'o001',
-        script: String.raw`systemctl stop migen-zitadel-guard-routes 2>/dev/null || true
-mkdir -p /var/lib/migen/zitadel/guard && rm -f /var/lib/migen/zitadel/guard/routes.fired /var/lib/migen/zitadel/guard/hold && touch /var/lib/migen/zitadel/guard/heartbeat
-cat > /var/lib/migen/zitadel/guard/routes.sh <<'MIGEN_GUARD'
-#!/bin/bash
-# migen: reverting the routes of zitadel to the old backend unless the cutover coordinator touches /var/lib/migen/zitadel/guard/heartbeat at least every 20 s
-set -uo pipefail
-while :; do
-  if [ -e /var/lib/migen/zitadel/guard/hold ]; then echo 'the coordinator ended without a rollback (--no-rollback): nothing reverted'; exit 0; fi
-  age=$(( $(date +%s) - $(stat -c %Y /var/lib/migen/zitadel/guard/heartbeat 2>/dev/null || echo 0) ))
-  [ "$age" -lt 20 ] || break
-  sleep 1
-done
-echo "no heartbeat for 20 s: reverting the routes of zitadel to the old backend"
-before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
+        script: String.raw`before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
 install -d -m 0755 /var/lib/migen/nginx/zitadel
-printf '%s\n' 'server 100.64.0.13:80;' > /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp /var/lib/migen/nginx/zitadel/0.upstream
-systemctl reload nginx
-for i in $(seq 1 200); do
-  now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
-  stale=0; for p in $before; do case $now in *" $p "*) stale=1 ;; esac; done
-  if [ "$stale" = 0 ] && [ "$now" != "  " ]; then break; fi
-  if [ "$i" = 200 ]; then echo "nginx still answers with the previous configuration (or not at all) 10 s after the reload" >&2; exit 1; fi
-  sleep 0.05
-done
-date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/zitadel/guard/routes.fired
-MIGEN_GUARD
-systemd-run --unit=migen-zitadel-guard-routes --collect --quiet bash /var/lib/migen/zitadel/guard/routes.sh
-before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
-install -d -m 0755 /var/lib/migen/nginx/zitadel
-printf '%s\n' 'server 100.64.0.20:80;' > /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp /var/lib/migen/nginx/zitadel/0.upstream
+if [ "$(cat /var/lib/migen/nginx/zitadel/0.upstream 2>/dev/null)" != 'server 100.64.0.20:80;' ]; then printf '%s\n' 'server 100.64.0.20:80;' > /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp; mv -f /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp /var/lib/migen/nginx/zitadel/0.upstream; fi
 systemctl reload nginx
 for i in $(seq 1 200); do
   now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
@@ -1330,10 +1376,9 @@ done`,
       },
       undo: {
         on: 'o001',
-        script: String.raw`systemctl stop migen-zitadel-guard-routes 2>/dev/null || true
-before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
+        script: String.raw`before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
 install -d -m 0755 /var/lib/migen/nginx/zitadel
-printf '%s\n' 'server 100.64.0.13:80;' > /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp && mv -f /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp /var/lib/migen/nginx/zitadel/0.upstream
+if [ "$(cat /var/lib/migen/nginx/zitadel/0.upstream 2>/dev/null)" != 'server 100.64.0.13:80;' ]; then printf '%s\n' 'server 100.64.0.13:80;' > /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp; mv -f /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp /var/lib/migen/nginx/zitadel/0.upstream; fi
 systemctl reload nginx
 for i in $(seq 1 200); do
   now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
@@ -1344,7 +1389,7 @@ for i in $(seq 1 200); do
 done`,
       },
     },
-    // 46. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20
+    // 49. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20
     {
       id: 'backend-healthy',
       phase: 'cutover',
@@ -1359,7 +1404,7 @@ done`,
       intervalSeconds: 0.1,
       deadlineSeconds: 60,
     },
-    // 47. verify on h002 [downtime]: https://sso.joshuabell.xyz/debug/healthz answers 200 through o001 (asked from h002)
+    // 50. verify on h002 [downtime]: https://sso.joshuabell.xyz/debug/healthz answers 200 through o001 (asked from h002)
     {
       id: 'verify-1',
       phase: 'verify',
@@ -1375,7 +1420,7 @@ done`,
       intervalSeconds: 0.2,
       deadlineSeconds: 60,
     },
-    // 48. verify on h001 | h002: row count and checksum of every table of zitadel equal on both hosts, on the snapshots of the frozen state (after the start: as long as the data needs)
+    // 51. verify on h001 | h002: row count and checksum of every table of zitadel equal on both hosts, on the snapshots of the frozen state (after the start: as long as the data needs)
     {
       id: 'pg-compare-zitadel',
       phase: 'verify',
@@ -1409,7 +1454,7 @@ echo "every table of zitadel equal on h001 and h002 as of the freeze ($(printf '
       },
       failure: 'the tables of zitadel differ between h001 (frozen) and h002 as of the freeze: the migration failed; its rollback keeps what h002 wrote since in a renamed database',
     },
-    // 49. verify on h002: h002 records that zitadel is cut over and verified
+    // 52. verify on h002: h002 records that zitadel is cut over and verified
     {
       id: 'verified',
       phase: 'verify',
@@ -1425,7 +1470,7 @@ echo "every table of zitadel equal on h001 and h002 as of the freeze ($(printf '
         script: 'rm -f /var/lib/migen/zitadel/verified',
       },
     },
-    // 50. verify on h002: confirm the start on h002 (its guard would stop it)
+    // 53. verify on h002: confirm the start on h002 (its guard would stop it)
     {
       id: 'confirm-new',
       phase: 'verify',
@@ -1438,7 +1483,7 @@ echo "every table of zitadel equal on h001 and h002 as of the freeze ($(printf '
 if [ -e /var/lib/migen/zitadel/guard/new.fired ]; then echo "'the guard stopped zitadel on h002' at $(cat /var/lib/migen/zitadel/guard/new.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 51. verify on o001: confirm o001's new routes over a new connection (its guard would revert them)
+    // 54. verify on o001: confirm o001's new routes over a new connection (its guard would revert them)
     {
       id: 'confirm-route',
       phase: 'verify',
@@ -1452,7 +1497,7 @@ if [ -e /var/lib/migen/zitadel/guard/new.fired ]; then echo "'the guard stopped 
 if [ -e /var/lib/migen/zitadel/guard/routes.fired ]; then echo "'the guard reverted the routes' at $(cat /var/lib/migen/zitadel/guard/routes.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 52. verify on h001: confirm the stop on h001 over a new connection (its guard would restart the old service)
+    // 55. verify on h001: confirm the stop on h001 over a new connection (its guard would restart the old service)
     {
       id: 'confirm-old',
       phase: 'verify',
@@ -1466,7 +1511,7 @@ if [ -e /var/lib/migen/zitadel/guard/routes.fired ]; then echo "'the guard rever
 if [ -e /var/lib/migen/zitadel/guard/old.fired ]; then echo "'the guard restarted zitadel on h001' at $(cat /var/lib/migen/zitadel/guard/old.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 53. verify on h001: drop the publication, any slot left and the replication role migen_repl_zitadel (with its privileges on zitadel) on h001
+    // 56. verify on h001: drop the publication, any slot left and the replication role migen_repl_zitadel (with its privileges on zitadel) on h001
     {
       id: 'pg-cleanup-zitadel',
       phase: 'verify',
@@ -1510,7 +1555,7 @@ SELECT format('DROP ROLE %I', rolname) FROM pg_roles r WHERE rolname = 'migen_re
 SQL`,
       },
     },
-    // 54. finalize on -: make the move permanent
+    // 57. finalize on -: make the move permanent
     {
       id: 'finalize',
       phase: 'finalize',
@@ -1518,7 +1563,7 @@ SQL`,
       title: 'make the move permanent',
       text: "Run `migen finalize zitadel`, review and merge the diff, and deploy h001, h002, o001: h001 then has container@zitadel disabled so no rebuild or reboot starts a second writer, and o001's base configuration routes to h002.",
     },
-    // 55. finalize on -: keep h001's state for 14 days
+    // 58. finalize on -: keep h001's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',
@@ -1526,7 +1571,7 @@ SQL`,
       title: "keep h001's state for 14 days",
       text: 'After 14 days without a rollback, remove /var/lib/zitadel/postgres on h001. Until then it is the rollback source.',
     },
-    // 56. finalize on -: the pg_dumpall of h001 taken before the migration is kept at /var/lib/migen/zitadel/pg/pg_dumpall.sql.gz on h001
+    // 59. finalize on -: the pg_dumpall of h001 taken before the migration is kept at /var/lib/migen/zitadel/pg/pg_dumpall.sql.gz on h001
     {
       id: 'pg-dumpall-kept',
       phase: 'finalize',

@@ -65,6 +65,7 @@ script() {
   else part "${on[0]}" "$B/$1.$2.1" 0 "${3:-0}" | part "${on[1]}" "$B/$1.$2.2" 1 "${3:-0}"; fi
 }
 
+hosts_of() { sed 's/ / | /g' "$B/$1.$2.on"; }
 in_list() { [ "$2" != - ] && [[ ",$2," == *",$1,"* ]]; }
 tail8() { tail -n 8 "$1" 2>/dev/null; }
 
@@ -76,7 +77,7 @@ step() {
     command)
       script "$idx" run "$fresh" >"$B/$idx.out" 2>"$B/$idx.err"; rc=$?
       if [ "$rc" = 0 ] || in_list "$rc" "$accept"; then echo done >"$B/$idx.status"; return; fi
-      { echo "exit $rc"; tail8 "$B/$idx.err"; } >"$B/$idx.msg" ;;
+      { echo "exit $rc on $(hosts_of "$idx" run):"; tail8 "$B/$idx.err"; } >"$B/$idx.msg" ;;
     check)
       script "$idx" run "$fresh" >"$B/$idx.out" 2>"$B/$idx.err"; rc=$?
       if [ "$rc" = 0 ]; then echo done >"$B/$idx.status"; return; fi
@@ -92,10 +93,10 @@ step() {
       { printf '%s' "$(cat "$B/$idx.failure")"; echo " (left: ${a:0:80}; right: ${b:0:80})"; tail8 "$B/$idx.err"; } >"$B/$idx.msg" ;;
     probe)
       end=$(( $(now) + deadline_ms ))
-      while :; do
+      while kill -0 "$$" 2>/dev/null; do
         script "$idx" run "$fresh" >"$B/$idx.out" 2>"$B/$idx.err"; rc=$?
         if [ "$rc" = 0 ]; then echo done >"$B/$idx.status"; return; fi
-        if in_list "$rc" "$fatal"; then { echo "failed (exit $rc, not retried)"; tail8 "$B/$idx.err"; } >"$B/$idx.msg"; break; fi
+        if in_list "$rc" "$fatal"; then { echo "failed (exit $rc on $(hosts_of "$idx" run), not retried)"; tail8 "$B/$idx.err"; } >"$B/$idx.msg"; break; fi
         if [ $(( $(now) + interval_ms )) -gt "$end" ]; then { echo "still failing after $((deadline_ms / 1000)) s:"; tail8 "$B/$idx.err"; tail8 "$B/$idx.out"; } >"$B/$idx.msg"; break; fi
         sleep "$interval"
       done ;;
@@ -114,7 +115,9 @@ HB_SEEN=" "
 heartbeat_start() { # host file
   case $HB_SEEN in *" $1:$2 "*) return ;; esac
   HB_SEEN="$HB_SEEN$1:$2 "
-  (while :; do part "$1" <(printf 'touch %q\n' "$2") 0 0 >/dev/null 2>&1; sleep 5; done) &
+  # it ends with the coordinator ($$ is the coordinator's pid in a subshell too), whether or not a
+  # service manager kills the rest of the unit with it
+  (while kill -0 "$$" 2>/dev/null; do part "$1" <(printf 'touch %q\n' "$2") 0 0 >/dev/null 2>&1; sleep 5; done) &
   HB+=($!)
 }
 heartbeat_stop() { local p; for p in "${HB[@]}"; do kill -- -"$p" 2>/dev/null; kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; HB=(); }

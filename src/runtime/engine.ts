@@ -121,10 +121,13 @@ export class Engine {
     return null;
   }
 
+  /** Releases the run's locks; one left on a host out of reach is named, with the command that lifts it. */
   private async unlock(): Promise<void> {
     const { r } = this;
     const { release } = lockScripts(r.def, this.holder(), r.quote);
-    for (const h of lockHosts(r.def)) await r.exec.run(release(h));
+    const left: string[] = [];
+    for (const h of lockHosts(r.def)) if ((await r.exec.run(release(h))).code !== 0) left.push(h);
+    if (left.length) r.out.err(r.out.yellow(`migen: could not release the lock on ${left.join(', ')} (out of reach?): once it answers, \`migen unlock ${r.def.name}\` lifts it`));
   }
 
   /** Every step not done yet, in order; consecutive steps of one concurrent group at once; the fleet steps handed to the coordinator. */
@@ -226,6 +229,7 @@ export class Engine {
       case 'rolled-back': return { result: 'rolled-back', message: `rolled back on ${host}: ${e.message}` };
       case 'rollback-failed': return { result: 'rollback-failed', message: `the rollback on ${host} is incomplete: ${e.message}` };
       case 'detached': return { result: 'interrupted', message: e.message, keepRunning: true };
+      case 'lost': r.out.err(r.out.red(`\n${e.message}`)); return { result: 'failed', message: e.message, keepRunning: true };
       default: {
         r.out.err(r.out.red(`\nthe cutover on ${host} failed and was not rolled back (--no-rollback): ${e.message}\nTo undo by hand, in this order:`));
         for (const x of doneUndos(r)) dryUndo(r, x);

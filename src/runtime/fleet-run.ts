@@ -5,11 +5,13 @@
 import { whereOf, type Step } from '../runbook/steps.js';
 import { withDefaults } from '../runbook/defaults.js';
 import { seconds } from './output.js';
-import { abortScript, bundleFiles, coordinatorHost, currentRunScript, cutoverUnit, fleetRange, handoverScript, parseEvents, readJournalScript, type FleetEvent } from './fleet.js';
+import { GUARD_SECONDS } from '../runbook/def.js';
+import { abortScript, bundleFiles, coordinatorHost, currentRunScript, cutoverUnit, fleetRange, handoverScript, parseEvents, readJournalScript, splitRead, type FleetEvent } from './fleet.js';
 import type { Journal } from './types.js';
 import { RunState, StepFailure, tail } from './state.js';
 
-export type FleetResult = 'done' | 'rolled-back' | 'rollback-failed' | 'failed' | 'detached';
+/** `lost`: the coordinator's unit ended without a result (killed for good, its host rebooted): the guards decide. */
+export type FleetResult = 'done' | 'rolled-back' | 'rollback-failed' | 'failed' | 'detached' | 'lost';
 
 /** Hands the window over (unless it already was) and follows it to its result. */
 export async function runFleet(r: RunState, noRollback: boolean): Promise<{ result: FleetResult; message: string }> {
@@ -55,6 +57,7 @@ export async function follow(r: RunState, abort = false): Promise<{ result: Flee
   let offset = 0;
   let lost = false;
   let abortSent = false;
+  let gone = 0;
   for (;;) {
     if ((r.aborted || abort) && !abortSent) {
       const a = await r.exec.run({ on: host, script: abortScript(def, runId) });
@@ -70,12 +73,18 @@ export async function follow(r: RunState, abort = false): Promise<{ result: Flee
       continue;
     }
     if (lost) { r.out.line(`reconnected to ${host}`); lost = false; }
-    const complete = got.stdout.slice(0, got.stdout.lastIndexOf('\n') + 1);
+    const { unit, text } = splitRead(got.stdout);
+    const complete = text.slice(0, text.lastIndexOf('\n') + 1);
     offset += Buffer.byteLength(complete);
     for (const ev of parseEvents(complete)) {
       const end = apply(r, ev, started);
       if (end) return end;
     }
+    // Read after the state: an inactive unit whose whole journal gave no result is gone for good
+    // (a restart in between shows as activating).
+    if (!['active', 'activating', 'reloading', 'deactivating'].includes(unit)) {
+      if (++gone >= 3) return { result: 'lost', message: `the coordinator on ${host} stopped without a result (its unit is ${unit || 'gone'}): the guards revert what it changed within ${GUARD_SECONDS} s of its last heartbeat; \`migen status ${def.name}\` shows where the hosts stand, \`migen run ${def.name} --rollback\` undoes the rest` };
+    } else gone = 0;
     await r.sleep(150);
   }
 }
@@ -99,7 +108,7 @@ function apply(r: RunState, ev: FleetEvent, started: Map<string, number>): { res
       r.records.push({ id: step.id, phase: step.phase, title: step.title, on: whereOf(step), status: ev.event, ms });
       r.setStep(step.id, ev.event, ms);
       if (ev.event === 'done') o.line(`  ${o.green('ok')} ${o.dim(seconds(ms))}`);
-      else o.err(o.red(`  failed: ${ev.message.trim()}`));
+      else o.err(o.red(`  failed (${step.id}): ${ev.message.trim()}`));
       break;
     }
     case 'undone': case 'undo-failed': {

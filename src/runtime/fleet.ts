@@ -104,8 +104,15 @@ export function handoverScript(def: RunbookDef, runId: string, files: Record<str
   return lines.join('\n');
 }
 
-/** Reads the coordinator's journal from byte OFFSET on. */
-export const readJournalScript = (def: RunbookDef, runId: string, offset: number): string => `tail -c +${offset + 1} ${sq(`${bundleDir(def, runId)}/journal`)} 2>/dev/null || true`;
+/** The coordinator unit's state (systemctl is-active) on the first line, then its journal from byte OFFSET on. */
+export const readJournalScript = (def: RunbookDef, runId: string, offset: number): string =>
+  `echo "$(systemctl is-active ${sq(cutoverUnit(def))} 2>/dev/null || true)"\ntail -c +${offset + 1} ${sq(`${bundleDir(def, runId)}/journal`)} 2>/dev/null || true`;
+
+/** A read's unit state and journal text. */
+export function splitRead(out: string): { unit: string; text: string } {
+  const nl = out.indexOf('\n');
+  return nl < 0 ? { unit: out.trim(), text: '' } : { unit: out.slice(0, nl).trim(), text: out.slice(nl + 1) };
+}
 
 export const abortScript = (def: RunbookDef, runId: string): string => `: > ${sq(`${bundleDir(def, runId)}/abort`)}`;
 

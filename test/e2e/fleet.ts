@@ -1,7 +1,11 @@
 /**
- * The example fleet's services as lab units, shaped like the example's NixOS configuration:
+ * The example fleet's services as lab units, shaped like the example's NixOS configuration, each
+ * host with the system profiles of test/e2e/deployed.ts: 'base' (what the runbook's deploy
+ * activates: the generated modules evaluated with nix) and 'previous' (what it ran before:
+ * o001/h003 without the generated module, h002 without these services), 'previous' active:
  * - vaultwarden: o001 runs it on 127.0.0.1:8222 behind its own nginx (vault.joshuabell.xyz);
- *   h002 has it installed, not started, on 100.64.0.20:8222 (the specialisation's backend).
+ *   h002 has it defined, not running, on 100.64.0.20:8222 (the route file's new backend); its
+ *   deploy installs it fenced (ConditionPathExists=/var/lib/migen/vaultwarden/ready).
  *   o001 backs up with restic to /backup/o001 (repository initialised here; the password file
  *   is the host's, named by RESTIC_PASSWORD_FILE in its environment: hostEnv below).
  *   h002 holds the agenix secret the runbook's preflight asks for.
@@ -12,6 +16,7 @@
  */
 import fs from 'node:fs';
 import { activateAndSettle, APP_PY, type Lab, type LabOptions } from '../lab/index.js';
+import { deployHost, type Variant } from './deployed.js';
 import { fleet, proxyProfiles } from './helpers.js';
 
 export const VW_STATE = '/var/lib/vaultwarden';
@@ -36,12 +41,14 @@ export async function defineVaultwarden(lab: Lab, host: 'o001' | 'h002', env: Re
   await lab.defineUnit(host, 'vaultwarden', {
     exec: ['/usr/bin/python3', APP_PY],
     env: { STATE_DIR: VW_STATE, LISTEN: listen, ...env },
-    ready: { http: `http://${listen}/alive` },
+    // an UNHEALTHY service answers 503: it is ready once it listens
+    ready: env.UNHEALTHY ? { tcp: Number(listen.split(':')[1]) } : { http: `http://${listen}/alive` },
   });
 }
 
 /** everything the vaultwarden runbook expects before it runs; o001 serves, with some state */
-export async function setupVaultwarden(lab: Lab, opts: { h002Env?: Record<string, string>; blobMiB?: number } = {}): Promise<void> {
+/** `h002Variant: 'without-migen'`: h002's deploy does not carry the generated module (its unit has no fence) */
+export async function setupVaultwarden(lab: Lab, opts: { h002Env?: Record<string, string>; blobMiB?: number; h002Variant?: Variant } = {}): Promise<void> {
   const withH001 = lab.hosts.some((h) => h.name === 'h001');
   await must(lab, 'o001', [
     'install -d -m 0700 /root/.config/restic',
@@ -57,9 +64,12 @@ export async function setupVaultwarden(lab: Lab, opts: { h002Env?: Record<string
       await must(lab, 'h001', `systemctl start ${unit}`);
     }
   }
-  const { proxy, profiles } = proxyProfiles('vaultwarden');
-  await lab.nginx(proxy, profiles, 'base');
-  await must(lab, 'o001', 'systemctl start vaultwarden');
+  // o001 (proxy and old host) runs its configuration from before the generated module: nginx and
+  // vaultwarden start as wanted units; h002 runs one without vaultwarden
+  const { proxy, profiles } = await proxyProfiles('vaultwarden', ['nginx', 'vaultwarden']);
+  await lab.system(proxy, { profiles, active: 'previous' });
+  await deployHost(lab, 'h002', ['vaultwarden'], 'new', { variant: opts.h002Variant });
+  await must(lab, 'o001', 'systemctl is-active -q vaultwarden');
   // some state: rows, attachments, and a larger file (Vaultwarden's icon cache, say)
   await must(lab, 'o001', [
     'for i in $(seq 1 40); do curl -fsS -o /dev/null -X POST --data "seed $i" "http://127.0.0.1:8222/items$([ $((i % 4)) -eq 0 ] && echo ?attach=1)"; done',
@@ -67,12 +77,29 @@ export async function setupVaultwarden(lab: Lab, opts: { h002Env?: Record<string
   ].join('\n'));
 }
 
-/** back to "o001 serves vaultwarden, h002 has none of its state", keeping o001's state */
+/**
+ * Back to "o001 serves vaultwarden, h002 has none of its state", keeping o001's state and each
+ * host's active configuration: h002's copy, markers and runtime fence go; o001's moved marker and
+ * route file go (its activation writes the route file with the old backend again) and o001's
+ * current configuration is activated again (nginx reloaded; vaultwarden, wanted, starts).
+ */
 export async function resetVaultwarden(lab: Lab, root: string): Promise<void> {
-  await must(lab, 'h002', `systemctl stop vaultwarden; rm -rf ${VW_STATE}`);
-  await must(lab, 'o001', `( ${activateAndSettle('/nix/var/nix/profiles/system/bin/switch-to-configuration')}
-) >/dev/null || exit 1; rm -f /run/migen/vaultwarden.lock; systemctl start vaultwarden`);
+  // a run's transient units (the coordinator, the guards) and its locks, markers and journals go
+  const units = ['cutover', 'guard-old', 'guard-new', 'guard-routes'].map((u) => `migen-vaultwarden-${u}`).join(' ');
+  for (const h of ['o001', 'h002']) await must(lab, h, `systemctl stop ${units} 2>/dev/null; rm -rf /var/lib/migen/lock /var/lib/migen/vaultwarden`);
+  await must(lab, 'h002', `systemctl stop vaultwarden; rm -rf ${VW_STATE} /run/systemd/system/vaultwarden.service.d`);
+  const current = (await must(lab, 'o001', 'readlink /run/current-system')).trim();
+  await must(lab, 'o001', `rm -f /var/lib/migen/nginx/vaultwarden/0.upstream
+( ${activateAndSettle(`${current}/bin/switch-to-configuration`)}
+) >/dev/null || exit 1; systemctl start vaultwarden && systemctl is-active -q vaultwarden`);
   fs.rmSync(`${root}/.migen`, { recursive: true, force: true });
+}
+
+/** The hosts (of these) that hold a run's lock (/var/lib/migen/lock, the runbooks' LOCK_PATH). */
+export async function locked(lab: Lab, hosts = lab.hosts.map((h) => h.name)): Promise<string[]> {
+  const out: string[] = [];
+  for (const h of hosts) if ((await lab.exec(h, 'test -e /var/lib/migen/lock')).code === 0) out.push(h);
+  return out;
 }
 
 export async function activeOn(lab: Lab, unit: string, hosts: string[]): Promise<string[]> {
@@ -95,7 +122,12 @@ export async function setupAdguard(lab: Lab, records: Record<string, string>): P
       ready: { http: `http://${addr}:3000/alive` },
     });
   }
-  await must(lab, 'h003', `install -d -m 0700 /var/lib/private && systemctl start adguardhome`);
+  // h003 runs the configuration from before the generated module (adguardhome wanted: it starts),
+  // h002 one without adguardhome; the runbook deploys both
+  await must(lab, 'h003', 'install -d -m 0700 /var/lib/private');
+  await deployHost(lab, 'h003', ['adguardhome'], 'old');
+  await deployHost(lab, 'h002', ['adguardhome'], 'new');
+  await must(lab, 'h003', 'systemctl is-active -q adguardhome');
   for (const [name, a] of Object.entries(records)) await must(lab, 'h003', `curl -fsS -o /dev/null -X POST --data ${a} http://100.64.0.3:3000/dns/${name}`);
   await must(lab, 'h003', `for i in $(seq 1 20); do curl -fsS -o /dev/null -X POST --data "rule $i" "http://100.64.0.3:3000/items$([ $((i % 5)) -eq 0 ] && echo ?attach=1)"; done`);
 }

@@ -9,7 +9,8 @@ import type { ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { processesMatching, type Lab, type NginxVhost } from '../lab/index.js';
+import { processesMatching, type Lab, type SystemProfile } from '../lab/index.js';
+import { deployedProfile } from './deployed.js';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const MIGEN = path.join(REPO, 'bin', 'migen.js');
@@ -18,7 +19,6 @@ interface InventoryHost { address: string; nginx?: { virtualHosts?: Record<strin
 export interface Inventory { hosts: Record<string, InventoryHost> }
 export interface PlanMigration {
   name: string;
-  specialisation: string;
   proxy: { name: string; address: string } | null;
   from: { name: string; address: string };
   to: { name: string; address: string };
@@ -38,31 +38,42 @@ export function fleet(names: string[]): { name: string; address: string }[] {
 }
 
 /**
- * The proxy's nginx profiles: 'base' = the proxy's virtual hosts as the inventory has them,
- * plus the specialisation the runbook activates at cutover = base with the plan's routes.moved
- * applied (the same data generated/hosts/<proxy>.nix renders into the specialisation).
+ * The proxy of migration `name` and its system profiles (test/e2e/deployed.ts): 'base', what the
+ * runbook's deploy activates (the generated modules: each moved location reads its backend from a
+ * route file, an nginx upstream), and 'previous', the proxy's configuration without the generated
+ * module (the locations proxy straight to the inventory's backends). `units`: the lab units of the
+ * proxy (nginx, and vaultwarden where o001 is also the old host).
  */
-export function proxyProfiles(name: string): { proxy: string; profiles: Record<string, NginxVhost[]> } {
+export async function proxyProfiles(name: string, units: string[] = ['nginx']): Promise<{ proxy: string; profiles: Record<string, SystemProfile> }> {
   const p = plan(name);
   if (!p.proxy) throw new Error(`${name} has no proxy`);
-  const vhosts = inventory().hosts[p.proxy.name]!.nginx!.virtualHosts!;
-  const base: NginxVhost[] = Object.entries(vhosts).map(([serverName, v]) => ({
-    serverName,
-    locations: Object.fromEntries(Object.entries(v.locations ?? {}).map(([loc, l]) => [loc, { proxyPass: l.proxyPass ?? null }])),
-  }));
-  const cut = base.map((v) => ({
-    ...v,
-    locations: Object.fromEntries(Object.entries(v.locations).map(([loc, l]) => {
-      const m = p.routes.moved.find((r) => r.domain === v.serverName && r.location === loc);
-      if (m && m.from !== l.proxyPass) throw new Error(`plan says ${v.serverName}${loc} moves from ${m.from}, inventory has ${l.proxyPass}`);
-      return [loc, { proxyPass: m ? m.to : l.proxyPass }];
-    })),
-  }));
-  return { proxy: p.proxy.name, profiles: { base, [p.specialisation]: cut } };
+  const base = await deployedProfile(p.proxy.name, units);
+  const previous = await deployedProfile(p.proxy.name, units, { variant: 'without-migen' });
+  // the evaluation agrees with the plan: every moved location's old backend is the previous route
+  for (const m of p.routes.moved) {
+    const was = previous.nginx?.vhosts.find((v) => v.serverName === m.domain)?.locations[m.location]?.proxyPass;
+    if (was !== m.from) throw new Error(`plan says ${m.domain}${m.location} moves from ${m.from}, the proxy's configuration has ${was}`);
+  }
+  return { proxy: p.proxy.name, profiles: { base, previous } };
 }
 
-/** `server_name -> [location proxy_pass...]` of an nginx.conf written by the lab */
-export function nginxRoutes(conf: string): Record<string, string[]> {
+/**
+ * `server_name -> [location proxy_pass...]` of an nginx.conf written by the lab. With `files`
+ * (path -> content of the files its upstream blocks include, the route files), a proxy_pass to an
+ * upstream of one server reads as `http://<that server>` (`:80` left out), the route nginx uses.
+ */
+export function nginxRoutes(conf: string, files: Record<string, string> = {}): Record<string, string[]> {
+  const upstreams: Record<string, string[]> = {};
+  let up: string | undefined;
+  for (const line of conf.split('\n')) {
+    const u = /^\s*upstream (\S+) \{/.exec(line);
+    if (u) { up = u[1]!; upstreams[up] = []; continue; }
+    if (up && /^\s*\}/.test(line)) { up = undefined; continue; }
+    if (!up) continue;
+    const inc = /^\s*include (\S+);/.exec(line);
+    const text = inc ? files[inc[1]!] ?? '' : line;
+    for (const m of text.matchAll(/^\s*server (\S+?);/gm)) upstreams[up]!.push(m[1]!);
+  }
   const out: Record<string, string[]> = {};
   let cur: string | undefined;
   for (const line of conf.split('\n')) {
@@ -71,9 +82,24 @@ export function nginxRoutes(conf: string): Record<string, string[]> {
     const loc = /^\s*location (\S+) \{/.exec(line);
     if (loc && cur) out[cur]!.push(loc[1]!);
     const pp = /^\s*proxy_pass (\S+);/.exec(line);
-    if (pp && cur) out[cur]!.push(pp[1]!);
+    if (pp && cur) {
+      const name = /^http:\/\/([^/:]+)$/.exec(pp[1]!)?.[1];
+      const servers = name ? upstreams[name] : undefined;
+      out[cur]!.push(servers?.length === 1 ? `http://${servers[0]!.replace(/:80$/, '')}` : pp[1]!);
+    }
   }
   return out;
+}
+
+/** nginxRoutes of a host's /etc/nginx/nginx.conf with the route files it includes (read on the host) */
+export async function proxyRoutes(lab: Lab, host: string): Promise<Record<string, string[]>> {
+  const conf = (await lab.exec(host, 'cat /etc/nginx/nginx.conf')).stdout;
+  const files: Record<string, string> = {};
+  for (const m of conf.matchAll(/^\s*include (\/\S+);/gm)) {
+    const r = await lab.exec(host, `cat '${m[1]!.replace(/'/g, '')}'`);
+    if (r.code === 0) files[m[1]!] = r.stdout;
+  }
+  return nginxRoutes(conf, files);
 }
 
 /** a --root for the runbooks inside the lab directory: the example's manifests and inventory */
@@ -97,10 +123,12 @@ export interface MigenRun {
 /**
  * `node bin/migen.js run NAME --yes --root ROOT --ssh-config <lab> ...extra` as the operator.
  * `yes: false` leaves out --yes: stdin is no terminal, so the confirmation is refused.
+ * `laptop: true` runs it in the lab's laptop namespace (its link can be cut on its own).
  */
-export function migenRun(lab: Lab, name: string, root: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}, opts: { yes?: boolean } = {}): MigenRun {
+export function migenRun(lab: Lab, name: string, root: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}, opts: { yes?: boolean; laptop?: boolean } = {}): MigenRun {
   const t0 = Date.now();
-  const child = lab.operatorSpawn([process.execPath, MIGEN, 'run', name, ...(opts.yes === false ? [] : ['--yes']), '--root', root, '--ssh-config', lab.sshConfig, ...extra], {
+  // `laptop`: from the operator's own link (lab.setLaptopLink cuts it), not the clients' namespace
+  const child = (opts.laptop ? lab.laptopSpawn.bind(lab) : lab.operatorSpawn.bind(lab))([process.execPath, MIGEN, 'run', name, ...(opts.yes === false ? [] : ['--yes']), '--root', root, '--ssh-config', lab.sshConfig, ...extra], {
     cwd: REPO,
     env: { NO_COLOR: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

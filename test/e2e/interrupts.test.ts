@@ -4,10 +4,12 @@
  * operator), with a writer and a prober going through o001's nginx (issue [7]):
  * 1. Ctrl-C (SIGINT to the operator's migen process) during the live rsync pass: exit 130,
  *    nothing changed on the service, lock released; `--resume` then completes the migration.
- * 2. SIGINT during the cutover (the final pass): rollback, exit 3, o001 serves every acknowledged write.
- * 3. The ssh connection h002 -> o001 serving the final pass killed on o001: rollback, exit 3.
- * 4. The proxy's activation (the specialisation's switch-to-configuration) exits 1: rollback, exit 3.
- * 5. A marker secret in h002's /run/agenix/vaultwarden-env (the one secret the runbook checks,
+ * 2. SIGINT during the cutover (the final pass, run by the coordinator on h002): the operator asks
+ *    the coordinator to roll back; exit 3, o001 serves every acknowledged write.
+ * 3. The ssh connection h002 -> o001 serving the final pass killed on o001: the coordinator rolls back, exit 3.
+ * 4. The proxy's switch fails (its route files cannot be written): rollback, exit 3.
+ * 5. o001's deploy did not carry the generated module: refused in prepare, before anything stops.
+ * 6. A marker secret in h002's /run/agenix/vaultwarden-env (the one secret the runbook checks,
  *    with `test -s`) appears in no file under --root, in no output of the run, not in generated/
  *    and in no process command line sampled during the run (the machine's /proc, which holds the
  *    operator's processes and every lab host's, and each host's own /proc through lab.exec).
@@ -19,11 +21,10 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { checks, createLab, findLeftovers, startProber, startWriter, type Lab } from '../lab/index.js';
-import { REPO, makeRoot, migenRun, nginxRoutes, readJournal, readReport, sleep, whenJournal, type MigenRun } from './helpers.js';
-import { VW_DB, VW_DOMAIN, VW_STATE, activeOn, resetVaultwarden, servedBy, setupVaultwarden, vaultwardenLabOptions } from './fleet.js';
+import { REPO, makeRoot, migenRun, proxyProfiles, proxyRoutes, readJournal, readReport, runbookSteps, sleep, whenJournal, type MigenRun } from './helpers.js';
+import { VW_DB, VW_DOMAIN, VW_STATE, activeOn, locked, resetVaultwarden, servedBy, setupVaultwarden, vaultwardenLabOptions } from './fleet.js';
 
 const BLOB_MIB = 64;
-const SPECIALISATION_STC = 'nix-profiles/system/specialisation/migen-vaultwarden/bin/switch-to-configuration';
 
 let lab: Lab;
 let root: string;
@@ -34,14 +35,13 @@ beforeAll(async () => {
   lab = await createLab(vaultwardenLabOptions({}, false));
   root = makeRoot(lab);
   await setupVaultwarden(lab, { blobMiB: BLOB_MIB });
-  baseRoutes = nginxRoutes(await conf());
+  baseRoutes = await proxyRoutes(lab, 'o001');
 }, 90_000);
 afterAll(async () => {
   if (summary.length) console.log(`e2e interrupts (vaultwarden o001 -> h002):\n  ${summary.join('\n  ')}`);
   await lab?.teardown();
 });
 
-const conf = async (): Promise<string> => (await lab.exec('o001', 'cat /etc/nginx/nginx.conf')).stdout;
 const unitPid = async (host: string): Promise<string> => (await lab.exec(host, 'cat /run/lab-units/vaultwarden/pid 2>/dev/null')).stdout.trim();
 
 const clients = () => ({
@@ -68,13 +68,13 @@ async function noStrayRsync(): Promise<string> {
 async function servedByOld(acked: { id: number }[]): Promise<void> {
   expect(await activeOn(lab, 'vaultwarden', ['o001', 'h002'])).toEqual(['o001']);
   expect(await servedBy(lab)).toBe('o001');
-  expect(nginxRoutes(await conf())).toEqual(baseRoutes);
+  expect(await proxyRoutes(lab, 'o001')).toEqual(baseRoutes);
   expect(baseRoutes[VW_DOMAIN]).toEqual(['/', 'http://127.0.0.1:8222']);
   const ids = new Set(await checks.rowIds(lab, 'o001', VW_DB));
   expect(acked.length).toBeGreaterThan(10);
   expect(acked.filter((a) => !ids.has(a.id))).toEqual([]);
   expect(await checks.sqliteIntegrity(lab, 'o001', VW_DB)).toBe('ok');
-  expect((await lab.exec('o001', 'test -e /run/migen/vaultwarden.lock')).code).toBe(1);
+  expect(await locked(lab)).toEqual([]);
 }
 
 /** Ctrl-C: SIGINT to the operator's migen process (nsenter execs node: the child is node itself) */
@@ -84,6 +84,8 @@ function interrupt(run: MigenRun): void {
 }
 
 const failedStep = (root_: string): string | undefined => readReport(root_, 'vaultwarden').steps.find((s) => s.status === 'failed')?.id;
+/** the guards armed before the window, disarmed at the end of a rollback (newest first) */
+const GUARDS = ['guard-routes', 'guard-new', 'guard-old'];
 const undone = (): string[] => readReport(root, 'vaultwarden').steps.filter((s) => s.status === 'undone').map((s) => s.id);
 
 describe('interrupts and faults during the vaultwarden migration (generated warm runbook)', () => {
@@ -116,8 +118,8 @@ describe('interrupts and faults during the vaultwarden migration (generated warm
     expect(await unitPid('o001')).toBe(pid0);
     expect(await activeOn(lab, 'vaultwarden', ['o001', 'h002'])).toEqual(['o001']);
     expect(await servedBy(lab)).toBe('o001');
-    expect(nginxRoutes(await conf())).toEqual(baseRoutes);
-    expect((await lab.exec('o001', 'test -e /run/migen/vaultwarden.lock')).code).toBe(1);
+    expect(await proxyRoutes(lab, 'o001')).toEqual(baseRoutes);
+    expect(await locked(lab)).toEqual([]);
     expect(prober.samples.filter((s) => !s.ok)).toEqual([]);
     expect(stray).toBe('');
 
@@ -139,7 +141,7 @@ describe('interrupts and faults during the vaultwarden migration (generated warm
     const ids = new Set(await checks.rowIds(lab, 'h002', VW_DB));
     expect(acked.filter((a) => !ids.has(a.id))).toEqual([]);
     expect(await checks.sqliteIntegrity(lab, 'h002', VW_DB)).toBe('ok');
-    expect((await lab.exec('o001', 'test -e /run/migen/vaultwarden.lock')).code).toBe(1);
+    expect(await locked(lab)).toEqual([]);
     const hosts = probe.samples.filter((s) => s.ok).map((s) => s.host);
     expect(hosts.lastIndexOf('o001')).toBeLessThan(hosts.indexOf('h002'));
     summary.push(
@@ -162,18 +164,23 @@ describe('interrupts and faults during the vaultwarden migration (generated warm
     const acked = await writer.stop();
     const probe = await prober.stop();
     expect(r.code, r.stdout + r.stderr).toBe(3);
-    expect(r.stderr).toMatch(/migen: interrupted; finishing safely[\s\S]*step final-pass failed: interrupted\s+rolling back/);
+    expect(r.stderr).toMatch(/migen: interrupted; finishing safely[\s\S]*asked the coordinator on h002 to roll back[\s\S]*failed \(\S+\): interrupted by the operator/);
     const report = readReport(root, 'vaultwarden');
     expect(report.result).toBe('rolled-back');
-    expect(failedStep(root)).toBe('final-pass');
-    expect(undone()).toEqual(['stop-old']);
+    // the abort reaches the coordinator a moment after the operator saw final-pass running: the
+    // step it stops is that one or a later one of the window; whatever ran is undone, newest first
+    const failed = failedStep(root)!;
+    const ids = (await runbookSteps('vaultwarden')).map((x) => x.id);
+    expect(ids.indexOf(failed)).toBeGreaterThanOrEqual(ids.indexOf('final-pass'));
+    expect(ids.indexOf(failed)).toBeLessThanOrEqual(ids.indexOf('verify-1'));
+    expect(undone().slice(-4)).toEqual(['stop-old', ...GUARDS]);
     expect(readJournal(root, 'vaultwarden')!.status).toBe('rolled-back');
     await servedByOld(acked);
     expect(await noStrayRsync()).toBe('');
     const ok = probe.samples.filter((s) => s.ok);
-    expect(ok.every((s) => s.host === 'o001')).toBe(true);
+    expect(ok.at(-1)!.host).toBe('o001');
     expect(ok.at(-1)!.t).toBeGreaterThan(probe.samples.find((s) => !s.ok)!.t); // served again after the outage
-    summary.push(`2 SIGINT during final-pass: exit ${r.code} after ${(r.ms / 1000).toFixed(1)} s, undone: ${undone().join(', ')}, o001 serves alone, ${acked.length} acknowledged writes on o001, clients' outage ${probe.longestOutageMs} ms`);
+    summary.push(`2 SIGINT during final-pass (stopped at ${failed}): exit ${r.code} after ${(r.ms / 1000).toFixed(1)} s, undone: ${undone().join(', ')}, o001 serves alone, ${acked.length} acknowledged writes on o001, clients' outage ${probe.longestOutageMs} ms`);
   }, 90_000);
 
   test('the ssh connection h002 -> o001 drops during the final pass: rollback, exit 3, o001 serves with every acknowledged write', async () => {
@@ -209,67 +216,75 @@ describe('interrupts and faults during the vaultwarden migration (generated warm
     const probe = await prober.stop();
     expect(killer.code, killer.stderr + killer.stdout).toBe(0);
     expect(r.code, r.stdout + r.stderr).toBe(3);
-    expect(r.stderr).toMatch(/step final-pass failed: exit (12|255) on h002[\s\S]*rolling back/);
+    expect(r.stderr).toMatch(/failed \(final-pass\): exit (12|255) on h002/);
+    expect(r.stdout + r.stderr).toMatch(/rolled back on h002/);
     expect(readReport(root, 'vaultwarden').result).toBe('rolled-back');
     expect(failedStep(root)).toBe('final-pass');
-    expect(undone()).toEqual(['stop-old']);
+    expect(undone()).toEqual(['stop-old', ...GUARDS]);
     await servedByOld(acked);
     expect(await noStrayRsync()).toBe('');
     expect(probe.samples.filter((s) => s.ok).every((s) => s.host === 'o001')).toBe(true);
-    const exitLine = /step final-pass failed: (exit \d+ on h002)/.exec(r.stderr)?.[1];
+    const exitLine = /failed \(final-pass\): (exit \d+ on h002)/.exec(r.stderr)?.[1];
     summary.push(`3 final pass's ssh connection killed on o001 (${killer.stdout.trim().replace(/\(.*\)/, '').trim()}): final-pass ${exitLine}, exit ${r.code} after ${(r.ms / 1000).toFixed(1)} s, undone: ${undone().join(', ')}, o001 serves alone, ${acked.length} acknowledged writes on o001, clients' outage ${probe.longestOutageMs} ms`);
   }, 90_000);
 
-  test("the proxy's activation fails: rollback, exit 3, o001 serves with every acknowledged write", async () => {
+  test("the proxy's switch fails (its route files cannot be written): rollback, exit 3, o001 serves with every acknowledged write", async () => {
     await resetVaultwarden(lab, root);
-    const stc = path.join(lab.hostDir('o001'), SPECIALISATION_STC);
-    const original = fs.readFileSync(stc);
-    fs.writeFileSync(stc, '#!/bin/bash\necho "switch-to-configuration: activation failed (injected by the test)" >&2\nexit 1\n', { mode: 0o755 });
+    const { writer, prober } = clients();
+    await sleep(300);
+    const run = migenRun(lab, 'vaultwarden', root);
+    // after the deploy made the route file, its directory becomes read-only on o001
+    await whenJournal(root, 'vaultwarden', run, (j) => j.steps['routes-o001']?.status === 'done');
+    const ro = await lab.exec('o001', 'd=/var/lib/migen/nginx/vaultwarden; mount --bind "$d" "$d" && mount -o remount,ro,bind "$d"');
+    expect(ro.code, ro.stderr).toBe(0);
     try {
-      const { writer, prober } = clients();
-      await sleep(300);
-      const r = await migenRun(lab, 'vaultwarden', root).done;
+      const r = await run.done;
       if (process.env.E2E_DEBUG) console.log(r.stdout, r.stderr);
       await sleep(500);
       const acked = await writer.stop();
       const probe = await prober.stop();
       expect(r.code, r.stdout + r.stderr).toBe(3);
-      expect(r.stderr).toMatch(/step route-new failed: exit 1 on o001:\s+switch-to-configuration: activation failed[\s\S]*rolling back/);
+      expect(r.stderr).toMatch(/failed \(route-new\): exit 1 on o001:[\s\S]*Read-only file system/);
       expect(readReport(root, 'vaultwarden').result).toBe('rolled-back');
       expect(failedStep(root)).toBe('route-new');
-      expect(undone()).toEqual(['route-new', 'start-new', 'stop-old']);
+      expect(undone()).toEqual(['route-new', 'start-new', 'stop-old', ...GUARDS]);
       await servedByOld(acked);
       expect(probe.samples.filter((s) => s.ok).every((s) => s.host === 'o001')).toBe(true);
-      summary.push(`4 proxy activation exits 1: exit ${r.code} after ${(r.ms / 1000).toFixed(1)} s, undone: ${undone().join(', ')}, o001 serves alone on the base routes, ${acked.length} acknowledged writes on o001, clients' outage ${probe.longestOutageMs} ms`);
+      summary.push(`4 the proxy's route files read-only: exit ${r.code} after ${(r.ms / 1000).toFixed(1)} s, undone: ${undone().join(', ')}, o001 serves alone on the old routes, ${acked.length} acknowledged writes on o001, clients' outage ${probe.longestOutageMs} ms`);
     } finally {
-      fs.writeFileSync(stc, original, { mode: 0o755 });
+      await lab.exec('o001', 'umount /var/lib/migen/nginx/vaultwarden');
     }
   }, 90_000);
 
-  test("the proxy's deploy left no cutover specialisation: refused in prepare, before anything stops", async () => {
+  test("o001's deploy did not carry the generated module: refused in prepare, before anything stops", async () => {
     await resetVaultwarden(lab, root);
-    const stc = path.join(lab.hostDir('o001'), SPECIALISATION_STC);
-    const original = fs.readFileSync(stc);
-    fs.rmSync(stc);
+    // o001's "deploy" activates its configuration without migen's module: no fence on its unit, no route files
+    const { proxy, profiles } = await proxyProfiles('vaultwarden', ['nginx', 'vaultwarden']);
+    await lab.system(proxy, { profiles: { base: profiles.previous!, previous: profiles.previous! }, active: 'previous' });
     try {
       const { writer, prober } = clients();
       await sleep(300);
+      const pid0 = await unitPid('o001');
       const r = await migenRun(lab, 'vaultwarden', root).done;
       await sleep(300);
       const acked = await writer.stop();
       const probe = await prober.stop();
       expect(r.code, r.stdout + r.stderr).toBe(1);
-      expect(r.stderr).toMatch(/o001's system has no specialisation migen-vaultwarden: its deploy did not take effect/);
-      expect(failedStep(root)).toBe('deployed-o001');
+      expect(failedStep(root)).toBe('fenced-o001');
+      expect(r.stderr).toMatch(/fenced-o001[\s\S]*no service was stopped/);
       const report = readReport(root, 'vaultwarden');
       expect(report.steps.find((x) => x.id === 'stop-old')).toBeUndefined(); // never reached
       expect(report.steps.some((x) => x.id === 'sync-live')).toBe(false);
-      await servedByOld(acked);
+      expect(await unitPid('o001')).toBe(pid0);
+      expect(await activeOn(lab, 'vaultwarden', ['o001', 'h002'])).toEqual(['o001']);
+      expect(await servedBy(lab)).toBe('o001');
+      expect(await locked(lab)).toEqual([]);
+      const ids = new Set(await checks.rowIds(lab, 'o001', VW_DB));
+      expect(acked.filter((a) => !ids.has(a.id))).toEqual([]);
       expect(probe.failures).toBe(0);
-      summary.push(`5 no cutover specialisation on o001: exit ${r.code} after ${(r.ms / 1000).toFixed(1)} s in prepare (deployed-o001), nothing stopped, no probe failed`);
+      summary.push(`5 o001 deployed without the generated module: exit ${r.code} after ${(r.ms / 1000).toFixed(1)} s in prepare (fenced-o001), nothing stopped, no probe failed`);
     } finally {
-      fs.mkdirSync(path.dirname(stc), { recursive: true });
-      fs.writeFileSync(stc, original, { mode: 0o755 });
+      await lab.system(proxy, { profiles, active: 'base' });
     }
   }, 90_000);
 

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { checks, createLab, findLeftovers, startProber, startWriter, type Lab } from '../lab/index.js';
-import { makeRoot, migenRun, nginxRoutes, readReport, sleep, whenJournal } from './helpers.js';
+import { makeRoot, migenRun, proxyRoutes, readReport, sleep, whenJournal } from './helpers.js';
 import { VW_DB, VW_DOMAIN, VW_STATE, activeOn, servedBy, setupVaultwarden, vaultwardenLabOptions } from './fleet.js';
 
 /**
@@ -28,8 +28,6 @@ beforeAll(async () => {
 }, 60_000);
 afterAll(async () => { await lab?.teardown(); });
 
-const conf = async (host: string) => (await lab.exec(host, 'cat /etc/nginx/nginx.conf')).stdout;
-
 async function viaProxy(domain: string): Promise<string> {
   const r = await lab.operator(['curl', '-sS', '--max-time', '3', '--resolve', `${domain}:443:100.64.0.1`, `https://${domain}/healthz`]);
   return r.code === 0 ? r.stdout.trim() : `curl exit ${r.code}: ${r.stderr.trim()}`;
@@ -37,7 +35,7 @@ async function viaProxy(domain: string): Promise<string> {
 
 describe('warm migration (vaultwarden o001 -> h002) with the generated runbook', () => {
   test('moves the state with nothing lost, routes only its domain, reports the downtime the clients saw', async () => {
-    const routesBefore = nginxRoutes(await conf('o001'));
+    const routesBefore = await proxyRoutes(lab, 'o001');
     const others = Object.keys(routesBefore).filter((d) => d !== VW_DOMAIN && d !== '_');
     expect(others.length).toBeGreaterThanOrEqual(6);
     for (const d of others) expect(await viaProxy(d)).toBe('h001');
@@ -76,7 +74,7 @@ describe('warm migration (vaultwarden o001 -> h002) with the generated runbook',
     // one copy serving, and the proxy changed only vault.joshuabell.xyz
     expect(await activeOn(lab, 'vaultwarden', ['o001', 'h002'])).toEqual(['h002']);
     expect(await servedBy(lab)).toBe('h002');
-    const routesAfter = nginxRoutes(await conf('o001'));
+    const routesAfter = await proxyRoutes(lab, 'o001');
     expect(routesAfter).toEqual({ ...routesBefore, [VW_DOMAIN]: ['/', 'http://100.64.0.20:8222'] });
     expect(routesBefore[VW_DOMAIN]).toEqual(['/', 'http://127.0.0.1:8222']);
     for (const d of others) expect(await viaProxy(d)).toBe('h001');

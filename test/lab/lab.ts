@@ -14,34 +14,60 @@
  *   a host's processes see only their own state. Its own PID namespace means `ps`/`pkill` on a host
  *   see only that host, and sshd (PID 1 there) reaps the host's orphans; killing it ends the host.
  *   Everything else (/usr, /etc, /tmp, /nix/store) is shared with the machine.
+ * - /etc/systemd is private too (its `system` is the current configuration's unit directory).
  * - sshd per host: own ed25519 host key, port 22 on the host address, PermitRootLogin
  *   prohibit-password, key auth only, no AcceptEnv, UsePAM no, pidfile /run/sshd.pid. One lab
  *   client key is authorized everywhere; every host's /root/.ssh has that key, a known_hosts with
  *   every host's real key (by name and address) and an ssh config, so host-to-host ssh and
  *   `rsync -e ssh` work with StrictHostKeyChecking yes. Host keys are never unchecked.
  *
- * STAND-INS (what cannot be real here, and why)
+ * STAND-INS (what cannot be real here, and why; each file cites the implementation it follows)
  * - systemd cannot run in the lab (it needs to be PID 1 with cgroup delegation; this machine's
- *   PID 1 is not systemd and /usr/bin/systemctl cannot talk to anything). Each host gets
- *   `/usr/local/sbin/systemctl` (first in root's PATH, for ssh sessions and lab.exec), a bash
- *   stand-in managing units written by `defineUnit` (see stand-ins/systemctl for exact semantics:
- *   start/stop/restart/reload/is-active/is-failed/status/show; stop = SIGTERM, 10 s, SIGKILL;
- *   is-active exits 0/3; per unit KillSignal=, KillMode=mixed, TimeoutStopSec=), and
- *   `/usr/local/sbin/journalctl -u UNIT` reading the unit's log /var/log/lab-units/<unit>.log.
- *   No dependencies, no Restart=, no cgroups. nixos-containers: test/lab/container.ts.
- * - NixOS activation: `nginx()` writes one nginx.conf per profile under the host's
- *   /nix/var/nix/profiles/system (profile 'base') and .../system/specialisation/<profile>/
- *   (others), each with an executable `bin/switch-to-configuration` that, for `test` or `switch`,
- *   installs that profile's nginx.conf, reloads (or starts) the real nginx unit and waits until
- *   nginx serves the new generation. Only nginx is "activated": no other unit changes.
- * - `nixos-rebuild` on the operator's PATH only appends its arguments to
- *   <lab.dir>/operator/nixos-rebuild.log and exits 0: deploying needs real NixOS (store closure,
- *   systemd, bootloader), which the lab does not have.
+ *   PID 1 is not systemd and /usr/bin/systemctl cannot talk to anything). Every host gets a
+ *   service manager stand-in, stand-ins/lab-systemd.sh + lab-units.sh (in /usr/local/sbin/.lab),
+ *   driven by `/usr/local/sbin/systemctl` (first in root's PATH, for ssh sessions and lab.exec),
+ *   `systemd-run` and `journalctl -u UNIT` (the unit's log /var/log/lab-units/<unit>.log):
+ *   - what a unit runs (exec, env, user, readiness, KillSignal=, KillMode=mixed, TimeoutStopSec=,
+ *     ExecReload=, RuntimeDirectory=, Restart=) comes from `defineUnit`, written to
+ *     /nix/var/nix/profiles/.lab-units/<unit> (the installed system: it survives a reboot);
+ *   - its unit file comes from the active configuration, as on NixOS: /etc/systemd/system (a
+ *     private mount of the host: a symlink to /run/current-system/etc/systemd/system), written by
+ *     `system()` from a profile (system.ts): Condition lines, X-RestartIfChanged=false, wantedBy as
+ *     <target>.wants/ entries; runtime drop-ins /run/systemd/system/<unit>.service.d/*.conf apply
+ *     too; a unit without a unit file still runs (no conditions, not wanted);
+ *   - Condition*= is checked whenever a start runs (systemctl, activation, boot, a target, a
+ *     timer): unmet, the start is skipped (exit 0, inactive, ConditionResult=no), as systemd.unit(5)
+ *     and unit.c/job.c do; a supervisor per started unit (its process-group leader) records
+ *     ExecMainStatus=/Result= and applies Restart=/RestartSec=/StartLimitBurst= (systemd.service(5));
+ *   - start waits for the lab's readiness (the NixOS unit's postStart wait); stop = KillSignal= to
+ *     the process group, TimeoutStopSec= (10 s), SIGKILL; no ordering but targets' Wants=, no
+ *     cgroups (children that leave the process group survive a stop). nixos-containers:
+ *     test/lab/container.ts.
+ * - systemd-run (stand-ins/systemd-run, systemd-run(1)): transient services in their own session
+ *   under the stand-in's supervisor (they outlive the ssh session that started them), with a clean
+ *   environment, Restart= and friends, --on-active timers, CollectMode=; `killUnit()` SIGKILLs a
+ *   unit's main process (Restart= applies) or its whole process group (for good).
+ * - NixOS activation: `system()` writes each profile (system.ts) under /nix/var/nix/profiles/system
+ *   (base) and .../system/specialisation/<profile> with unit files, nginx.conf, `activate` (its
+ *   activation snippets, /etc, then /run/current-system) and bin/switch-to-configuration, the
+ *   stand-in for switch-to-configuration-ng (stand-ins/switch-to-configuration, main.rs's order:
+ *   boot default for switch/boot, changed active units stopped/restarted unless
+ *   X-RestartIfChanged=false, activation, nginx reloaded as nixpkgs' ExecReload does, then every
+ *   unit wanted by multi-user.target/machines.target that is not running started: nixpkgs issue
+ *   #294312; exit 4 when a unit failed). `nginx()` is `system()` with only vhosts.
+ *   `reboot()` (stand-ins/lab-reboot): units stopped in reverse start order, every other process
+ *   but sshd killed, /run emptied (but sshd's and /run/agenix), the boot profile activated and its
+ *   wanted units started; /var/lib and the other private directories persist.
+ * - `nixos-rebuild` on the operator's PATH appends its arguments to
+ *   <lab.dir>/operator/nixos-rebuild.log and, for switch/test/boot --target-host T, runs
+ *   `ssh T /nix/var/nix/profiles/system/bin/switch-to-configuration ACTION` (the host's base
+ *   profile stands for the built closure), exit status propagated.
  * - The operator's PATH also has an `ssh` wrapper that adds `-F <lab.sshConfig>`.
- * - TLS: a lab CA (EC P-256, openssl) is made at start; `nginx()` issues one certificate for every
+ * - TLS: a lab CA (EC P-256, openssl) is made at start; `system()` issues one certificate for every
  *   server name it is given and every vhost also listens on 443 with it. The CA is in operatorEnv
  *   as CURL_CA_BUNDLE and SSL_CERT_FILE (lab.caFile), so the operator's curl verifies the proxy
- *   like a real client (no -k anywhere).
+ *   like a real client (no -k anywhere); every host has it in its system trust store
+ *   (/etc/ssl/certs/ca-certificates.crt, bind-mounted per host), so a host's curl verifies too.
  * - The operator's TMPDIR is <lab.dir>/t (ssh control sockets of a killed runbook stay in the lab).
  * - `hostEnv` adds variables to a host's ssh sessions (sshd SetEnv) and lab.exec, the way a
  *   host's own environment would carry them (e.g. RESTIC_PASSWORD_FILE: no secret in a runbook).
@@ -50,11 +76,14 @@
  * python3, sqlite3, openssl. A missing /backup on the machine is created (empty) as a mount point.
  */
 import { spawn, spawnSync, type ChildProcess, type SpawnOptions, type StdioOptions } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll } from 'vitest';
+import { BOOT_RECORD, serverNames, topOf, writeProfiles, type SystemSpec } from './system.js';
+
+export type { NginxProfile, ProfileUnit, SystemProfile, SystemSpec } from './system.js';
 
 export const LAB_PREFIX = 'mglab';
 const TMP_ROOT = '/tmp';
@@ -91,9 +120,18 @@ export interface UnitSpec {
   killMode?: 'control-group' | 'mixed';
   /** TimeoutStopSec= of the stand-in (default 10 s, then SIGKILL) */
   stopTimeoutSec?: number;
+  /** ExecReload= commands (bash, $MAINPID set), in order; without: `systemctl reload` sends SIGHUP to the main process */
+  reload?: string[];
+  /** RuntimeDirectory=: directories under /run created (owned by `user`) before each start */
+  runtimeDirectory?: string[];
+  /** Restart= (default no), RestartSec= (default 0.1 s), StartLimitBurst= (default 5 in 10 s when Restart= is set) */
+  restart?: 'no' | 'always' | 'on-success' | 'on-failure' | 'on-abnormal' | 'on-abort';
+  restartSec?: number;
+  startLimitBurst?: number;
 }
-/** where defineUnit writes: `unitsDir` is a directory on the host (default /run/lab-units), e.g. a
- * container's system profile from which its init installs the units at boot */
+/** where defineUnit writes: `unitsDir` is a directory on the host (default
+ * /nix/var/nix/profiles/.lab-units: the installed system, it survives reboots), e.g. a container's
+ * system profile from which its init installs the units at boot */
 export interface DefineUnitOptions { unitsDir?: string }
 export interface NginxVhost { serverName: string; locations: Record<string, { proxyPass: string | null }> }
 
@@ -108,11 +146,39 @@ export interface Lab {
   caFile: string;
   operator(cmd: string[], opts?: RunOptions): Promise<ExecResult>;
   operatorSpawn(cmd: string[], opts?: SpawnOpts): ChildProcess;
+  /**
+   * The operator's machine on a link of its own (a "laptop": namespace `<id>-laptop`, address
+   * laptopAddress, one veth on the bridge), so that a test can cut the operator's network
+   * (setLaptopLink(false)) while the clients, in the operator namespace, keep theirs.
+   */
+  laptopSpawn(cmd: string[], opts?: SpawnOpts): ChildProcess;
+  setLaptopLink(up: boolean): Promise<void>;
+  readonly laptopAddress: string;
   exec(host: string, script: string, opts?: RunOptions): Promise<ExecResult>;
   defineUnit(host: string, unit: string, spec: UnitSpec, opts?: DefineUnitOptions): Promise<void>;
   /** cuts (false) or restores (true) the host's network link: its veth peer on the bridge goes down/up */
   setLink(host: string, up: boolean): Promise<void>;
+  /**
+   * Gives the host its system configurations (profiles: units with conditions and wantedBy,
+   * nginx, activation; see system.ts), replacing earlier ones, and activates `active` with its
+   * switch-to-configuration (`switch`, or `test` when `boot` names another profile). The first
+   * activation with nginx waits until nginx serves.
+   */
+  system(host: string, spec: SystemSpec): Promise<void>;
+  /** lab.system with only nginx vhosts per profile (units and activation of same-named profiles kept) */
   nginx(host: string, profiles: Record<string, NginxVhost[]>, active: string): Promise<void>;
+  /**
+   * A clean reboot: every unit stopped (reverse start order; TERM, then KILL after its timeout),
+   * every other process but the host's sshd killed, /run cleared (but sshd's and /run/agenix),
+   * then the boot profile's activation and its wanted units (conditions apply).
+   */
+  reboot(host: string): Promise<void>;
+  /**
+   * SIGKILL (or `signal`) to a unit's main process: its supervisor sees it die and Restart= applies.
+   * `forGood`: SIGKILL to the unit's whole process group, supervisor included, as if the service
+   * manager had stopped it (inactive; no restart).
+   */
+  killUnit(host: string, unit: string, opts?: { signal?: string; forGood?: boolean }): Promise<void>;
   /** per-host directory under lab.dir (its var-lib, run, root, ... as seen from the machine) */
   hostDir(host: string): string;
   /** the machine's path of `file` on the host (under one of the host's private mounts: /var/lib, /run, /root, ...) */
@@ -123,6 +189,14 @@ export interface Lab {
 }
 
 // ---------------------------------------------------------------- helpers
+
+/** nixpkgs' nginx.service as the lab runs it: ExecReload `nginx -t` then SIGHUP of the master, RuntimeDirectory=nginx */
+const NGINX_UNIT: UnitSpec = {
+  exec: ['/usr/sbin/nginx', '-g', 'daemon off;', '-e', '/var/log/nginx/error.log'],
+  ready: { tcp: 80 },
+  reload: ['/usr/sbin/nginx -t -q -e /var/log/nginx/error.log', 'kill -HUP "$MAINPID"'],
+  runtimeDirectory: ['nginx'],
+};
 
 export const sq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
@@ -190,6 +264,7 @@ const HOST_MOUNTS: [string, string][] = [
   ['usr-local-sbin', '/usr/local/sbin'],
   ['backup', '/backup'],
   ['nix-profiles', '/nix/var/nix/profiles'],
+  ['etc-systemd', '/etc/systemd'],
 ];
 
 // ---------------------------------------------------------------- registry / last-resort hooks
@@ -221,6 +296,9 @@ interface HostState {
   child?: ChildProcess;
   unsharePid?: number;
   initPid?: number;
+  /** the host's unit definitions (defineUnit without unitsDir) and its system configurations */
+  units: Map<string, UnitSpec>;
+  system?: SystemSpec;
 }
 
 class LabImpl implements Lab {
@@ -233,6 +311,8 @@ class LabImpl implements Lab {
   readonly caFile: string;
   readonly prefixLen: number;
   readonly opNs: string;
+  readonly laptopNs: string;
+  readonly laptopAddress: string;
   readonly bridge: string;
   readonly byName = new Map<string, HostState>();
   private torn = false;
@@ -244,6 +324,8 @@ class LabImpl implements Lab {
     this.operatorAddress = opts.operatorAddress ?? '100.64.255.254';
     this.prefixLen = opts.prefixLen ?? 10;
     this.opNs = `${this.id}-operator`;
+    this.laptopNs = `${this.id}-laptop`;
+    this.laptopAddress = '100.64.255.253';
     this.bridge = `${this.id}br`;
     this.sshConfig = path.join(this.dir, 'operator', 'ssh_config');
     this.caFile = path.join(this.dir, 'operator', 'ca.pem');
@@ -264,6 +346,7 @@ class LabImpl implements Lab {
         ns: `${this.id}-h-${spec.name}`,
         dir: path.join(this.dir, 'hosts', spec.name),
         sshdDir: path.join(this.dir, 'sshd', spec.name),
+        units: new Map(),
       });
     });
   }
@@ -396,8 +479,12 @@ class LabImpl implements Lab {
     );
 
     // host files
-    const systemctl = fs.readFileSync(path.join(STANDINS, 'systemctl'), 'utf8');
-    const journalctl = fs.readFileSync(path.join(STANDINS, 'journalctl'), 'utf8');
+    // the stand-ins: commands in /usr/local/sbin, the service manager's parts in /usr/local/sbin/.lab
+    const standins: [string, string, number][] = [
+      ['systemctl', 'systemctl', 0o755], ['journalctl', 'journalctl', 0o755], ['systemd-run', 'systemd-run', 0o755],
+      ['lab-systemd.sh', '.lab/lab-systemd.sh', 0o644], ['lab-units.sh', '.lab/lab-units.sh', 0o644],
+      ['switch-to-configuration', '.lab/switch-to-configuration', 0o755], ['lab-reboot', '.lab/lab-reboot', 0o755],
+    ].map(([src, dst, mode]) => [fs.readFileSync(path.join(STANDINS, src as string), 'utf8'), dst as string, mode as number]);
     for (const h of this.byName.values()) {
       for (const [sub] of HOST_MOUNTS) fs.mkdirSync(path.join(h.dir, sub), { recursive: true, mode: 0o755 });
       fs.chmodSync(path.join(h.dir, 'root'), 0o700);
@@ -407,6 +494,9 @@ class LabImpl implements Lab {
       fs.mkdirSync(path.join(h.dir, 'var-log', 'nginx'), { recursive: true });
       fs.mkdirSync(path.join(h.dir, 'var-log', 'lab-units'), { recursive: true });
       fs.mkdirSync(path.join(h.dir, 'nix-profiles', 'system'), { recursive: true });
+      fs.mkdirSync(path.join(h.dir, 'nix-profiles', '.lab-units'), { recursive: true });
+      // NixOS: /etc/systemd/system -> /etc/static/systemd/system, the current system's units
+      fs.symlinkSync('/run/current-system/etc/systemd/system', path.join(h.dir, 'etc-systemd', 'system'));
       fs.writeFileSync(path.join(h.dir, 'run', 'lab-host'), `${h.spec.name}\n`);
       const dotSsh = path.join(h.dir, 'root', '.ssh');
       fs.mkdirSync(dotSsh, { mode: 0o700 });
@@ -415,8 +505,7 @@ class LabImpl implements Lab {
       write(path.join(dotSsh, 'id_ed25519.pub'), clientPub, 0o644);
       write(path.join(dotSsh, 'known_hosts'), knownHosts, 0o644);
       write(path.join(dotSsh, 'config'), sshCfg('/root/.ssh/id_ed25519', '/root/.ssh/known_hosts'), 0o600);
-      write(path.join(h.dir, 'usr-local-sbin', 'systemctl'), systemctl, 0o755);
-      write(path.join(h.dir, 'usr-local-sbin', 'journalctl'), journalctl, 0o755);
+      for (const [content, dst, mode] of standins) write(path.join(h.dir, 'usr-local-sbin', dst), content, mode);
       write(
         path.join(h.sshdDir, 'sshd_config'),
         [
@@ -456,12 +545,13 @@ class LabImpl implements Lab {
 
   private async network(): Promise<void> {
     const p = this.prefixLen;
-    const root = [`netns add ${this.opNs}`];
+    const root = [`netns add ${this.opNs}`, `netns add ${this.laptopNs}`, `link add ${this.id}vl netns ${this.opNs} type veth peer name eth0 netns ${this.laptopNs}`];
     const op = [
       'link set lo up',
       `link add ${this.bridge} type bridge stp_state 0 forward_delay 0`,
       `addr add ${this.operatorAddress}/${p} dev ${this.bridge}`,
       `link set ${this.bridge} up`,
+      `link set ${this.id}vl master ${this.bridge}`, `link set ${this.id}vl up`,
     ];
     for (const h of this.byName.values()) {
       const veth = `${this.id}v${h.index}`;
@@ -471,6 +561,7 @@ class LabImpl implements Lab {
     }
     await must('ip', ['-batch', '-'], { input: root.join('\n') + '\n' });
     await must('ip', ['-n', this.opNs, '-batch', '-'], { input: op.join('\n') + '\n' });
+    await must('ip', ['-n', this.laptopNs, '-batch', '-'], { input: ['link set lo up', `addr add ${this.laptopAddress}/${p} dev eth0`, 'link set eth0 up', ''].join('\n') });
     await Promise.all(
       [...this.byName.values()].map((h) =>
         must('ip', ['-n', h.ns, '-batch', '-'], {
@@ -489,6 +580,14 @@ class LabImpl implements Lab {
       } else {
         lines.push(`mount --bind ${sq(path.join(h.dir, sub))} ${target}`);
       }
+    }
+    // The lab CA is in the host's system trust store, as a real host trusts its certificates'
+    // issuer (NixOS: security.pki.certificateFiles end up in /etc/ssl/certs/ca-certificates.crt):
+    // curl on the host, in an ssh session or a systemd unit, verifies the lab's vhosts.
+    const SYSTEM_BUNDLE = '/etc/ssl/certs/ca-certificates.crt';
+    if (fs.existsSync(SYSTEM_BUNDLE)) {
+      fs.writeFileSync(path.join(h.dir, 'ca-certificates.crt'), `${fs.readFileSync(SYSTEM_BUNDLE, 'utf8')}\n${fs.readFileSync(this.caFile, 'utf8')}`);
+      lines.push(`mount --bind ${sq(path.join(h.dir, 'ca-certificates.crt'))} ${SYSTEM_BUNDLE}`);
     }
     // hide every host's directories (including this one's) from the host's processes
     lines.push(`mount -t tmpfs -o size=64k,mode=0700 ${this.id}-hidden ${sq(path.join(this.dir, 'hosts'))}`);
@@ -541,6 +640,19 @@ class LabImpl implements Lab {
     });
   }
 
+  laptopSpawn(cmd: string[], opts: SpawnOpts = {}): ChildProcess {
+    if (this.torn) throw new Error(`lab ${this.id} is torn down`);
+    return spawn('nsenter', [`--net=/run/netns/${this.laptopNs}`, '--', ...cmd], {
+      env: { ...this.operatorEnv, ...opts.env },
+      cwd: opts.cwd,
+      stdio: opts.stdio ?? ['pipe', 'pipe', 'pipe'],
+    });
+  }
+
+  async setLaptopLink(up: boolean): Promise<void> {
+    await must('ip', ['-n', this.opNs, 'link', 'set', `${this.id}vl`, up ? 'up' : 'down']);
+  }
+
   operator(cmd: string[], opts: RunOptions = {}): Promise<ExecResult> {
     if (this.torn) return Promise.reject(new Error(`lab ${this.id} is torn down`));
     return run('nsenter', [`--net=/run/netns/${this.opNs}`, '--', ...cmd], { ...opts, env: { ...this.operatorEnv, ...opts.env } });
@@ -564,8 +676,9 @@ class LabImpl implements Lab {
     if (!/^[A-Za-z0-9@._:-]+$/.test(name) || name.startsWith('.')) throw new Error(`lab: bad unit name ${unit}`);
     if (!spec.exec.length) throw new Error(`lab: unit ${unit} has no exec`);
     for (const k of Object.keys(spec.env ?? {})) if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)) throw new Error(`lab: bad env name ${k}`);
-    const d = path.join(this.hostFile(host, opts.unitsDir ?? '/run/lab-units'), name);
+    const d = path.join(this.hostFile(host, opts.unitsDir ?? '/nix/var/nix/profiles/.lab-units'), name);
     fs.mkdirSync(d, { recursive: true });
+    if (!opts.unitsDir) h.units.set(name, { ...spec });
     const envs = [
       `PATH=${HOST_PATH}`,
       'LANG=C.UTF-8',
@@ -579,7 +692,7 @@ class LabImpl implements Lab {
       '#!/bin/bash',
       `# migen lab unit ${name} on ${h.spec.name} (started by the systemctl stand-in)`,
       `s=$(</proc/$$/stat); s=\${s##*) }; read -ra f <<<"$s"`,
-      `echo "$$ \${f[19]}" >/run/lab-units/${name}/pid.tmp && mv -f /run/lab-units/${name}/pid.tmp /run/lab-units/${name}/pid`,
+      `mkdir -p /run/lab-units/${name} && echo "$$ \${f[19]}" >/run/lab-units/${name}/pid.tmp && mv -f /run/lab-units/${name}/pid.tmp /run/lab-units/${name}/pid`,
       '# close inherited descriptors (locks, pipes) beyond stdio, as systemd would',
       'for fd in /proc/$$/fd/*; do fd=${fd##*/}; case $fd in 0|1|2|255) ;; *) eval "exec $fd>&-" ;; esac; done',
       'cd /',
@@ -589,7 +702,15 @@ class LabImpl implements Lab {
       '',
     ].join('\n');
     write(path.join(d, 'run'), script, 0o755);
-    for (const f of ['ready.tcp', 'ready.http', 'ready.cmd', 'ready.timeout', 'kill.signal', 'kill.mode', 'stop.timeout']) fs.rmSync(path.join(d, f), { force: true });
+    const files = ['ready.tcp', 'ready.http', 'ready.cmd', 'ready.timeout', 'kill.signal', 'kill.mode', 'stop.timeout', 'reload', 'runtime.dirs', 'user', 'restart', 'restart.sec', 'startlimit.burst'];
+    for (const f of files) fs.rmSync(path.join(d, f), { force: true });
+    if (user) write(path.join(d, 'user'), `${user}\n`);
+    if (spec.reload?.length) write(path.join(d, 'reload'), spec.reload.map((l) => `${l.replace(/\n/g, ' ')}\n`).join(''));
+    for (const r of spec.runtimeDirectory ?? []) if (!/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/.test(r) || r.includes('..')) throw new Error(`lab: bad runtimeDirectory ${r}`);
+    if (spec.runtimeDirectory?.length) write(path.join(d, 'runtime.dirs'), spec.runtimeDirectory.map((r) => `${r}\n`).join(''));
+    if (spec.restart) write(path.join(d, 'restart'), `${spec.restart}\n`);
+    if (spec.restartSec !== undefined) write(path.join(d, 'restart.sec'), `${Number(spec.restartSec)}\n`);
+    if (spec.startLimitBurst !== undefined) write(path.join(d, 'startlimit.burst'), `${Math.floor(spec.startLimitBurst)}\n`);
     if (spec.killSignal !== undefined) {
       if (!/^(SIG)?[A-Z0-9+]+$/.test(spec.killSignal)) throw new Error(`lab: bad killSignal ${spec.killSignal}`);
       write(path.join(d, 'kill.signal'), `${spec.killSignal.replace(/^SIG/, '')}\n`);
@@ -607,32 +728,61 @@ class LabImpl implements Lab {
     await must('ip', ['-n', this.opNs, 'link', 'set', `${this.id}v${h.index}`, up ? 'up' : 'down']);
   }
 
-  async nginx(host: string, profiles: Record<string, NginxVhost[]>, active: string): Promise<void> {
+  async system(host: string, spec: SystemSpec): Promise<void> {
     const h = this.host(host);
-    if (!profiles.base) throw new Error(`lab: nginx profiles need a 'base' profile (got ${Object.keys(profiles).join(', ')})`);
-    if (!profiles[active]) throw new Error(`lab: nginx active profile ${active} not in profiles`);
-    const sysDir = path.join(h.dir, 'nix-profiles', 'system');
-    fs.rmSync(sysDir, { recursive: true, force: true });
-    const names = [...new Set(Object.values(profiles).flatMap((vs) => vs.map((v) => checkToken(v.serverName, 'server_name'))))].sort();
-    await this.issueCert(h, names);
-    for (const [profile, vhosts] of Object.entries(profiles)) {
-      if (profile !== 'base' && !NAME_RE.test(profile)) throw new Error(`lab: bad profile name ${profile}`);
-      const inHost = profile === 'base' ? '/nix/var/nix/profiles/system' : `/nix/var/nix/profiles/system/specialisation/${profile}`;
-      const outside = profile === 'base' ? sysDir : path.join(sysDir, 'specialisation', profile);
-      const conf0 = renderNginx(vhosts, 'TOKEN');
-      const token = `${profile}:${createHash('sha256').update(conf0).digest('hex').slice(0, 12)}`;
-      const conf = renderNginx(vhosts, token);
-      write(path.join(outside, 'etc', 'nginx', 'nginx.conf'), conf);
-      write(path.join(outside, 'etc', 'nginx', 'generation'), `${token}\n`);
-      write(path.join(outside, 'bin', 'switch-to-configuration'), switchScript(h.spec.name, profile, inHost), 0o755);
+    const boot = spec.boot === undefined ? spec.active : spec.boot;
+    const withNginx = Object.values(spec.profiles).some((p) => p.nginx);
+    if (withNginx) {
+      await this.issueCert(h, serverNames(spec));
+      await this.defineUnit(host, 'nginx', NGINX_UNIT);
     }
-    await this.defineUnit(host, 'nginx', {
-      exec: ['/usr/sbin/nginx', '-g', 'daemon off;', '-e', '/var/log/nginx/error.log'],
-      ready: { tcp: 80 },
-    });
-    const stc = active === 'base' ? '/nix/var/nix/profiles/system/bin/switch-to-configuration' : `/nix/var/nix/profiles/system/specialisation/${active}/bin/switch-to-configuration`;
-    const r = await this.exec(host, activateAndSettle(stc, 'switch'));
-    if (r.code !== 0) throw new Error(`lab: nginx on ${host}: switch-to-configuration ${active} failed (${r.code}): ${r.stderr}${r.stdout}`);
+    writeProfiles(path.join(h.dir, 'nix-profiles'), spec, h.units, '/usr/local/sbin/.lab/switch-to-configuration');
+    h.system = structuredClone(spec);
+    const record = path.join(h.dir, 'nix-profiles', path.basename(BOOT_RECORD));
+    if (spec.active != null) {
+      const stc = `${topOf(spec.active)}/bin/switch-to-configuration`;
+      const action = boot === spec.active ? 'switch' : 'test';
+      const settle = spec.settle ?? !!spec.profiles[spec.active]!.nginx;
+      const r = await this.exec(host, settle ? activateAndSettle(stc, action) : `${sq(stc)} ${action}`);
+      if (r.code !== 0) throw new Error(`lab: ${host}: switch-to-configuration ${action} of profile ${spec.active} failed (${r.code}): ${r.stderr}${r.stdout}`);
+    }
+    if (boot !== spec.active) {
+      if (boot == null) fs.rmSync(record, { force: true });
+      else fs.writeFileSync(record, `${topOf(boot)}\n`);
+    }
+  }
+
+  async nginx(host: string, profiles: Record<string, NginxVhost[]>, active: string): Promise<void> {
+    const old = this.host(host).system?.profiles ?? {};
+    const merged: SystemSpec['profiles'] = {};
+    for (const [name, p] of Object.entries(old)) merged[name] = { ...p };
+    for (const [name, vhosts] of Object.entries(profiles)) merged[name] = { ...merged[name], nginx: { vhosts } };
+    await this.system(host, { profiles: merged, active });
+  }
+
+  async reboot(host: string): Promise<void> {
+    const r = await this.exec(host, '/usr/local/sbin/.lab/lab-reboot', { timeoutMs: 240_000 });
+    if (r.code !== 0) throw new Error(`lab: reboot of ${host} failed (${r.code}): ${r.stderr}${r.stdout}`);
+  }
+
+  async killUnit(host: string, unit: string, opts: { signal?: string; forGood?: boolean } = {}): Promise<void> {
+    const u = unit.replace(/\.service$/, '');
+    if (!/^[A-Za-z0-9@._:-]+$/.test(u)) throw new Error(`lab: bad unit name ${unit}`);
+    const sig = (opts.signal ?? 'KILL').replace(/^SIG/, '');
+    if (!/^[A-Z0-9+]+$/.test(sig)) throw new Error(`lab: bad signal ${opts.signal}`);
+    const script = opts.forGood
+      ? [
+          'source /usr/local/sbin/.lab/lab-systemd.sh',
+          `u=${sq(u)}; d=$LAB_STATE/$u`,
+          'pg=$(unit_pgid "$u") || { echo "$u has no process" >&2; exit 1; }',
+          ': >"$d/stopping"; kill_group KILL "$pg"',
+          'for i in $(seq 1 200); do main_pid "$u" >/dev/null || super_pid "$u" >/dev/null || break; sleep 0.01; done',
+          'rm -f "$d/pid" "$d/auto-restart"; echo signal >"$d/result"; echo 9 >"$d/status"; echo killed >"$d/status.code"',
+          'echo "-- lab: $u killed for good (its process group, supervisor included)" >>"$LAB_LOGS/$u.log"',
+        ].join('\n')
+      : `systemctl kill --kill-whom=main --signal=${sig} ${sq(u)}`;
+    const r = await this.exec(host, script);
+    if (r.code !== 0) throw new Error(`lab: killUnit ${host} ${unit} failed (${r.code}): ${r.stderr}${r.stdout}`);
   }
 
   /** a certificate for `names` (and localhost) issued by the lab CA, as /etc/nginx/lab-tls/{cert,key}.pem on the host */
@@ -658,7 +808,7 @@ class LabImpl implements Lab {
   teardownSync(): void {
     if (this.torn && !fs.existsSync(this.dir)) return;
     this.torn = true;
-    const nss = [this.opNs, ...[...this.byName.values()].map((h) => h.ns)];
+    const nss = [this.opNs, this.laptopNs, ...[...this.byName.values()].map((h) => h.ns)];
     const existing = new Set(listNetns());
     for (let round = 0; round < 5; round++) {
       const pids = new Set<number>();
@@ -688,101 +838,7 @@ class LabImpl implements Lab {
   }
 }
 
-// ---------------------------------------------------------------- nginx rendering
-
-function checkToken(s: string, what: string): string {
-  if (!s || /[\s;{}"'\\$#]/.test(s)) throw new Error(`lab: nginx ${what} ${JSON.stringify(s)} not allowed`);
-  return s;
-}
-
-function renderNginx(vhosts: NginxVhost[], token: string): string {
-  const out = [
-    '# migen lab nginx.conf (written by lab.nginx)',
-    'user nobody nogroup;',
-    'worker_processes 1;',
-    'pid /run/nginx.pid;',
-    'error_log /var/log/nginx/error.log warn;',
-    'events { worker_connections 1024; }',
-    'http {',
-    '  default_type text/plain;',
-    '  access_log /var/log/nginx/access.log;',
-    '  client_body_temp_path /run/nginx/body;',
-    '  proxy_temp_path /run/nginx/proxy;',
-    '  fastcgi_temp_path /run/nginx/fastcgi;',
-    '  uwsgi_temp_path /run/nginx/uwsgi;',
-    '  scgi_temp_path /run/nginx/scgi;',
-    '  proxy_connect_timeout 2s;',
-    '  proxy_read_timeout 30s;',
-    '  proxy_http_version 1.1;',
-    '  ssl_certificate /etc/nginx/lab-tls/cert.pem;',
-    '  ssl_certificate_key /etc/nginx/lab-tls/key.pem;',
-    '  server {',
-    '    listen 80 default_server;',
-    '    listen 443 ssl default_server;',
-    '    server_name _;',
-    `    location = /.lab/generation { return 200 "${token}"; }`,
-    '    location / { return 404; }',
-    '  }',
-  ];
-  for (const v of vhosts) {
-    out.push('  server {', '    listen 80;', '    listen 443 ssl;', `    server_name ${checkToken(v.serverName, 'server_name')};`);
-    for (const [loc, { proxyPass }] of Object.entries(v.locations)) {
-      out.push(`    location ${checkToken(loc, 'location')} {`);
-      if (proxyPass === null) out.push('      return 404;');
-      else {
-        out.push(
-          `      proxy_pass ${checkToken(proxyPass, 'proxy_pass')};`,
-          '      proxy_set_header Host $host;',
-          '      proxy_set_header X-Real-IP $remote_addr;',
-          '      proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;',
-          '      proxy_set_header X-Forwarded-Proto $scheme;',
-        );
-      }
-      out.push('    }');
-    }
-    out.push('  }');
-  }
-  out.push('}', '');
-  return out.join('\n');
-}
-
-function switchScript(host: string, profile: string, top: string): string {
-  return `#!/bin/bash
-# migen lab: STAND-IN for NixOS's switch-to-configuration, profile '${profile}' on ${host}.
-# Real activation needs NixOS (systemd, /nix/store closures). This one activates only nginx:
-#   switch|test   install ${top}/etc/nginx/nginx.conf as /etc/nginx/nginx.conf and reload
-#                 nginx the way nixpkgs' unit does (ExecReload: nginx -t, then kill -HUP of the
-#                 master), starting it when it is not running; switch also records the profile
-#                 as the boot default. Like the real one it returns once nginx has been told, not
-#                 once it serves the new configuration: the master starts new workers and lets
-#                 the old ones accept for 100 ms more (nginx's ngx_process_cycle.c).
-#   boot          only record the boot default;  dry-activate  print what would change.
-set -euo pipefail
-profile=${sq(profile)}
-top=${sq(top)}
-action=\${1:-}
-case "$action" in
-  switch|test) ;;
-  boot) echo "$profile" >/nix/var/nix/profiles/.lab-boot-profile; exit 0 ;;
-  dry-activate) echo "would activate nginx configuration of profile $profile"; exit 0 ;;
-  *) echo "Usage: switch-to-configuration [switch|boot|test|dry-activate]" >&2; exit 1 ;;
-esac
-exec 9>/run/lab-switch.lock
-flock 9
-echo "activating the configuration ($profile)..."
-nginx -t -q -c "$top/etc/nginx/nginx.conf" -e /var/log/nginx/error.log
-cp "$top/etc/nginx/nginx.conf" /etc/nginx/.nginx.conf.new
-mv -f /etc/nginx/.nginx.conf.new /etc/nginx/nginx.conf
-ln -sfn "$top" /run/current-system
-echo "$profile" >/run/lab-active-profile
-[ "$action" = switch ] && echo "$profile" >/nix/var/nix/profiles/.lab-boot-profile
-if systemctl is-active -q nginx; then
-  kill -HUP "$(systemctl show -p MainPID --value nginx)"
-else
-  systemctl start nginx 9>&-
-fi
-`;
-}
+// ---------------------------------------------------------------- activation
 
 /**
  * A bash script that runs `stc ACTION` (a profile's switch-to-configuration) on a lab host and
@@ -796,7 +852,7 @@ export function activateAndSettle(stc: string, action: 'switch' | 'test' = 'test
   const top = stc.replace(/\/bin\/switch-to-configuration$/, '');
   return [
     "before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)",
-    `${sq(stc)} ${action}`,
+    `${sq(stc)} ${action} || exit $?`,
     `want=$(<${sq(`${top}/etc/nginx/generation`)})`,
     'for i in $(seq 1 400); do',
     "  now=\" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) \"",

@@ -353,8 +353,8 @@ class FakeCoordinator {
       this.journal += `${t}\tresult\t-\tdone\t\n`;
       return ok('');
     }
-    const m = /^tail -c \+(\d+) /.exec(sc.script);
-    if (m) return ok(Buffer.from(this.journal).subarray(Number(m[1]) - 1).toString());
+    const m = /^tail -c \+(\d+) /m.exec(sc.script);
+    if (m) return ok(`active\n${Buffer.from(this.journal).subarray(Number(m[1]) - 1).toString()}`);
     return null;
   }
 }

@@ -1,7 +1,6 @@
 // Switching the proxy's moved routes at cutover (and back on rollback): the route files nginx
 // includes are rewritten, nginx reloads, and the step returns once nginx answers every new
 // connection with the new configuration.
-import { armGuard, disarmGuard, guardOf } from './guard.js';
 import { cmd } from './shell.js';
 import type { RouteFile } from './types.js';
 
@@ -28,7 +27,9 @@ export function switchRoutes(files: readonly RouteFile[], to: 'old' | 'new'): st
   return [
     "before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)",
     cmd`install -d -m 0755 ${dirs}`,
-    ...files.map((f) => cmd`printf '%s\\n' ${f[to]} > ${`${f.file}.migen-tmp`} && mv -f ${`${f.file}.migen-tmp`} ${f.file}`),
+    // Unchanged files are left alone (an undo after a switch that could not write them succeeds).
+    // An if, not `[ ] || { a && b; }`: bash ignores -e inside such a list, so a failed write would pass.
+    ...files.map((f) => cmd`if [ "$(cat ${f.file} 2>/dev/null)" != ${f[to]} ]; then printf '%s\\n' ${f[to]} > ${`${f.file}.migen-tmp`}; mv -f ${`${f.file}.migen-tmp`} ${f.file}; fi`),
     'systemctl reload nginx',
     ...SETTLE,
   ].join('\n');
@@ -39,16 +40,3 @@ export function routeDefaults(files: readonly RouteFile[]): string {
   const dirs = [...new Set(files.map((f) => f.file.slice(0, f.file.lastIndexOf('/'))))];
   return [cmd`install -d -m 0755 ${dirs}`, ...files.map((f) => cmd`[ -e ${f.file} ] || printf '%s\\n' ${f.old} > ${f.file}`)].join('\n');
 }
-
-/**
- * The route switch at cutover, guarded (guard.ts): a transient unit on the proxy reverts the routes
- * by itself unless the coordinator keeps its heartbeat and confirms them once the new backend is
- * verified.
- */
-export function guardedSwitch(name: string, files: readonly RouteFile[]): string {
-  // Armed first: a switch that dies halfway is reverted too.
-  return [armGuard(guardOf(name, 'routes'), `reverting the routes of ${name} to the old backend`, switchRoutes(files, 'old')), switchRoutes(files, 'new')].join('\n');
-}
-
-/** The switch undone: the guard stopped, the old routes back. */
-export const unguardedRevert = (name: string, files: readonly RouteFile[]): string => `${disarmGuard(guardOf(name, 'routes'))}\n${switchRoutes(files, 'old')}`;

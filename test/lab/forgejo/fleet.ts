@@ -12,16 +12,21 @@
  * - forgejo: the Forgejo stand-in (forgejo.py) on 0.0.0.0:3000 (the host's network), as forgejo.
  * The runbook's verification and the clients reach it through o001's nginx (https, the lab CA):
  * `proxy: 'direct'` routes git.joshuabell.xyz to <host>:3000, `'inner'` to <host>:80 where a
- * host-local nginx (lab.nginx on h001/h002) routes it by Host to 127.0.0.1:3000, `'inventory'` uses
- * o001's virtual hosts from the inventory and the plan's specialisation (proxyProfiles('forgejo'):
- * http://100.64.0.13 -> http://100.64.0.20, the host-local nginx shape).
+ * host-local nginx (on h001/h002) routes it by Host to 127.0.0.1:3000; both with a second lab
+ * profile 'moved' routing to the other host. `'inventory'` gives o001 the example's proxy
+ * configuration (proxyProfiles('forgejo'): 'base' from the generated modules, the moved location
+ * reading its backend from a route file, 'previous' without them, active), the host-local nginx shape.
+ * Every container host gets the system profiles of test/e2e/deployed.ts (container@forgejo with the
+ * generated fence as a deploy brings it, 'previous' active: h001 without migen's module, the other
+ * hosts without Forgejo), plus the host-local nginx when there is one.
  */
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { deployHost } from '../../e2e/deployed.js';
 import { fleet, proxyProfiles } from '../../e2e/helpers.js';
 import { CONTAINER_POSTGRESQL_SH, CONTAINER_SYSTEM_INSIDE, defineContainer, inContainer } from '../container.js';
-import { sq, type Lab, type LabOptions, type NginxVhost } from '../lab.js';
+import { sq, type Lab, type LabOptions, type NginxVhost, type SystemProfile } from '../lab.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 export const FORGEJO_PY = path.join(HERE, 'forgejo.py');
@@ -150,8 +155,8 @@ export interface ForgejoSetup {
   gitConfig: Record<string, string>;
   /** environment of an operator git client: GIT_SSL_CAINFO (the lab CA), the resolve setting as GIT_CONFIG_* */
   gitEnv: Record<string, string>;
-  /** o001's nginx profiles as set up ('base' active), and the cutover profile's name */
-  proxy: { host: string; profiles: Record<string, NginxVhost[]>; cutover: string } | null;
+  /** o001's profiles as set up, the active one, and the lab's profile routing to the other host ('moved'; none for 'inventory': the runbook switches its route file) */
+  proxy: { host: string; profiles: Record<string, SystemProfile>; active: string; moved: string | null } | null;
 }
 
 /** git through o001 as the operator: `lab.operator(['git', ...], { env: gitOperatorEnv(lab) })` (also the runbook's verify step) */
@@ -211,20 +216,22 @@ export async function setupForgejo(lab: Lab, opts: ForgejoSetupOptions = {}): Pr
       ].join('\n'));
     }
   }
-  if (opts.innerNginx ?? (proxyShape === 'inner' || proxyShape === 'inventory')) {
-    for (const h of hosts) await lab.nginx(h, { base: gitVhost(`http://127.0.0.1:${FORGEJO.port}`) }, 'base');
+  const inner = opts.innerNginx ?? (proxyShape === 'inner' || proxyShape === 'inventory');
+  for (const h of hosts) {
+    await deployHost(lab, h, [FORGEJO.unit], h === running ? 'old' : 'new', inner ? { extraVhosts: gitVhost(`http://127.0.0.1:${FORGEJO.port}`) } : {});
   }
   let proxy: ForgejoSetup['proxy'] = null;
   if (proxyShape === 'inventory') {
-    const p = proxyProfiles('forgejo');
-    proxy = { host: p.proxy, profiles: p.profiles, cutover: Object.keys(p.profiles).find((k) => k !== 'base')! };
+    const p = await proxyProfiles('forgejo');
+    proxy = { host: p.proxy, profiles: p.profiles, active: 'previous', moved: null };
   } else if (proxyShape !== 'none') {
     const from = running ?? hosts[0]!;
     const to = hosts.find((h) => h !== from) ?? from;
     const port = proxyShape === 'direct' ? `:${FORGEJO.port}` : '';
-    proxy = { host: 'o001', profiles: { base: gitVhost(`http://${ADDR[from]}${port}`), 'migen-forgejo': gitVhost(`http://${ADDR[to]}${port}`) }, cutover: 'migen-forgejo' };
+    const nginx = (to: string): SystemProfile => ({ nginx: { vhosts: gitVhost(`http://${ADDR[to]}${port}`) } });
+    proxy = { host: 'o001', profiles: { base: nginx(from), moved: nginx(to) }, active: 'base', moved: 'moved' };
   }
-  if (proxy) await lab.nginx(proxy.host, proxy.profiles, 'base');
+  if (proxy) await lab.system(proxy.host, { profiles: proxy.profiles, active: proxy.active });
   const env = gitOperatorEnv(lab);
   return {
     user,

@@ -107,7 +107,9 @@ async function readRound(n) {
     r = await git(['fetch', '-q', '--prune', 'origin']);
     if (r.code === 0) refsOut = (await git(['for-each-ref', '--format=%(refname) %(objectname)', 'refs/remotes/origin'])).stdout;
   }
-  const t = Date.now();
+  // the read's own span (t - ms = when the fetch or clone began), not including the for-each-ref
+  // after it: under load that can take long enough to count a later push as acknowledged before
+  const t = r.started + r.ms;
   const refs = {};
   for (const l of refsOut.split('\n').filter(Boolean)) {
     const [name, id] = l.split(' ');

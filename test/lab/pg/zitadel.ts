@@ -16,6 +16,12 @@
  *   zitadel` stops only the app).
  * - The replication password /run/agenix/migen-replication-zitadel (owner postgres) on both
  *   hosts; restic repository /backup/h001 whose password file is named by h001's environment.
+ * - System profiles from the generated modules (test/e2e/deployed.ts): container@zitadel (wanted
+ *   by machines.target, autoStart) and zitadel (the container's unit, a host unit here, with its
+ *   generated ConditionPathExists fence); h001 and o001 start on their configuration from before
+ *   the generated module, h002 on one without zitadel. A restart of container@zitadel (its
+ *   restart trigger changes when the generated module changes the container) restarts only the
+ *   unit's own process here, not PostgreSQL or the app (they are host units of their own).
  */
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
@@ -23,6 +29,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { containerSystem, installNixosContainer } from '../container.js';
 import type { Lab, LabOptions } from '../lab.js';
+import { deployHost } from '../../e2e/deployed.js';
 import { fleet, migenRun, proxyProfiles, REPO, type MigenRun } from '../../e2e/helpers.js';
 import { nixEvalJson, repoRoot } from '../../helpers/nix.js';
 import { overridesFor } from '../../helpers/repo.js';
@@ -163,8 +170,12 @@ INSERT INTO events (item_id, kind) SELECT id, 'seed' FROM items;
     await sql(lab, 'h001', 'postgres', 'SELECT pg_reload_conf();');
   }
   await must(lab, 'h001', 'systemctl start zitadel');
-  const { proxy, profiles } = proxyProfiles(NAME);
-  await lab.nginx(proxy, profiles, 'base');
+  // the system profiles (test/e2e/deployed.ts): h001 and o001 run their configuration from before
+  // the generated module, h002 one without zitadel; the runbook's deploys activate 'base'
+  await deployHost(lab, 'h001', ['container@zitadel', 'zitadel'], 'old');
+  await deployHost(lab, 'h002', ['container@zitadel', 'zitadel'], 'new');
+  const { proxy, profiles } = await proxyProfiles(NAME);
+  await lab.system(proxy, { profiles, active: 'previous' });
   return { password, marker };
 }
 

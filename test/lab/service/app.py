@@ -23,6 +23,8 @@ Environment: STATE_DIR (required), LISTEN=addr:port (default 127.0.0.1:8222), LA
 DNS_LISTEN=addr:port (optional).
 Refuses to start (exit 3) if $STATE_DIR/FAIL_START exists or FAIL_START is set in the
 environment (the environment variable survives a state copy with --delete), to test broken starts.
+With UNHEALTHY set in the environment it starts but answers every request 503 (and writes
+nothing): a new host that comes up broken.
 """
 import os
 import secrets
@@ -128,6 +130,8 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self):
+        if os.environ.get("UNHEALTHY"):
+            return self.reply(503, "unhealthy")
         u = urlsplit(self.path)
         q = parse_qs(u.query, keep_blank_values=True)
         if u.path == "/healthz":
@@ -156,6 +160,9 @@ class Handler(BaseHTTPRequestHandler):
         return self.reply(404, "not found")
 
     def do_POST(self):
+        if os.environ.get("UNHEALTHY"):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            return self.reply(503, "unhealthy")
         u = urlsplit(self.path)
         q = parse_qs(u.query, keep_blank_values=True)
         n = int(self.headers.get("Content-Length") or 0)

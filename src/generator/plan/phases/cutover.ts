@@ -2,8 +2,8 @@
 // start on the new host while the proxy switches, and the new backend checked through the proxy.
 import { pgApp, pgFreeze, pgTakesWrites } from '../pg/index.js';
 import { stamp } from '../fence-steps.js';
-import { armGuard, disarmGuard, guardOf } from '../guard.js';
-import { guardedSwitch, unguardedRevert } from '../proxy.js';
+import { armGuard, disarmGuard, guardOf, type GuardRole } from '../guard.js';
+import { switchRoutes } from '../proxy.js';
 import { diffScript, passScript } from '../rsync.js';
 import { cmd } from '../shell.js';
 import { on, pipe, stepsOf } from '../step.js';
@@ -22,18 +22,15 @@ export function cutover(c: Ctx, hot: boolean): Step[] {
   const m = c.maintenance;
   if (m) steps.push(command('maintenance-on', `maintenance mode on ${from.name}`, on(from.name, m.on), { undo: on(from.name, m.off) }));
   const app = hot ? pgApp(c) : { unit: c.unit, stop: cmd`systemctl stop ${c.unit}`, start: cmd`systemctl start ${c.unit}` };
+  const win: Step[] = [];
   // The fence first: from here no activation, reboot or dependency starts the old service again.
-  // The old host's guard (armed in the same step, its script completed below) restarts it by
-  // itself when the coordinator falls silent before it confirmed the new host.
-  const guard = guardOf(c.name, 'old');
-  const stop = `${stamp(fence, fence.moved)}\n${app.stop}`;
   const restart = `${cmd`rm -f ${fence.moved}`}\n${stamp(fence, fence.rolledBack)}\n${app.start}`;
-  steps.push(command('stop-old', `fence and stop ${app.unit} on ${from.name}${hot ? ' (PostgreSQL keeps running, read-only from the next step)' : ''}, guarded: it restarts by itself unless the new host is confirmed`, on(from.name, stop),
-    { ...W, stopsService: true, undo: on(from.name, `${disarmGuard(guard)}\n${restart}`), heartbeat: { on: from.name, file: guard.heartbeat } }));
-  if (hot) steps.push(...pgFreeze(c));
-  steps.push(...finalCopy(c));
+  win.push(command('stop-old', `fence and stop ${app.unit} on ${from.name}${hot ? ' (PostgreSQL keeps running, read-only from the next step)' : ''}`, on(from.name, `${stamp(fence, fence.moved)}\n${app.stop}`),
+    { ...W, stopsService: true, undo: on(from.name, restart) }));
+  if (hot) win.push(...pgFreeze(c));
+  win.push(...finalCopy(c));
   for (const db of c.sqlite) {
-    steps.push(check(`sqlite-${slug(db)}`, `SQLite ${db} passes integrity_check on ${to.name}`, on(to.name, cmd`test "$(sqlite3 -readonly ${db} 'PRAGMA integrity_check;')" = ok`), `${db} is damaged on ${to.name}`, W));
+    win.push(check(`sqlite-${slug(db)}`, `SQLite ${db} passes integrity_check on ${to.name}`, on(to.name, cmd`test "$(sqlite3 -readonly ${db} 'PRAGMA integrity_check;')" = ok`), `${db} is damaged on ${to.name}`, W));
   }
   // With a proxy, the new host starts the service while the proxy switches its route: nothing is
   // served during the window anyway (the old service is stopped), so switching early only changes
@@ -43,35 +40,45 @@ export function cutover(c: Ctx, hot: boolean): Step[] {
   const first = c.routes.moved[0];
   const together = { ...W, undoOnFailure: true, ...(proxy && first ? { concurrent: 'start-and-route' } : {}) };
   // The fence lifted: from here the new host's unit may start, also after a reboot.
-  // Its guard stops it again when the coordinator falls silent before it confirmed the start.
-  const newGuard = guardOf(c.name, 'new');
   const unstart = `${app.stop}\n${cmd`rm -f ${fence.ready}`}`;
-  steps.push(command('start-new', `lift the fence and start ${app.unit} on ${to.name}${hot ? ': from here it takes writes' : ''}, guarded: it stops by itself unless confirmed`,
-    on(to.name, `${armGuard(newGuard, `stopping ${app.unit} on ${to.name}`, unstart)}\n${stamp(fence, fence.ready)}\n${hot ? `${pgTakesWrites(c)}\n` : ''}${app.start}`),
-    { ...together, undo: on(to.name, `${disarmGuard(newGuard)}\n${unstart}`), heartbeat: { on: to.name, file: newGuard.heartbeat } }));
+  win.push(command('start-new', `lift the fence and start ${app.unit} on ${to.name}${hot ? ': from here it takes writes' : ''}`, on(to.name, `${stamp(fence, fence.ready)}\n${hot ? `${pgTakesWrites(c)}\n` : ''}${app.start}`), { ...together, undo: on(to.name, unstart) }));
   if (proxy && first) {
     const domains = [...new Set(c.routes.moved.map((r) => r.domain))].join(', ');
-    steps.push(
-      command('route-new', `${proxy.name} routes ${domains} to ${to.name} (route files, nginx reloaded), guarded: it reverts by itself unless confirmed`, on(proxy.name, guardedSwitch(c.name, c.routeFiles)),
-        { ...together, undo: on(proxy.name, unguardedRevert(c.name, c.routeFiles)), heartbeat: { on: proxy.name, file: guardOf(c.name, 'routes').heartbeat } }),
+    win.push(
+      command('route-new', `${proxy.name} routes ${domains} to ${to.name} (route files, nginx reloaded)`, on(proxy.name, switchRoutes(c.routeFiles, 'new')),
+        { ...together, undo: on(proxy.name, switchRoutes(c.routeFiles, 'old')) }),
       probe('backend-healthy', `${proxy.name} reaches the new backend ${first.to}`,
         on(proxy.name, cmd`code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -H ${`Host: ${first.domain}`} ${first.to}) && [ "$code" -ge 200 ] && [ "$code" -lt 500 ]`),
         { intervalSeconds: 0.1, deadlineSeconds: 60, ...lastCheck(c) }, W),
     );
   } else {
-    steps.push(probe('unit-active', `${c.unit} stays active on ${to.name}`, on(to.name, cmd`systemctl is-active --quiet ${c.unit}`), { intervalSeconds: 0.25, deadlineSeconds: 60, ...lastCheck(c) }, W));
+    win.push(probe('unit-active', `${c.unit} stays active on ${to.name}`, on(to.name, cmd`systemctl is-active --quiet ${c.unit}`), { intervalSeconds: 0.25, deadlineSeconds: 60, ...lastCheck(c) }, W));
   }
-  return armOldGuard(c, steps, restart);
+  return [...steps, ...guards(c, [...steps, ...win], { restart, unstart }), ...win];
 }
 
 /**
- * The old host's guard runs what a rollback would run there: the undos of the cutover's steps on
- * that host, newest first (the thaw of a frozen database, say), then the restart.
+ * The guards (guard.ts), armed at once on every host the window changes, just before it starts
+ * (arming is not downtime, and a revert before the change is a no-op): the old host's runs what a
+ * rollback would run there (the undos of the cutover's steps on that host, newest first: the route
+ * when it is also the proxy, the thaw of a frozen database, the maintenance mode), then the
+ * restart; the new host's stops its copy; the proxy's routes back. Their undos (disarming) come
+ * last in a rollback, after the reverts.
  */
-function armOldGuard(c: Ctx, steps: Step[], restart: string): Step[] {
-  const undos = steps.flatMap((s) => (s.id !== 'stop-old' && s.undo && 'on' in s.undo && s.undo.on === c.from.name ? [s.undo.script] : [])).reverse();
-  const arm = armGuard(guardOf(c.name, 'old'), `restarting ${c.name} on ${c.from.name}`, [...undos, restart].join('\n'));
-  return steps.map((s) => (s.id === 'stop-old' && s.kind === 'command' && 'on' in s.run ? Object.freeze({ ...s, run: on(s.run.on, `${arm}\n${s.run.script}`) }) : s));
+function guards(c: Ctx, steps: readonly Step[], s: { restart: string; unstart: string }): Step[] {
+  const g = { fleet: true, concurrent: 'guards' } as const;
+  const arm = (role: GuardRole, host: string, what: string, revert: string): Step => {
+    const guard = guardOf(c.name, role);
+    return command(`guard-${role}`, `arm the guard on ${host}: ${what} by itself unless the coordinator confirms the new host`, on(host, armGuard(guard, what, revert)),
+      { ...g, undo: on(host, disarmGuard(guard)), heartbeat: { on: host, file: guard.heartbeat } });
+  };
+  const undosOld = steps.flatMap((x) => (x.id !== 'stop-old' && x.undo && 'on' in x.undo && x.undo.on === c.from.name ? [x.undo.script] : [])).reverse();
+  const out = [
+    arm('old', c.from.name, `restarting ${c.name} on ${c.from.name}`, [...undosOld, s.restart].join('\n')),
+    arm('new', c.to.name, `stopping ${c.name} on ${c.to.name}`, s.unstart),
+  ];
+  if (c.proxy && c.routeFiles.length) out.push(arm('routes', c.proxy.name, `routing ${c.name} back to ${c.from.name}`, switchRoutes(c.routeFiles, 'old')));
+  return out;
 }
 
 /** Without a verification the fleet can run, this check ends the window. */
