@@ -15,7 +15,7 @@ import { fleetRange } from './fleet.js';
 import { fleetJournal, follow, runFleet, type FleetResult } from './fleet-run.js';
 import { perform } from './perform.js';
 import { finish } from './report.js';
-import { doneUndos, rollback } from './rollback.js';
+import { doneUndos, dryUndo, rollback } from './rollback.js';
 import { RunState, StepFailure, tail } from './state.js';
 import { EXIT, type Journal, type Report, type Result, type RunOptions } from './types.js';
 
@@ -242,11 +242,4 @@ export class Engine {
 /** The coordinator on the fleet ended the window without success (it rolled back by itself, or could not). */
 class FleetEnded extends StepFailure {
   constructor(step: Step, readonly result: Exclude<FleetResult, 'done'>, message: string) { super(step, message); }
-}
-
-/** An undo as the operator would type it. */
-function dryUndo(r: RunState, s: Step): void {
-  const u = s.undo!;
-  const parts = 'on' in u ? [u] : u.pipe;
-  r.out.err(`  ${parts.map((p) => `${p.on}$ ${p.script}`).join('\n  | ')}`);
 }

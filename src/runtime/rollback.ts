@@ -28,3 +28,10 @@ export async function rollback(r: RunState): Promise<boolean> {
   }
   return true;
 }
+
+/** An undo as the operator would type it. */
+export function dryUndo(r: RunState, s: Step): void {
+  const u = s.undo!;
+  const parts = 'on' in u ? [u] : u.pipe;
+  r.out.err(`  ${parts.map((p) => `${p.on}$ ${p.script}`).join('\n  | ')}`);
+}

@@ -87,23 +87,14 @@ export const byId = (steps: readonly Step[], id: string): Step => {
 export const undosOf = (done: readonly Step[]): Step[] => done.filter((s) => s.undo).slice().reverse();
 
 /**
- * The hot path as these tests run it: the runbook's pg-* steps, with the application's stop on
- * the old host and its start on the new one in the places of stop-old and start-new. Those two
- * steps also fence the units and arm guards (systemd-run, whose lab stand-in is not merged yet):
- * here only what they do to the application and to the database's rollback (the new host's
- * "the application started" marker) runs, built by the same functions the planner uses.
+ * The hot path as these tests run it: the runbook's pg-* steps and, in their places, stop-old and
+ * start-new (the application's fenced stop on the old host and start on the new one; the guards,
+ * the route switch and the verification around them are the e2e suites' part).
  */
 export async function hotPath(): Promise<{ steps: Step[]; plan: MigrationPlan; all: readonly Step[] }> {
   const { steps: all, plan } = await zitadelRunbook();
-  const { pgApp, pgTakesWrites } = await import('../../../src/generator/plan/pg/index.js');
-  const app = pgApp(plan);
-  const out: Step[] = [];
-  for (const s of all) {
-    if (s.id === 'stop-old') out.push({ id: 'stop-old', phase: 'cutover', kind: 'command', title: 'the application stops on h001', run: { on: plan.from.name, script: app.stop }, undo: { on: plan.from.name, script: app.start } });
-    else if (s.id === 'start-new') out.push({ id: 'start-new', phase: 'cutover', kind: 'command', title: 'the application starts on h002', run: { on: plan.to.name, script: `${pgTakesWrites(plan)}\n${app.start}` }, undo: { on: plan.to.name, script: app.stop } });
-    else if (s.id.startsWith('pg-') && s.kind !== 'note') out.push(s);
-  }
-  return { steps: out, plan, all };
+  const steps = all.filter((s) => (s.id.startsWith('pg-') && s.kind !== 'note') || s.id === 'stop-old' || s.id === 'start-new');
+  return { steps, plan, all };
 }
 
 /** The steps of `path` from `from` through `until` (ids). */
