@@ -1169,7 +1169,7 @@ SELECT CASE WHEN split_part(l, E'\t', 2) = '-' THEN format('SELECT %L;', l)
 FROM regexp_split_to_table(:'old', E'\n') AS l WHERE l <> '' ORDER BY 1 \gexec
 SQL
 )
-changes=$(diff --old-line-format='  h001: %L' --new-line-format='  h002: %L' --unchanged-line-format='' <(printf '%s\n' "$theirs") <(printf '%s\n' "$mine")) || [ $? = 1 ]
+changes=$(diff --old-line-format='  h001: %L' --new-line-format='  h002: %L' --unchanged-line-format='' <(printf '%s\n' "$theirs" | LC_ALL=C sort) <(printf '%s\n' "$mine" | LC_ALL=C sort)) || [ $? = 1 ]
 if [ -n "$changes" ]; then { echo "row counts of zitadel differ, or tables are not ready (table, rows):"; printf '%s\n' "$changes"; } >&2; exit 1; fi
 echo "$(printf '%s\n' "$theirs" | grep -vc $'\t-$') tables counted, $(printf '%s\n' "$theirs" | grep -c $'\t-$') compared after the start"`,
           },
@@ -1214,6 +1214,7 @@ SQL
       title: "snapshot of zitadel's frozen state held on h001 (REPEATABLE READ, every table locked against DDL) before the application starts; its checksums computed on it from here, after the start",
       window: true,
       concurrent: 'pg-snapshot-zitadel',
+      undoOnFailure: true,
       fleet: true,
       run: {
         on: 'h001',
@@ -1235,16 +1236,24 @@ d=$1
 echo $$ > "$d/pid"
 exec 9>"$d/lock"
 flock 9
-nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel >"$d/out" 2>"$d/err" <<'SQL'
+{
+  cat <<'SQL'
 SET application_name = 'migen-snapshot-zitadel-zitadel';
 BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;
 SELECT format('LOCK TABLE %I.%I IN ACCESS SHARE MODE;', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp%' ORDER BY 1 \gexec
 SELECT 'migen-snapshot ' || pg_export_snapshot();
+SQL
+  for i in $(seq 1 72000); do [ -e "$d/go" ] && break; sleep 0.05; done
+  if [ -e "$d/go" ]; then cat <<'SQL'
 SELECT format('SELECT %L || '' '' || count(*) || '' '' || coalesce(sum(hashtext(t::text)::bigint), 0) FROM %I.%I t;', quote_ident(n.nspname) || '.' || quote_ident(c.relname), n.nspname, c.relname)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp%' ORDER BY 1 \gexec
 COMMIT;
 SQL
-echo $? > "$d/rc"
+  fi
+} | nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel >"$d/out" 2>"$d/err"
+rc=$?
+[ -e "$d/go" ] || { echo "no comparison came within an hour: the snapshot was let go" >> "$d/err"; rc=1; }
+echo "$rc" > "$d/rc"
 MIGEN_HOLDER
 setsid bash "$d/holder.sh" "$d" </dev/null >/dev/null 2>&1 &
 for i in $(seq 1 3000); do
@@ -1275,6 +1284,7 @@ fi`,
       title: "snapshot of zitadel's frozen state held on h002 (REPEATABLE READ, every table locked against DDL) before the application starts; its checksums computed on it from here, after the start",
       window: true,
       concurrent: 'pg-snapshot-zitadel',
+      undoOnFailure: true,
       fleet: true,
       run: {
         on: 'h002',
@@ -1296,16 +1306,24 @@ d=$1
 echo $$ > "$d/pid"
 exec 9>"$d/lock"
 flock 9
-nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel >"$d/out" 2>"$d/err" <<'SQL'
+{
+  cat <<'SQL'
 SET application_name = 'migen-snapshot-zitadel-zitadel';
 BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;
 SELECT format('LOCK TABLE %I.%I IN ACCESS SHARE MODE;', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp%' ORDER BY 1 \gexec
 SELECT 'migen-snapshot ' || pg_export_snapshot();
+SQL
+  for i in $(seq 1 72000); do [ -e "$d/go" ] && break; sleep 0.05; done
+  if [ -e "$d/go" ]; then cat <<'SQL'
 SELECT format('SELECT %L || '' '' || count(*) || '' '' || coalesce(sum(hashtext(t::text)::bigint), 0) FROM %I.%I t;', quote_ident(n.nspname) || '.' || quote_ident(c.relname), n.nspname, c.relname)
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp%' ORDER BY 1 \gexec
 COMMIT;
 SQL
-echo $? > "$d/rc"
+  fi
+} | nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel >"$d/out" 2>"$d/err"
+rc=$?
+[ -e "$d/go" ] || { echo "no comparison came within an hour: the snapshot was let go" >> "$d/err"; rc=1; }
+echo "$rc" > "$d/rc"
 MIGEN_HOLDER
 setsid bash "$d/holder.sh" "$d" </dev/null >/dev/null 2>&1 &
 for i in $(seq 1 3000); do
@@ -1433,6 +1451,7 @@ done`,
             on: 'h001',
             script: `d=/var/lib/migen/zitadel/pg/snapshot-zitadel
 test -e "$d/lock" || { echo 'no snapshot of zitadel on h001: the pg-snapshot step did not run' >&2; exit 1; }
+: > "$d/go"
 flock "$d/lock" true
 if [ "$(cat "$d/rc" 2>/dev/null)" != 0 ]; then echo "the checksums of zitadel on h001 failed: $(tail -n 5 "$d/err")" >&2; exit 1; fi
 grep -v '^migen-snapshot ' "$d/out" || [ $? = 1 ]`,
@@ -1442,11 +1461,12 @@ grep -v '^migen-snapshot ' "$d/out" || [ $? = 1 ]`,
             script: `theirs=$(cat)
 mine=$(d=/var/lib/migen/zitadel/pg/snapshot-zitadel
 test -e "$d/lock" || { echo 'no snapshot of zitadel on h002: the pg-snapshot step did not run' >&2; exit 1; }
+: > "$d/go"
 flock "$d/lock" true
 if [ "$(cat "$d/rc" 2>/dev/null)" != 0 ]; then echo "the checksums of zitadel on h002 failed: $(tail -n 5 "$d/err")" >&2; exit 1; fi
 grep -v '^migen-snapshot ' "$d/out" || [ $? = 1 ]
 )
-changes=$(diff --old-line-format='  h001: %L' --new-line-format='  h002: %L' --unchanged-line-format='' <(printf '%s\\n' "$theirs") <(printf '%s\\n' "$mine")) || [ $? = 1 ]
+changes=$(diff --old-line-format='  h001: %L' --new-line-format='  h002: %L' --unchanged-line-format='' <(printf '%s\\n' "$theirs" | LC_ALL=C sort) <(printf '%s\\n' "$mine" | LC_ALL=C sort)) || [ $? = 1 ]
 if [ -z "$theirs" ] || [ -n "$changes" ]; then { echo "tables of zitadel that differ (table, rows, checksum) between h001 (frozen) and h002 as of the freeze:"; printf '%s\\n' "\${changes:-  no checksums from h001}"; } >&2; exit 1; fi
 echo "every table of zitadel equal on h001 and h002 as of the freeze ($(printf '%s\\n' "$mine" | grep -c .) tables)"`,
           },

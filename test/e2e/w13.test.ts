@@ -86,7 +86,7 @@ describe.skipIf(!process.env.MIGEN_FLEET_LAB)('[13] the write freeze does not gr
 });
 
 describe.skipIf(!process.env.MIGEN_FLEET_LAB)('[13] a rollback after h002 took writes keeps them', () => {
-  const s = scenario({ h002AppEnv: { HEALTHZ_FAIL: '1' } });
+  const s = scenario({ h002AppEnv: { HEALTHZ_FAIL_HOST: DOMAIN } });
   test('the verification fails after the start: exit 3, h002\'s writes are in zitadel_rolled_back_* on h002, h001 serves again', async () => {
     const { lab, root } = s;
     const writer = writerOn(lab);
@@ -148,7 +148,7 @@ describe.skipIf(!process.env.MIGEN_FLEET_LAB)('[13] every hot step killed while 
     await writer.stop();
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(repeated).toEqual(OPERATOR_HOT);
-    expect(readReport(root, 'zitadel').steps.find((x) => x.id === 'pg-compare-zitadel')?.status).toBe('done');
+    expect(readJournal(root, 'zitadel')!.steps['pg-compare-zitadel']?.status).toBe('done');
     expect(await replicationObjects(lab)).toEqual({ publications: '', slots: '', subscriptions: '', readOnly: 'on' });
     expect((await onOld(lab)).role).toBe('0');
   }, 900_000);

@@ -72,7 +72,7 @@ SELECT 'caught up at ' || current_setting('migen.target');`)), W),
         on(from.name, psql(c, po, db, COUNTS)),
         on(to.name, `theirs=$(cat)
 mine=${psqlOut(psql(c, pn, db, `SELECT 'not ready: ' || count(*) FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid WHERE s.subname = ${literal(sub)} AND r.srsubstate <> 'r' HAVING count(*) > 0;\n${COUNTS_OF}`, { vars: { old: '"$theirs"' } }))}
-changes=$(diff --old-line-format='  ${from.name}: %L' --new-line-format='  ${to.name}: %L' --unchanged-line-format='' <(printf '%s\\n' "$theirs") <(printf '%s\\n' "$mine")) || [ $? = 1 ]
+changes=$(diff --old-line-format='  ${from.name}: %L' --new-line-format='  ${to.name}: %L' --unchanged-line-format='' <(printf '%s\\n' "$theirs" | LC_ALL=C sort) <(printf '%s\\n' "$mine" | LC_ALL=C sort)) || [ $? = 1 ]
 if [ -n "$changes" ]; then { echo "row counts of ${db} differ, or tables are not ready (table, rows):"; printf '%s\\n' "$changes"; } >&2; exit 1; fi
 echo "$(printf '%s\\n' "$theirs" | grep -vc $'\\t-$') tables counted, $(printf '%s\\n' "$theirs" | grep -c $'\\t-$') compared after the start"`),
       ), `the tables of ${db} on ${to.name} are not a complete copy of ${from.name}'s`, frozen),

@@ -3,9 +3,10 @@
 // READ ONLY transaction, takes its snapshot, locks every table in ACCESS SHARE mode (so no DDL can
 // change what it reads: an application's schema change at its start waits until the comparison
 // ends) and exports the snapshot; the step returns once that is done. The holder then computes
-// every table's row count and checksum on that snapshot while the application already serves,
-// writes them and ends (its transaction with it). After the window a check waits for both and
-// compares them: a difference fails the migration (and its rollback keeps the new host's writes).
+// every table's row count and checksum on that snapshot once the window is over (the comparison
+// tells it to go: the hashing takes no CPU from the start), writes them and ends (its transaction
+// with it). The check that says go waits for both and compares them: a difference fails the
+// migration (and its rollback keeps the new host's writes).
 //
 // The holder is a process of its own (setsid; its pid, lock, output and exit status in
 // DIR=/var/lib/migen/NAME/pg/snapshot-DB on its host), so it outlives the step that started it;
@@ -34,15 +35,25 @@ function holderScript(c: Ctx, port: number, db: string): string {
     'echo $$ > "$d/pid"',
     'exec 9>"$d/lock"',
     'flock 9',
-    `${psqlStdin(c, port, db)} >"$d/out" 2>"$d/err" <<'SQL'`,
+    // psql runs each statement as it arrives: the snapshot now, the checksums once the window is
+    // over (the comparison says go), so that they take no CPU from the start; an hour at most.
+    '{',
+    "  cat <<'SQL'",
     `SET application_name = ${literal(appName(c, db))};`,
     'BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;',
     `SELECT format('LOCK TABLE %I.%I IN ACCESS SHARE MODE;', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE ${USER_TABLE} ORDER BY 1 \\gexec`,
     "SELECT 'migen-snapshot ' || pg_export_snapshot();",
+    'SQL',
+    '  for i in $(seq 1 72000); do [ -e "$d/go" ] && break; sleep 0.05; done',
+    `  if [ -e "$d/go" ]; then cat <<'SQL'`,
     CHECKSUM,
     'COMMIT;',
     'SQL',
-    'echo $? > "$d/rc"',
+    '  fi',
+    `} | ${psqlStdin(c, port, db)} >"$d/out" 2>"$d/err"`,
+    'rc=$?',
+    '[ -e "$d/go" ] || { echo "no comparison came within an hour: the snapshot was let go" >> "$d/err"; rc=1; }',
+    'echo "$rc" > "$d/rc"',
   ].join('\n');
 }
 
@@ -83,7 +94,7 @@ export function pgSnapshots(c: Ctx, db: string): Step[] {
   const o = { window: true, fleet: true, concurrent: `pg-snapshot-${db}` } as const;
   return ([[c.from.name, d.ports.old, 'old'], [c.to.name, d.ports.new, 'new']] as const).map(([host, port, side]) =>
     command(`pg-snapshot-${side}-${db}`, `snapshot of ${db}'s frozen state held on ${host} (REPEATABLE READ, every table locked against DDL) before the application starts; its checksums computed on it from here, after the start`,
-      on(host, startHolder(c, host, port, db)), { ...o, undo: on(host, stopHolder(c, port, db)) }));
+      on(host, startHolder(c, host, port, db)), { ...o, undo: on(host, stopHolder(c, port, db)), undoOnFailure: true }));
 }
 
 /** On a host: waits for its holder to end, prints its checksums ("table rows sum" lines). */
@@ -91,6 +102,7 @@ function sums(c: Ctx, host: string, db: string): string {
   return [
     cmd`d=${dirOf(c, db)}`,
     `test -e "$d/lock" || { echo ${q(`no snapshot of ${db} on ${host}: the pg-snapshot step did not run`)} >&2; exit 1; }`,
+    ': > "$d/go"',
     'flock "$d/lock" true',
     `if [ "$(cat "$d/rc" 2>/dev/null)" != 0 ]; then echo "the checksums of ${db} on ${host} failed: $(tail -n 5 "$d/err")" >&2; exit 1; fi`,
     "grep -v '^migen-snapshot ' \"$d/out\" || [ $? = 1 ]",
@@ -106,7 +118,7 @@ export function pgCompare(c: Ctx): Step[] {
     on(to.name, `theirs=$(cat)
 mine=$(${sums(c, to.name, db)}
 )
-changes=$(diff --old-line-format='  ${from.name}: %L' --new-line-format='  ${to.name}: %L' --unchanged-line-format='' <(printf '%s\\n' "$theirs") <(printf '%s\\n' "$mine")) || [ $? = 1 ]
+changes=$(diff --old-line-format='  ${from.name}: %L' --new-line-format='  ${to.name}: %L' --unchanged-line-format='' <(printf '%s\\n' "$theirs" | LC_ALL=C sort) <(printf '%s\\n' "$mine" | LC_ALL=C sort)) || [ $? = 1 ]
 if [ -z "$theirs" ] || [ -n "$changes" ]; then { echo "tables of ${db} that differ (table, rows, checksum) between ${from.name} (frozen) and ${to.name} as of the freeze:"; printf '%s\\n' "\${changes:-  no checksums from ${from.name}}"; } >&2; exit 1; fi
 echo "every table of ${db} equal on ${from.name} and ${to.name} as of the freeze ($(printf '%s\\n' "$mine" | grep -c .) tables)"`),
   ), `the tables of ${db} differ between ${from.name} (frozen) and ${to.name} as of the freeze: the migration failed; its rollback keeps what ${to.name} wrote since in a renamed database`, { fleet: true }));
