@@ -817,7 +817,37 @@ test "$pending" = 0 && test "$workers" = 1`,
       deadlineSeconds: 3600,
       fatalExit: [3],
     },
-    // 34. sync on h001: replication lag of migen_sub_zitadel_zitadel below 16777216 bytes; zitadel's schema still unchanged
+    // 34. sync on h001: h001's PostgreSQL and disk write out what the copy left (CHECKPOINT, sync) before the freeze
+    {
+      id: 'pg-checkpoint-old',
+      phase: 'sync',
+      kind: 'command',
+      title: "h001's PostgreSQL and disk write out what the copy left (CHECKPOINT, sync) before the freeze",
+      concurrent: 'pg-checkpoint',
+      run: {
+        on: 'h001',
+        script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL'
+CHECKPOINT;
+SQL
+sync`,
+      },
+    },
+    // 35. sync on h002: h002's PostgreSQL and disk write out what the copy left (CHECKPOINT, sync) before the freeze
+    {
+      id: 'pg-checkpoint-new',
+      phase: 'sync',
+      kind: 'command',
+      title: "h002's PostgreSQL and disk write out what the copy left (CHECKPOINT, sync) before the freeze",
+      concurrent: 'pg-checkpoint',
+      run: {
+        on: 'h002',
+        script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL'
+CHECKPOINT;
+SQL
+sync`,
+      },
+    },
+    // 36. sync on h001: replication lag of migen_sub_zitadel_zitadel below 16777216 bytes; zitadel's schema still unchanged
     {
       id: 'pg-lag-zitadel',
       phase: 'sync',
@@ -866,7 +896,7 @@ echo "lag: $lag bytes (slot: $status)"
       deadlineSeconds: 600,
       fatalExit: [3],
     },
-    // 35. cutover on h001: arm the guard on h001: restarting zitadel on h001 by itself unless the coordinator confirms the new host
+    // 37. cutover on h001: arm the guard on h001: restarting zitadel on h001 by itself unless the coordinator confirms the new host
     {
       id: 'guard-old',
       phase: 'cutover',
@@ -917,7 +947,7 @@ systemd-run --unit=migen-zitadel-guard-old --collect --quiet bash /var/lib/migen
         script: 'systemctl stop migen-zitadel-guard-old 2>/dev/null || true',
       },
     },
-    // 36. cutover on h002: arm the guard on h002: stopping zitadel on h002 by itself unless the coordinator confirms the new host
+    // 38. cutover on h002: arm the guard on h002: stopping zitadel on h002 by itself unless the coordinator confirms the new host
     {
       id: 'guard-new',
       phase: 'cutover',
@@ -955,7 +985,7 @@ systemd-run --unit=migen-zitadel-guard-new --collect --quiet bash /var/lib/migen
         script: 'systemctl stop migen-zitadel-guard-new 2>/dev/null || true',
       },
     },
-    // 37. cutover on o001: arm the guard on o001: routing zitadel back to h001 by itself unless the coordinator confirms the new host
+    // 39. cutover on o001: arm the guard on o001: routing zitadel back to h001 by itself unless the coordinator confirms the new host
     {
       id: 'guard-routes',
       phase: 'cutover',
@@ -1002,7 +1032,7 @@ systemd-run --unit=migen-zitadel-guard-routes --collect --quiet bash /var/lib/mi
         script: 'systemctl stop migen-zitadel-guard-routes 2>/dev/null || true',
       },
     },
-    // 38. cutover on h001 [downtime]: fence and stop zitadel on h001 (PostgreSQL keeps running, read-only from the next step)
+    // 40. cutover on h001 [downtime]: fence and stop zitadel on h001 (PostgreSQL keeps running, read-only from the next step)
     {
       id: 'stop-old',
       phase: 'cutover',
@@ -1023,7 +1053,7 @@ mkdir -p /var/lib/migen/zitadel && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/
 nixos-container run zitadel -- systemctl start zitadel`,
       },
     },
-    // 39. cutover on h001 [downtime]: zitadel on h001 read-only for every role; remaining sessions terminated
+    // 41. cutover on h001 [downtime]: zitadel on h001 read-only for every role; remaining sessions terminated
     {
       id: 'pg-freeze-zitadel',
       phase: 'cutover',
@@ -1045,7 +1075,7 @@ ALTER DATABASE "zitadel" RESET default_transaction_read_only;
 SQL`,
       },
     },
-    // 40. cutover on h001 [downtime]: h002 confirmed every change up to h001's current WAL position (O(1))
+    // 42. cutover on h001 [downtime]: h002 confirmed every change up to h001's current WAL position (O(1))
     {
       id: 'pg-caught-up-zitadel',
       phase: 'cutover',
@@ -1074,7 +1104,7 @@ SELECT 'caught up at ' || current_setting('migen.target');
 SQL`,
       },
     },
-    // 41. cutover on h001 [downtime]: zitadel's schema on h001 is still the one prepare copied (O(tables))
+    // 43. cutover on h001 [downtime]: zitadel's schema on h001 is still the one prepare copied (O(tables))
     {
       id: 'pg-schema-frozen-zitadel',
       phase: 'cutover',
@@ -1116,7 +1146,7 @@ if [ -n "$changes" ]; then printf '%s\n' "$changes" >&2; exit 1; fi`,
       },
       failure: "the schema of zitadel on h001 changed since prepare copied it to h002 (DDL during the migration; logical replication does not carry it), so h002's copy would differ: rolled back before h002 took any write",
     },
-    // 42. cutover on h001 | h002 [downtime]: sequences of zitadel: h002 continues where h001 stopped (they are not replicated; O(sequences))
+    // 44. cutover on h001 | h002 [downtime]: sequences of zitadel: h002 continues where h001 stopped (they are not replicated; O(sequences))
     {
       id: 'pg-sequences-zitadel',
       phase: 'cutover',
@@ -1140,7 +1170,7 @@ SQL`,
         ],
       },
     },
-    // 43. cutover on h001 | h002 [downtime]: every table of zitadel is in migen_sub_zitadel_zitadel and ready on h002, and the small ones (8 MiB at most) hold as many rows on both hosts (O(tables)); the rest is compared after the start
+    // 45. cutover on h001 | h002 [downtime]: every table of zitadel is in migen_sub_zitadel_zitadel and ready on h002, and the small ones (8 MiB at most) hold as many rows on both hosts (O(tables)); the rest is compared after the start
     {
       id: 'pg-counts-zitadel',
       phase: 'cutover',
@@ -1177,7 +1207,7 @@ echo "$(printf '%s\n' "$theirs" | grep -vc $'\t-$') tables counted, $(printf '%s
       },
       failure: "the tables of zitadel on h002 are not a complete copy of h001's",
     },
-    // 44. cutover on h002 | h001 [downtime]: drop subscription migen_sub_zitadel_zitadel on h002 (and with it the slot on h001); no slot of this migration left on h001
+    // 46. cutover on h002 | h001 [downtime]: drop subscription migen_sub_zitadel_zitadel on h002 (and with it the slot on h001); no slot of this migration left on h001
     {
       id: 'pg-drop-subscription-zitadel',
       phase: 'cutover',
@@ -1206,7 +1236,7 @@ SQL
       },
       failure: "a slot of migen_sub_zitadel_zitadel is still on h001, or the subscription could not be dropped: drop the slot (SELECT pg_drop_replication_slot('migen_sub_zitadel_zitadel')) or it keeps WAL until max_slot_wal_keep_size",
     },
-    // 45. cutover on h001 [downtime]: snapshot of zitadel's frozen state held on h001 (REPEATABLE READ, every table locked against DDL) before the application starts; its checksums computed on it from here, after the start
+    // 47. cutover on h001 [downtime]: snapshot of zitadel's frozen state held on h001 (REPEATABLE READ, every table locked against DDL) before the application starts; its checksums computed on it from here, after the start
     {
       id: 'pg-snapshot-old-zitadel',
       phase: 'cutover',
@@ -1276,7 +1306,7 @@ SQL
 fi`,
       },
     },
-    // 46. cutover on h002 [downtime]: snapshot of zitadel's frozen state held on h002 (REPEATABLE READ, every table locked against DDL) before the application starts; its checksums computed on it from here, after the start
+    // 48. cutover on h002 [downtime]: snapshot of zitadel's frozen state held on h002 (REPEATABLE READ, every table locked against DDL) before the application starts; its checksums computed on it from here, after the start
     {
       id: 'pg-snapshot-new-zitadel',
       phase: 'cutover',
@@ -1346,7 +1376,7 @@ SQL
 fi`,
       },
     },
-    // 47. cutover on h002 [downtime]: lift the fence and start zitadel on h002: from here it takes writes
+    // 49. cutover on h002 [downtime]: lift the fence and start zitadel on h002: from here it takes writes
     {
       id: 'start-new',
       phase: 'cutover',
@@ -1368,7 +1398,7 @@ nixos-container run zitadel -- systemctl start zitadel`,
 rm -f /var/lib/migen/zitadel/ready`,
       },
     },
-    // 48. cutover on o001 [downtime]: o001 routes sso.joshuabell.xyz to h002 (route files, nginx reloaded)
+    // 50. cutover on o001 [downtime]: o001 routes sso.joshuabell.xyz to h002 (route files, nginx reloaded)
     {
       id: 'route-new',
       phase: 'cutover',
@@ -1407,7 +1437,7 @@ for i in $(seq 1 200); do
 done`,
       },
     },
-    // 49. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20
+    // 51. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20
     {
       id: 'backend-healthy',
       phase: 'cutover',
@@ -1422,7 +1452,7 @@ done`,
       intervalSeconds: 0.1,
       deadlineSeconds: 60,
     },
-    // 50. verify on h002 [downtime]: https://sso.joshuabell.xyz/debug/healthz answers 200 through o001 (asked from h002)
+    // 52. verify on h002 [downtime]: https://sso.joshuabell.xyz/debug/healthz answers 200 through o001 (asked from h002)
     {
       id: 'verify-1',
       phase: 'verify',
@@ -1438,7 +1468,7 @@ done`,
       intervalSeconds: 0.2,
       deadlineSeconds: 60,
     },
-    // 51. verify on h001 | h002: row count and checksum of every table of zitadel equal on both hosts, on the snapshots of the frozen state (after the start: as long as the data needs)
+    // 53. verify on h001 | h002: row count and checksum of every table of zitadel equal on both hosts, on the snapshots of the frozen state (after the start: as long as the data needs)
     {
       id: 'pg-compare-zitadel',
       phase: 'verify',
@@ -1474,7 +1504,7 @@ echo "every table of zitadel equal on h001 and h002 as of the freeze ($(printf '
       },
       failure: 'the tables of zitadel differ between h001 (frozen) and h002 as of the freeze: the migration failed; its rollback keeps what h002 wrote since in a renamed database',
     },
-    // 52. verify on h002: h002 records that zitadel is cut over and verified
+    // 54. verify on h002: h002 records that zitadel is cut over and verified
     {
       id: 'verified',
       phase: 'verify',
@@ -1490,7 +1520,7 @@ echo "every table of zitadel equal on h001 and h002 as of the freeze ($(printf '
         script: 'rm -f /var/lib/migen/zitadel/verified',
       },
     },
-    // 53. verify on h002: confirm the start on h002 (its guard would stop it)
+    // 55. verify on h002: confirm the start on h002 (its guard would stop it)
     {
       id: 'confirm-new',
       phase: 'verify',
@@ -1503,7 +1533,7 @@ echo "every table of zitadel equal on h001 and h002 as of the freeze ($(printf '
 if [ -e /var/lib/migen/zitadel/guard/new.fired ]; then echo "'the guard stopped zitadel on h002' at $(cat /var/lib/migen/zitadel/guard/new.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 54. verify on o001: confirm o001's new routes over a new connection (its guard would revert them)
+    // 56. verify on o001: confirm o001's new routes over a new connection (its guard would revert them)
     {
       id: 'confirm-route',
       phase: 'verify',
@@ -1517,7 +1547,7 @@ if [ -e /var/lib/migen/zitadel/guard/new.fired ]; then echo "'the guard stopped 
 if [ -e /var/lib/migen/zitadel/guard/routes.fired ]; then echo "'the guard reverted the routes' at $(cat /var/lib/migen/zitadel/guard/routes.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 55. verify on h001: confirm the stop on h001 over a new connection (its guard would restart the old service)
+    // 57. verify on h001: confirm the stop on h001 over a new connection (its guard would restart the old service)
     {
       id: 'confirm-old',
       phase: 'verify',
@@ -1531,7 +1561,7 @@ if [ -e /var/lib/migen/zitadel/guard/routes.fired ]; then echo "'the guard rever
 if [ -e /var/lib/migen/zitadel/guard/old.fired ]; then echo "'the guard restarted zitadel on h001' at $(cat /var/lib/migen/zitadel/guard/old.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 56. verify on h001: drop the publication, any slot left and the replication role migen_repl_zitadel (with its privileges on zitadel) on h001
+    // 58. verify on h001: drop the publication, any slot left and the replication role migen_repl_zitadel (with its privileges on zitadel) on h001
     {
       id: 'pg-cleanup-zitadel',
       phase: 'verify',
@@ -1575,7 +1605,7 @@ SELECT format('DROP ROLE %I', rolname) FROM pg_roles r WHERE rolname = 'migen_re
 SQL`,
       },
     },
-    // 57. finalize on -: make the move permanent
+    // 59. finalize on -: make the move permanent
     {
       id: 'finalize',
       phase: 'finalize',
@@ -1583,7 +1613,7 @@ SQL`,
       title: 'make the move permanent',
       text: "Run `migen finalize zitadel`, review and merge the diff, and deploy h001, h002, o001: h001 then has container@zitadel disabled so no rebuild or reboot starts a second writer, and o001's base configuration routes to h002.",
     },
-    // 58. finalize on -: keep h001's state for 14 days
+    // 60. finalize on -: keep h001's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',
@@ -1591,7 +1621,7 @@ SQL`,
       title: "keep h001's state for 14 days",
       text: 'After 14 days without a rollback, remove /var/lib/zitadel/postgres on h001. Until then it is the rollback source.',
     },
-    // 59. finalize on -: the pg_dumpall of h001 taken before the migration is kept at /var/lib/migen/zitadel/pg/pg_dumpall.sql.gz on h001
+    // 61. finalize on -: the pg_dumpall of h001 taken before the migration is kept at /var/lib/migen/zitadel/pg/pg_dumpall.sql.gz on h001
     {
       id: 'pg-dumpall-kept',
       phase: 'finalize',
