@@ -832,16 +832,19 @@ SQL
 sync`,
       },
     },
-    // 35. sync on h002: h002's PostgreSQL and disk write out what the copy left (CHECKPOINT, sync) before the freeze
+    // 35. sync on h002: h002's copy vacuumed and analysed, then h002's PostgreSQL and disk write out what the copy left (CHECKPOINT, sync) before the freeze
     {
       id: 'pg-checkpoint-new',
       phase: 'sync',
       kind: 'command',
-      title: "h002's PostgreSQL and disk write out what the copy left (CHECKPOINT, sync) before the freeze",
+      title: "h002's copy vacuumed and analysed, then h002's PostgreSQL and disk write out what the copy left (CHECKPOINT, sync) before the freeze",
       concurrent: 'pg-checkpoint',
       run: {
         on: 'h002',
-        script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL'
+        script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
+VACUUM (ANALYZE);
+SQL
+nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL'
 CHECKPOINT;
 SQL
 sync`,

@@ -73,7 +73,7 @@ describe.skipIf(!process.env.MIGEN_FLEET_LAB)('[13] the write freeze does not gr
         const gap = longestGap(acked, Date.parse(report.window.startedAt!) - 500, Date.parse(report.window.endedAt!));
         windows[mib] = gap.ms;
         expect(report.steps.find((x) => x.id === 'pg-compare-zitadel')?.status).toBe('done');
-        console.log(`e2e [13] ${mib} MiB: write-unavailable window (client) ${gap.ms} ms; report window ${report.window.ms} ms; comparison after the start ${report.steps.find((x) => x.id === 'pg-compare-zitadel')?.ms} ms; run ${(r.ms / 1000).toFixed(1)} s`);
+        console.log(`e2e [13] ${mib} MiB: write-unavailable window (client) ${gap.ms} ms; report window ${report.window.ms} ms; comparison after the start ${report.steps.find((x) => x.id === 'pg-compare-zitadel')?.ms} ms; run ${(r.ms / 1000).toFixed(1)} s; steps ${report.steps.filter((x) => x.ms > 150).map((x) => `${x.id} ${x.ms}`).join(', ')}`);
       }, 900_000);
     });
   }

@@ -17,11 +17,13 @@ export const subscriptionOf = (c: Ctx, db: string): string => `${c.database!.sub
 export function pgSync(c: Ctx): Step[] {
   const d = c.database!;
   const steps = d.databases.map((db) => syncOf(c, db));
-  // The initial copy leaves both servers with its WAL and dirty buffers: checkpointed here, not by a
-  // checkpoint that the WAL volume would trigger inside the window (and the OS's writeback with it).
+  // The initial copy leaves both servers with its WAL and dirty buffers, and the new one with rows
+  // that autovacuum would visit and no statistics: vacuumed, analysed (the application's first
+  // queries get plans from statistics) and checkpointed here, before the freeze, not by autovacuum
+  // or a checkpoint that the WAL volume would start inside the window.
   const checkpoint = ([[c.from.name, d.ports.old, 'old'], [c.to.name, d.ports.new, 'new']] as const).map(([h, port, side]) =>
-    command(`pg-checkpoint-${side}`, `${h}'s PostgreSQL and disk write out what the copy left (CHECKPOINT, sync) before the freeze`,
-      on(h, `${psql(c, port, 'postgres', 'CHECKPOINT;')}\nsync`), { concurrent: 'pg-checkpoint' }));
+    command(`pg-checkpoint-${side}`, `${side === 'new' ? `${h}'s copy vacuumed and analysed, then ` : ''}${h}'s PostgreSQL and disk write out what the copy left (CHECKPOINT, sync) before the freeze`,
+      on(h, [...(side === 'new' ? d.databases.map((db) => psql(c, port, db, 'VACUUM (ANALYZE);')) : []), psql(c, port, 'postgres', 'CHECKPOINT;'), 'sync'].join('\n')), { concurrent: 'pg-checkpoint' }));
   return [...steps.map((x) => x[0]), ...checkpoint, ...steps.map((x) => x[1])];
 }
 
