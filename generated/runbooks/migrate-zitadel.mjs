@@ -1056,39 +1056,20 @@ mkdir -p /var/lib/migen/zitadel && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/
 nixos-container run zitadel -- systemctl start zitadel`,
       },
     },
-    // 41. cutover on h001 [downtime]: zitadel on h001 read-only for every role; remaining sessions terminated
+    // 41. cutover on h001 [downtime]: zitadel on h001 read-only for every role, remaining sessions terminated; then h002 confirmed every change up to h001's WAL position (O(1))
     {
       id: 'pg-freeze-zitadel',
       phase: 'cutover',
       kind: 'command',
-      title: 'zitadel on h001 read-only for every role; remaining sessions terminated',
+      title: "zitadel on h001 read-only for every role, remaining sessions terminated; then h002 confirmed every change up to h001's WAL position (O(1))",
       window: true,
-      fleet: true,
-      run: {
-        on: 'h001',
-        script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL'
-ALTER DATABASE "zitadel" SET default_transaction_read_only = on;
-SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = 'zitadel' AND pid <> pg_backend_pid() AND backend_type = 'client backend';
-SQL`,
-      },
-      undo: {
-        on: 'h001',
-        script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL'
-ALTER DATABASE "zitadel" RESET default_transaction_read_only;
-SQL`,
-      },
-    },
-    // 42. cutover on h001 [downtime]: h002 confirmed every change up to h001's current WAL position (O(1))
-    {
-      id: 'pg-caught-up-zitadel',
-      phase: 'cutover',
-      kind: 'command',
-      title: "h002 confirmed every change up to h001's current WAL position (O(1))",
-      window: true,
+      undoOnFailure: true,
       fleet: true,
       run: {
         on: 'h001',
         script: String.raw`nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL'
+ALTER DATABASE "zitadel" SET default_transaction_read_only = on;
+SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = 'zitadel' AND pid <> pg_backend_pid() AND backend_type = 'client backend' \g /dev/null
 SELECT pg_current_xact_id() \g /dev/null
 SELECT set_config('migen.target', pg_current_wal_flush_lsn()::text, false) \g /dev/null
 DO $$
@@ -1106,8 +1087,14 @@ END $$;
 SELECT 'caught up at ' || current_setting('migen.target');
 SQL`,
       },
+      undo: {
+        on: 'h001',
+        script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL'
+ALTER DATABASE "zitadel" RESET default_transaction_read_only;
+SQL`,
+      },
     },
-    // 43. cutover on h001 [downtime]: zitadel's schema on h001 is still the one prepare copied (O(tables))
+    // 42. cutover on h001 [downtime]: zitadel's schema on h001 is still the one prepare copied (O(tables))
     {
       id: 'pg-schema-frozen-zitadel',
       phase: 'cutover',
@@ -1149,7 +1136,7 @@ if [ -n "$changes" ]; then printf '%s\n' "$changes" >&2; exit 1; fi`,
       },
       failure: "the schema of zitadel on h001 changed since prepare copied it to h002 (DDL during the migration; logical replication does not carry it), so h002's copy would differ: rolled back before h002 took any write",
     },
-    // 44. cutover on h001 | h002 [downtime]: sequences of zitadel: h002 continues where h001 stopped (they are not replicated; O(sequences))
+    // 43. cutover on h001 | h002 [downtime]: sequences of zitadel: h002 continues where h001 stopped (they are not replicated; O(sequences))
     {
       id: 'pg-sequences-zitadel',
       phase: 'cutover',
@@ -1173,7 +1160,7 @@ SQL`,
         ],
       },
     },
-    // 45. cutover on h001 | h002 [downtime]: every table of zitadel is in migen_sub_zitadel_zitadel and ready on h002, and the small ones (8 MiB at most) hold as many rows on both hosts (O(tables)); the rest is compared after the start
+    // 44. cutover on h001 | h002 [downtime]: every table of zitadel is in migen_sub_zitadel_zitadel and ready on h002, and the small ones (8 MiB at most) hold as many rows on both hosts (O(tables)); the rest is compared after the start
     {
       id: 'pg-counts-zitadel',
       phase: 'cutover',
@@ -1210,13 +1197,14 @@ echo "$(printf '%s\n' "$theirs" | grep -vc $'\t-$') tables counted, $(printf '%s
       },
       failure: "the tables of zitadel on h002 are not a complete copy of h001's",
     },
-    // 46. cutover on h002 | h001 [downtime]: drop subscription migen_sub_zitadel_zitadel on h002 (and with it the slot on h001); no slot of this migration left on h001
+    // 45. cutover on h002 | h001 [downtime]: drop subscription migen_sub_zitadel_zitadel on h002 (and with it the slot on h001); no slot of this migration left on h001
     {
       id: 'pg-drop-subscription-zitadel',
       phase: 'cutover',
       kind: 'check',
       title: 'drop subscription migen_sub_zitadel_zitadel on h002 (and with it the slot on h001); no slot of this migration left on h001',
       window: true,
+      concurrent: 'pg-frozen-zitadel',
       fleet: true,
       run: {
         pipe: [
@@ -1239,14 +1227,14 @@ SQL
       },
       failure: "a slot of migen_sub_zitadel_zitadel is still on h001, or the subscription could not be dropped: drop the slot (SELECT pg_drop_replication_slot('migen_sub_zitadel_zitadel')) or it keeps WAL until max_slot_wal_keep_size",
     },
-    // 47. cutover on h001 [downtime]: snapshot of zitadel's frozen state held on h001 (REPEATABLE READ, every table locked against DDL) before the application starts; its checksums computed on it from here, after the start
+    // 46. cutover on h001 [downtime]: snapshot of zitadel's frozen state held on h001 (REPEATABLE READ, every table locked against DDL) before the application starts; its checksums computed on it from here, after the start
     {
       id: 'pg-snapshot-old-zitadel',
       phase: 'cutover',
       kind: 'command',
       title: "snapshot of zitadel's frozen state held on h001 (REPEATABLE READ, every table locked against DDL) before the application starts; its checksums computed on it from here, after the start",
       window: true,
-      concurrent: 'pg-snapshot-zitadel',
+      concurrent: 'pg-frozen-zitadel',
       undoOnFailure: true,
       fleet: true,
       run: {
@@ -1309,14 +1297,14 @@ SQL
 fi`,
       },
     },
-    // 48. cutover on h002 [downtime]: snapshot of zitadel's frozen state held on h002 (REPEATABLE READ, every table locked against DDL) before the application starts; its checksums computed on it from here, after the start
+    // 47. cutover on h002 [downtime]: snapshot of zitadel's frozen state held on h002 (REPEATABLE READ, every table locked against DDL) before the application starts; its checksums computed on it from here, after the start
     {
       id: 'pg-snapshot-new-zitadel',
       phase: 'cutover',
       kind: 'command',
       title: "snapshot of zitadel's frozen state held on h002 (REPEATABLE READ, every table locked against DDL) before the application starts; its checksums computed on it from here, after the start",
       window: true,
-      concurrent: 'pg-snapshot-zitadel',
+      concurrent: 'pg-frozen-zitadel',
       undoOnFailure: true,
       fleet: true,
       run: {
@@ -1379,7 +1367,7 @@ SQL
 fi`,
       },
     },
-    // 49. cutover on h002 [downtime]: lift the fence and start zitadel on h002: from here it takes writes
+    // 48. cutover on h002 [downtime]: lift the fence and start zitadel on h002: from here it takes writes
     {
       id: 'start-new',
       phase: 'cutover',
@@ -1401,7 +1389,7 @@ nixos-container run zitadel -- systemctl start zitadel`,
 rm -f /var/lib/migen/zitadel/ready`,
       },
     },
-    // 50. cutover on o001 [downtime]: o001 routes sso.joshuabell.xyz to h002 (route files, nginx reloaded)
+    // 49. cutover on o001 [downtime]: o001 routes sso.joshuabell.xyz to h002 (route files, nginx reloaded)
     {
       id: 'route-new',
       phase: 'cutover',
@@ -1440,7 +1428,7 @@ for i in $(seq 1 200); do
 done`,
       },
     },
-    // 51. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20
+    // 50. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20
     {
       id: 'backend-healthy',
       phase: 'cutover',
@@ -1455,7 +1443,7 @@ done`,
       intervalSeconds: 0.1,
       deadlineSeconds: 60,
     },
-    // 52. verify on h002 [downtime]: https://sso.joshuabell.xyz/debug/healthz answers 200 through o001 (asked from h002)
+    // 51. verify on h002 [downtime]: https://sso.joshuabell.xyz/debug/healthz answers 200 through o001 (asked from h002)
     {
       id: 'verify-1',
       phase: 'verify',
@@ -1471,7 +1459,7 @@ done`,
       intervalSeconds: 0.2,
       deadlineSeconds: 60,
     },
-    // 53. verify on h001 | h002: row count and checksum of every table of zitadel equal on both hosts, on the snapshots of the frozen state (after the start: as long as the data needs)
+    // 52. verify on h001 | h002: row count and checksum of every table of zitadel equal on both hosts, on the snapshots of the frozen state (after the start: as long as the data needs)
     {
       id: 'pg-compare-zitadel',
       phase: 'verify',
@@ -1507,7 +1495,7 @@ echo "every table of zitadel equal on h001 and h002 as of the freeze ($(printf '
       },
       failure: 'the tables of zitadel differ between h001 (frozen) and h002 as of the freeze: the migration failed; its rollback keeps what h002 wrote since in a renamed database',
     },
-    // 54. verify on h002: h002 records that zitadel is cut over and verified
+    // 53. verify on h002: h002 records that zitadel is cut over and verified
     {
       id: 'verified',
       phase: 'verify',
@@ -1523,7 +1511,7 @@ echo "every table of zitadel equal on h001 and h002 as of the freeze ($(printf '
         script: 'rm -f /var/lib/migen/zitadel/verified',
       },
     },
-    // 55. verify on h002: confirm the start on h002 (its guard would stop it)
+    // 54. verify on h002: confirm the start on h002 (its guard would stop it)
     {
       id: 'confirm-new',
       phase: 'verify',
@@ -1536,7 +1524,7 @@ echo "every table of zitadel equal on h001 and h002 as of the freeze ($(printf '
 if [ -e /var/lib/migen/zitadel/guard/new.fired ]; then echo "'the guard stopped zitadel on h002' at $(cat /var/lib/migen/zitadel/guard/new.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 56. verify on o001: confirm o001's new routes over a new connection (its guard would revert them)
+    // 55. verify on o001: confirm o001's new routes over a new connection (its guard would revert them)
     {
       id: 'confirm-route',
       phase: 'verify',
@@ -1550,7 +1538,7 @@ if [ -e /var/lib/migen/zitadel/guard/new.fired ]; then echo "'the guard stopped 
 if [ -e /var/lib/migen/zitadel/guard/routes.fired ]; then echo "'the guard reverted the routes' at $(cat /var/lib/migen/zitadel/guard/routes.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 57. verify on h001: confirm the stop on h001 over a new connection (its guard would restart the old service)
+    // 56. verify on h001: confirm the stop on h001 over a new connection (its guard would restart the old service)
     {
       id: 'confirm-old',
       phase: 'verify',
@@ -1564,7 +1552,7 @@ if [ -e /var/lib/migen/zitadel/guard/routes.fired ]; then echo "'the guard rever
 if [ -e /var/lib/migen/zitadel/guard/old.fired ]; then echo "'the guard restarted zitadel on h001' at $(cat /var/lib/migen/zitadel/guard/old.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 58. verify on h001: drop the publication, any slot left and the replication role migen_repl_zitadel (with its privileges on zitadel) on h001
+    // 57. verify on h001: drop the publication, any slot left and the replication role migen_repl_zitadel (with its privileges on zitadel) on h001
     {
       id: 'pg-cleanup-zitadel',
       phase: 'verify',
@@ -1608,7 +1596,7 @@ SELECT format('DROP ROLE %I', rolname) FROM pg_roles r WHERE rolname = 'migen_re
 SQL`,
       },
     },
-    // 59. finalize on -: make the move permanent
+    // 58. finalize on -: make the move permanent
     {
       id: 'finalize',
       phase: 'finalize',
@@ -1616,7 +1604,7 @@ SQL`,
       title: 'make the move permanent',
       text: "Run `migen finalize zitadel`, review and merge the diff, and deploy h001, h002, o001: h001 then has container@zitadel disabled so no rebuild or reboot starts a second writer, and o001's base configuration routes to h002.",
     },
-    // 60. finalize on -: keep h001's state for 14 days
+    // 59. finalize on -: keep h001's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',
@@ -1624,7 +1612,7 @@ SQL`,
       title: "keep h001's state for 14 days",
       text: 'After 14 days without a rollback, remove /var/lib/zitadel/postgres on h001. Until then it is the rollback source.',
     },
-    // 61. finalize on -: the pg_dumpall of h001 taken before the migration is kept at /var/lib/migen/zitadel/pg/pg_dumpall.sql.gz on h001
+    // 60. finalize on -: the pg_dumpall of h001 taken before the migration is kept at /var/lib/migen/zitadel/pg/pg_dumpall.sql.gz on h001
     {
       id: 'pg-dumpall-kept',
       phase: 'finalize',

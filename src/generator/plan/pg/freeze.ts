@@ -37,16 +37,14 @@ export function pgFreeze(c: Ctx): Step[] {
     const frozen = { ...W, concurrent: `pg-frozen-${db}` };
     return [
       // From the postgres database: a session in the database itself would be read-only once this
-      // is set, and the undo (the thaw) could not run ALTER DATABASE there.
-      cut.command(`pg-freeze-${db}`, `${db} on ${from.name} read-only for every role; remaining sessions terminated`,
+      // is set, and the undo (the thaw) could not run ALTER DATABASE there. Then, in the same
+      // session, a commit of its own: every change before it (an asynchronous commit too) is
+      // flushed, so the slot can confirm it now rather than after the WAL writer's next round; and
+      // it polls the slot every 10 ms (the view reads shared memory: no snapshot in the way).
+      cut.command(`pg-freeze-${db}`, `${db} on ${from.name} read-only for every role, remaining sessions terminated; then ${to.name} confirmed every change up to ${from.name}'s WAL position (O(1))`,
         on(from.name, psql(c, po, 'postgres', `ALTER DATABASE ${ident(db)} SET default_transaction_read_only = on;
-SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = ${literal(db)} AND pid <> pg_backend_pid() AND backend_type = 'client backend';`)),
-        { ...W, undo: on(from.name, psql(c, po, 'postgres', `ALTER DATABASE ${ident(db)} RESET default_transaction_read_only;`)) }),
-      // A commit of its own first: every change before it (an asynchronous commit too) is flushed,
-      // so the slot can confirm it now rather than after the WAL writer's next round; then one
-      // session polls the slot every 10 ms (the view reads shared memory: no snapshot in the way).
-      cut.command(`pg-caught-up-${db}`, `${to.name} confirmed every change up to ${from.name}'s current WAL position (O(1))`,
-        on(from.name, psql(c, po, 'postgres', `SELECT pg_current_xact_id() \\g /dev/null
+SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = ${literal(db)} AND pid <> pg_backend_pid() AND backend_type = 'client backend' \\g /dev/null
+SELECT pg_current_xact_id() \\g /dev/null
 SELECT set_config('migen.target', pg_current_wal_flush_lsn()::text, false) \\g /dev/null
 DO $$
 DECLARE st text; ok boolean;
@@ -60,7 +58,11 @@ BEGIN
   END LOOP;
   RAISE EXCEPTION 'the slot ${sub} did not confirm % within 60 s', current_setting('migen.target');
 END $$;
-SELECT 'caught up at ' || current_setting('migen.target');`)), W),
+SELECT 'caught up at ' || current_setting('migen.target');`)),
+        // its undo also when it fails: the database may be read-only already
+        { ...W, undo: on(from.name, psql(c, po, 'postgres', `ALTER DATABASE ${ident(db)} RESET default_transaction_read_only;`)), undoOnFailure: true }),
+      // From here at once (the slot confirmed everything: nothing changes on either side until the
+      // start): the checks, the sequences, the subscription's drop and the snapshots.
       cut.check(`pg-schema-frozen-${db}`, `${db}'s schema on ${from.name} is still the one prepare copied (O(tables))`,
         on(from.name, `${schemaChanges(c, db)}\nif [ -n "$changes" ]; then printf '%s\\n' "$changes" >&2; exit 1; fi`),
         `${driftMessage(c, db)}: rolled back before ${to.name} took any write`, frozen),
@@ -80,8 +82,8 @@ echo "$(printf '%s\\n' "$theirs" | grep -vc $'\\t-$') tables counted, $(printf '
       cut.check(`pg-drop-subscription-${db}`, `drop subscription ${sub} on ${to.name} (and with it the slot on ${from.name}); no slot of this migration left on ${from.name}`, pipe(
         on(to.name, psql(c, pn, db, `DROP SUBSCRIPTION IF EXISTS ${ident(sub)};`)),
         on(from.name, `cat >/dev/null\n${readOid(c, db)}\ntest "${psqlOut(psql(c, po, 'postgres', `SELECT count(*) FROM pg_replication_slots WHERE ${ourSlots(sub)};`, { vars: { oid: '"$oid"' } }))}" = 0`),
-      ), `a slot of ${sub} is still on ${from.name}, or the subscription could not be dropped: drop the slot (SELECT pg_drop_replication_slot('${sub}')) or it keeps WAL until max_slot_wal_keep_size`, W),
-      ...pgSnapshots(c, db),
+      ), `a slot of ${sub} is still on ${from.name}, or the subscription could not be dropped: drop the slot (SELECT pg_drop_replication_slot('${sub}')) or it keeps WAL until max_slot_wal_keep_size`, frozen),
+      ...pgSnapshots(c, db, frozen.concurrent),
     ];
   });
 }

@@ -88,10 +88,11 @@ function startHolder(c: Ctx, host: string, port: number, db: string): string {
   ].join('\n');
 }
 
-export function pgSnapshots(c: Ctx, db: string): Step[] {
+/** `group`: the concurrent group they join (the freeze's checks). */
+export function pgSnapshots(c: Ctx, db: string, group: string): Step[] {
   const { command } = stepsOf('cutover');
   const d = c.database!;
-  const o = { window: true, fleet: true, concurrent: `pg-snapshot-${db}` } as const;
+  const o = { window: true, fleet: true, concurrent: group } as const;
   return ([[c.from.name, d.ports.old, 'old'], [c.to.name, d.ports.new, 'new']] as const).map(([host, port, side]) =>
     command(`pg-snapshot-${side}-${db}`, `snapshot of ${db}'s frozen state held on ${host} (REPEATABLE READ, every table locked against DDL) before the application starts; its checksums computed on it from here, after the start`,
       on(host, startHolder(c, host, port, db)), { ...o, undo: on(host, stopHolder(c, port, db)), undoOnFailure: true }));
