@@ -129,7 +129,7 @@ describe.skipIf(!process.env.MIGEN_FLEET_LAB)('[13] killed after the subscriptio
 });
 
 const OPERATOR_HOT = ['pg-identity-zitadel', 'pg-large-objects-zitadel', 'pg-dumpall', 'pg-wal-level', 'pg-headroom-old', 'pg-start-new', 'pg-headroom-new', 'pg-extensions-zitadel', 'pg-roles',
-  'pg-database-zitadel', 'pg-schema-zitadel', 'pg-role-zitadel', 'pg-connect-zitadel', 'pg-publication-zitadel', 'pg-subscription-zitadel', 'pg-ready-zitadel', 'pg-lag-zitadel', 'pg-cleanup-zitadel'];
+  'pg-database-zitadel', 'pg-schema-zitadel', 'pg-role-zitadel', 'pg-connect-zitadel', 'pg-publication-zitadel', 'pg-subscription-zitadel', 'pg-ready-zitadel', 'pg-checkpoint-old', 'pg-checkpoint-new', 'pg-lag-zitadel', 'pg-cleanup-zitadel'];
 
 describe.skipIf(!process.env.MIGEN_FLEET_LAB)('[13] every hot step killed while it runs, then --resume', () => {
   const s = scenario({ mib: 50 });
