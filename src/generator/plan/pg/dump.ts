@@ -5,7 +5,7 @@ import { on, stepsOf } from '../step.js';
 import type { Ctx, Step } from '../types.js';
 import { inside, pgDir, psql, psqlOut } from './psql.js';
 
-export const dumpFile = (c: Ctx): string => `${pgDir(c)}/pg_dumpall.sql.gz`;
+export const dumpFile = (c: Pick<Ctx, 'fence'>): string => `${pgDir(c)}/pg_dumpall.sql.gz`;
 
 /** How to restore it on the old host, into a server without these databases (initdb'd, or after dropping them). */
 export const restoreCommand = (c: Ctx): string =>

@@ -49,4 +49,4 @@ export const QUIET = [
 export const USER_TABLE = "c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_toast%' AND n.nspname NOT LIKE 'pg\\_temp%'";
 
 /** Where a migration keeps its PostgreSQL files on a host (schema baseline, snapshots, markers). */
-export const pgDir = (c: Ctx): string => `${c.fence.dir}/pg`;
+export const pgDir = (c: Pick<Ctx, 'fence'>): string => `${c.fence.dir}/pg`;
