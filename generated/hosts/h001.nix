@@ -71,24 +71,22 @@ lib.mkIf (config.migen.generated.enable && config.networking.hostName == "h001")
         wal_level = "logical";
         max_replication_slots = lib.mkDefault 20;
         max_wal_senders = lib.mkDefault 20;
+        # A slot nobody reads (a run interrupted while h002 is away) retains WAL: at most this
+        # much, then PostgreSQL invalidates the slot instead of filling the disk.
+        max_slot_wal_keep_size = lib.mkDefault "8GB";
       };
       # The database by name (the keyword "replication" matches only physical replication),
       # for the new host's address only.
       authentication = lib.mkAfter ''
         host zitadel migen_repl_zitadel 100.64.0.20/32 scram-sha-256
       '';
-      ensureUsers = [
-        {
-          name = "migen_repl_zitadel";
-          ensureClauses.login = true;
-          ensureClauses.replication = true;
-        }
-      ];
     };
     # PostgreSQL reachable on the mesh interface only.
     networking.firewall.interfaces.tailscale0.allowedTCPPorts = [ 5432 ];
-    # The runbook sets the role's password from the secret migen-replication-zitadel (owner postgres) and grants
-    # SELECT; psql reads the file itself, so the password is in no generated file or command line.
+    # The runbook creates the replication role migen_repl_zitadel (LOGIN REPLICATION, its password from the
+    # secret migen-replication-zitadel, owner postgres: psql reads the file itself, so the password is in no
+    # generated file or command line), grants SELECT, and drops it again after the cutover or on a
+    # rollback: no ensureUsers, which would recreate it at every start of PostgreSQL.
     # The secret reaches the container read-only at the same path.
     containers.zitadel.bindMounts."/run/agenix/migen-replication-zitadel" = { hostPath = "/run/agenix/migen-replication-zitadel"; isReadOnly = true; };
   }

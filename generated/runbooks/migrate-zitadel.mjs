@@ -195,7 +195,23 @@ if [ -n "$bad" ]; then { echo "tables without a primary key or replica identity:
       },
       failure: 'some tables of zitadel have neither a primary key nor a replica identity; add one (or ALTER TABLE ... REPLICA IDENTITY FULL) and plan again',
     },
-    // 12. prepare on h001: restic backup of the state on h001, tag pre-migration
+    // 12. preflight on h001: zitadel on h001 holds no large objects (pg_largeobject_metadata: logical replication does not copy them)
+    {
+      id: 'pg-large-objects-zitadel',
+      phase: 'preflight',
+      kind: 'check',
+      title: 'zitadel on h001 holds no large objects (pg_largeobject_metadata: logical replication does not copy them)',
+      run: {
+        on: 'h001',
+        script: `n=$(nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
+SELECT count(*) FROM pg_largeobject_metadata;
+SQL
+)
+if [ "$n" != 0 ]; then echo "zitadel on h001 holds $n large objects" >&2; exit 1; fi`,
+      },
+      failure: 'zitadel on h001 holds large objects, which logical replication does not copy: store them in bytea columns (lo_get) and remove them (lo_unlink), or migrate with strategy warm (a copy of the data directory); nothing was changed',
+    },
+    // 13. prepare on h001: restic backup of the state on h001, tag pre-migration
     {
       id: 'backup',
       phase: 'prepare',
@@ -208,7 +224,28 @@ restic -r /backup/h001 --password-file /run/agenix/restic-password backup --tag 
 rm -rf /var/lib/migen/backup/zitadel`,
       },
     },
-    // 13. prepare on operator: deploy h002: zitadel installed, fenced until the cutover
+    // 14. prepare on h001: pg_dumpall of h001's PostgreSQL (roles and every database) to /var/lib/migen/zitadel/pg/pg_dumpall.sql.gz on h001, before anything changes (restore: gunzip -c /var/lib/migen/zitadel/pg/pg_dumpall.sql.gz | nixos-container run zitadel -- runuser -u postgres -- psql -X -p 5432 -d postgres)
+    {
+      id: 'pg-dumpall',
+      phase: 'prepare',
+      kind: 'command',
+      title: "pg_dumpall of h001's PostgreSQL (roles and every database) to /var/lib/migen/zitadel/pg/pg_dumpall.sql.gz on h001, before anything changes (restore: gunzip -c /var/lib/migen/zitadel/pg/pg_dumpall.sql.gz | nixos-container run zitadel -- runuser -u postgres -- psql -X -p 5432 -d postgres)",
+      run: {
+        on: 'h001',
+        script: String.raw`mkdir -p -m 0700 /var/lib/migen/zitadel/pg
+need=$(nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL'
+SELECT sum(pg_database_size(oid))::bigint FROM pg_database;
+SQL
+)
+free=$(df -B1 --output=avail /var/lib/migen/zitadel/pg | tail -n 1)
+if [ "$free" -lt "$need" ]; then echo "h001 has $free bytes free in /var/lib/migen/zitadel/pg, the dump may need $need (the databases' size): free some space first" >&2; exit 1; fi
+rm -f /var/lib/migen/zitadel/pg/pg_dumpall.sql.gz.tmp
+(umask 077 && nixos-container run zitadel -- runuser -u postgres -- pg_dumpall -p 5432 | gzip -1 > /var/lib/migen/zitadel/pg/pg_dumpall.sql.gz.tmp)
+gzip -t /var/lib/migen/zitadel/pg/pg_dumpall.sql.gz.tmp && mv /var/lib/migen/zitadel/pg/pg_dumpall.sql.gz.tmp /var/lib/migen/zitadel/pg/pg_dumpall.sql.gz
+printf 'safety net: %s (%s bytes); restore: %s\n' /var/lib/migen/zitadel/pg/pg_dumpall.sql.gz "$(stat -c %s /var/lib/migen/zitadel/pg/pg_dumpall.sql.gz)" 'gunzip -c /var/lib/migen/zitadel/pg/pg_dumpall.sql.gz | nixos-container run zitadel -- runuser -u postgres -- psql -X -p 5432 -d postgres'`,
+      },
+    },
+    // 15. prepare on operator: deploy h002: zitadel installed, fenced until the cutover
     {
       id: 'deploy-h002',
       phase: 'prepare',
@@ -219,7 +256,7 @@ rm -rf /var/lib/migen/backup/zitadel`,
         script: "nixos-rebuild switch --flake 'examples/homelab#h002' --target-host root@100.64.0.20",
       },
     },
-    // 14. prepare on operator: deploy o001: the moved routes read their backend from route files (still h001's)
+    // 16. prepare on operator: deploy o001: the moved routes read their backend from route files (still h001's)
     {
       id: 'deploy-o001',
       phase: 'prepare',
@@ -230,18 +267,18 @@ rm -rf /var/lib/migen/backup/zitadel`,
         script: "nixos-rebuild switch --flake 'examples/homelab#o001' --target-host root@o001",
       },
     },
-    // 15. prepare on operator: deploy h001: zitadel fenced once stopped; replication settings (wal_level, slots, pg_hba entry for h002, mesh listener, role)
+    // 17. prepare on operator: deploy h001: zitadel fenced once stopped; replication settings (wal_level, slots, the WAL a slot may keep, pg_hba entry for h002, mesh listener)
     {
       id: 'deploy-h001',
       phase: 'prepare',
       kind: 'command',
-      title: 'deploy h001: zitadel fenced once stopped; replication settings (wal_level, slots, pg_hba entry for h002, mesh listener, role)',
+      title: 'deploy h001: zitadel fenced once stopped; replication settings (wal_level, slots, the WAL a slot may keep, pg_hba entry for h002, mesh listener)',
       run: {
         on: 'operator',
         script: "nixos-rebuild switch --flake 'examples/homelab#h001' --target-host root@100.64.0.13",
       },
     },
-    // 16. prepare on h001: PostgreSQL on h001 runs with wal_level=logical (restarts it once if the deployed setting is pending: a short interruption of writes)
+    // 18. prepare on h001: PostgreSQL on h001 runs with wal_level=logical (restarts it once if the deployed setting is pending: a short interruption of writes)
     {
       id: 'pg-wal-level',
       phase: 'prepare',
@@ -264,7 +301,7 @@ SQL
 fi`,
       },
     },
-    // 17. prepare on h001: h001 has free replication slots and WAL senders for 1 subscription(s) and their table-sync workers
+    // 19. prepare on h001: h001 has free replication slots and WAL senders for 1 subscription(s) and their table-sync workers
     {
       id: 'pg-headroom-old',
       phase: 'prepare',
@@ -280,7 +317,7 @@ SQL`,
       },
       failure: 'max_replication_slots/max_wal_senders on h001 leave no room: deploy the generated settings and restart PostgreSQL there',
     },
-    // 18. prepare on h002: start PostgreSQL on h002 (the application stays stopped)
+    // 20. prepare on h002: start PostgreSQL on h002 (the application stays stopped)
     {
       id: 'pg-start-new',
       phase: 'prepare',
@@ -292,7 +329,7 @@ SQL`,
 nixos-container run zitadel -- systemctl stop zitadel`,
       },
     },
-    // 19. prepare on h002: h002 has room for the apply and table-sync workers
+    // 21. prepare on h002: h002 has room for the apply and table-sync workers
     {
       id: 'pg-headroom-new',
       phase: 'prepare',
@@ -309,15 +346,250 @@ SQL`,
       },
       failure: 'max_logical_replication_workers/max_worker_processes on h002 are too low: deploy the generated settings and restart PostgreSQL there',
     },
-    // 20. prepare on h001: replication role migen_repl_zitadel on h001: password from the secret, SELECT on zitadel
+    // 22. prepare on h001 | h002: every extension of zitadel on h001 is available on h002 (pg_available_extensions), checked before anything is created
+    {
+      id: 'pg-extensions-zitadel',
+      phase: 'prepare',
+      kind: 'check',
+      title: 'every extension of zitadel on h001 is available on h002 (pg_available_extensions), checked before anything is created',
+      run: {
+        pipe: [
+          {
+            on: 'h001',
+            script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
+SELECT extname || ' ' || extversion FROM pg_extension ORDER BY 1;
+SQL`,
+          },
+          {
+            on: 'h002',
+            script: String.raw`have=$(nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres -c 'SELECT name FROM pg_available_extensions ORDER BY 1;')
+missing=""
+while read -r ext version; do
+  if ! printf '%s\n' "$have" | grep -qxF "$ext"; then missing="$missing $ext ($version)"; fi
+done
+if [ -n "$missing" ]; then echo $'zitadel on h001 uses extensions that h002\'s PostgreSQL does not have:'"$missing" >&2; exit 1; fi`,
+          },
+        ],
+      },
+      failure: "h002's PostgreSQL lacks an extension zitadel uses on h001: add it on h002 (services.postgresql.extensions, e.g. ps: [ ps.postgis ]), deploy, and run again; nothing was created",
+    },
+    // 23. prepare on h001 | h002: copy the roles of h001 to h002 (missing ones created; attributes, password hashes, settings and memberships as on h001; not postgres, not the replication role migen_repl_zitadel)
+    {
+      id: 'pg-roles',
+      phase: 'prepare',
+      kind: 'command',
+      title: 'copy the roles of h001 to h002 (missing ones created; attributes, password hashes, settings and memberships as on h001; not postgres, not the replication role migen_repl_zitadel)',
+      run: {
+        pipe: [
+          {
+            on: 'h001',
+            script: String.raw`nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres -v skip=migen_repl_zitadel <<'SQL'
+WITH r AS (SELECT * FROM pg_authid WHERE rolname !~ '^pg_' AND rolname NOT IN ('postgres', :'skip'))
+SELECT s FROM (
+  SELECT 1 AS k, rolname AS o, format('SELECT %L WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = %L) \gexec', format('CREATE ROLE %I', rolname), rolname) AS s FROM r
+  UNION ALL SELECT 2, rolname, format('ALTER ROLE %I WITH %s %s %s %s %s %s %s CONNECTION LIMIT %s%s%s;', rolname,
+    CASE WHEN rolsuper THEN 'SUPERUSER' ELSE 'NOSUPERUSER' END, CASE WHEN rolinherit THEN 'INHERIT' ELSE 'NOINHERIT' END,
+    CASE WHEN rolcreaterole THEN 'CREATEROLE' ELSE 'NOCREATEROLE' END, CASE WHEN rolcreatedb THEN 'CREATEDB' ELSE 'NOCREATEDB' END,
+    CASE WHEN rolcanlogin THEN 'LOGIN' ELSE 'NOLOGIN' END, CASE WHEN rolreplication THEN 'REPLICATION' ELSE 'NOREPLICATION' END,
+    CASE WHEN rolbypassrls THEN 'BYPASSRLS' ELSE 'NOBYPASSRLS' END, rolconnlimit,
+    CASE WHEN rolpassword IS NOT NULL THEN ' PASSWORD ' || quote_literal(rolpassword) ELSE '' END,
+    CASE WHEN rolvaliduntil IS NOT NULL THEN ' VALID UNTIL ' || quote_literal(rolvaliduntil::text) ELSE '' END) FROM r
+  UNION ALL SELECT 3, r.rolname || ' ' || cfg, format('ALTER ROLE %I SET %s TO %s;', r.rolname,
+      CASE WHEN split_part(cfg, '=', 1) ~ '^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$' THEN split_part(cfg, '=', 1) ELSE quote_ident(split_part(cfg, '=', 1)) END,
+      -- list settings are stored quoted element by element: as they are; any other one as a literal
+      CASE WHEN split_part(cfg, '=', 1) IN ('search_path', 'temp_tablespaces', 'local_preload_libraries', 'session_preload_libraries') THEN substr(cfg, length(split_part(cfg, '=', 1)) + 2)
+        ELSE quote_literal(substr(cfg, length(split_part(cfg, '=', 1)) + 2)) END)
+    FROM r JOIN pg_db_role_setting s ON s.setrole = r.oid AND s.setdatabase = 0, unnest(s.setconfig) AS cfg
+  UNION ALL SELECT 4, g.rolname || ' ' || m.rolname, format('GRANT %I TO %I%s;', g.rolname, m.rolname, CASE WHEN a.admin_option THEN ' WITH ADMIN OPTION' ELSE '' END)
+    FROM pg_auth_members a JOIN pg_roles g ON g.oid = a.roleid JOIN r m ON m.oid = a.member
+) x ORDER BY k, o;
+SQL`,
+          },
+          {
+            on: 'h002',
+            script: `{ cat <<'SQL'
+SET log_statement = 'none'; SET log_min_duration_statement = -1; SET log_min_duration_sample = -1; SET log_transaction_sample_rate = 0;
+SET log_min_error_statement = 'panic'; SET log_duration = off; SET debug_print_parse = off; SET debug_print_rewritten = off; SET debug_print_plan = off;
+SET track_activities = off; SET auto_explain.log_min_duration = -1; SET pg_stat_statements.track_utility = off;
+SET client_min_messages = warning;
+SQL
+cat; } | nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres`,
+          },
+        ],
+      },
+    },
+    // 24. prepare on h001 | h002: database zitadel on h002, owned as on h001; it must hold no row
+    {
+      id: 'pg-database-zitadel',
+      phase: 'prepare',
+      kind: 'command',
+      title: 'database zitadel on h002, owned as on h001; it must hold no row',
+      run: {
+        pipe: [
+          {
+            on: 'h001',
+            script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL'
+SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'zitadel';
+SQL`,
+          },
+          {
+            on: 'h002',
+            script: String.raw`read -r owner
+# a rollback from here on drops what this run creates, until the application starts
+mkdir -p /var/lib/migen/zitadel/pg && rm -f /var/lib/migen/zitadel/pg/app-started
+if ! nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL' | grep -qx 1; then
+SELECT 1 FROM pg_database WHERE datname = 'zitadel';
+SQL
+  nixos-container run zitadel -- runuser -u postgres -- createdb -p 5432 -O "$owner" zitadel
+fi
+# exact: one row of any table is enough to refuse (statistics may say 0 for a table never analysed)
+full=$(nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
+SELECT format('SELECT %L FROM %I.%I HAVING EXISTS (SELECT 1 FROM %I.%I);', n.nspname || '.' || c.relname, n.nspname, c.relname, n.nspname, c.relname)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp%' ORDER BY 1 \gexec
+SQL
+)
+if [ -n "$full" ]; then { echo "zitadel on h002 already holds rows in:"; printf '%s\n' "$full"; echo "refusing to replicate into a database that is not empty"; } >&2; exit 1; fi`,
+          },
+        ],
+      },
+      undo: {
+        on: 'h002',
+        script: String.raw`if ! nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL' | grep -qx 1; then
+SELECT 1 FROM pg_database WHERE datname = 'zitadel';
+SQL
+  echo 'no database zitadel on h002: nothing to undo'; exit 0
+fi
+nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
+SELECT format('ALTER SUBSCRIPTION %I DISABLE', subname) FROM pg_subscription WHERE subname = 'migen_sub_zitadel_zitadel' AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \gexec
+SELECT format('ALTER SUBSCRIPTION %I SET (slot_name = NONE)', subname) FROM pg_subscription WHERE subname = 'migen_sub_zitadel_zitadel' AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \gexec
+SELECT format('DROP SUBSCRIPTION %I', subname) FROM pg_subscription WHERE subname = 'migen_sub_zitadel_zitadel' AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database()) \gexec
+SQL
+if test -e /var/lib/migen/zitadel/pg/app-started; then
+  # the application ran here: what it wrote is kept, under another name
+  to=zitadel_rolled_back_$(date -u +%Y%m%d_%H%M%S)
+  nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres -v to="$to" <<'SQL' >/dev/null
+SELECT set_config('migen.to', :'to', false);
+DO $$
+BEGIN
+  FOR i IN 1..100 LOOP
+    PERFORM pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'zitadel' AND pid <> pg_backend_pid();
+    BEGIN
+      EXECUTE format('ALTER DATABASE %I RENAME TO %I', 'zitadel', current_setting('migen.to'));
+      RETURN;
+    EXCEPTION WHEN object_in_use THEN PERFORM pg_sleep(0.1);
+    END;
+  END LOOP;
+  RAISE EXCEPTION 'database zitadel is still in use after 10 s';
+END $$;
+SQL
+  mkdir -p /var/lib/migen/zitadel/pg && printf '%s %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" zitadel "$to" >> /var/lib/migen/zitadel/pg/rolled-back-writes
+  echo "h002 took writes before the rollback: they are kept in the database $to on h002 (h001 serves zitadel again, as of the freeze)."
+  echo "inspect: nixos-container run zitadel -- runuser -u postgres -- psql -p 5432 -d $to"
+  echo "merge: what h002 wrote after the cutover is in $to only. h001's sequences continue from the freeze, so its new rows may reuse those ids: copy the rows of $to newer than the freeze into h001's zitadel under new ids (pg_dump --data-only --table=... $to into a staging schema there, or INSERT ... SELECT over postgres_fdw), then setval its sequences past the highest id; drop $to once merged."
+else
+  nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL'
+DROP DATABASE IF EXISTS "zitadel" WITH (FORCE);
+SQL
+  echo 'dropped zitadel on h002: it held only the copy (the application had not started there)'
+fi`,
+      },
+    },
+    // 25. prepare on h001 | h002: zitadel's schema from h001 into h002 (pg_dump --schema-only, one transaction); its text kept on h001 as the baseline that detects DDL during the migration
+    {
+      id: 'pg-schema-zitadel',
+      phase: 'prepare',
+      kind: 'command',
+      title: "zitadel's schema from h001 into h002 (pg_dump --schema-only, one transaction); its text kept on h001 as the baseline that detects DDL during the migration",
+      run: {
+        pipe: [
+          {
+            on: 'h001',
+            script: String.raw`mkdir -p -m 0700 /var/lib/migen/zitadel/pg
+fp=$(nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
+WITH ns AS (SELECT oid, nspname FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\_toast%' AND nspname NOT LIKE 'pg\_temp%'),
+ext AS (SELECT classid, objid FROM pg_depend WHERE deptype = 'e')
+SELECT x FROM (
+  SELECT 'schema ' || quote_ident(nspname) AS x FROM ns
+  UNION ALL SELECT 'extension ' || quote_ident(extname) FROM pg_extension
+  UNION ALL SELECT 'relation ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' ' || c.relkind::text || ' ('
+    || coalesce((SELECT string_agg(quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
+      || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), ''), ', ' ORDER BY a.attnum)
+      FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '') || ')'
+    || CASE WHEN c.relkind IN ('v', 'm') THEN ' ' || md5(pg_get_viewdef(c.oid)) ELSE '' END
+    FROM pg_class c JOIN ns n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_class'::regclass AND ext.objid = c.oid)
+  UNION ALL SELECT 'constraint ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' ' || quote_ident(k.conname) || ' ' || pg_get_constraintdef(k.oid)
+    FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN ns n ON n.oid = c.relnamespace
+  UNION ALL SELECT 'index ' || pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN ns n ON n.oid = c.relnamespace
+    WHERE NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_class'::regclass AND ext.objid = i.indrelid)
+  UNION ALL SELECT 'trigger ' || pg_get_triggerdef(t.oid) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN ns n ON n.oid = c.relnamespace WHERE NOT t.tgisinternal
+  UNION ALL SELECT 'function ' || p.oid::regprocedure::text || ' ' || md5(coalesce(p.prosrc, '') || coalesce(p.probin, '')) FROM pg_proc p JOIN ns n ON n.oid = p.pronamespace
+    WHERE NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_proc'::regclass AND ext.objid = p.oid)
+  UNION ALL SELECT 'type ' || t.oid::regtype::text || ' ' || t.typtype::text || coalesce(' (' || (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid) || ')', '')
+    FROM pg_type t JOIN ns n ON n.oid = t.typnamespace WHERE t.typtype IN ('e', 'd') AND NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_type'::regclass AND ext.objid = t.oid)
+) s ORDER BY x;
+SQL
+)
+printf '%s\n' "$fp" > /var/lib/migen/zitadel/pg/zitadel.schema.tmp && mv /var/lib/migen/zitadel/pg/zitadel.schema.tmp /var/lib/migen/zitadel/pg/zitadel.schema
+printf '%s\n' "$fp" | md5sum | cut -d' ' -f1
+nixos-container run zitadel -- runuser -u postgres -- pg_dump -p 5432 --schema-only --no-publications --no-subscriptions zitadel`,
+          },
+          {
+            on: 'h002',
+            script: String.raw`read -r want
+rels=$(nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
+SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%';
+SQL
+)
+if [ "$rels" = 0 ]; then
+  nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel --single-transaction >/dev/null
+else
+  cat >/dev/null
+  have=$(nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL' | md5sum | cut -d' ' -f1
+WITH ns AS (SELECT oid, nspname FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\_toast%' AND nspname NOT LIKE 'pg\_temp%'),
+ext AS (SELECT classid, objid FROM pg_depend WHERE deptype = 'e')
+SELECT x FROM (
+  SELECT 'schema ' || quote_ident(nspname) AS x FROM ns
+  UNION ALL SELECT 'extension ' || quote_ident(extname) FROM pg_extension
+  UNION ALL SELECT 'relation ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' ' || c.relkind::text || ' ('
+    || coalesce((SELECT string_agg(quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
+      || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), ''), ', ' ORDER BY a.attnum)
+      FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '') || ')'
+    || CASE WHEN c.relkind IN ('v', 'm') THEN ' ' || md5(pg_get_viewdef(c.oid)) ELSE '' END
+    FROM pg_class c JOIN ns n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_class'::regclass AND ext.objid = c.oid)
+  UNION ALL SELECT 'constraint ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' ' || quote_ident(k.conname) || ' ' || pg_get_constraintdef(k.oid)
+    FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN ns n ON n.oid = c.relnamespace
+  UNION ALL SELECT 'index ' || pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN ns n ON n.oid = c.relnamespace
+    WHERE NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_class'::regclass AND ext.objid = i.indrelid)
+  UNION ALL SELECT 'trigger ' || pg_get_triggerdef(t.oid) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN ns n ON n.oid = c.relnamespace WHERE NOT t.tgisinternal
+  UNION ALL SELECT 'function ' || p.oid::regprocedure::text || ' ' || md5(coalesce(p.prosrc, '') || coalesce(p.probin, '')) FROM pg_proc p JOIN ns n ON n.oid = p.pronamespace
+    WHERE NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_proc'::regclass AND ext.objid = p.oid)
+  UNION ALL SELECT 'type ' || t.oid::regtype::text || ' ' || t.typtype::text || coalesce(' (' || (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid) || ')', '')
+    FROM pg_type t JOIN ns n ON n.oid = t.typnamespace WHERE t.typtype IN ('e', 'd') AND NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_type'::regclass AND ext.objid = t.oid)
+) s ORDER BY x;
+SQL
+)
+  if [ "$have" != "$want" ]; then echo $'zitadel on h002 already has a schema, and it differs from h001\'s: drop that database on h002 (it holds no row: pg-database checked) and run again' >&2; exit 1; fi
+  echo "the schema is in place already (loaded by an earlier attempt) and equals h001's"
+fi`,
+          },
+        ],
+      },
+    },
+    // 26. prepare on h001: replication role migen_repl_zitadel on h001: password from the secret, SELECT on zitadel
     {
       id: 'pg-role-zitadel',
       phase: 'prepare',
       kind: 'command',
       title: 'replication role migen_repl_zitadel on h001: password from the secret, SELECT on zitadel',
+      undoOnFailure: true,
       run: {
         on: 'h001',
         script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
+SET log_statement = 'none'; SET log_min_duration_statement = -1; SET log_min_duration_sample = -1; SET log_transaction_sample_rate = 0;
+SET log_min_error_statement = 'panic'; SET log_duration = off; SET debug_print_parse = off; SET debug_print_rewritten = off; SET debug_print_plan = off;
+SET track_activities = off; SET auto_explain.log_min_duration = -1; SET pg_stat_statements.track_utility = off;
 \\set pw \`cat /run/agenix/migen-replication-zitadel\`
 SELECT format('CREATE ROLE %I LOGIN REPLICATION', 'migen_repl_zitadel') WHERE NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'migen_repl_zitadel') \\gexec
 ALTER ROLE "migen_repl_zitadel" WITH LOGIN REPLICATION PASSWORD :'pw';
@@ -325,8 +597,17 @@ SELECT format('GRANT USAGE ON SCHEMA %I TO "migen_repl_zitadel"; GRANT SELECT ON
 FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg_toast%' AND nspname NOT LIKE 'pg_temp%' \\gexec
 SQL`,
       },
+      undo: {
+        on: 'h001',
+        script: String.raw`nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL' >/dev/null
+SET default_transaction_read_only = off; -- this session only: the database stays read-only for every other one
+SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = 'migen_repl_zitadel' AND pid <> pg_backend_pid();
+SELECT format('DROP OWNED BY %I', rolname) FROM pg_roles WHERE rolname = 'migen_repl_zitadel' \gexec
+SELECT format('DROP ROLE %I', rolname) FROM pg_roles r WHERE rolname = 'migen_repl_zitadel' AND NOT EXISTS (SELECT 1 FROM pg_shdepend WHERE refclassid = 'pg_authid'::regclass AND refobjid = r.oid) \gexec
+SQL`,
+      },
     },
-    // 21. prepare on h002: h002 can log in to zitadel on h001 as migen_repl_zitadel (pg_hba, listen address, firewall, password)
+    // 27. prepare on h002: h002 can log in to zitadel on h001 as migen_repl_zitadel (pg_hba, listen address, firewall, password)
     {
       id: 'pg-connect-zitadel',
       phase: 'prepare',
@@ -338,91 +619,18 @@ SQL`,
       },
       failure: 'h002 cannot reach zitadel on h001:5432 as migen_repl_zitadel: check the deployed pg_hba entry, listen_addresses and the mesh firewall',
     },
-    // 22. prepare on h001 | h002: copy roles from h001 to h002 (existing roles are kept)
-    {
-      id: 'pg-roles',
-      phase: 'prepare',
-      kind: 'command',
-      title: 'copy roles from h001 to h002 (existing roles are kept)',
-      run: {
-        pipe: [
-          {
-            on: 'h001',
-            script: "nixos-container run zitadel -- runuser -u postgres -- pg_dumpall -p 5432 --roles-only | grep -v -E '^(CREATE|ALTER) ROLE postgres( |;)'",
-          },
-          {
-            on: 'h002',
-            script: "nixos-container run zitadel -- runuser -u postgres -- psql -X -q -p 5432 -d postgres 2>&1 | grep -v 'already exists' || true",
-          },
-        ],
-      },
-    },
-    // 23. prepare on h001 | h002: database zitadel on h002, owned as on h001; its tables must be empty
-    {
-      id: 'pg-database-zitadel',
-      phase: 'prepare',
-      kind: 'command',
-      title: 'database zitadel on h002, owned as on h001; its tables must be empty',
-      run: {
-        pipe: [
-          {
-            on: 'h001',
-            script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL'
-SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'zitadel';
-SQL`,
-          },
-          {
-            on: 'h002',
-            script: `read -r owner
-if ! nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL' | grep -qx 1; then
-SELECT 1 FROM pg_database WHERE datname = 'zitadel';
-SQL
-  nixos-container run zitadel -- runuser -u postgres -- createdb -p 5432 -O "$owner" zitadel
-fi
-rows=$(nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
-SELECT coalesce(sum(n_live_tup), 0) FROM pg_stat_user_tables;
-SQL
-)
-if [ "$rows" != 0 ]; then echo "zitadel on h002 already holds $rows rows: refusing to replicate into a database that is not empty" >&2; exit 1; fi`,
-          },
-        ],
-      },
-      undo: {
-        on: 'h002',
-        script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL'
-DROP DATABASE IF EXISTS "zitadel" WITH (FORCE);
-SQL`,
-      },
-    },
-    // 24. prepare on h001 | h002: zitadel's schema from h001 into h002 (pg_dump --schema-only)
-    {
-      id: 'pg-schema-zitadel',
-      phase: 'prepare',
-      kind: 'command',
-      title: "zitadel's schema from h001 into h002 (pg_dump --schema-only)",
-      run: {
-        pipe: [
-          {
-            on: 'h001',
-            script: 'nixos-container run zitadel -- runuser -u postgres -- pg_dump -p 5432 --schema-only --no-publications --no-subscriptions zitadel',
-          },
-          {
-            on: 'h002',
-            script: 'nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p 5432 -d zitadel',
-          },
-        ],
-      },
-    },
-    // 25. prepare on h001: publication migen_pub_zitadel for all tables of zitadel on h001
+    // 28. prepare on h001: publication migen_pub_zitadel for all tables of zitadel on h001
     {
       id: 'pg-publication-zitadel',
       phase: 'prepare',
       kind: 'command',
       title: 'publication migen_pub_zitadel for all tables of zitadel on h001',
+      undoOnFailure: true,
       run: {
         on: 'h001',
-        script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
-CREATE PUBLICATION "migen_pub_zitadel" FOR ALL TABLES;
+        script: String.raw`nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL' | grep -qx ok
+SELECT format('CREATE PUBLICATION %I FOR ALL TABLES', 'migen_pub_zitadel') WHERE NOT EXISTS (SELECT 1 FROM pg_publication WHERE pubname = 'migen_pub_zitadel') \gexec
+SELECT CASE WHEN puballtables THEN 'ok' ELSE 'not for all tables' END FROM pg_publication WHERE pubname = 'migen_pub_zitadel';
 SQL`,
       },
       undo: {
@@ -433,30 +641,76 @@ DROP PUBLICATION IF EXISTS "migen_pub_zitadel";
 SQL`,
       },
     },
-    // 26. prepare on h002: subscription migen_sub_zitadel_zitadel on h002 to h001's publication (initial copy starts)
+    // 29. prepare on h002 | h001: subscription migen_sub_zitadel_zitadel on h002 to h001's publication (initial copy starts); its oid recorded on h001, where its table-sync slots are named after it
     {
       id: 'pg-subscription-zitadel',
       phase: 'prepare',
       kind: 'command',
-      title: "subscription migen_sub_zitadel_zitadel on h002 to h001's publication (initial copy starts)",
+      title: "subscription migen_sub_zitadel_zitadel on h002 to h001's publication (initial copy starts); its oid recorded on h001, where its table-sync slots are named after it",
+      undoOnFailure: true,
       run: {
-        on: 'h002',
-        script: String.raw`pw=$(cat /run/agenix/migen-replication-zitadel)
-pwc=$(printf '%s' "$pw" | sed -e 's/\\/\\\\/g' -e "s/'/\\\\'/g")
-conn="host=100.64.0.13 port=5432 dbname=zitadel user=migen_repl_zitadel password='$pwc'"
-lit=$(printf '%s' "$conn" | sed "s/'/''/g")
-{ echo "SET log_statement = 'none'; SET log_min_error_statement = 'panic';"
-  printf 'CREATE SUBSCRIPTION "%s" CONNECTION '"'"'%s'"'"' PUBLICATION "%s";\n' migen_sub_zitadel_zitadel "$lit" migen_pub_zitadel; } \
-  | nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p 5432 -d zitadel`,
+        pipe: [
+          {
+            on: 'h002',
+            script: String.raw`oid=$(nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
+SELECT oid FROM pg_subscription WHERE subname = 'migen_sub_zitadel_zitadel' AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database());
+SQL
+)
+if [ -z "$oid" ]; then
+  pw=$(cat /run/agenix/migen-replication-zitadel)
+  pwc=$(printf '%s' "$pw" | sed -e 's/\\/\\\\/g' -e "s/'/\\\\'/g")
+  conn="host=100.64.0.13 port=5432 dbname=zitadel user=migen_repl_zitadel connect_timeout=10 password='$pwc'"
+  lit=$(printf '%s' "$conn" | sed "s/'/''/g")
+  { cat <<'SQL'
+SET log_statement = 'none'; SET log_min_duration_statement = -1; SET log_min_duration_sample = -1; SET log_transaction_sample_rate = 0;
+SET log_min_error_statement = 'panic'; SET log_duration = off; SET debug_print_parse = off; SET debug_print_rewritten = off; SET debug_print_plan = off;
+SET track_activities = off; SET auto_explain.log_min_duration = -1; SET pg_stat_statements.track_utility = off;
+SQL
+    printf 'CREATE SUBSCRIPTION "%s" CONNECTION '"'"'%s'"'"' PUBLICATION "%s" WITH (synchronous_commit = on);\n' migen_sub_zitadel_zitadel "$lit" migen_pub_zitadel; } \
+    | nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p 5432 -d zitadel
+  oid=$(nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
+SELECT oid FROM pg_subscription WHERE subname = 'migen_sub_zitadel_zitadel' AND subdbid = (SELECT oid FROM pg_database WHERE datname = current_database());
+SQL
+)
+fi
+test -n "$oid" && printf '%s\n' "$oid"`,
+          },
+          {
+            on: 'h001',
+            script: String.raw`read -r oid
+mkdir -p /var/lib/migen/zitadel/pg && printf '%s\n' "$oid" > /var/lib/migen/zitadel/pg/zitadel.suboid`,
+          },
+        ],
       },
       undo: {
-        on: 'h002',
-        script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
-DROP SUBSCRIPTION IF EXISTS "migen_sub_zitadel_zitadel";
+        on: 'h001',
+        script: String.raw`oid=''; if [ -s /var/lib/migen/zitadel/pg/zitadel.suboid ]; then oid=$(cat /var/lib/migen/zitadel/pg/zitadel.suboid); fi
+nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres -v oid="$oid" <<'SQL' >/dev/null
+SELECT set_config('migen.oid', :'oid', false), set_config('migen.sub', 'migen_sub_zitadel_zitadel', false);
+DO $$
+DECLARE s record; remaining int;
+BEGIN
+  FOR i IN 1..100 LOOP
+    remaining := 0;
+    FOR s IN SELECT slot_name, active_pid FROM pg_replication_slots
+      WHERE slot_name = current_setting('migen.sub') OR (current_setting('migen.oid') <> '' AND slot_name LIKE 'pg\_' || current_setting('migen.oid') || '\_sync\_%') LOOP
+      remaining := remaining + 1;
+      IF s.active_pid IS NOT NULL THEN PERFORM pg_terminate_backend(s.active_pid);
+      ELSE
+        BEGIN PERFORM pg_drop_replication_slot(s.slot_name); remaining := remaining - 1;
+        EXCEPTION WHEN object_in_use OR undefined_object THEN NULL; -- taken again in between, or gone: the next round sees it
+        END;
+      END IF;
+    END LOOP;
+    IF remaining = 0 THEN RETURN; END IF;
+    PERFORM pg_sleep(0.1);
+  END LOOP;
+  RAISE EXCEPTION 'the replication slots of this migration are still in use after 10 s';
+END $$;
 SQL`,
       },
     },
-    // 27. prepare on h002: h002 has container@zitadel installed, zitadel not running, and its unit carries the fence
+    // 30. prepare on h002: h002 has container@zitadel installed, zitadel not running, and its unit carries the fence
     {
       id: 'deployed-h002',
       phase: 'prepare',
@@ -470,7 +724,7 @@ nixos-container run zitadel -- bash -c 'f=$(systemctl show -P FragmentPath zitad
       },
       failure: "h002's deploy did not take effect: container@zitadel must be installed, zitadel stopped, and its unit must hold ConditionPathExists=/var/lib/migen/zitadel/ready (is generated/ committed? a git flake sees only tracked files)",
     },
-    // 28. prepare on h001: h001's unit zitadel carries the fence that keeps it stopped once the runbook stops it
+    // 31. prepare on h001: h001's unit zitadel carries the fence that keeps it stopped once the runbook stops it
     {
       id: 'fenced-h001',
       phase: 'prepare',
@@ -482,7 +736,7 @@ nixos-container run zitadel -- bash -c 'f=$(systemctl show -P FragmentPath zitad
       },
       failure: "h001's deploy did not take effect: zitadel must hold ConditionPathExists=!/var/lib/migen/zitadel/moved",
     },
-    // 29. prepare on h002: h002's nginx serves sso.joshuabell.xyz, as h001's does behind o001
+    // 32. prepare on h002: h002's nginx serves sso.joshuabell.xyz, as h001's does behind o001
     {
       id: 'inner-h002',
       phase: 'prepare',
@@ -499,7 +753,7 @@ printf '%s\\n' "$conf" | sed 's/#.*//' | grep -E '^[[:space:]]*server_name([[:sp
       },
       failure: "h002's deploy did not take effect: its running nginx must serve sso.joshuabell.xyz (the virtual host its generated module copies from h001)",
     },
-    // 30. prepare on o001: o001 has the route files of the moved locations (its generated module's activation made them)
+    // 33. prepare on o001: o001 has the route files of the moved locations (its generated module's activation made them)
     {
       id: 'routes-o001',
       phase: 'prepare',
@@ -511,7 +765,7 @@ printf '%s\\n' "$conf" | sed 's/#.*//' | grep -E '^[[:space:]]*server_name([[:sp
       },
       failure: "o001's deploy did not take effect: the route files under /var/lib/migen/nginx/zitadel/ are missing",
     },
-    // 31. prepare on h002: h002 has the commands the runbook runs there (curl)
+    // 34. prepare on h002: h002 has the commands the runbook runs there (curl)
     {
       id: 'tools-deployed-h002',
       phase: 'prepare',
@@ -525,7 +779,7 @@ if [ -n "$missing" ]; then echo 'missing on h002:'"$missing" >&2; exit 1; fi`,
       },
       failure: "h002 lacks commands every NixOS host has (environment.systemPackages of nixos/modules/config/system-path.nix): is it a NixOS host, and root's PATH its own?",
     },
-    // 32. prepare on o001: o001 has the commands the runbook runs there (curl)
+    // 35. prepare on o001: o001 has the commands the runbook runs there (curl)
     {
       id: 'tools-deployed-o001',
       phase: 'prepare',
@@ -539,7 +793,7 @@ if [ -n "$missing" ]; then echo 'missing on o001:'"$missing" >&2; exit 1; fi`,
       },
       failure: "o001 lacks commands every NixOS host has (environment.systemPackages of nixos/modules/config/system-path.nix): is it a NixOS host, and root's PATH its own?",
     },
-    // 33. prepare on h002: h002 records that zitadel is prepared
+    // 36. prepare on h002: h002 records that zitadel is prepared
     {
       id: 'prepared',
       phase: 'prepare',
@@ -550,15 +804,57 @@ if [ -n "$missing" ]; then echo 'missing on o001:'"$missing" >&2; exit 1; fi`,
         script: 'mkdir -p /var/lib/migen/zitadel && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/zitadel/prepared',
       },
     },
-    // 34. sync on h002: every table of zitadel copied and streaming on h002; lag on h001's slot
+    // 37. sync on h001 | h002: every table of zitadel copied and streaming on h002; zitadel's schema on h001 unchanged since prepare
     {
       id: 'pg-ready-zitadel',
       phase: 'sync',
       kind: 'probe',
-      title: "every table of zitadel copied and streaming on h002; lag on h001's slot",
+      title: "every table of zitadel copied and streaming on h002; zitadel's schema on h001 unchanged since prepare",
       run: {
-        on: 'h002',
-        script: `state=$(nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
+        pipe: [
+          {
+            on: 'h001',
+            script: `now=$(nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
+WITH ns AS (SELECT oid, nspname FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\\_toast%' AND nspname NOT LIKE 'pg\\_temp%'),
+ext AS (SELECT classid, objid FROM pg_depend WHERE deptype = 'e')
+SELECT x FROM (
+  SELECT 'schema ' || quote_ident(nspname) AS x FROM ns
+  UNION ALL SELECT 'extension ' || quote_ident(extname) FROM pg_extension
+  UNION ALL SELECT 'relation ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' ' || c.relkind::text || ' ('
+    || coalesce((SELECT string_agg(quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
+      || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), ''), ', ' ORDER BY a.attnum)
+      FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '') || ')'
+    || CASE WHEN c.relkind IN ('v', 'm') THEN ' ' || md5(pg_get_viewdef(c.oid)) ELSE '' END
+    FROM pg_class c JOIN ns n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_class'::regclass AND ext.objid = c.oid)
+  UNION ALL SELECT 'constraint ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' ' || quote_ident(k.conname) || ' ' || pg_get_constraintdef(k.oid)
+    FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN ns n ON n.oid = c.relnamespace
+  UNION ALL SELECT 'index ' || pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN ns n ON n.oid = c.relnamespace
+    WHERE NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_class'::regclass AND ext.objid = i.indrelid)
+  UNION ALL SELECT 'trigger ' || pg_get_triggerdef(t.oid) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN ns n ON n.oid = c.relnamespace WHERE NOT t.tgisinternal
+  UNION ALL SELECT 'function ' || p.oid::regprocedure::text || ' ' || md5(coalesce(p.prosrc, '') || coalesce(p.probin, '')) FROM pg_proc p JOIN ns n ON n.oid = p.pronamespace
+    WHERE NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_proc'::regclass AND ext.objid = p.oid)
+  UNION ALL SELECT 'type ' || t.oid::regtype::text || ' ' || t.typtype::text || coalesce(' (' || (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid) || ')', '')
+    FROM pg_type t JOIN ns n ON n.oid = t.typnamespace WHERE t.typtype IN ('e', 'd') AND NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_type'::regclass AND ext.objid = t.oid)
+) s ORDER BY x;
+SQL
+)
+test -s /var/lib/migen/zitadel/pg/zitadel.schema || { echo 'the schema baseline /var/lib/migen/zitadel/pg/zitadel.schema is missing on h001: run the prepare steps first' >&2; exit 1; }
+changes=$(printf '%s\\n' "$now" | diff --old-line-format='  was: %L' --new-line-format='  now: %L' --unchanged-line-format='' /var/lib/migen/zitadel/pg/zitadel.schema -) || [ $? = 1 ]
+if [ -n "$changes" ]; then printf '%s\\n' "$changes" >&2; echo changed; else echo same; fi
+slot=$(nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL'
+SELECT coalesce(wal_status, '-') FROM pg_replication_slots WHERE slot_name = 'migen_sub_zitadel_zitadel';
+SQL
+)
+echo "\${slot:-none}"`,
+          },
+          {
+            on: 'h002',
+            script: String.raw`read -r schema
+read -r slot
+if [ "$schema" != same ]; then echo $'the schema of zitadel on h001 changed since prepare copied it to h002 (DDL during the migration; logical replication does not carry it), so h002\'s copy would differ. Nothing is frozen; the run undoes what it created: run it again once the schema stays put (it copies the new one).' >&2; exit 3; fi
+if [ "$slot" = lost ]; then echo 'the slot migen_sub_zitadel_zitadel on h001 lost WAL it needed (it retained more than max_slot_wal_keep_size): h002 cannot catch up. Nothing is frozen; the run undoes what it created: raise max_slot_wal_keep_size on h001 (or move at a quieter time) and run again.' >&2; exit 3; fi
+state=$(nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
 SELECT (SELECT count(*) FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid WHERE s.subname = 'migen_sub_zitadel_zitadel' AND r.srsubstate <> 'r')
   || ' ' || (SELECT count(*) FROM pg_stat_subscription WHERE subname = 'migen_sub_zitadel_zitadel' AND pid IS NOT NULL AND relid IS NULL)
   || ' ' || (SELECT coalesce(sum(apply_error_count + sync_error_count), 0) FROM pg_stat_subscription_stats WHERE subname = 'migen_sub_zitadel_zitadel');
@@ -575,30 +871,96 @@ if [ "$workers" = 0 ]; then
   if [ "$n" -ge 15 ]; then echo "no apply worker for migen_sub_zitadel_zitadel in 15 consecutive checks: it keeps dying, see the PostgreSQL log on h002" >&2; rm -f "$miss"; exit 3; fi
 else rm -f "$miss"; fi
 test "$pending" = 0 && test "$workers" = 1`,
+          },
+        ],
       },
       intervalSeconds: 2,
       deadlineSeconds: 3600,
       fatalExit: [3],
     },
-    // 35. sync on h001: replication lag of migen_sub_zitadel_zitadel below 16777216 bytes
+    // 38. sync on h001: h001's PostgreSQL and disk write out what the copy left (CHECKPOINT, sync) before the freeze
+    {
+      id: 'pg-checkpoint-old',
+      phase: 'sync',
+      kind: 'command',
+      title: "h001's PostgreSQL and disk write out what the copy left (CHECKPOINT, sync) before the freeze",
+      concurrent: 'pg-checkpoint',
+      run: {
+        on: 'h001',
+        script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL'
+CHECKPOINT;
+SQL
+sync`,
+      },
+    },
+    // 39. sync on h002: h002's copy vacuumed and analysed, then h002's PostgreSQL and disk write out what the copy left (CHECKPOINT, sync) before the freeze
+    {
+      id: 'pg-checkpoint-new',
+      phase: 'sync',
+      kind: 'command',
+      title: "h002's copy vacuumed and analysed, then h002's PostgreSQL and disk write out what the copy left (CHECKPOINT, sync) before the freeze",
+      concurrent: 'pg-checkpoint',
+      run: {
+        on: 'h002',
+        script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
+VACUUM (ANALYZE);
+SQL
+nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL'
+CHECKPOINT;
+SQL
+sync`,
+      },
+    },
+    // 40. sync on h001: replication lag of migen_sub_zitadel_zitadel below 16777216 bytes; zitadel's schema still unchanged
     {
       id: 'pg-lag-zitadel',
       phase: 'sync',
       kind: 'probe',
-      title: 'replication lag of migen_sub_zitadel_zitadel below 16777216 bytes',
+      title: "replication lag of migen_sub_zitadel_zitadel below 16777216 bytes; zitadel's schema still unchanged",
       run: {
         on: 'h001',
-        script: `lag=$(nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
-SELECT coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn), -1)::bigint FROM pg_replication_slots WHERE slot_name = 'migen_sub_zitadel_zitadel';
+        script: `now=$(nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
+WITH ns AS (SELECT oid, nspname FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\\_toast%' AND nspname NOT LIKE 'pg\\_temp%'),
+ext AS (SELECT classid, objid FROM pg_depend WHERE deptype = 'e')
+SELECT x FROM (
+  SELECT 'schema ' || quote_ident(nspname) AS x FROM ns
+  UNION ALL SELECT 'extension ' || quote_ident(extname) FROM pg_extension
+  UNION ALL SELECT 'relation ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' ' || c.relkind::text || ' ('
+    || coalesce((SELECT string_agg(quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
+      || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), ''), ', ' ORDER BY a.attnum)
+      FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '') || ')'
+    || CASE WHEN c.relkind IN ('v', 'm') THEN ' ' || md5(pg_get_viewdef(c.oid)) ELSE '' END
+    FROM pg_class c JOIN ns n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_class'::regclass AND ext.objid = c.oid)
+  UNION ALL SELECT 'constraint ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' ' || quote_ident(k.conname) || ' ' || pg_get_constraintdef(k.oid)
+    FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN ns n ON n.oid = c.relnamespace
+  UNION ALL SELECT 'index ' || pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN ns n ON n.oid = c.relnamespace
+    WHERE NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_class'::regclass AND ext.objid = i.indrelid)
+  UNION ALL SELECT 'trigger ' || pg_get_triggerdef(t.oid) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN ns n ON n.oid = c.relnamespace WHERE NOT t.tgisinternal
+  UNION ALL SELECT 'function ' || p.oid::regprocedure::text || ' ' || md5(coalesce(p.prosrc, '') || coalesce(p.probin, '')) FROM pg_proc p JOIN ns n ON n.oid = p.pronamespace
+    WHERE NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_proc'::regclass AND ext.objid = p.oid)
+  UNION ALL SELECT 'type ' || t.oid::regtype::text || ' ' || t.typtype::text || coalesce(' (' || (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid) || ')', '')
+    FROM pg_type t JOIN ns n ON n.oid = t.typnamespace WHERE t.typtype IN ('e', 'd') AND NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_type'::regclass AND ext.objid = t.oid)
+) s ORDER BY x;
 SQL
 )
-echo "lag: \${lag:-no slot} bytes"
-test -n "$lag" && [ "$lag" -ge 0 ] && [ "$lag" -lt 16777216 ]`,
+test -s /var/lib/migen/zitadel/pg/zitadel.schema || { echo 'the schema baseline /var/lib/migen/zitadel/pg/zitadel.schema is missing on h001: run the prepare steps first' >&2; exit 1; }
+changes=$(printf '%s\\n' "$now" | diff --old-line-format='  was: %L' --new-line-format='  now: %L' --unchanged-line-format='' /var/lib/migen/zitadel/pg/zitadel.schema -) || [ $? = 1 ]
+if [ -n "$changes" ]; then printf '%s\\n' "$changes" >&2; echo $'the schema of zitadel on h001 changed since prepare copied it to h002 (DDL during the migration; logical replication does not carry it), so h002\\'s copy would differ. Nothing is frozen; the run undoes what it created: run it again once the schema stays put (it copies the new one).' >&2; exit 3; fi
+state=$(nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
+SELECT coalesce(wal_status, '-') || ' ' || coalesce(pg_wal_lsn_diff(pg_current_wal_lsn(), confirmed_flush_lsn), -1)::bigint FROM pg_replication_slots WHERE slot_name = 'migen_sub_zitadel_zitadel';
+SQL
+)
+read -r status lag <<<"\${state:-none -1}"
+if [ "$status" = lost ]; then echo 'the slot migen_sub_zitadel_zitadel on h001 lost WAL it needed (it retained more than max_slot_wal_keep_size): h002 cannot catch up. Nothing is frozen; the run undoes what it created: raise max_slot_wal_keep_size on h001 (or move at a quieter time) and run again.' >&2; exit 3; fi
+echo "lag: $lag bytes (slot: $status)"
+[ "$lag" -ge 0 ] && [ "$lag" -lt 16777216 ]`,
       },
       intervalSeconds: 1,
       deadlineSeconds: 600,
+      fatalExit: [3],
     },
-    // 36. cutover on h001: arm the guard on h001: restarting zitadel on h001 by itself unless the coordinator confirms the new host
+    // 41. cutover on h001: arm the guard on h001: restarting zitadel on h001 by itself unless the coordinator confirms the new host
     {
       id: 'guard-old',
       phase: 'cutover',
@@ -625,6 +987,15 @@ while :; do
   sleep 1
 done
 echo "no heartbeat for 20 s: restarting zitadel on h001"
+d=/var/lib/migen/zitadel/pg/snapshot-zitadel
+if [ -d "$d" ]; then
+  if [ -s "$d/pid" ] && kill -0 -- "-$(cat "$d/pid")" 2>/dev/null; then kill -TERM -- "-$(cat "$d/pid")"; fi
+  nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL' >/dev/null
+SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'migen-snapshot-zitadel-zitadel';
+SQL
+  if [ -e "$d/lock" ]; then flock -w 10 "$d/lock" true; fi
+  rm -rf "$d"
+fi
 nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL'
 ALTER DATABASE "zitadel" RESET default_transaction_read_only;
 SQL
@@ -640,7 +1011,7 @@ systemd-run --unit=migen-zitadel-guard-old --collect --quiet bash /var/lib/migen
         script: 'systemctl stop migen-zitadel-guard-old 2>/dev/null || true',
       },
     },
-    // 37. cutover on h002: arm the guard on h002: stopping zitadel on h002 by itself unless the coordinator confirms the new host
+    // 42. cutover on h002: arm the guard on h002: stopping zitadel on h002 by itself unless the coordinator confirms the new host
     {
       id: 'guard-new',
       phase: 'cutover',
@@ -678,7 +1049,7 @@ systemd-run --unit=migen-zitadel-guard-new --collect --quiet bash /var/lib/migen
         script: 'systemctl stop migen-zitadel-guard-new 2>/dev/null || true',
       },
     },
-    // 38. cutover on o001: arm the guard on o001: routing zitadel back to h001 by itself unless the coordinator confirms the new host
+    // 43. cutover on o001: arm the guard on o001: routing zitadel back to h001 by itself unless the coordinator confirms the new host
     {
       id: 'guard-routes',
       phase: 'cutover',
@@ -725,7 +1096,7 @@ systemd-run --unit=migen-zitadel-guard-routes --collect --quiet bash /var/lib/mi
         script: 'systemctl stop migen-zitadel-guard-routes 2>/dev/null || true',
       },
     },
-    // 39. cutover on h001 [downtime]: fence and stop zitadel on h001 (PostgreSQL keeps running, read-only from the next step)
+    // 44. cutover on h001 [downtime]: fence and stop zitadel on h001 (PostgreSQL keeps running, read-only from the next step)
     {
       id: 'stop-old',
       phase: 'cutover',
@@ -746,19 +1117,35 @@ mkdir -p /var/lib/migen/zitadel && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/
 nixos-container run zitadel -- systemctl start zitadel`,
       },
     },
-    // 40. cutover on h001 [downtime]: zitadel on h001 read-only for every role; remaining sessions terminated
+    // 45. cutover on h001 [downtime]: zitadel on h001 read-only for every role, remaining sessions terminated; then h002 confirmed every change up to h001's WAL position (O(1))
     {
       id: 'pg-freeze-zitadel',
       phase: 'cutover',
       kind: 'command',
-      title: 'zitadel on h001 read-only for every role; remaining sessions terminated',
+      title: "zitadel on h001 read-only for every role, remaining sessions terminated; then h002 confirmed every change up to h001's WAL position (O(1))",
       window: true,
+      undoOnFailure: true,
       fleet: true,
       run: {
         on: 'h001',
-        script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL'
+        script: String.raw`nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL'
 ALTER DATABASE "zitadel" SET default_transaction_read_only = on;
-SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = 'zitadel' AND pid <> pg_backend_pid() AND backend_type = 'client backend';
+SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = 'zitadel' AND pid <> pg_backend_pid() AND backend_type = 'client backend' \g /dev/null
+SELECT pg_current_xact_id() \g /dev/null
+SELECT set_config('migen.target', pg_current_wal_flush_lsn()::text, false) \g /dev/null
+DO $$
+DECLARE st text; ok boolean;
+BEGIN
+  FOR i IN 1..6000 LOOP
+    SELECT wal_status, confirmed_flush_lsn >= current_setting('migen.target')::pg_lsn INTO st, ok FROM pg_replication_slots WHERE slot_name = 'migen_sub_zitadel_zitadel';
+    IF NOT FOUND THEN RAISE EXCEPTION 'no slot migen_sub_zitadel_zitadel'; END IF;
+    IF st = 'lost' THEN RAISE EXCEPTION 'the slot migen_sub_zitadel_zitadel lost WAL it needed (max_slot_wal_keep_size): the copy on h002 is incomplete'; END IF;
+    IF ok THEN RETURN; END IF;
+    PERFORM pg_sleep(0.01);
+  END LOOP;
+  RAISE EXCEPTION 'the slot migen_sub_zitadel_zitadel did not confirm % within 60 s', current_setting('migen.target');
+END $$;
+SELECT 'caught up at ' || current_setting('migen.target');
 SQL`,
       },
       undo: {
@@ -768,38 +1155,56 @@ ALTER DATABASE "zitadel" RESET default_transaction_read_only;
 SQL`,
       },
     },
-    // 41. cutover on h001 [downtime]: h002 confirmed every change up to h001's current WAL position
+    // 46. cutover on h001 [downtime]: zitadel's schema on h001 is still the one prepare copied (O(tables))
     {
-      id: 'pg-caught-up-zitadel',
+      id: 'pg-schema-frozen-zitadel',
       phase: 'cutover',
-      kind: 'command',
-      title: "h002 confirmed every change up to h001's current WAL position",
+      kind: 'check',
+      title: "zitadel's schema on h001 is still the one prepare copied (O(tables))",
       window: true,
+      concurrent: 'pg-frozen-zitadel',
       fleet: true,
       run: {
         on: 'h001',
-        script: `target=$(nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
-SELECT pg_current_wal_lsn();
+        script: String.raw`now=$(nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
+WITH ns AS (SELECT oid, nspname FROM pg_namespace WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\_toast%' AND nspname NOT LIKE 'pg\_temp%'),
+ext AS (SELECT classid, objid FROM pg_depend WHERE deptype = 'e')
+SELECT x FROM (
+  SELECT 'schema ' || quote_ident(nspname) AS x FROM ns
+  UNION ALL SELECT 'extension ' || quote_ident(extname) FROM pg_extension
+  UNION ALL SELECT 'relation ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' ' || c.relkind::text || ' ('
+    || coalesce((SELECT string_agg(quote_ident(a.attname) || ' ' || format_type(a.atttypid, a.atttypmod) || CASE WHEN a.attnotnull THEN ' not null' ELSE '' END
+      || coalesce(' default ' || pg_get_expr(d.adbin, d.adrelid), ''), ', ' ORDER BY a.attnum)
+      FROM pg_attribute a LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped), '') || ')'
+    || CASE WHEN c.relkind IN ('v', 'm') THEN ' ' || md5(pg_get_viewdef(c.oid)) ELSE '' END
+    FROM pg_class c JOIN ns n ON n.oid = c.relnamespace
+    WHERE c.relkind IN ('r', 'p', 'v', 'm', 'S', 'f') AND NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_class'::regclass AND ext.objid = c.oid)
+  UNION ALL SELECT 'constraint ' || quote_ident(n.nspname) || '.' || quote_ident(c.relname) || ' ' || quote_ident(k.conname) || ' ' || pg_get_constraintdef(k.oid)
+    FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid JOIN ns n ON n.oid = c.relnamespace
+  UNION ALL SELECT 'index ' || pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid JOIN ns n ON n.oid = c.relnamespace
+    WHERE NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_class'::regclass AND ext.objid = i.indrelid)
+  UNION ALL SELECT 'trigger ' || pg_get_triggerdef(t.oid) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN ns n ON n.oid = c.relnamespace WHERE NOT t.tgisinternal
+  UNION ALL SELECT 'function ' || p.oid::regprocedure::text || ' ' || md5(coalesce(p.prosrc, '') || coalesce(p.probin, '')) FROM pg_proc p JOIN ns n ON n.oid = p.pronamespace
+    WHERE NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_proc'::regclass AND ext.objid = p.oid)
+  UNION ALL SELECT 'type ' || t.oid::regtype::text || ' ' || t.typtype::text || coalesce(' (' || (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) FROM pg_enum e WHERE e.enumtypid = t.oid) || ')', '')
+    FROM pg_type t JOIN ns n ON n.oid = t.typnamespace WHERE t.typtype IN ('e', 'd') AND NOT EXISTS (SELECT 1 FROM ext WHERE ext.classid = 'pg_type'::regclass AND ext.objid = t.oid)
+) s ORDER BY x;
 SQL
 )
-for i in $(seq 1 600); do
-  ok=$(nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel -v target="$target" <<'SQL'
-SELECT confirmed_flush_lsn >= :'target'::pg_lsn FROM pg_replication_slots WHERE slot_name = 'migen_sub_zitadel_zitadel';
-SQL
-)
-  if [ "$ok" = t ]; then echo "caught up at $target"; exit 0; fi
-  sleep 0.1
-done
-echo "the slot did not confirm $target within 60 s" >&2; exit 1`,
+test -s /var/lib/migen/zitadel/pg/zitadel.schema || { echo 'the schema baseline /var/lib/migen/zitadel/pg/zitadel.schema is missing on h001: run the prepare steps first' >&2; exit 1; }
+changes=$(printf '%s\n' "$now" | diff --old-line-format='  was: %L' --new-line-format='  now: %L' --unchanged-line-format='' /var/lib/migen/zitadel/pg/zitadel.schema -) || [ $? = 1 ]
+if [ -n "$changes" ]; then printf '%s\n' "$changes" >&2; exit 1; fi`,
       },
+      failure: "the schema of zitadel on h001 changed since prepare copied it to h002 (DDL during the migration; logical replication does not carry it), so h002's copy would differ: rolled back before h002 took any write",
     },
-    // 42. cutover on h001 | h002 [downtime]: sequences of zitadel: h002 continues where h001 stopped (they are not replicated)
+    // 47. cutover on h001 | h002 [downtime]: sequences of zitadel: h002 continues where h001 stopped (they are not replicated; O(sequences))
     {
       id: 'pg-sequences-zitadel',
       phase: 'cutover',
       kind: 'command',
-      title: 'sequences of zitadel: h002 continues where h001 stopped (they are not replicated)',
+      title: 'sequences of zitadel: h002 continues where h001 stopped (they are not replicated; O(sequences))',
       window: true,
+      concurrent: 'pg-frozen-zitadel',
       fleet: true,
       run: {
         pipe: [
@@ -811,73 +1216,219 @@ SQL`,
           },
           {
             on: 'h002',
-            script: 'nixos-container run zitadel -- runuser -u postgres -- psql -X -q -At -v ON_ERROR_STOP=1 -p 5432 -d zitadel >/dev/null',
+            script: 'nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel >/dev/null',
           },
         ],
       },
     },
-    // 43. cutover on h001, h002 [downtime]: row count and checksum of every table of zitadel equal on both hosts
+    // 48. cutover on h001 | h002 [downtime]: every table of zitadel is in migen_sub_zitadel_zitadel and ready on h002, and the small ones (8 MiB at most) hold as many rows on both hosts (O(tables)); the rest is compared after the start
     {
-      id: 'pg-compare-zitadel',
+      id: 'pg-counts-zitadel',
       phase: 'cutover',
-      kind: 'compare',
-      title: 'row count and checksum of every table of zitadel equal on both hosts',
+      kind: 'check',
+      title: 'every table of zitadel is in migen_sub_zitadel_zitadel and ready on h002, and the small ones (8 MiB at most) hold as many rows on both hosts (O(tables)); the rest is compared after the start',
       window: true,
+      concurrent: 'pg-frozen-zitadel',
       fleet: true,
-      left: {
-        on: 'h001',
-        script: String.raw`nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
-SELECT format('SELECT %L || '' '' || count(*) || '' '' || coalesce(sum(hashtext(t::text)::bigint), 0) FROM %I.%I t;', n.nspname || '.' || c.relname, n.nspname, c.relname)
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
-ORDER BY n.nspname, c.relname \gexec
+      run: {
+        pipe: [
+          {
+            on: 'h001',
+            script: String.raw`nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
+SELECT format(CASE WHEN pg_relation_size(c.oid) <= 8388608 THEN 'SELECT %L || E''\t'' || count(*) FROM %I.%I;' ELSE 'SELECT %L || E''\t-'';' END,
+  quote_ident(n.nspname) || '.' || quote_ident(c.relname), n.nspname, c.relname)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp%' ORDER BY 1 \gexec
 SQL`,
+          },
+          {
+            on: 'h002',
+            script: String.raw`theirs=$(cat)
+mine=$(nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel -v old="$theirs" <<'SQL'
+SELECT 'not ready: ' || count(*) FROM pg_subscription_rel r JOIN pg_subscription s ON s.oid = r.srsubid WHERE s.subname = 'migen_sub_zitadel_zitadel' AND r.srsubstate <> 'r' HAVING count(*) > 0;
+SELECT CASE WHEN split_part(l, E'\t', 2) = '-' THEN format('SELECT %L;', l)
+  ELSE format('SELECT %L || E''\t'' || count(*) FROM %s;', split_part(l, E'\t', 1), split_part(l, E'\t', 1)::regclass) END
+FROM regexp_split_to_table(:'old', E'\n') AS l WHERE l <> '' ORDER BY 1 \gexec
+SQL
+)
+changes=$(diff --old-line-format='  h001: %L' --new-line-format='  h002: %L' --unchanged-line-format='' <(printf '%s\n' "$theirs" | LC_ALL=C sort) <(printf '%s\n' "$mine" | LC_ALL=C sort)) || [ $? = 1 ]
+if [ -n "$changes" ]; then { echo "row counts of zitadel differ, or tables are not ready (table, rows):"; printf '%s\n' "$changes"; } >&2; exit 1; fi
+echo "$(printf '%s\n' "$theirs" | grep -vc $'\t-$') tables counted, $(printf '%s\n' "$theirs" | grep -c $'\t-$') compared after the start"`,
+          },
+        ],
       },
-      right: {
-        on: 'h002',
-        script: String.raw`nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
-SELECT format('SELECT %L || '' '' || count(*) || '' '' || coalesce(sum(hashtext(t::text)::bigint), 0) FROM %I.%I t;', n.nspname || '.' || c.relname, n.nspname, c.relname)
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%'
-ORDER BY n.nspname, c.relname \gexec
-SQL`,
-      },
-      mode: 'equal',
-      failure: 'the tables of zitadel differ between h001 and h002',
+      failure: "the tables of zitadel on h002 are not a complete copy of h001's",
     },
-    // 44. cutover on h002 [downtime]: drop subscription migen_sub_zitadel_zitadel on h002 (and with it the slot on h001)
+    // 49. cutover on h002 | h001 [downtime]: drop subscription migen_sub_zitadel_zitadel on h002 (and with it the slot on h001); no slot of this migration left on h001
     {
       id: 'pg-drop-subscription-zitadel',
       phase: 'cutover',
-      kind: 'command',
-      title: 'drop subscription migen_sub_zitadel_zitadel on h002 (and with it the slot on h001)',
+      kind: 'check',
+      title: 'drop subscription migen_sub_zitadel_zitadel on h002 (and with it the slot on h001); no slot of this migration left on h001',
       window: true,
+      concurrent: 'pg-frozen-zitadel',
       fleet: true,
       run: {
-        on: 'h002',
-        script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
-DROP SUBSCRIPTION "migen_sub_zitadel_zitadel";
+        pipe: [
+          {
+            on: 'h002',
+            script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
+DROP SUBSCRIPTION IF EXISTS "migen_sub_zitadel_zitadel";
 SQL`,
+          },
+          {
+            on: 'h001',
+            script: String.raw`cat >/dev/null
+oid=''; if [ -s /var/lib/migen/zitadel/pg/zitadel.suboid ]; then oid=$(cat /var/lib/migen/zitadel/pg/zitadel.suboid); fi
+test "$(nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres -v oid="$oid" <<'SQL'
+SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'migen_sub_zitadel_zitadel' OR (:'oid' <> '' AND slot_name LIKE 'pg\_' || :'oid' || '\_sync\_%');
+SQL
+)" = 0`,
+          },
+        ],
       },
+      failure: "a slot of migen_sub_zitadel_zitadel is still on h001, or the subscription could not be dropped: drop the slot (SELECT pg_drop_replication_slot('migen_sub_zitadel_zitadel')) or it keeps WAL until max_slot_wal_keep_size",
     },
-    // 45. cutover on h001 [downtime]: no replication slot of this migration is left on h001
+    // 50. cutover on h001 [downtime]: snapshot of zitadel's frozen state held on h001 (REPEATABLE READ, every table locked against DDL) before the application starts; its checksums computed on it from here, after the start
     {
-      id: 'pg-no-slot-zitadel',
+      id: 'pg-snapshot-old-zitadel',
       phase: 'cutover',
-      kind: 'check',
-      title: 'no replication slot of this migration is left on h001',
+      kind: 'command',
+      title: "snapshot of zitadel's frozen state held on h001 (REPEATABLE READ, every table locked against DDL) before the application starts; its checksums computed on it from here, after the start",
       window: true,
+      concurrent: 'pg-frozen-zitadel',
+      undoOnFailure: true,
       fleet: true,
       run: {
         on: 'h001',
-        script: `test "$(nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL'
-SELECT count(*) FROM pg_replication_slots WHERE slot_name = 'migen_sub_zitadel_zitadel';
+        script: String.raw`d=/var/lib/migen/zitadel/pg/snapshot-zitadel
+if [ -d "$d" ]; then
+  if [ -s "$d/pid" ] && kill -0 -- "-$(cat "$d/pid")" 2>/dev/null; then kill -TERM -- "-$(cat "$d/pid")"; fi
+  nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL' >/dev/null
+SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'migen-snapshot-zitadel-zitadel';
 SQL
-)" = 0`,
+  if [ -e "$d/lock" ]; then flock -w 10 "$d/lock" true; fi
+  rm -rf "$d"
+fi
+mkdir -p -m 0700 "$d"
+cat > "$d/holder.sh" <<'MIGEN_HOLDER'
+#!/bin/bash
+# migen: holds a snapshot of zitadel's frozen state and computes its tables' checksums on it
+set -uo pipefail
+d=$1
+echo $$ > "$d/pid"
+exec 9>"$d/lock"
+flock 9
+{
+  cat <<'SQL'
+SET application_name = 'migen-snapshot-zitadel-zitadel';
+BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;
+SELECT format('LOCK TABLE %I.%I IN ACCESS SHARE MODE;', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp%' ORDER BY 1 \gexec
+SELECT 'migen-snapshot ' || pg_export_snapshot();
+SQL
+  for i in $(seq 1 72000); do [ -e "$d/go" ] && break; sleep 0.05; done
+  if [ -e "$d/go" ]; then cat <<'SQL'
+SELECT format('SELECT %L || '' '' || count(*) || '' '' || coalesce(sum(hashtext(t::text)::bigint), 0) FROM %I.%I t;', quote_ident(n.nspname) || '.' || quote_ident(c.relname), n.nspname, c.relname)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp%' ORDER BY 1 \gexec
+COMMIT;
+SQL
+  fi
+} | nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel >"$d/out" 2>"$d/err"
+rc=$?
+[ -e "$d/go" ] || { echo "no comparison came within an hour: the snapshot was let go" >> "$d/err"; rc=1; }
+echo "$rc" > "$d/rc"
+MIGEN_HOLDER
+setsid bash "$d/holder.sh" "$d" </dev/null >/dev/null 2>&1 &
+for i in $(seq 1 3000); do
+  if grep -q '^migen-snapshot ' "$d/out" 2>/dev/null; then echo "snapshot $(sed -n 's/^migen-snapshot //p' "$d/out") of zitadel held on h001"; exit 0; fi
+  if [ -e "$d/rc" ]; then echo "the snapshot of zitadel on h001 failed: $(tail -n 5 "$d/err")" >&2; exit 1; fi
+  sleep 0.01
+done
+echo "no snapshot of zitadel on h001 within 30 s" >&2; exit 1`,
       },
-      failure: "slot migen_sub_zitadel_zitadel is still on h001: drop it (SELECT pg_drop_replication_slot('migen_sub_zitadel_zitadel')) or it keeps WAL forever",
+      undo: {
+        on: 'h001',
+        script: `d=/var/lib/migen/zitadel/pg/snapshot-zitadel
+if [ -d "$d" ]; then
+  if [ -s "$d/pid" ] && kill -0 -- "-$(cat "$d/pid")" 2>/dev/null; then kill -TERM -- "-$(cat "$d/pid")"; fi
+  nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL' >/dev/null
+SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'migen-snapshot-zitadel-zitadel';
+SQL
+  if [ -e "$d/lock" ]; then flock -w 10 "$d/lock" true; fi
+  rm -rf "$d"
+fi`,
+      },
     },
-    // 46. cutover on h002 [downtime]: lift the fence and start zitadel on h002: from here it takes writes
+    // 51. cutover on h002 [downtime]: snapshot of zitadel's frozen state held on h002 (REPEATABLE READ, every table locked against DDL) before the application starts; its checksums computed on it from here, after the start
+    {
+      id: 'pg-snapshot-new-zitadel',
+      phase: 'cutover',
+      kind: 'command',
+      title: "snapshot of zitadel's frozen state held on h002 (REPEATABLE READ, every table locked against DDL) before the application starts; its checksums computed on it from here, after the start",
+      window: true,
+      concurrent: 'pg-frozen-zitadel',
+      undoOnFailure: true,
+      fleet: true,
+      run: {
+        on: 'h002',
+        script: String.raw`d=/var/lib/migen/zitadel/pg/snapshot-zitadel
+if [ -d "$d" ]; then
+  if [ -s "$d/pid" ] && kill -0 -- "-$(cat "$d/pid")" 2>/dev/null; then kill -TERM -- "-$(cat "$d/pid")"; fi
+  nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL' >/dev/null
+SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'migen-snapshot-zitadel-zitadel';
+SQL
+  if [ -e "$d/lock" ]; then flock -w 10 "$d/lock" true; fi
+  rm -rf "$d"
+fi
+mkdir -p -m 0700 "$d"
+cat > "$d/holder.sh" <<'MIGEN_HOLDER'
+#!/bin/bash
+# migen: holds a snapshot of zitadel's frozen state and computes its tables' checksums on it
+set -uo pipefail
+d=$1
+echo $$ > "$d/pid"
+exec 9>"$d/lock"
+flock 9
+{
+  cat <<'SQL'
+SET application_name = 'migen-snapshot-zitadel-zitadel';
+BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;
+SELECT format('LOCK TABLE %I.%I IN ACCESS SHARE MODE;', n.nspname, c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp%' ORDER BY 1 \gexec
+SELECT 'migen-snapshot ' || pg_export_snapshot();
+SQL
+  for i in $(seq 1 72000); do [ -e "$d/go" ] && break; sleep 0.05; done
+  if [ -e "$d/go" ]; then cat <<'SQL'
+SELECT format('SELECT %L || '' '' || count(*) || '' '' || coalesce(sum(hashtext(t::text)::bigint), 0) FROM %I.%I t;', quote_ident(n.nspname) || '.' || quote_ident(c.relname), n.nspname, c.relname)
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind = 'r' AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\_toast%' AND n.nspname NOT LIKE 'pg\_temp%' ORDER BY 1 \gexec
+COMMIT;
+SQL
+  fi
+} | nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel >"$d/out" 2>"$d/err"
+rc=$?
+[ -e "$d/go" ] || { echo "no comparison came within an hour: the snapshot was let go" >> "$d/err"; rc=1; }
+echo "$rc" > "$d/rc"
+MIGEN_HOLDER
+setsid bash "$d/holder.sh" "$d" </dev/null >/dev/null 2>&1 &
+for i in $(seq 1 3000); do
+  if grep -q '^migen-snapshot ' "$d/out" 2>/dev/null; then echo "snapshot $(sed -n 's/^migen-snapshot //p' "$d/out") of zitadel held on h002"; exit 0; fi
+  if [ -e "$d/rc" ]; then echo "the snapshot of zitadel on h002 failed: $(tail -n 5 "$d/err")" >&2; exit 1; fi
+  sleep 0.01
+done
+echo "no snapshot of zitadel on h002 within 30 s" >&2; exit 1`,
+      },
+      undo: {
+        on: 'h002',
+        script: `d=/var/lib/migen/zitadel/pg/snapshot-zitadel
+if [ -d "$d" ]; then
+  if [ -s "$d/pid" ] && kill -0 -- "-$(cat "$d/pid")" 2>/dev/null; then kill -TERM -- "-$(cat "$d/pid")"; fi
+  nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres <<'SQL' >/dev/null
+SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = 'migen-snapshot-zitadel-zitadel';
+SQL
+  if [ -e "$d/lock" ]; then flock -w 10 "$d/lock" true; fi
+  rm -rf "$d"
+fi`,
+      },
+    },
+    // 52. cutover on h002 [downtime]: lift the fence and start zitadel on h002: from here it takes writes
     {
       id: 'start-new',
       phase: 'cutover',
@@ -890,6 +1441,7 @@ SQL
       run: {
         on: 'h002',
         script: `mkdir -p /var/lib/migen/zitadel && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/zitadel/ready
+mkdir -p /var/lib/migen/zitadel/pg && date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/zitadel/pg/app-started
 nixos-container run zitadel -- systemctl start zitadel`,
       },
       undo: {
@@ -898,7 +1450,7 @@ nixos-container run zitadel -- systemctl start zitadel`,
 rm -f /var/lib/migen/zitadel/ready`,
       },
     },
-    // 47. cutover on o001 [downtime]: o001 routes sso.joshuabell.xyz to h002 (route files, nginx reloaded)
+    // 53. cutover on o001 [downtime]: o001 routes sso.joshuabell.xyz to h002 (route files, nginx reloaded)
     {
       id: 'route-new',
       phase: 'cutover',
@@ -937,7 +1489,7 @@ for i in $(seq 1 200); do
 done`,
       },
     },
-    // 48. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20
+    // 54. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20
     {
       id: 'backend-healthy',
       phase: 'cutover',
@@ -952,7 +1504,7 @@ done`,
       intervalSeconds: 0.1,
       deadlineSeconds: 60,
     },
-    // 49. verify on h002 [downtime]: https://sso.joshuabell.xyz/debug/healthz answers 200 through o001 (asked from h002)
+    // 55. verify on h002 [downtime]: https://sso.joshuabell.xyz/debug/healthz answers 200 through o001 (asked from h002)
     {
       id: 'verify-1',
       phase: 'verify',
@@ -968,7 +1520,43 @@ done`,
       intervalSeconds: 0.2,
       deadlineSeconds: 60,
     },
-    // 50. verify on o001: no route of o001's running nginx still names h001 at zitadel's ports (5432, 8080)
+    // 56. verify on h001 | h002: row count and checksum of every table of zitadel equal on both hosts, on the snapshots of the frozen state (after the start: as long as the data needs)
+    {
+      id: 'pg-compare-zitadel',
+      phase: 'verify',
+      kind: 'check',
+      title: 'row count and checksum of every table of zitadel equal on both hosts, on the snapshots of the frozen state (after the start: as long as the data needs)',
+      fleet: true,
+      run: {
+        pipe: [
+          {
+            on: 'h001',
+            script: `d=/var/lib/migen/zitadel/pg/snapshot-zitadel
+test -e "$d/lock" || { echo 'no snapshot of zitadel on h001: the pg-snapshot step did not run' >&2; exit 1; }
+: > "$d/go"
+flock "$d/lock" true
+if [ "$(cat "$d/rc" 2>/dev/null)" != 0 ]; then echo "the checksums of zitadel on h001 failed: $(tail -n 5 "$d/err")" >&2; exit 1; fi
+grep -v '^migen-snapshot ' "$d/out" || [ $? = 1 ]`,
+          },
+          {
+            on: 'h002',
+            script: `theirs=$(cat)
+mine=$(d=/var/lib/migen/zitadel/pg/snapshot-zitadel
+test -e "$d/lock" || { echo 'no snapshot of zitadel on h002: the pg-snapshot step did not run' >&2; exit 1; }
+: > "$d/go"
+flock "$d/lock" true
+if [ "$(cat "$d/rc" 2>/dev/null)" != 0 ]; then echo "the checksums of zitadel on h002 failed: $(tail -n 5 "$d/err")" >&2; exit 1; fi
+grep -v '^migen-snapshot ' "$d/out" || [ $? = 1 ]
+)
+changes=$(diff --old-line-format='  h001: %L' --new-line-format='  h002: %L' --unchanged-line-format='' <(printf '%s\\n' "$theirs" | LC_ALL=C sort) <(printf '%s\\n' "$mine" | LC_ALL=C sort)) || [ $? = 1 ]
+if [ -z "$theirs" ] || [ -n "$changes" ]; then { echo "tables of zitadel that differ (table, rows, checksum) between h001 (frozen) and h002 as of the freeze:"; printf '%s\\n' "\${changes:-  no checksums from h001}"; } >&2; exit 1; fi
+echo "every table of zitadel equal on h001 and h002 as of the freeze ($(printf '%s\\n' "$mine" | grep -c .) tables)"`,
+          },
+        ],
+      },
+      failure: 'the tables of zitadel differ between h001 (frozen) and h002 as of the freeze: the migration failed; its rollback keeps what h002 wrote since in a renamed database',
+    },
+    // 57. verify on o001: no route of o001's running nginx still names h001 at zitadel's ports (5432, 8080)
     {
       id: 'routes-clean',
       phase: 'verify',
@@ -988,7 +1576,7 @@ if [ -n "$hits" ]; then printf '%s\\n' "a route still names the old backend:" $h
       intervalSeconds: 0.5,
       deadlineSeconds: 5,
     },
-    // 51. verify on h002: h002 records that zitadel is cut over and verified
+    // 58. verify on h002: h002 records that zitadel is cut over and verified
     {
       id: 'verified',
       phase: 'verify',
@@ -1004,7 +1592,7 @@ if [ -n "$hits" ]; then printf '%s\\n' "a route still names the old backend:" $h
         script: 'rm -f /var/lib/migen/zitadel/verified',
       },
     },
-    // 52. verify on h002: confirm the start on h002 (its guard would stop it)
+    // 59. verify on h002: confirm the start on h002 (its guard would stop it)
     {
       id: 'confirm-new',
       phase: 'verify',
@@ -1017,7 +1605,7 @@ if [ -n "$hits" ]; then printf '%s\\n' "a route still names the old backend:" $h
 if [ -e /var/lib/migen/zitadel/guard/new.fired ]; then echo "'the guard stopped zitadel on h002' at $(cat /var/lib/migen/zitadel/guard/new.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 53. verify on o001: confirm o001's new routes over a new connection (its guard would revert them)
+    // 60. verify on o001: confirm o001's new routes over a new connection (its guard would revert them)
     {
       id: 'confirm-route',
       phase: 'verify',
@@ -1031,7 +1619,7 @@ if [ -e /var/lib/migen/zitadel/guard/new.fired ]; then echo "'the guard stopped 
 if [ -e /var/lib/migen/zitadel/guard/routes.fired ]; then echo "'the guard reverted the routes' at $(cat /var/lib/migen/zitadel/guard/routes.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 54. verify on h001: confirm the stop on h001 over a new connection (its guard would restart the old service)
+    // 61. verify on h001: confirm the stop on h001 over a new connection (its guard would restart the old service)
     {
       id: 'confirm-old',
       phase: 'verify',
@@ -1045,21 +1633,51 @@ if [ -e /var/lib/migen/zitadel/guard/routes.fired ]; then echo "'the guard rever
 if [ -e /var/lib/migen/zitadel/guard/old.fired ]; then echo "'the guard restarted zitadel on h001' at $(cat /var/lib/migen/zitadel/guard/old.fired): the coordinator's heartbeat stopped for 20 s" >&2; exit 1; fi`,
       },
     },
-    // 55. verify on h001: drop the publication on h001 (the regenerated modules remove the pg_hba entry and settings after finalize)
+    // 62. verify on h001: drop the publication, any slot left and the replication role migen_repl_zitadel (with its privileges on zitadel) on h001
     {
       id: 'pg-cleanup-zitadel',
       phase: 'verify',
       kind: 'command',
-      title: 'drop the publication on h001 (the regenerated modules remove the pg_hba entry and settings after finalize)',
+      title: 'drop the publication, any slot left and the replication role migen_repl_zitadel (with its privileges on zitadel) on h001',
       run: {
         on: 'h001',
-        script: `nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
+        script: String.raw`nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL'
 SET default_transaction_read_only = off; -- this session only: the database stays read-only for every other one
 DROP PUBLICATION IF EXISTS "migen_pub_zitadel";
+SQL
+oid=''; if [ -s /var/lib/migen/zitadel/pg/zitadel.suboid ]; then oid=$(cat /var/lib/migen/zitadel/pg/zitadel.suboid); fi
+nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d postgres -v oid="$oid" <<'SQL' >/dev/null
+SELECT set_config('migen.oid', :'oid', false), set_config('migen.sub', 'migen_sub_zitadel_zitadel', false);
+DO $$
+DECLARE s record; remaining int;
+BEGIN
+  FOR i IN 1..100 LOOP
+    remaining := 0;
+    FOR s IN SELECT slot_name, active_pid FROM pg_replication_slots
+      WHERE slot_name = current_setting('migen.sub') OR (current_setting('migen.oid') <> '' AND slot_name LIKE 'pg\_' || current_setting('migen.oid') || '\_sync\_%') LOOP
+      remaining := remaining + 1;
+      IF s.active_pid IS NOT NULL THEN PERFORM pg_terminate_backend(s.active_pid);
+      ELSE
+        BEGIN PERFORM pg_drop_replication_slot(s.slot_name); remaining := remaining - 1;
+        EXCEPTION WHEN object_in_use OR undefined_object THEN NULL; -- taken again in between, or gone: the next round sees it
+        END;
+      END IF;
+    END LOOP;
+    IF remaining = 0 THEN RETURN; END IF;
+    PERFORM pg_sleep(0.1);
+  END LOOP;
+  RAISE EXCEPTION 'the replication slots of this migration are still in use after 10 s';
+END $$;
+SQL
+nixos-container run zitadel -- runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -p 5432 -d zitadel <<'SQL' >/dev/null
+SET default_transaction_read_only = off; -- this session only: the database stays read-only for every other one
+SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE usename = 'migen_repl_zitadel' AND pid <> pg_backend_pid();
+SELECT format('DROP OWNED BY %I', rolname) FROM pg_roles WHERE rolname = 'migen_repl_zitadel' \gexec
+SELECT format('DROP ROLE %I', rolname) FROM pg_roles r WHERE rolname = 'migen_repl_zitadel' AND NOT EXISTS (SELECT 1 FROM pg_shdepend WHERE refclassid = 'pg_authid'::regclass AND refobjid = r.oid) \gexec
 SQL`,
       },
     },
-    // 56. finalize on -: make the move permanent
+    // 63. finalize on -: make the move permanent
     {
       id: 'finalize',
       phase: 'finalize',
@@ -1067,13 +1685,21 @@ SQL`,
       title: 'make the move permanent',
       text: "Run `migen finalize zitadel`, review and merge the diff, and deploy h001, h002, o001: h001 then has container@zitadel disabled so no rebuild or reboot starts a second writer, and o001's base configuration routes to h002.",
     },
-    // 57. finalize on -: keep h001's state for 14 days
+    // 64. finalize on -: keep h001's state for 14 days
     {
       id: 'grace',
       phase: 'finalize',
       kind: 'note',
       title: "keep h001's state for 14 days",
       text: 'After 14 days without a rollback, remove /var/lib/zitadel/postgres on h001. Until then it is the rollback source.',
+    },
+    // 65. finalize on -: the pg_dumpall of h001 taken before the migration is kept at /var/lib/migen/zitadel/pg/pg_dumpall.sql.gz on h001
+    {
+      id: 'pg-dumpall-kept',
+      phase: 'finalize',
+      kind: 'note',
+      title: 'the pg_dumpall of h001 taken before the migration is kept at /var/lib/migen/zitadel/pg/pg_dumpall.sql.gz on h001',
+      text: "h001 keeps /var/lib/migen/zitadel/pg/pg_dumpall.sql.gz (roles with their password hashes, and every database as it was before the migration; mode 0600): remove it with the old state after the grace period. Restore on h001, into a server without these databases (initdb'd, or after DROP DATABASE of zitadel): gunzip -c /var/lib/migen/zitadel/pg/pg_dumpall.sql.gz | nixos-container run zitadel -- runuser -u postgres -- psql -X -p 5432 -d postgres",
     },
   ],
 };

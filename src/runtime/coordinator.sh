@@ -20,7 +20,7 @@
 #   abort         (created by the operator on Ctrl-C) roll back now
 # It appends to BUNDLE_DIR/journal one line per event, tab-separated:
 #   MS EVENT IDX ID MESSAGE(base64)
-# events: start, restart, window-start, run, instruct, done, failed, undo, undone, undo-failed,
+# events: start, restart, window-start, run, instruct, done, failed, undo, undone (MESSAGE: the undo's output), undo-failed,
 # window-end, heartbeat-lost, result (ID = done | rolled-back | rollback-failed | failed).
 # Restart=on-failure restarts it after a crash: it then rolls back what an unfinished window did
 # (or records done when every step had finished), never runs a step twice.
@@ -167,7 +167,7 @@ undo_one() {
   [ -e "$B/$1.undone" ] && return 0
   log undo "$1" "$2"
   [ -e "$B/$1.undo-instruction" ] && log instruct "$1" "$2" "$(cat "$B/$1.undo-instruction")"
-  if script "$1" undo 0 >"$B/$1.undo.out" 2>"$B/$1.undo.err"; then : >"$B/$1.undone"; log undone "$1" "$2"; return 0; fi
+  if script "$1" undo 0 >"$B/$1.undo.out" 2>"$B/$1.undo.err"; then : >"$B/$1.undone"; log undone "$1" "$2" "$(tail8 "$B/$1.undo.out")"; return 0; fi
   log undo-failed "$1" "$2" "$(tail8 "$B/$1.undo.err")"
   return 1
 }

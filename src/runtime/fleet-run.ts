@@ -117,6 +117,7 @@ function apply(r: RunState, ev: FleetEvent, started: Map<string, number>): { res
       r.records.push({ id: step.id, phase: 'rollback', title: `undo: ${step.title}`, on: whereOf(step), status: ev.event, ms: 0 });
       r.setStep(step.id, ev.event, 0);
       o.line(`  undo ${step.id}: ${ev.event === 'undone' ? o.green('ok') : o.red(`failed: ${ev.message.trim()}`)}`);
+      if (ev.event === 'undone' && ev.message.trim()) for (const l of ev.message.trim().split('\n')) o.line(`    ${l}`);
       break;
     }
     case 'result': {

@@ -4,11 +4,11 @@ import { withDefaults } from '../runbook/defaults.js';
 import { hostsOfScript, type Step } from '../runbook/steps.js';
 import { RunState, tail } from './state.js';
 
-/** Undos to run, newest first. */
+/** Undos to run, newest first; one that failed before (its host out of reach, say) is tried again. */
 export function doneUndos(r: RunState): Step[] {
   return r.def.steps.filter((s) => {
     const st = r.journal.steps[s.id]?.status;
-    return s.undo && (st === 'done' || (withDefaults(s).undoOnFailure && (st === 'failed' || st === 'running')));
+    return s.undo && (st === 'done' || st === 'undo-failed' || (withDefaults(s).undoOnFailure && (st === 'failed' || st === 'running')));
   }).reverse();
 }
 
@@ -23,6 +23,8 @@ export async function rollback(r: RunState): Promise<boolean> {
     r.records.push({ id: s.id, phase: 'rollback', title: `undo: ${s.title}`, on, status, ms: r.clock() - started });
     r.setStep(s.id, status, r.clock() - started);
     r.out.line(`  undo ${s.id} on ${on}: ${res.code === 0 ? r.out.green('ok') : r.out.red(`failed: ${tail(res)}`)}`);
+    // What an undo has to say (where it kept something, how to reach it) reaches the operator.
+    if (res.code === 0 && res.stdout.trim()) for (const l of res.stdout.trim().split('\n').slice(-8)) r.out.line(`    ${l}`);
     if (res.code !== 0) return false;
   }
   return true;

@@ -4,6 +4,7 @@ import { quote } from '../generator/plan/shell.js';
 import type { MigrationPlan } from '../generator/plan/types.js';
 import type { HostScript } from '../runbook/steps.js';
 import type { Executor } from '../runtime/executor.js';
+import { parsePg, pgScript, type PgFacts } from './pg.js';
 
 export interface HostFacts {
   readonly reachable: boolean;
@@ -17,6 +18,8 @@ export interface HostFacts {
   readonly guards: Readonly<Record<string, string>>;
   /** The new host's cutover coordinator: its run, its unit's state, the last event of its journal. */
   readonly coordinator: { readonly run: string; readonly active: string; readonly last: string } | null;
+  /** A hot migration's objects on this host's PostgreSQL (old and new hosts). */
+  readonly pg?: PgFacts;
 }
 export interface Facts { readonly old: HostFacts; readonly new: HostFacts; readonly proxy: HostFacts | null }
 
@@ -39,6 +42,7 @@ function script(m: MigrationPlan, role: 'old' | 'new' | 'proxy'): string {
     const active = `systemctl is-active ${q(u.unit)} 2>/dev/null || true`;
     lines.push(u.container ? `echo "unit=$(nixos-container run ${q(u.container)} -- ${active})"` : `echo "unit=$(${active})"`);
   }
+  if (m.database && m.strategy === 'hot' && role !== 'proxy') lines.push(...pgScript(m, role));
   if (role === 'proxy' || m.proxy?.name === (role === 'old' ? m.from.name : m.to.name)) {
     m.routeFiles.forEach((f, i) => lines.push(`echo "route.${i}=$(cat ${q(f.file)} 2>/dev/null || echo missing)"`));
   }
@@ -51,18 +55,20 @@ function parse(out: string, reachable: boolean): HostFacts {
   const guards: Record<string, string> = {};
   const co: Record<string, string> = {};
   let lock = ''; let unit: string | null = null;
+  const pg: [string, string][] = [];
   for (const line of out.split('\n')) {
     const eq = line.indexOf('=');
     if (eq < 0) continue;
     const k = line.slice(0, eq); const v = line.slice(eq + 1).trim();
-    if (k.startsWith('marker.')) markers[k.slice(7)] = v;
+    if (k.startsWith('pg.')) pg.push([k, v]);
+    else if (k.startsWith('marker.')) markers[k.slice(7)] = v;
     else if (k.startsWith('route.')) routes[Number(k.slice(6))] = v;
     else if (k.startsWith('guard.')) guards[k.slice(6)] = v;
     else if (k.startsWith('cutover.')) co[k.slice(8)] = v;
     else if (k === 'lock') lock = v;
     else if (k === 'unit') unit = v.split('\n')[0] ?? v;
   }
-  return { reachable, markers, lock, unit, routes, guards, coordinator: co.run ? { run: co.run, active: co.active ?? '', last: co.last ?? '' } : null };
+  return { reachable, markers, lock, unit, routes, guards, coordinator: co.run ? { run: co.run, active: co.active ?? '', last: co.last ?? '' } : null, ...(pg.length ? { pg: parsePg(pg) } : {}) };
 }
 
 export async function gatherFacts(m: MigrationPlan, exec: Executor): Promise<Facts> {

@@ -6,6 +6,7 @@ import { UserError } from '../errors.js';
 import type { MigrationPlan } from '../generator/plan/types.js';
 import { SshExecutor } from '../runtime/executor.js';
 import { gatherFacts } from './facts.js';
+import { pgStatus } from './pg.js';
 import { stateOf, type Status } from './state.js';
 
 export { stateOf, type State, type Status } from './state.js';
@@ -35,6 +36,7 @@ export function statusText(m: MigrationPlan, s: Status): string {
   lines.push(`  ${m.from.name} (old): ${f.old.reachable ? `${m.fence.units.old.unit} ${f.old.unit ?? '?'}${'moved' in f.old.markers ? `, fenced since ${f.old.markers.moved}` : ''}${since('rolled-back', f.old)}` : 'unreachable'}`);
   lines.push(`  ${m.to.name} (new): ${f.new.reachable ? `${m.fence.units.new.unit} ${f.new.unit ?? '?'}${since('prepared', f.new)}${since('ready', f.new)}${since('verified', f.new)}` : 'unreachable'}`);
   if (m.proxy && m.routeFiles.length) lines.push(`  ${m.proxy.name} (proxy): ${f.proxy?.reachable ? `routes ${m.routeFiles.map((r) => `${r.domain}${r.location}`).join(', ')} to ${s.routes === 'new' ? m.to.name : s.routes === 'old' ? m.from.name : s.routes} (${(f.proxy.routes ?? []).join(' ')})` : 'unreachable'}`);
+  if (m.database) lines.push(...pgStatus(m, f.old.pg, f.new.pg, true).lines);
   const co = f.new.coordinator;
   if (co) lines.push(`  cutover coordinator on ${m.to.name}: run ${co.run}, ${co.active || 'unknown'}${co.last ? `, last event: ${co.last}` : ''}`);
   for (const [role, h] of [['old', f.old], ['new', f.new], ['proxy', f.proxy]] as const) {

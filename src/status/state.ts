@@ -1,6 +1,7 @@
 // From what the hosts say to the migration's state, and what does not add up.
 import type { MigrationPlan } from '../generator/plan/types.js';
 import type { Facts } from './facts.js';
+import { pgStatus } from './pg.js';
 
 export type State = 'planned' | 'prepared' | 'cutting over' | 'cut over' | 'rolled back' | 'finalized' | 'unknown';
 
@@ -44,6 +45,9 @@ export function stateOf(m: MigrationPlan, f: Facts): Status {
   else if (state === 'cutting over') problems.push(`a cutover started${verified ? '' : ' and was not verified'}: the run that did it is unfinished (migen run ${m.name} --resume, or --rollback)`);
   if (state === 'finalized' && (moved ? false : oldOn)) problems.push(`finalized in the manifest, but ${m.fence.units.old.unit} still runs on ${m.from.name}: deploy it`);
   if (state === 'finalized' && !newOn && f.new.reachable) problems.push(`finalized in the manifest, but ${m.fence.units.new.unit} does not run on ${m.to.name}`);
+
+  // A run holds the hosts (its lock, or the coordinator working): what it created is expected there.
+  if (m.database) problems.push(...pgStatus(m, f.old.pg, f.new.pg, Boolean(f.old.lock || f.new.lock || (co && isActive(co.active)))).problems);
 
   const locks: { host: string; holder: string }[] = [];
   for (const [host, h] of [[m.from.name, f.old], [m.to.name, f.new], ...(f.proxy && m.proxy && f.proxy !== f.old && f.proxy !== f.new ? [[m.proxy.name, f.proxy] as const] : [])] as const) {

@@ -1,7 +1,7 @@
 // The runtime against local processes: every "host" is a directory on this machine and each
 // script runs in a real bash with set -euo pipefail (real hosts come with the lab suite).
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -124,6 +124,23 @@ describe('runtime', () => {
     const e = new Engine({ ...d, steps }, t.exec, t.journal, silent(), { dryRun: false, resume: false, rollbackOnly: false, yes: true, noRollback: false, forwardAgent: false, confirm: async () => true, sleep: async () => {} }, quote);
     expect((await e.run()).code).toBe(EXIT.rolledBack);
     expect(t.log().filter((l) => l.startsWith('undo-'))).toEqual(['undo-route', 'undo-start-new', 'undo-stop-old']);
+  });
+
+  it('what an undo prints reaches the operator; an undo that failed (its host away) is tried again by the next --rollback', async () => {
+    const t = setup();
+    writeFileSync(path.join(t.dir, 'fail-verify'), '');
+    writeFileSync(path.join(t.dir, 'away'), '');
+    const d = def(t.dir);
+    const steps = d.steps.map((x) => (x.id === 'start-new' ? { ...x, undo: { on: 'new', script: 'echo "kept the writes in db_rolled_back"' } }
+      : x.id === 'stop-old' ? { ...x, undo: { on: 'old', script: 'test ! -e "$BASE/away"; echo undo-stop-old >> "$BASE/log"' } } : x));
+    const opts = { dryRun: false, resume: false, rollbackOnly: false, yes: true, noRollback: false, forwardAgent: false, confirm: async () => true, sleep: async () => {} };
+    const out = silent();
+    expect((await new Engine({ ...d, steps }, t.exec, t.journal, out, opts, quote).run()).code).toBe(EXIT.rollbackFailed);
+    expect(out.text).toContain('  undo start-new on new: ok\n    kept the writes in db_rolled_back\n');
+    expect(t.log()).not.toContain('undo-stop-old');
+    rmSync(path.join(t.dir, 'away'));
+    expect((await new Engine({ ...d, steps }, t.exec, t.journal, silent(), { ...opts, rollbackOnly: true }, quote).run()).code).toBe(EXIT.rolledBack);
+    expect(t.log().filter((l) => l.startsWith('undo-'))).toEqual(['undo-route', 'undo-stop-old']);
   });
 
   it('--no-rollback stops, prints the undo commands and leaves the run resumable', async () => {

@@ -74,9 +74,11 @@ const CASES: [string, { body: string; inventory?: Inventory; has: RegExp[]; not?
   ['a container: of its root only the uid/gid map is copied', { body: `${forgejo}\nbackup: { none: true }`, has: [/of the container's root under \/var\/lib\/nixos-containers\/forgejo only its uid\/gid map \(var\/lib\/nixos\) is copied/] }],
   ['a loopback backend the preset can re-address: no warning; a custom one: a warning', { body: 'service: vaultwarden\nfrom: o001\nto: h002\nstrategy: warm\nbackup: { none: true }', has: [/A rollback after o001 switched/], not: [/must listen on/] }],
   ['a custom service behind a loopback backend must be told to listen on the mesh', { body: 'service: custom\nunit: vaultwarden\nstate: [/var/lib/vaultwarden]\nfrom: o001\nto: h002\nstrategy: warm\nbackup: { none: true }\ndomains: [vault.joshuabell.xyz]', has: [/o001's proxy reaches custom on loopback; on h002 it must listen on 100\.64\.0\.20 \(ports 8222\)/] }],
-  ['hot: writes on the new host are lost by a rollback, the secret to declare', {
+  ['hot: a rollback keeps the new host\'s writes; which checks run in the window and which after; the safety net; the secret to declare', {
     body: 'service: zitadel\nfrom: h001\nto: h002\nstrategy: hot\nbackup: { none: true }\ndatabase: { engine: postgresql, databases: [zitadel] }',
-    has: [/^Rollback after h002 took writes/, /The subscription's connection string holds the replication password/],
+    has: [/^A rollback after h002 took writes \(once the application started there and o001 switched to it\) keeps them: h002's database zitadel is renamed NAME_rolled_back_<UTC time> there, never dropped/,
+      /^The write freeze does not grow with the data\. Inside the window only O\(1\) and O\(tables\) checks run: .* After the start, the full row count and checksum of every table runs on REPEATABLE READ snapshots of the frozen state/,
+      /^Before the first change h001 keeps a pg_dumpall of its PostgreSQL \(roles and every database\) at \/var\/lib\/migen\/demo\/pg\/pg_dumpall\.sql\.gz/, /The subscription's connection string holds the replication password/],
   }],
 ];
 

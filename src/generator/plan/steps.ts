@@ -7,7 +7,7 @@ import { preflight, touchedHosts } from './phases/preflight.js';
 import { prepare } from './phases/prepare.js';
 import { sync } from './phases/sync.js';
 import { verify } from './phases/verify.js';
-import { isDatabaseDir, pgApp, pgPreflight } from './pg/index.js';
+import { isDatabaseDir, pgApp, pgDumpNote, pgPreflight } from './pg/index.js';
 import { on, stepsOf } from './step.js';
 import { PROVIDERS, toolsCheck, toolsOf } from './tools.js';
 import type { Ctx, HostTools, Step } from './types.js';
@@ -37,6 +37,7 @@ export function buildSteps(c: Ctx): Step[] {
     ...checks.slice(0, reached), ...early.map((t) => toolsStep(c, t, 'preflight')), ...checks.slice(reached),
     ...before, ...after.slice(0, cut), ...late.map((t) => toolsStep(c, t, 'prepare')), ...after.slice(cut),
     ...later,
+    ...(hot ? [pgDumpNote(c)] : []),
   ];
 }
 

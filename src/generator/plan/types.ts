@@ -17,7 +17,7 @@ export type { SidePaths } from '../model/state.js';
 
 /** PostgreSQL settings the generated modules set and the runbook's headroom checks need: decided once, here. */
 export interface PgSizes {
-  readonly publisher: { readonly maxReplicationSlots: number; readonly maxWalSenders: number };
+  readonly publisher: { readonly maxReplicationSlots: number; readonly maxWalSenders: number; readonly maxSlotWalKeepSize: string };
   readonly subscriber: { readonly maxReplicationSlots: number; readonly maxLogicalReplicationWorkers: number; readonly maxWorkerProcesses: number; readonly maxSyncWorkersPerSubscription: number };
   /** What a run needs free: one slot and sender per subscription plus table-sync workers. */
   readonly need: { readonly publisherFree: number; readonly subscriberWorkers: number };

@@ -5,6 +5,7 @@ import type { InventoryHost, MigrationSpec } from '../types.js';
 import type { Preset } from '../model/catalog.js';
 import { portCollisions } from '../model/ports.js';
 import { sideOf } from '../model/state.js';
+import { dumpFile } from './pg/dump.js';
 import type { Ctx } from './types.js';
 import { outsideWarnings } from './warnings-outside.js';
 
@@ -47,7 +48,10 @@ export function warningsOf(c: Omit<Ctx, 'warnings'>, m: MigrationSpec, p: Preset
   }
   for (const t of c.follow.scrapeTargets) w.push(`Monitoring: ${t.host}'s Prometheus job ${t.job} scrapes ${t.from}; after the move it should scrape ${t.to} (migen cannot edit one element of services.prometheus.scrapeConfigs: change it in ${t.host}'s configuration).`);
   if (db) {
-    w.push(`Rollback after ${to.name} took writes (once the application started there${proxy ? ` and ${proxy.name} switched to it` : ''}) loses those writes: migen keeps ${from.name} read-only-then-thawed, it does not replicate back.${proxy ? ' The switch happens while the application starts; the backend check and the verification follow, and a failure there rolls back.' : ''}`);
+    const dbs = db.databases.join(', ');
+    w.push(`A rollback after ${to.name} took writes (once the application started there${proxy ? ` and ${proxy.name} switched to it` : ''}) keeps them: ${to.name}'s database ${dbs} is renamed NAME_rolled_back_<UTC time> there, never dropped (the rollback prints how to inspect and merge it; migen status lists it), and ${from.name} serves again with its data as of the freeze: migen does not replicate back. A rollback before the application started drops what the migration created on ${to.name}.${proxy ? ' The switch happens while the application starts; the backend check, the verification and the comparison follow, and a failure there rolls back.' : ''}`);
+    w.push(`The write freeze does not grow with the data. Inside the window only O(1) and O(tables) checks run: ${to.name} confirmed ${from.name}'s last WAL position, the schema is unchanged since prepare, sequences copied, every table ready in the subscription, exact row counts of the tables up to 8 MiB, no slot left. After the start, the full row count and checksum of every table runs on REPEATABLE READ snapshots of the frozen state taken on both servers before the application starts on ${to.name}; a difference fails the migration (its rollback keeps ${to.name}'s writes). Until that comparison ends ${to.name} holds a long transaction (vacuum waits for it) and its tables are locked against DDL: an application that changes its schema as it starts waits for the comparison.`);
+    w.push(`Before the first change ${from.name} keeps a pg_dumpall of its PostgreSQL (roles and every database) at ${dumpFile(c)}, the safety net (the finalize notes give the restore command); it needs up to the databases' size free there.`);
     w.push(`The subscription's connection string holds the replication password (from ${db.passwordSecret}) on ${to.name} until the cutover drops the subscription.`);
   }
   for (const v of c.routes.inner) {

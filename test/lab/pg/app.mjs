@@ -5,7 +5,9 @@
 //                        earlier; answers 201 with the new id only after COMMIT, else 503.
 //   GET /healthz, /debug/healthz   200 with the host's name when `SELECT 1` works, else 503.
 // env: LISTEN (address:port), LAB_HOST; PGHOST/PGDATABASE/PGUSER (default /run/postgresql,
-// zitadel, zitadel); APP_BROKEN=1 exits at once (a deployment whose application cannot start).
+// zitadel, zitadel); APP_BROKEN=1 exits at once (a deployment whose application cannot start);
+// HEALTHZ_FAIL_HOST=NAME answers /debug/healthz asked with Host: NAME (through the proxy) with 503,
+// while taking writes and answering its unit's readiness check (a verification failing after the start).
 import http from 'node:http';
 import pg from 'pg';
 
@@ -60,6 +62,8 @@ const server = http.createServer((req, res) => {
       if (req.method === 'POST' && url.pathname === '/items') {
         const id = await insert(body.slice(0, 500));
         send(201, String(id));
+      } else if (req.method === 'GET' && url.pathname === '/debug/healthz' && process.env.HEALTHZ_FAIL_HOST && (req.headers.host ?? '').split(':')[0] === process.env.HEALTHZ_FAIL_HOST) {
+        send(503, 'unhealthy (HEALTHZ_FAIL_HOST)');
       } else if (req.method === 'GET' && (url.pathname === '/healthz' || url.pathname === '/debug/healthz')) {
         await pool.query('SELECT 1');
         send(200, me);

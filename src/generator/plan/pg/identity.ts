@@ -3,6 +3,7 @@ import { cmd } from '../shell.js';
 import { on, stepsOf } from '../step.js';
 import type { Ctx, Step } from '../types.js';
 import { psql, psqlOut } from './psql.js';
+import { pgLargeObjects } from './server.js';
 
 const { check } = stepsOf('preflight');
 
@@ -21,5 +22,5 @@ WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_s
 ORDER BY 1;`))}
 if [ -n "$bad" ]; then { echo "tables without a primary key or replica identity:"; printf '%s\\n' "$bad"; } >&2; exit 1; fi`),
     `some tables of ${db} have neither a primary key nor a replica identity; add one (or ALTER TABLE ... REPLICA IDENTITY FULL) and plan again`));
-  return [...secrets, ...identity];
+  return [...secrets, ...identity, ...pgLargeObjects(c)];
 }

@@ -2,7 +2,7 @@
 // start on the new host while the proxy switches, and the new backend checked through the proxy.
 import { dnsSwitch } from '../dns.js';
 import { handoffSteps } from '../handoffs.js';
-import { pgApp, pgFreeze } from '../pg/index.js';
+import { pgApp, pgFreeze, pgTakesWrites } from '../pg/index.js';
 import { fleetVerifies } from './verify.js';
 import { stamp } from '../fence-steps.js';
 import { armGuard, disarmGuard, guardOf, type GuardRole } from '../guard.js';
@@ -45,7 +45,7 @@ export function cutover(c: Ctx, hot: boolean): Step[] {
   const together = { ...W, undoOnFailure: true, ...((proxy && first) || c.dns ? { concurrent: 'start-and-route' } : {}) };
   // The fence lifted: from here the new host's unit may start, also after a reboot.
   const unstart = `${app.stop}\n${cmd`rm -f ${fence.ready}`}`;
-  win.push(command('start-new', `lift the fence and start ${app.unit} on ${to.name}${hot ? ': from here it takes writes' : ''}`, on(to.name, `${stamp(fence, fence.ready)}\n${app.start}`), { ...together, undo: on(to.name, unstart) }));
+  win.push(command('start-new', `lift the fence and start ${app.unit} on ${to.name}${hot ? ': from here it takes writes' : ''}`, on(to.name, `${stamp(fence, fence.ready)}\n${hot ? `${pgTakesWrites(c)}\n` : ''}${app.start}`), { ...together, undo: on(to.name, unstart) }));
   win.push(...dnsSwitch(c, { ...W, undoOnFailure: true, concurrent: 'start-and-route' }));
   if (proxy && first) {
     const domains = [...new Set(c.routes.moved.map((r) => r.domain))].join(', ');

@@ -8,7 +8,7 @@ import { deployScript } from '../deploy.js';
 import { dnsLower } from '../dns.js';
 import { handoffSteps } from '../handoffs.js';
 import { fencedCheck, runtimeFence, stamp, where } from '../fence-steps.js';
-import { pgPrepare } from '../pg/index.js';
+import { pgDumpall, pgPrepare } from '../pg/index.js';
 import { vhostsCheck } from '../proxy.js';
 import { cmd } from '../shell.js';
 import { on, stepsOf } from '../step.js';
@@ -28,13 +28,15 @@ export function prepare(c: Ctx, hot: { app: string } | null): Step[] {
   } else if (backup.kind === 'job') {
     steps.push(command('backup', `run the host's backup job ${backup.job} on ${from.name}`, on(from.name, cmd`systemctl start --wait ${`restic-backups-${backup.job}.service`}`)));
   }
+  // The safety net of a hot migration, before the first change on either host.
+  if (hot) steps.push(pgDumpall(c));
   if (!fence.units.new.container) {
     steps.push(command('fence-new', `${to.name} cannot start ${fence.units.new.unit} before its copy passed the cutover checks, whatever configuration the deploy brings (a runtime drop-in, until a reboot)`, on(to.name, runtimeFence(fence))));
   }
   // One deploy per host, the new host first; the old one only gains the fence (no restart: its unit has restartIfChanged off until finalize).
   const deploys: [HostRef, string][] = [[to, `deploy ${to.name}: ${c.service} installed, fenced until the cutover`]];
   if (proxy) deploys.push([proxy, `deploy ${proxy.name}: the moved routes read their backend from route files (still ${from.name}'s)${proxy.name === from.name ? `; ${fence.units.old.unit} fenced once stopped` : ''}`]);
-  if (!deploys.some(([h]) => h.name === from.name)) deploys.push([from, `deploy ${from.name}: ${fence.units.old.unit} fenced once stopped${hot ? `; replication settings (wal_level, slots, pg_hba entry for ${to.name}, mesh listener, role)` : ''}`]);
+  if (!deploys.some(([h]) => h.name === from.name)) deploys.push([from, `deploy ${from.name}: ${fence.units.old.unit} fenced once stopped${hot ? `; replication settings (wal_level, slots, the WAL a slot may keep, pg_hba entry for ${to.name}, mesh listener)` : ''}`]);
   for (const [h, title] of deploys) steps.push(command(`deploy-${h.name}`, title, on('operator', deployScript(c, h))));
   if (hot) steps.push(...pgPrepare(c, hot.app));
 

@@ -6,7 +6,7 @@
 import { accessRemove } from '../access-steps.js';
 import { stamp } from '../fence-steps.js';
 import { clientSideDns } from '../handoffs.js';
-import { pgCleanup } from '../pg/index.js';
+import { pgCleanup, pgCompare } from '../pg/index.js';
 import { confirmGuard, guardOf } from '../guard.js';
 import { staleRoutesCheck } from '../proxy.js';
 import { cmd } from '../shell.js';
@@ -45,6 +45,8 @@ export function verify(c: Ctx, hot: boolean): Step[] {
   fleet.push(...clientSideDns(c, timing));
   const W = { window: true, fleet: true } as const;
   const steps: Step[] = fleet.map((s, i) => ({ ...s, ...W, ...(i === fleet.length - 1 ? { endsWindow: true } : {}) }) as Step);
+  // After the window: the full comparison of the frozen state, before anything records the move as verified.
+  if (hot) steps.push(...pgCompare(c));
   // What migen finalize requires the hosts to say (a later rollback takes it back), then the
   // guards confirmed over new connections: the new host's start first, the proxy's routes next (a
   // coordinator that dies between two confirmations leaves the old host restarting an unrouted

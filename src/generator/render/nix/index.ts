@@ -93,7 +93,7 @@ function blocksOf(m: MigrationPlan): Block[] {
       container: d.inContainer.old ? m.container : null,
       pgPath: pgPath(d.inContainer.old),
       toAddress: m.to.address, role: d.role, databases: d.databases,
-      slots: d.sizes.publisher.maxReplicationSlots, senders: d.sizes.publisher.maxWalSenders, port: d.ports.old, meshInterface: MESH_INTERFACE,
+      slots: d.sizes.publisher.maxReplicationSlots, senders: d.sizes.publisher.maxWalSenders, walKeep: d.sizes.publisher.maxSlotWalKeepSize, port: d.ports.old, meshInterface: MESH_INTERFACE,
       passwordSecret: d.passwordSecret,
       passwordFile: d.secretFiles.old,
     });
