@@ -213,7 +213,7 @@ if [ -n "$d" ]; then printf '%s\n' "$d" >&2; exit 1; fi`,
       run: {
         on: 'h001',
         script: `rm -rf /var/lib/migen/backup/forgejo && install -d -m 0700 /var/lib/migen/backup/forgejo
-nixos-container run forgejo -- runuser -u postgres -- pg_dumpall > /var/lib/migen/backup/forgejo/pg_dumpall.sql
+nixos-container run forgejo -- runuser -u postgres -- pg_dumpall -p 5433 > /var/lib/migen/backup/forgejo/pg_dumpall.sql
 tail -n 5 /var/lib/migen/backup/forgejo/pg_dumpall.sql | grep -q 'PostgreSQL database cluster dump complete'
 restic -r /backup/h001 --password-file /run/agenix/restic-password backup --tag pre-migration --tag migen-forgejo --exclude /var/lib/forgejo/postgres /var/lib/forgejo/data /var/lib/forgejo/postgres /var/lib/nixos-containers/forgejo/var/lib/nixos /var/lib/migen/backup/forgejo
 rm -rf /var/lib/migen/backup/forgejo`,

@@ -21,8 +21,9 @@ const CASES: [string, { given: string; inv?: Inventory; want: Want }][] = [
     want: { kind: 'restic', passwordFile: null, passwordFrom: /^RESTIC_PASSWORD_FILE or RESTIC_PASSWORD in root's environment on o001/ } }],
   ['SQLite: the live file, its -wal, -shm and -journal skipped, a VACUUM INTO copy backed up', { given: `${vw}\nbackup: { restic: { repository: /backup/o001 } }`,
     want: { kind: 'restic', sqlite: [{ database: DB, snapshot: `/var/lib/migen/backup/demo${DB}` }], exclude: [DB, `${DB}-wal`, `${DB}-shm`, `${DB}-journal`], pgDump: null } }],
-  ['a PostgreSQL data directory in a container: pg_dumpall there, the directory skipped', { given: `${fj}\nbackup: { restic: { repository: /backup/h001 } }`,
-    want: { kind: 'restic', passwordFile: '/etc/nixos/restic-password', sqlite: [], exclude: ['/var/lib/forgejo/postgres'], pgDump: { file: '/var/lib/migen/backup/demo/pg_dumpall.sql', dataDirs: ['/var/lib/forgejo/postgres'], container: 'forgejo' } } }],
+  ['a PostgreSQL data directory in a container: pg_dumpall there, at its port, the directory skipped', { given: `${fj}\nbackup: { restic: { repository: /backup/h001 } }`,
+    inv: changed((i) => { (i.hosts.h001!.containers.forgejo!.postgresql as { port: number }).port = 5433; }),
+    want: { kind: 'restic', passwordFile: '/etc/nixos/restic-password', sqlite: [], exclude: ['/var/lib/forgejo/postgres'], pgDump: { file: '/var/lib/migen/backup/demo/pg_dumpall.sql', dataDirs: ['/var/lib/forgejo/postgres'], container: 'forgejo', port: 5433 } } }],
   ['no backup in the manifest: the host\'s job covering the state, to its local repository, from copies', { given: fj,
     want: { kind: 'restic', repository: '/backup/h001', passwordFile: '/etc/nixos/restic-password', exclude: ['/var/lib/forgejo/postgres'] } }],
   ['a job whose repository migen cannot reach runs as it is', { given: vw, inv: withJob('s3:s3.example.org/bucket', '/etc/nixos/restic-password'), want: { kind: 'job' } }],
@@ -49,7 +50,9 @@ describe('the backup', () => {
       expect(v).toBeLessThan(restic);
       expect(lines.findIndex((l) => l.includes(`sqlite3 -readonly ${s.snapshot} 'PRAGMA integrity_check;'`))).toBeLessThan(restic);
     }
-    if (b.pgDump) expect(lines.findIndex((l) => l.includes('pg_dumpall >'))).toBeLessThan(restic);
+    // pg_dumpall asks the server at its own port (the fixture's Forgejo container has 5433; the default would find no socket)
+    if (b.pgDump) expect(lines.findIndex((l) => l.includes(`pg_dumpall -p ${b.pgDump!.port} >`))).toBeLessThan(restic);
+    if (b.pgDump) expect(b.restore.some((r) => r.includes(`psql -X -q -v ON_ERROR_STOP=1 -p ${b.pgDump!.port} -f `))).toBe(true);
     for (const e of b.exclude) expect(lines[restic]).toContain(` --exclude ${e} `);
     expect(lines[restic]).toContain(` --tag ${b.tag} --tag migen-demo `);
     expect(lines[restic]!.endsWith(` ${b.snapshotDir}`)).toBe(true);

@@ -57,7 +57,10 @@ function resticBackup(b: BackupInput, repository: string, tag: string, passwordF
   const dataDirs = b.strategy === 'hot' ? [] : b.state.map((s) => s.old).filter(isDatabaseDir);
   const inContainer = b.container !== null && (b.oldInv.containers[b.container]?.services.includes('postgresql') ?? false);
   const pgRuns = inContainer || (b.container === null && b.oldInv.postgresql.enable);
-  const pgDump = dataDirs.length && pgRuns ? { file: `${snapshotDir}/pg_dumpall.sql`, dataDirs, container: inContainer ? b.container : null } : null;
+  // The server's own port: a container's PostgreSQL on another port (the example's Forgejo has 5433,
+  // Zitadel's 5432 on the same network) has no socket at the default one, and NixOS sets no PGPORT.
+  const port = inContainer ? b.oldInv.containers[b.container!]!.postgresql.port : b.oldInv.postgresql.port;
+  const pgDump = dataDirs.length && pgRuns ? { file: `${snapshotDir}/pg_dumpall.sql`, dataDirs, container: inContainer ? b.container : null, port } : null;
   const exclude = [...sqlite.flatMap((s) => ['', '-wal', '-shm', '-journal'].map((x) => `${s.database}${x}`)), ...(pgDump?.dataDirs ?? [])];
   const base = { kind: 'restic' as const, repository, tag, passwordFile, passwordFrom, tags: [tag, `migen-${b.name}`], snapshotDir, sqlite, pgDump, exclude };
   return { ...base, restore: restoreCommands(b.name, base) };
@@ -70,7 +73,7 @@ function restoreCommands(name: string, x: Omit<ResticBackup, 'restore'>): string
   return [
     `${restic(x)} ${cmd`restore latest --tag ${`migen-${name}`} --target ${root}`}`,
     ...x.sqlite.map((s) => cmd`cp -p ${`${root}${s.snapshot}`} ${`${root}${s.database}`}`),
-    ...(x.pgDump ? [`${cmd`runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -f ${`${root}${x.pgDump.file}`} postgres`}  # into an empty PostgreSQL of the same major${x.pgDump.container ? `, inside the container ${x.pgDump.container}` : ''}`] : []),
+    ...(x.pgDump ? [`${cmd`runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p ${x.pgDump.port} -f ${`${root}${x.pgDump.file}`} postgres`}  # into an empty PostgreSQL of the same major${x.pgDump.container ? `, inside the container ${x.pgDump.container}` : ''}`] : []),
   ];
 }
 
@@ -87,7 +90,7 @@ export function backupScript(x: ResticBackup, paths: readonly string[]): string 
     );
   }
   if (x.pgDump) {
-    const dump = cmd`runuser -u postgres -- pg_dumpall`;
+    const dump = cmd`runuser -u postgres -- pg_dumpall -p ${x.pgDump.port}`;
     lines.push(
       `${x.pgDump.container ? `${cmd`nixos-container run ${x.pgDump.container} -- `}${dump}` : dump} > ${cmd`${x.pgDump.file}`}`,
       cmd`tail -n 5 ${x.pgDump.file} | grep -q 'PostgreSQL database cluster dump complete'`,

@@ -183,7 +183,7 @@ export interface ResticBackupPlan {
   /** On the old host, made before and removed after restic runs: the copies below. */
   readonly snapshotDir: string;
   readonly sqlite: readonly { readonly database: string; readonly snapshot: string }[];
-  readonly pgDump: { readonly file: string; readonly dataDirs: readonly string[]; readonly container: string | null } | null;
+  readonly pgDump: { readonly file: string; readonly dataDirs: readonly string[]; readonly container: string | null; readonly port: number } | null;
   /** Live files restic skips (their copies stand in). */
   readonly exclude: readonly string[];
   /** Commands on the old host that restore it. */
