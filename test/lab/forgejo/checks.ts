@@ -48,7 +48,7 @@ export interface PushEvent { id: number; repo: string; ref: string; old: string;
 
 /** the push_events rows of the container's PostgreSQL on the host, by id */
 export async function pushEvents(lab: Lab, host: string): Promise<PushEvent[]> {
-  const r = await inContainer(lab, host, FORGEJO.container, `cd / && runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -F '\t' -d forgejo -c "SELECT id, repo, ref, old_id, new_id, coalesce(pusher, ''), host, at FROM push_events ORDER BY id"`);
+  const r = await inContainer(lab, host, FORGEJO.container, `cd / && runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -At -F '\t' -p ${FORGEJO.pgPort} -d forgejo -c "SELECT id, repo, ref, old_id, new_id, coalesce(pusher, ''), host, at FROM push_events ORDER BY id"`);
   if (r.code !== 0) throw new Error(`pushEvents on ${host}: exit ${r.code}: ${r.stderr.trim()}`);
   return r.stdout.split('\n').filter(Boolean).map((l) => {
     const [id, repo, ref, old, nw, pusher, h, at] = l.split('\t');

@@ -5,7 +5,8 @@
  * (71, NixOS's static uid), and two units started in this order:
  * - postgresql: Debian's PostgreSQL 15 (stateVersion 23.11's default major), data directory
  *   /var/lib/postgresql/15 in the container = /var/lib/forgejo/postgres/15 on the host; NixOS's
- *   settings (listen 'localhost':5432, log to stderr with prefix "[%p] ", socket /run/postgresql,
+ *   settings (listen 'localhost':5433 as the example sets it, zitadel's container having 5432 on the
+ *   shared network; log to stderr with prefix "[%p] ", socket /run/postgresql,
  *   pg_hba `local all all peer` ...) in the container's system profile, linked into the data
  *   directory as NixOS links it from the store; KillSignal=SIGINT, KillMode=mixed, TimeoutSec=120;
  *   its start waits for psql and ensures database forgejo owned by role forgejo (postStart).
@@ -39,6 +40,8 @@ export const FORGEJO = {
   unit: 'container@forgejo',
   domain: 'git.joshuabell.xyz',
   port: 3000,
+  /** the container's PostgreSQL (the example's services.postgresql.settings.port) */
+  pgPort: 5433,
   /** host paths (the manifest's state) */
   data: '/var/lib/forgejo/data',
   postgres: '/var/lib/forgejo/postgres',
@@ -67,7 +70,7 @@ const PG_CONF = [
   "listen_addresses = 'localhost'",
   "log_destination = 'stderr'",
   "log_line_prefix = '[%p] '",
-  'port = 5432',
+  `port = ${FORGEJO.pgPort}`,
   "unix_socket_directories = '/run/postgresql'",
   '',
 ].join('\n');
@@ -115,7 +118,7 @@ export async function defineForgejo(lab: Lab, host: string, env: Record<string, 
           killSignal: 'SIGINT',
           killMode: 'mixed',
           stopTimeoutSec: 120,
-          ready: { cmd: `runuser -u postgres -- psql -X -q -d postgres -c '' && runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -d postgres -f ${ETC}/ensure.sql && rm -f /var/lib/postgresql/15/.first_startup`, timeoutSec: 60 },
+          ready: { cmd: `runuser -u postgres -- psql -X -q -p ${FORGEJO.pgPort} -d postgres -c '' && runuser -u postgres -- psql -X -q -v ON_ERROR_STOP=1 -p ${FORGEJO.pgPort} -d postgres -f ${ETC}/ensure.sql && rm -f /var/lib/postgresql/15/.first_startup`, timeoutSec: 60 },
         },
       },
       {
@@ -123,7 +126,7 @@ export async function defineForgejo(lab: Lab, host: string, env: Record<string, 
         spec: {
           exec: ['/usr/bin/python3', FORGEJO_PY, 'web'],
           user: 'forgejo',
-          env: { FORGEJO_WORK_DIR: '/var/lib/forgejo', PGHOST: '/run/postgresql', HTTP_ADDR: '0.0.0.0', HTTP_PORT: String(FORGEJO.port), ROOT_URL: `https://${FORGEJO.domain}/`, ...env },
+          env: { FORGEJO_WORK_DIR: '/var/lib/forgejo', PGHOST: '/run/postgresql', PGPORT: String(FORGEJO.pgPort), HTTP_ADDR: '0.0.0.0', HTTP_PORT: String(FORGEJO.port), ROOT_URL: `https://${FORGEJO.domain}/`, ...env },
           stopTimeoutSec: 90,
           ready: { http: `http://127.0.0.1:${FORGEJO.port}/api/healthz`, timeoutSec: 30 },
         },
@@ -147,6 +150,8 @@ export interface ForgejoSetupOptions {
   innerNginx?: boolean;
   /** a restic repository /backup/<running> (password file where the forgejo plan's backup reads it) */
   restic?: boolean;
+  /** false: no system profiles, proxy or neighbours (a lab with more services on these hosts deploys them once for all) */
+  deploy?: boolean;
 }
 
 export interface ForgejoSetup {
@@ -195,7 +200,7 @@ export async function setupForgejo(lab: Lab, opts: ForgejoSetupOptions = {}): Pr
   }
   if (running) {
     await must(lab, running, `mkdir -p ${FORGEJO.data} ${FORGEJO.postgres} && systemctl start ${FORGEJO.unit}`);
-    await inContainerMust(lab, running, `runuser -u forgejo -- env PGHOST=/run/postgresql /usr/bin/python3 ${sq(FORGEJO_PY)} admin user create --username ${user} --password ${password} >/dev/null`);
+    await inContainerMust(lab, running, `runuser -u forgejo -- env PGHOST=/run/postgresql PGPORT=${FORGEJO.pgPort} /usr/bin/python3 ${sq(FORGEJO_PY)} admin user create --username ${user} --password ${password} >/dev/null`);
     const auth = `${user}:${password}`;
     for (const repo of repos) {
       const [owner, name] = repo.split('/');
@@ -222,13 +227,13 @@ export async function setupForgejo(lab: Lab, opts: ForgejoSetupOptions = {}): Pr
     }
   }
   const inner = opts.innerNginx ?? proxyShape === 'inner';
-  for (const h of hosts) {
+  for (const h of opts.deploy === false ? [] : hosts) {
     const role = h === running ? 'old' : 'new';
     // 'inventory': each host's nginx as the example fleet evaluates (h001's nginx.nix, h002's copy from the generated module)
     if (proxyShape === 'inventory') await deployHost(lab, h, [FORGEJO.unit, 'nginx'], role);
     else await deployHost(lab, h, [FORGEJO.unit], role, inner ? { extraVhosts: gitVhost(`http://127.0.0.1:${FORGEJO.port}`) } : {});
   }
-  if (proxyShape === 'inventory' && running) await startNeighbours(lab, running);
+  if (proxyShape === 'inventory' && running && opts.deploy !== false) await startNeighbours(lab, running);
   let proxy: ForgejoSetup['proxy'] = null;
   if (proxyShape === 'inventory') {
     const p = await proxyProfiles('forgejo');
@@ -240,7 +245,7 @@ export async function setupForgejo(lab: Lab, opts: ForgejoSetupOptions = {}): Pr
     const nginx = (to: string): SystemProfile => ({ nginx: { vhosts: gitVhost(`http://${ADDR[to]}${port}`) } });
     proxy = { host: 'o001', profiles: { base: nginx(from), moved: nginx(to) }, active: 'base', moved: 'moved' };
   }
-  if (proxy) await lab.system(proxy.host, { profiles: proxy.profiles, active: proxy.active });
+  if (proxy && opts.deploy !== false) await lab.system(proxy.host, { profiles: proxy.profiles, active: proxy.active });
   const env = gitOperatorEnv(lab);
   return {
     user,
@@ -258,8 +263,9 @@ export async function setupForgejo(lab: Lab, opts: ForgejoSetupOptions = {}): Pr
  * sees that each domain still reaches its own backend on that host.
  */
 export const NEIGHBOURS: Record<string, string> = { chat: '127.0.0.1:8081', notes: '127.0.0.1:8082', sec: '127.0.0.1:8083', sso: '127.0.0.1:8080', llm: `${ADDR.h001}:8095` };
-async function startNeighbours(lab: Lab, host: string): Promise<void> {
-  for (const [name, listen] of Object.entries(NEIGHBOURS)) {
+export async function startNeighbours(lab: Lab, host: string, names = Object.keys(NEIGHBOURS)): Promise<void> {
+  for (const name of names) {
+    const listen = NEIGHBOURS[name]!;
     await lab.defineUnit(host, `lab-${name}`, { exec: ['/usr/bin/python3', APP_PY], env: { STATE_DIR: `/var/lib/lab-${name}`, LISTEN: listen, LAB_HOST: `${host} ${name}` }, ready: { http: `http://${listen}/healthz` } });
     await must(lab, host, `systemctl start lab-${name}`);
   }

@@ -119,6 +119,8 @@ export interface SetupOptions {
   seedRows?: number;
   /** environment of the zitadel unit on h002 (APP_BROKEN=1: the app cannot start there) */
   h002AppEnv?: Record<string, string>;
+  /** false: no system profiles (a lab with more services on these hosts deploys them once for all) */
+  deploy?: boolean;
 }
 
 /** everything the zitadel runbook expects: h001 serves (PostgreSQL + app), h002 has both installed, stopped, no database */
@@ -176,6 +178,7 @@ INSERT INTO events (item_id, kind) SELECT id, 'seed' FROM items;
     await sql(lab, 'h001', 'postgres', 'SELECT pg_reload_conf();');
   }
   await must(lab, 'h001', 'systemctl start zitadel');
+  if (opts.deploy === false) return { password, marker };
   // the system profiles (test/e2e/deployed.ts): h001 and o001 run their configuration from before
   // the generated module, h002 one without zitadel; the runbook's deploys activate 'base'
   await deployHost(lab, 'h001', ['container@zitadel', 'zitadel', 'nginx'], 'old');
