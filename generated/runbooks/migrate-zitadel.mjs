@@ -127,17 +127,17 @@ if [ -n "$missing" ]; then echo 'missing on h001:'"$missing" >&2; exit 1; fi`,
       },
       failure: "/run/agenix/zitadel-masterkey is missing on h002: deploy it (rekey for h002's host key) before migrating",
     },
-    // 7. preflight on h002: container@zitadel is not running on h002
+    // 7. preflight on h002: zitadel is not running on h002 (its container container@zitadel may run: its PostgreSQL is the subscriber to be)
     {
       id: 'new-stopped',
       phase: 'preflight',
       kind: 'check',
-      title: 'container@zitadel is not running on h002',
+      title: 'zitadel is not running on h002 (its container container@zitadel may run: its PostgreSQL is the subscriber to be)',
       run: {
         on: 'h002',
-        script: '! systemctl is-active --quiet container@zitadel',
+        script: "! systemctl is-active --quiet container@zitadel || nixos-container run zitadel -- bash -c '! systemctl is-active --quiet zitadel'",
       },
-      failure: 'container@zitadel already runs on h002: two writers must never run at once',
+      failure: 'zitadel already runs on h002: two writers must never run at once',
     },
     // 8. preflight on h001: container@zitadel runs on h001
     {

@@ -73,6 +73,9 @@ describe.each([[['zitadel']], [['other', 'zitadel']]])('a hot plan for %j', (dbs
     // the safety net comes before the first step that changes either host
     expect(at('pg-dumpall')).toBeLessThan(Math.min(...steps.filter((s) => s.phase === 'prepare' && s.id !== 'pg-dumpall' && s.kind === 'command').map((s) => at(s.id))));
     expect(steps.find((s) => s.id === 'pg-dumpall-kept')).toMatchObject({ kind: 'note', text: expect.stringContaining('gunzip -c /var/lib/migen/demo/pg/pg_dumpall.sql.gz | nixos-container run zitadel -- runuser -u postgres -- psql -X -p 5432 -d postgres') });
+    // the second writer preflight refuses is the application, not its container: a deploy of the
+    // new host (another migration's too) starts the autoStart container, its PostgreSQL the subscriber to be
+    expect(steps[at('new-stopped')]!.run).toEqual({ on: 'h002', script: "! systemctl is-active --quiet container@zitadel || nixos-container run zitadel -- bash -c '! systemctl is-active --quiet zitadel'" });
     // large objects are refused in preflight, missing extensions before anything is created
     for (const db of dbs) {
       expect(steps[at(`pg-large-objects-${db}`)]!.phase).toBe('preflight');

@@ -2,6 +2,7 @@
 // own, the secrets are there, the service runs on the old host only.
 import { isContainerMap } from '../container-map.js';
 import { dnsPreflight } from '../dns.js';
+import { where } from '../fence-steps.js';
 import { mkdirs } from '../rsync.js';
 import { cmd } from '../shell.js';
 import { on, stepsOf } from '../step.js';
@@ -46,8 +47,14 @@ export function preflight(c: Ctx, copy: Ctx['state']): Step[] {
     const { file } = s;
     steps.push(check(`secret-${s.name}`, `secret ${s.name} is present on ${to.name}`, on(to.name, cmd`test -s ${file}`), `${file} is missing on ${to.name}: deploy it (rekey for ${to.name}'s host key) before migrating`));
   }
+  // The writer is the fenced unit: in a hot migration the application inside its container, which
+  // runs on both hosts for its PostgreSQL (any deploy of the new host starts an autoStart container,
+  // another migration's included: its application stays fenced).
+  const w = c.fence.units.new;
+  const inner = w.container ? `${cmd`! systemctl is-active --quiet ${c.unit}`} || ${where(w, cmd`! systemctl is-active --quiet ${w.unit}`)}` : null;
   steps.push(
-    check('new-stopped', `${c.unit} is not running on ${to.name}`, on(to.name, cmd`! systemctl is-active --quiet ${c.unit}`), `${c.unit} already runs on ${to.name}: two writers must never run at once`),
+    check('new-stopped', `${w.unit} is not running on ${to.name}${inner ? ` (its container ${c.unit} may run: its PostgreSQL is the subscriber to be)` : ''}`,
+      on(to.name, inner ?? cmd`! systemctl is-active --quiet ${w.unit}`), `${w.unit} already runs on ${to.name}: two writers must never run at once`),
     check('old-running', `${c.unit} runs on ${from.name}`, on(from.name, cmd`systemctl is-active --quiet ${c.unit}`), `${c.unit} is not running on ${from.name}: nothing to migrate, or it was already moved`),
     ...dnsPreflight(c),
   );
