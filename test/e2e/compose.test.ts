@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import fs from 'node:fs';
 import path from 'node:path';
 import { createLab, findLeftovers, startProber, startWriter, type AckedWrite, type Lab } from '../lab/index.js';
-import { FORGEJO, NEIGHBOURS, forgejoChecks as fc, gitOperatorEnv, startPusher, type AckedPush, type ForgejoSetup } from '../lab/forgejo/index.js';
+import { FORGEJO, NEIGHBOURS, forgejoChecks as fc, gitOperatorEnv, startNeighbours, startPusher, type AckedPush, type ForgejoSetup } from '../lab/forgejo/index.js';
 import { DOMAIN as SSO, sql } from '../lab/pg/zitadel.js';
 import { MIGEN, migenRun, proxyRoutes, readReport, REPO } from './helpers.js';
 import { activeOn, locked } from './fleet.js';
@@ -118,6 +118,8 @@ describe('[10] forgejo cut over, then zitadel run (its prepare redeploys h001 an
     for (const h of ['o001', 'h001']) { const d = await redeploy(h); expect(d.code, `${h}: ${d.stderr}`).toBe(0); }
     await oneCopyEach(routesBefore, true);
     await lab.reboot('h001');
+    // h001's other services are the lab's app, in none of its profiles (no wanted unit): started by hand again
+    await startNeighbours(lab, 'h001', Object.keys(NEIGHBOURS).filter((n) => n !== 'sso'));
     await lab.reboot('o001');
     // after the boots o001's nginx serves again (a wanted unit), the clients go on against h002
     const tBoot = Date.now();

@@ -149,7 +149,8 @@ export async function setupZitadel(lab: Lab, opts: SetupOptions = {}): Promise<Z
     const settings = walPending ? { ...pg[h].settings, wal_level: 'replica' } : pg[h].settings;
     fs.writeFileSync(path.join(dir, 'var-lib', 'zitadel/postgres/migen.conf'), renderConf(settings));
     fs.writeFileSync(path.join(dir, 'var-lib', 'zitadel/postgres/pg_hba.conf'), renderHba(pg[h].authentication));
-    await lab.defineUnit(h, 'postgresql', { exec: [PG_UNIT, PGBIN, PGDATA], user: 'postgres', ready: { cmd: `runuser -u postgres -- ${PGBIN}/pg_isready -q -h /run/postgresql -p 5432 -d postgres`, timeoutSec: 30 } });
+    // RuntimeDirectory=postgresql as NixOS's postgresql.service: its socket directory comes back after a boot emptied /run
+    await lab.defineUnit(h, 'postgresql', { exec: [PG_UNIT, PGBIN, PGDATA], user: 'postgres', runtimeDirectory: ['postgresql'], ready: { cmd: `runuser -u postgres -- ${PGBIN}/pg_isready -q -h /run/postgresql -p 5432 -d postgres`, timeoutSec: 30 } });
     await lab.defineUnit(h, 'container@zitadel', { exec: ['/bin/sh', '-c', 'systemctl start postgresql && exec sleep infinity'], ready: { cmd: `runuser -u postgres -- ${PGBIN}/pg_isready -q -h /run/postgresql -p 5432 -d postgres`, timeoutSec: 30 } });
     await lab.defineUnit(h, 'zitadel', {
       exec: [process.execPath, APP_MJS],
