@@ -241,6 +241,7 @@ test -s /var/lib/migen/copy-keys/adguardhome/0 || ssh-keygen -q -t ed25519 -N ''
         script: `ssh -F /dev/null -i /var/lib/migen/copy-keys/adguardhome/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o 'ControlPath=~/.ssh/migen-908aff6c98-%C' -o ControlPersist=120 -O exit root@100.64.0.3 2>/dev/null || true
 rm -rf /var/lib/migen/copy-keys/adguardhome`,
       },
+      undoLeftover: '/var/lib/migen/copy-keys/adguardhome on h002, keys h003 no longer accepts (the undo of copy-access came first); the next run reuses them, or remove them with rm -rf /var/lib/migen/copy-keys/adguardhome',
     },
     // 16. prepare on h002 | h003: h003 accepts them only for rrsync -ro (read-only) of their state directory (restrict: no shell, pty or forwarding)
     {

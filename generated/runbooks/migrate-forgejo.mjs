@@ -384,6 +384,7 @@ ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/1 -o IdentitiesOnly=yes -o 
 ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/2 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o 'ControlPath=~/.ssh/migen-943f717091-%C' -o ControlPersist=120 -O exit root@100.64.0.13 2>/dev/null || true
 rm -rf /var/lib/migen/copy-keys/forgejo`,
       },
+      undoLeftover: '/var/lib/migen/copy-keys/forgejo on h002, keys h001 no longer accepts (the undo of copy-access came first); the next run reuses them, or remove them with rm -rf /var/lib/migen/copy-keys/forgejo',
     },
     // 25. prepare on h002 | h001: h001 accepts them only for rrsync -ro (read-only) of their state directory (restrict: no shell, pty or forwarding)
     {

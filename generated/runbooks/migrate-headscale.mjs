@@ -329,6 +329,7 @@ test -s /var/lib/migen/copy-keys/headscale/0 || ssh-keygen -q -t ed25519 -N '' -
         script: `ssh -F /dev/null -i /var/lib/migen/copy-keys/headscale/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o 'ControlPath=~/.ssh/migen-cbd4824c31-%C' -o ControlPersist=120 -O exit root@100.64.0.2 2>/dev/null || true
 rm -rf /var/lib/migen/copy-keys/headscale`,
       },
+      undoLeftover: '/var/lib/migen/copy-keys/headscale on newvps, keys l001 no longer accepts (the undo of copy-access came first); the next run reuses them, or remove them with rm -rf /var/lib/migen/copy-keys/headscale',
     },
     // 20. prepare on newvps | l001: l001 accepts them only for rrsync -ro (read-only) of their state directory (restrict: no shell, pty or forwarding)
     {

@@ -300,6 +300,7 @@ test -s /var/lib/migen/copy-keys/vaultwarden/0 || ssh-keygen -q -t ed25519 -N ''
         script: `ssh -F /dev/null -i /var/lib/migen/copy-keys/vaultwarden/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o 'ControlPath=~/.ssh/migen-f7dacbb997-%C' -o ControlPersist=120 -O exit root@100.64.0.1 2>/dev/null || true
 rm -rf /var/lib/migen/copy-keys/vaultwarden`,
       },
+      undoLeftover: '/var/lib/migen/copy-keys/vaultwarden on h002, keys o001 no longer accepts (the undo of copy-access came first); the next run reuses them, or remove them with rm -rf /var/lib/migen/copy-keys/vaultwarden',
     },
     // 20. prepare on h002 | o001: o001 accepts them only for rrsync -ro (read-only) of their state directory (restrict: no shell, pty or forwarding)
     {

@@ -28,6 +28,8 @@ interface StepBase {
   readonly stopsService?: boolean;
   /** Its undo also runs when the step itself fails: it may have half-happened (a unit half started, a proxy half switched). */
   readonly undoOnFailure?: boolean;
+  /** When its undo fails (its host out of reach), what that leaves behind is harmless: the rollback names this and goes on. */
+  readonly undoLeftover?: string;
   /** A group name: consecutive steps of one phase with the same name run at the same time; the next step waits for all of them. */
   readonly concurrent?: string;
   /** Its scripts connect from one host to another (rsync, ssh): --forward-agent forwards the operator's agent to them. */

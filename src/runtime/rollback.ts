@@ -12,7 +12,7 @@ export function doneUndos(r: RunState): Step[] {
   }).reverse();
 }
 
-/** Runs the undos; stops at the first that fails. True when every one succeeded. */
+/** Runs the undos; stops at the first that fails, unless what it leaves is harmless (undoLeftover). True when nothing else failed. */
 export async function rollback(r: RunState): Promise<boolean> {
   for (const s of doneUndos(r)) {
     const started = r.clock();
@@ -25,6 +25,7 @@ export async function rollback(r: RunState): Promise<boolean> {
     r.out.line(`  undo ${s.id} on ${on}: ${res.code === 0 ? r.out.green('ok') : r.out.red(`failed: ${tail(res)}`)}`);
     // What an undo has to say (where it kept something, how to reach it) reaches the operator.
     if (res.code === 0 && res.stdout.trim()) for (const l of res.stdout.trim().split('\n').slice(-8)) r.out.line(`    ${l}`);
+    if (res.code !== 0 && s.undoLeftover) { r.out.line(r.out.yellow(`    left behind on ${on} (harmless): ${s.undoLeftover}`)); continue; }
     if (res.code !== 0) return false;
   }
   return true;

@@ -52,7 +52,7 @@ describe('warm migration under faults (vaultwarden o001 -> h002, generated runbo
     const report = readReport(root, 'vaultwarden');
     expect(report.result).toBe('rolled-back');
     // what ran is undone, newest first, then the guards armed before the window are disarmed
-    expect(report.steps.filter((s) => s.status === 'undone').map((s) => s.id)).toEqual(['route-new', 'start-new', 'stop-old', 'guard-routes', 'guard-new', 'guard-old']);
+    expect(report.steps.filter((s) => s.status === 'undone').map((s) => s.id)).toEqual(['route-new', 'start-new', 'stop-old', 'guard-routes', 'guard-new', 'guard-old', 'copy-access', 'copy-keys']);
     expect(readJournal(root, 'vaultwarden')!.status).toBe('rolled-back');
     await servedByOld(acked);
     const ok = probe.samples.filter((s) => s.ok);
@@ -140,7 +140,7 @@ describe('warm migration under faults (vaultwarden o001 -> h002, generated runbo
       expect(r.code, r.stdout + r.stderr).toBe(1);
       expect(r.stderr).toMatch(/disk: not enough free disk on h002 for the state of o001 \(o001: \d+; h002: \d+\); no service was stopped/);
       const report = readReport(sroot, 'vaultwarden');
-      expect(report.steps.map((s) => `${s.id}:${s.status}`)).toEqual(['reach-o001:done', 'reach-h002:done', 'disk:failed']);
+      expect(report.steps.map((s) => `${s.id}:${s.status}`)).toEqual(['reach-o001:done', 'reach-h002:done', 'tools-o001:done', 'disk:failed']);
       expect((await small.exec('o001', 'cat /run/lab-units/vaultwarden/pid')).stdout).toBe(pid0);
       expect(await activeOn(small, 'vaultwarden', ['o001', 'h002'])).toEqual(['o001']);
       expect((await small.exec('h002', `ls -A ${VW_STATE} | wc -l`)).stdout.trim()).toBe('0');

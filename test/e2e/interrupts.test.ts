@@ -86,6 +86,8 @@ function interrupt(run: MigenRun): void {
 const failedStep = (root_: string): string | undefined => readReport(root_, 'vaultwarden').steps.find((s) => s.status === 'failed')?.id;
 /** the guards armed before the window, disarmed at the end of a rollback (newest first) */
 const GUARDS = ['guard-routes', 'guard-new', 'guard-old'];
+/** a rollback also takes back the copy keys' access prepare gave (o001's authorized key, then h002's keys) */
+const COPY = ['copy-access', 'copy-keys'];
 const undone = (): string[] => readReport(root, 'vaultwarden').steps.filter((s) => s.status === 'undone').map((s) => s.id);
 
 describe('interrupts and faults during the vaultwarden migration (generated warm runbook)', () => {
@@ -173,7 +175,7 @@ describe('interrupts and faults during the vaultwarden migration (generated warm
     const ids = (await runbookSteps('vaultwarden')).map((x) => x.id);
     expect(ids.indexOf(failed)).toBeGreaterThanOrEqual(ids.indexOf('final-pass'));
     expect(ids.indexOf(failed)).toBeLessThanOrEqual(ids.indexOf('verify-1'));
-    expect(undone().slice(-4)).toEqual(['stop-old', ...GUARDS]);
+    expect(undone().slice(-6)).toEqual(['stop-old', ...GUARDS, ...COPY]);
     expect(readJournal(root, 'vaultwarden')!.status).toBe('rolled-back');
     await servedByOld(acked);
     expect(await noStrayRsync()).toBe('');
@@ -220,7 +222,7 @@ describe('interrupts and faults during the vaultwarden migration (generated warm
     expect(r.stdout + r.stderr).toMatch(/rolled back on h002/);
     expect(readReport(root, 'vaultwarden').result).toBe('rolled-back');
     expect(failedStep(root)).toBe('final-pass');
-    expect(undone()).toEqual(['stop-old', ...GUARDS]);
+    expect(undone()).toEqual(['stop-old', ...GUARDS, ...COPY]);
     await servedByOld(acked);
     expect(await noStrayRsync()).toBe('');
     expect(probe.samples.filter((s) => s.ok).every((s) => s.host === 'o001')).toBe(true);
@@ -247,7 +249,7 @@ describe('interrupts and faults during the vaultwarden migration (generated warm
       expect(r.stderr).toMatch(/failed \(route-new\): exit 1 on o001:[\s\S]*Read-only file system/);
       expect(readReport(root, 'vaultwarden').result).toBe('rolled-back');
       expect(failedStep(root)).toBe('route-new');
-      expect(undone()).toEqual(['route-new', 'start-new', 'stop-old', ...GUARDS]);
+      expect(undone()).toEqual(['route-new', 'start-new', 'stop-old', ...GUARDS, ...COPY]);
       await servedByOld(acked);
       expect(probe.samples.filter((s) => s.ok).every((s) => s.host === 'o001')).toBe(true);
       summary.push(`4 the proxy's route files read-only: exit ${r.code} after ${(r.ms / 1000).toFixed(1)} s, undone: ${undone().join(', ')}, o001 serves alone on the old routes, ${acked.length} acknowledged writes on o001, clients' outage ${probe.longestOutageMs} ms`);

@@ -16,7 +16,7 @@ import { checks, createLab, findLeftovers, startWriter, type Lab } from '../lab/
 import { runScript } from '../lab/steps.js';
 import { deployGenerated, hideCommands } from '../lab/packages.js';
 import { REPO, fleet, makeRoot, migenRun, readJournal, sleep } from './helpers.js';
-import { AGH_DB, AGH_STATE, VW_DB, VW_DOMAIN, activeOn, setupAdguard, setupVaultwarden, vaultwardenLabOptions } from './fleet.js';
+import { AGH_DB, AGH_STATE, VW_DB, VW_DOMAIN, activeOn, CLIENTS_NETWORK_HOSTS, SECONDARY_DNS, setupAdguard, setupClientsNetwork, setupVaultwarden, vaultwardenLabOptions } from './fleet.js';
 
 const keysGone = async (lab: Lab, name: string, client: string, server: string): Promise<void> => {
   expect(await lab.exec(server, `test -e /var/lib/migen/copy-access/${name}/root`)).toMatchObject({ code: 1 });
@@ -66,9 +66,15 @@ describe('cold adguardhome with the migration key', () => {
   let lab: Lab;
   let root: string;
   beforeAll(async () => {
-    lab = await createLab({ hosts: fleet(['h003', 'h002']) });
+    lab = await createLab({ hosts: [...fleet(['h003', 'h002']), ...CLIENTS_NETWORK_HOSTS] });
     root = makeRoot(lab);
     await setupAdguard(lab, { 'nixos.org': '203.0.113.7' });
+    // the clients' network the runbook checks (test/e2e/cold.test.ts runs its handoffs as they
+    // happen): here the secondary already answers and the router already hands out h002 first, so
+    // the secondary's and the DHCP handoff's checks pass at once and the test is about the copy key
+    const net = await setupClientsNetwork(lab);
+    await net.nixosOrg.setRecord({ name: 'nixos.org', value: '203.0.113.7', ttl: 300 });
+    await net.dhcp.setDnsServers(['100.64.0.20', SECONDARY_DNS]);
     for (const h of ['h003', 'h002']) await deployGenerated(lab, h);
   }, 60_000);
   afterAll(async () => { await lab?.teardown(); });

@@ -151,7 +151,7 @@ describe('the downtime window runs on the fleet (vaultwarden, generated runbook)
       expect(res.stdout).toMatch(/rolled back on h002/);
       const report = readReport(root, 'vaultwarden');
       expect(report.result).toBe('rolled-back');
-      expect(report.steps.filter((s) => s.status === 'undone').map((s) => s.id)).toEqual(['route-new', 'start-new', 'stop-old', 'guard-routes', 'guard-new', 'guard-old']);
+      expect(report.steps.filter((s) => s.status === 'undone').map((s) => s.id)).toEqual(['route-new', 'start-new', 'stop-old', 'guard-routes', 'guard-new', 'guard-old', 'copy-access', 'copy-keys']);
       expect(await locked(lab)).toEqual([]);
       await oneCopy('o001', acked);
       summary.push(`new service broken, operator gone: the coordinator rolled back alone; --resume exit ${res.code} (${report.message.split('\n')[0]})`);

@@ -132,3 +132,26 @@ describe('handoff steps in the runtime', () => {
     expect(t.log()).toEqual(['stop-old', 'verified', 'dhcp-checked']);
   });
 });
+
+// The same harness for the rollback's treatment of an undo whose failure leaves only something
+// harmless (the new host's copy keys once the old host stopped accepting them).
+describe('an undo with a harmless leftover (undoLeftover)', () => {
+  const steps = (leftover: boolean) => [
+    cmd('copy-keys', 'prepare', { run: { on: 'new', script: mark('keys') }, undo: { on: 'new', script: `${mark('undo-keys')}\nexit 255` }, ...(leftover ? { undoLeftover: 'the keys on new' } : {}) } as Partial<Step>),
+    cmd('copy-access', 'prepare', { undo: { on: 'old', script: mark('undo-access') } }),
+    cmd('sync', 'sync', { run: { on: 'new', script: 'exit 255' } }),
+  ];
+  it('fails: the rollback names what stays and goes on; the run failed before any stop, not an incomplete rollback', async () => {
+    const t = setup(steps(true));
+    const { code, report } = await t.engine().run();
+    expect(code).toBe(EXIT.failed);
+    expect(report!.result).toBe('failed');
+    expect(t.o.text).toMatch(/left behind on new \(harmless\): the keys on new/);
+    expect(t.log()).toEqual(['keys', 'copy-access', 'undo-access', 'undo-keys']);
+  });
+  it('without it the same failure is an incomplete rollback', async () => {
+    const t = setup(steps(false));
+    const { code } = await t.engine().run();
+    expect(code).toBe(EXIT.rollbackFailed);
+  });
+});

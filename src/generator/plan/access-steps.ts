@@ -51,7 +51,7 @@ export function accessPrepare(c: Ctx): Step[] {
   });
   return [
     command('copy-keys', `${a.client} makes ${c.name}'s copy keys (one per state directory), used by nothing else`, on(a.client, makeKeys),
-      { undo: on(a.client, removeKeys) }),
+      { undo: on(a.client, removeKeys), undoLeftover: `${a.keyDir} on ${a.client}, keys ${a.server} no longer accepts (the undo of copy-access came first); the next run reuses them, or remove them with rm -rf ${a.keyDir}` }),
     command('copy-access', `${a.server} accepts them only for rrsync ${a.mode === 'ro' ? '-ro (read-only)' : '-wo (write-only)'} of their state directory (restrict: no shell, pty or forwarding)`,
       pipe(on(a.client, cmd`cat ${a.keys.map((k) => `${k.key}.pub`)}`), on(a.server, authorize)),
       { undo: on(a.server, cmd`rm -f ${a.file}`) }),

@@ -10,6 +10,7 @@ export const pipe = (from: HostScript, to: HostScript): PipeScript => ({ pipe: [
 export interface Opts {
   readonly window?: boolean;
   readonly undo?: Script;
+  readonly undoLeftover?: string;
   readonly stopsService?: boolean;
   readonly undoOnFailure?: boolean;
   readonly concurrent?: string;

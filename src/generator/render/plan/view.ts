@@ -8,7 +8,7 @@ import type { OrderView } from './order-view.js';
 export interface FileChange { readonly mark: '+' | '~' | '-' | ' '; readonly path: string }
 
 interface ScriptView { readonly on: string; readonly lines: readonly string[]; readonly piped: boolean }
-interface StepView { readonly n: number; readonly id: string; readonly title: string; readonly kind: string; readonly window: boolean; readonly scripts: readonly ScriptView[]; readonly detail: string | null; readonly undo: ScriptView | null; readonly undoScripts: readonly ScriptView[] | null; readonly together: string | null }
+interface StepView { readonly n: number; readonly id: string; readonly title: string; readonly kind: string; readonly window: boolean; readonly scripts: readonly ScriptView[]; readonly detail: string | null; readonly undo: ScriptView | null; readonly undoScripts: readonly ScriptView[] | null; readonly leftover: string | null; readonly together: string | null }
 
 /** A script as the reviewer reads it: a pipe is its two parts, the second reading the first's output. */
 const views = (s: Script): ScriptView[] => (isPipe(s) ? s.pipe : [s]).map((p, i) => ({ on: p.on, lines: p.script.split('\n'), piped: i > 0 }));
@@ -34,7 +34,7 @@ function stepView(s: Step, n: number): StepView {
     n, id: s.id, title: s.title, kind: s.kind, window: s.window ?? false,
     scripts: scriptsOf(s).flatMap(views),
     detail: (detail[s.kind] as (x: Step) => string | null)(s),
-    undo: s.undo ? flat(s.undo) : null, undoScripts: s.undo ? views(s.undo) : null, together: null,
+    undo: s.undo ? flat(s.undo) : null, undoScripts: s.undo ? views(s.undo) : null, leftover: s.undoLeftover ?? null, together: null,
   };
 }
 
@@ -67,7 +67,7 @@ export function migrationView(m: MigrationPlan) {
   const ordered = PHASES.flatMap((phase) => m.steps.filter((s) => s.phase === phase));
   const list = markTogether(ordered, ordered.map((s, i) => stepView(s, i + 1)));
   const phases = PHASES.map((phase) => ({ phase, steps: list.filter((_, i) => ordered[i]!.phase === phase) })).filter((p) => p.steps.length > 0);
-  const rollback = m.steps.filter((s) => s.undo).slice().reverse().map((s) => ({ id: s.id, undo: flat(s.undo!), scripts: views(s.undo!) }));
+  const rollback = m.steps.filter((s) => s.undo).slice().reverse().map((s) => ({ id: s.id, undo: flat(s.undo!), scripts: views(s.undo!), leftover: s.undoLeftover ?? null }));
   const pad = (xs: readonly string[]): number => Math.max(0, ...xs.map((x) => x.length));
   const w = pad([...m.routes.moved.map((r) => `${r.domain} ${r.location}`), ...m.routes.staying.map((r) => `${r.domain} ${r.location}`)]);
   return {

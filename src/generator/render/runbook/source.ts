@@ -27,7 +27,7 @@ export function runbookDef(m: MigrationPlan, inputs: Inputs, manifestPath: strin
   };
 }
 
-const STEP_KEYS = ['id', 'phase', 'kind', 'title', 'window', 'stopsService', 'concurrent', 'undoOnFailure', 'hostToHost', 'progress', 'fleet', 'freshConnection', 'heartbeat', 'endsWindow', 'instruction', 'run', 'check', 'left', 'right', 'measure', 'mode', 'acceptExit', 'thresholdBytes', 'maxPasses', 'bandwidthBytesPerSecond', 'intervalSeconds', 'deadlineSeconds', 'fatalExit', 'failure', 'text', 'undoInstruction', 'undo'];
+const STEP_KEYS = ['id', 'phase', 'kind', 'title', 'window', 'stopsService', 'concurrent', 'undoOnFailure', 'hostToHost', 'progress', 'fleet', 'freshConnection', 'heartbeat', 'endsWindow', 'instruction', 'run', 'check', 'left', 'right', 'measure', 'mode', 'acceptExit', 'thresholdBytes', 'maxPasses', 'bandwidthBytesPerSecond', 'intervalSeconds', 'deadlineSeconds', 'fatalExit', 'failure', 'text', 'undoInstruction', 'undo', 'undoLeftover'];
 
 /** Steps print with their identity first and their undo last, for reviewers. */
 function ordered(s: Step): Step {
