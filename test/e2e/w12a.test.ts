@@ -104,7 +104,7 @@ describe('[12] hosts that differ, the whole runbook in the lab', () => {
       ...p,
       nginx: {
         vhosts: p.nginx!.vhosts.map((v) => (v.serverName === VW_DOMAIN ? { ...v, locations: { ...v.locations, '/': { ...v.locations['/']!, proxyPass: 'http://vaultwarden' } } } : v)),
-        upstreams: { vaultwarden: lines },
+        upstreams: { ...p.nginx!.upstreams, vaultwarden: lines }, // the other migrations' upstreams (migen_forgejo_0, ...) stay
       },
     });
     const base = { ...upstreamed(profiles.base!, [`include ${f.file};`]), activation: `${profiles.base!.activation ?? ''}\n${plan.routeDefaults}` };

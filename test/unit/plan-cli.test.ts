@@ -56,7 +56,7 @@ describe('migen plan on the example fleet', () => {
     const validate = ajv.compile(require('../../schemas/plan.schema.json'));
     expect(validate(data), JSON.stringify(validate.errors)).toBe(true);
     expect(data.formatVersion).toBe(1);
-    expect(data.migrations[0].routes.moved).toEqual([{ domain: 'git.joshuabell.xyz', location: '/', from: 'http://100.64.0.13', to: 'http://100.64.0.20', via: 'proxyPass', upstream: null, span: null }]);
+    expect(data.migrations[0].routes.moved).toEqual([{ domain: 'git.joshuabell.xyz', location: '/', from: 'http://100.64.0.13', to: 'http://100.64.0.20', backend: 'http://100.64.0.20', via: 'proxyPass', upstream: null, span: null }]);
     expect(data.migrations[0].steps.filter((s: { window: boolean }) => s.window).map((s: { id: string }) => s.id)[0]).toBe('stop-old');
   });
 

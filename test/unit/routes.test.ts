@@ -20,7 +20,7 @@ const listening = (inv: Inventory, over: Partial<Inventory['hosts'][string]> = {
 });
 const server = (params: Record<string, boolean | number | string> = {}) => ({ backup: false, ...params });
 
-type Case = [string, { inventory: Inventory; m: Partial<MigrationSpec>; proxy?: string; want: { proxy: string | null; moved?: [string, string, string, string][]; via?: string[]; staying?: [string, string, string][]; findings?: RegExp[]; stale?: [string[], number[]] } }];
+type Case = [string, { inventory: Inventory; m: Partial<MigrationSpec>; proxy?: string; want: { proxy: string | null; moved?: [string, string, string, string][]; via?: string[]; backend?: string[]; staying?: [string, string, string][]; findings?: RegExp[]; stale?: [string[], number[]] } }];
 
 const forgejo: Partial<MigrationSpec> = { service: 'forgejo', from: 'h001', to: 'h002', strategy: 'warm' };
 
@@ -71,7 +71,7 @@ const CASES: Case[] = [
   ['a location naming an upstream whose servers are the old host\'s: the upstream moves, keeping its server parameters', {
     inventory: withProxy({ 'vault.joshuabell.xyz': vh({ '/': 'http://vaultwarden' }) }, {}, { vaultwarden: { extraConfig: 'keepalive 8;', servers: { '127.0.0.1:8222': server({ max_fails: 3 }) } } }),
     m: { service: 'vaultwarden', from: 'o001', to: 'h002', strategy: 'warm' },
-    want: { proxy: 'o001', moved: [['vault.joshuabell.xyz', '/', 'upstream vaultwarden: 127.0.0.1:8222', 'upstream vaultwarden: 100.64.0.20:8222']], via: ['upstream'], staying: [] },
+    want: { proxy: 'o001', moved: [['vault.joshuabell.xyz', '/', 'upstream vaultwarden: 127.0.0.1:8222', 'upstream vaultwarden: 100.64.0.20:8222']], via: ['upstream'], backend: ['http://100.64.0.20:8222'], staying: [] },
   }],
   ['an upstream shared with a vhost that does not move is refused, naming it', {
     inventory: withProxy({ 'vault.joshuabell.xyz': vh({ '/': 'http://vaultwarden' }), 'pw.example.org': vh({ '/': 'http://vaultwarden/' }) }, {}, { vaultwarden: { extraConfig: '', servers: { '127.0.0.1:8222': server() } } }),
@@ -133,6 +133,8 @@ describe('route resolution', () => {
     expect(r.proxy).toBe(want.proxy);
     expect(r.moved.map((x) => [x.domain, x.location, x.from, x.to])).toEqual(want.moved);
     if (want.via) expect(r.moved.map((x) => x.via)).toEqual(want.via);
+    // the URL the cutover probes from the proxy (for an upstream: its first new server, with the location's scheme)
+    if (want.backend) expect(r.moved.map((x) => x.backend)).toEqual(want.backend);
     if (want.staying) expect(r.staying.map((x) => [x.domain, x.location, x.proxyPass])).toEqual(want.staying);
     if (want.stale) expect([r.stale.names, r.stale.ports]).toEqual(want.stale);
   });

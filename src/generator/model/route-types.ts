@@ -9,6 +9,8 @@ export interface RouteChange {
   readonly location: string;
   readonly from: string;
   readonly to: string;
+  /** The URL at which the proxy reaches the new backend (what the cutover probes from the proxy host). */
+  readonly backend: string;
   /** Where the backend is written: the location's proxyPass, a proxy_pass in its (or the vhost's) extraConfig, or the servers of the upstream it names. */
   readonly via: Source | 'upstream';
   readonly upstream: string | null;

@@ -117,10 +117,10 @@ export function resolveRoutes(manifest: Manifest, inventory: Inventory, name: st
         }
         if (!upstreams.has(x.upstream)) upstreams.set(x.upstream, { name: x.upstream, servers: olds.map((b) => ({ old: b.address, new: `${newHost}${b.backend.port}`, params: b.params })) });
         const u = upstreams.get(x.upstream)!;
-        moved.push({ domain: d, location: x.location, from: `upstream ${x.upstream}: ${u.servers.map((s) => s.old).join(', ')}`, to: `upstream ${x.upstream}: ${u.servers.map((s) => s.new).join(', ')}`, via: 'upstream', upstream: x.upstream, span: null });
+        moved.push({ domain: d, location: x.location, from: `upstream ${x.upstream}: ${u.servers.map((s) => s.old).join(', ')}`, to: `upstream ${x.upstream}: ${u.servers.map((s) => s.new).join(', ')}`, backend: `${/^(https?):\/\//.exec(x.target)?.[1] ?? 'http'}://${u.servers[0]!.new}`, via: 'upstream', upstream: x.upstream, span: null });
         continue;
       }
-      moved.push({ domain: d, location: x.location, from: x.target, to: withHost(olds[0]!.backend, newHost), via: x.source, upstream: null, span: x.span ?? null });
+      moved.push({ domain: d, location: x.location, from: x.target, to: withHost(olds[0]!.backend, newHost), backend: withHost(olds[0]!.backend, newHost), via: x.source, upstream: null, span: x.span ?? null });
     }
     if (!any) {
       const current = passes.filter((y) => y.domain === d).map((y) => y.target).join(', ') || 'no proxyPass';

@@ -52,8 +52,8 @@ export function cutover(c: Ctx, hot: boolean): Step[] {
     win.push(
       command('route-new', `${proxy.name} routes ${domains} to ${to.name} (route files, nginx reloaded)`, on(proxy.name, switchRoutes(c.routeFiles, 'new')),
         { ...together, undo: on(proxy.name, switchRoutes(c.routeFiles, 'old')) }),
-      probe('backend-healthy', `${proxy.name} reaches the new backend ${first.to}`,
-        on(proxy.name, cmd`code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -H ${`Host: ${first.domain}`} ${first.to}) && [ "$code" -ge 200 ] && [ "$code" -lt 500 ]`),
+      probe('backend-healthy', `${proxy.name} reaches the new backend ${first.backend}`,
+        on(proxy.name, cmd`code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 -H ${`Host: ${first.domain}`} ${first.backend}) && [ "$code" -ge 200 ] && [ "$code" -lt 500 ]`),
         { intervalSeconds: 0.1, deadlineSeconds: 60, ...lastCheck(c) }, W),
     );
   } else {
