@@ -197,7 +197,12 @@ n=${#LINES[@]}
 i=0
 while [ "$i" -lt "$n" ]; do
   IFS=$'\t' read -ra f <<<"${LINES[$i]}"
-  if [ -e "$B/abort" ]; then finish_failed "${f[0]}" "${f[2]}" 'interrupted by the operator'; fi
+  # an abort seen between two steps: the next one is recorded as failed before it started, so the
+  # journal (and the operator) name where the rollback began
+  if [ -e "$B/abort" ]; then
+    echo failed >"$B/${f[0]}.status"; log failed "${f[0]}" "${f[2]}" 'interrupted by the operator before it started'
+    finish_failed "${f[0]}" "${f[2]}" 'interrupted by the operator'
+  fi
   # a concurrent group: consecutive steps with the same group name run at once
   batch=("$i"); group=${f[3]}
   while [ "$group" != - ] && [ $((i + ${#batch[@]})) -lt "$n" ]; do

@@ -151,6 +151,18 @@ describe('the cutover coordinator', () => {
     expect(log.filter((l) => l.startsWith('undo-'))).toEqual(['undo-stop-old', 'undo-publish']);
   });
 
+  it('an abort seen between two steps names the next one, failed before it started', () => {
+    fresh();
+    const b = bundle(def());
+    writeFileSync(path.join(b.dir, 'abort'), '');
+    const { events, log } = run(b);
+    expect(result(events)).toEqual(['rolled-back']);
+    const failed = events.filter((e) => e.event === 'failed');
+    expect(failed.map((e) => e.message)).toEqual(['interrupted by the operator before it started']);
+    expect(events.some((e) => e.event === 'run')).toBe(false);
+    expect(log.filter((l) => !l.startsWith('undo-'))).toEqual([]);
+  });
+
   it('killed in the middle and restarted (as systemd restarts it): rolls back, never runs a step twice, and a third start does nothing', async () => {
     fresh();
     const d = def();
