@@ -13,21 +13,20 @@
  *   a failure in Forgejo leaves Zitadel untouched.
  *
  * SKIPPED unless MIGEN_FLEET_LAB is set (the lead enables them with the fleet lab's e2e suites).
- * Hosts get the system profiles a deploy brings (test/lab/system.ts): for the example's hosts
- * from the generated modules evaluated with nix (test/e2e/deployed.ts); l001 and newvps, which
- * that evaluation does not cover, get the same shape from the plan (the fence of the generated
- * modules: ConditionPathExists=, restartIfChanged off on the old host).
+ * Hosts get the system profiles a deploy brings (test/lab/system.ts): the example fleet's, from
+ * the generated modules evaluated with nix (test/e2e/deployed.ts), packages and copy access
+ * included; the lab's headscale manifest must fence as the example's does (checked at setup).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import {
   checks, resolve, setupDnsAuthority, setupResolver, startDnsProber, startNameClient, startWriter, useLab, waitForAnswer,
-  type Lab, type LabOptions, type SystemProfile,
+  type Lab, type LabOptions,
 } from '../lab/index.js';
 import { FORGEJO, forgejoChecks as fc, forgejoLabOptions, gitOperatorEnv, gitVhost, setupForgejo, startPusher, defineForgejo } from '../lab/forgejo/index.js';
 import { replicationObjects, setupZitadel, DOMAIN as SSO } from '../lab/pg/zitadel.js';
-import { deployHost } from './deployed.js';
+import { deployHost, evaluateFleet } from './deployed.js';
 import { setupAdguard } from './fleet.js';
 import { fleet, MIGEN, proxyProfiles, REPO, sleep, whenJournal, type MigenRun } from './helpers.js';
 
@@ -42,18 +41,6 @@ const expiry = (ttl: number): number => (ttl + 1) * 1000 + 1000;
 
 interface PlanFile { migrations: { name: string; fence: { ready: string; moved: string }; routeFiles: { domain: string; location: string; upstream: string; file: string; proxyPass: string; old: string; new: string }[] }[] }
 const planIn = (dir: string, name: string) => (JSON.parse(fs.readFileSync(path.join(dir, 'plans', `${name}.json`), 'utf8')) as PlanFile).migrations[0]!;
-
-/**
- * The profiles of a host the example's evaluation does not cover (l001, newvps), from the plan's
- * fence as the generated modules set it: 'previous' (before migen's module: the old host runs the
- * unit, the new one has none), 'base' (what the runbook's deploy activates: the old host's unit
- * fenced by !moved and not restarted by a deploy, the new host's wanted and fenced by ready).
- */
-function fencedProfiles(unit: string, role: 'old' | 'new', fence: { ready: string; moved: string }): Record<string, SystemProfile> {
-  return role === 'old'
-    ? { previous: { units: { [unit]: { wanted: true } } }, base: { units: { [unit]: { wanted: true, conditions: [`!${fence.moved}`], restartIfChanged: false } } } }
-    : { previous: {}, base: { units: { [unit]: { wanted: true, conditions: [fence.ready] } } } };
-}
 
 async function must(lab: Lab, host: string, script: string, input?: string): Promise<string> {
   const r = await lab.exec(host, script, { input });
@@ -128,11 +115,15 @@ function headscaleScenario(h002Env: Record<string, string> = {}) {
       await setupResolver(lab, 'r2', { forwardZone: ZONE, to: s.auth.address, mode: 'forward' });
       await must(lab, 'l001', `install -d -m 0700 /run/agenix && cat > ${KEY} && chmod 0400 ${KEY}`, fs.readFileSync(s.auth.operatorKeyFile, 'utf8'));
       s.root = await generatedRoot(lab, 'headscale', hsManifest());
+      // the profiles are the example fleet's (its headscale.yaml): the lab's manifest must fence alike
       const fence = planIn(path.join(s.root, 'generated'), 'headscale').fence;
+      const ev = await evaluateFleet();
+      expect([ev.l001!.units.headscale!.conditions, ev.newvps!.units.headscale!.conditions]).toEqual([[`!${fence.moved}`], [fence.ready]]);
       for (const [host, role] of [['l001', 'old'], ['newvps', 'new']] as const) {
         const listen = `${HS_ADDR[host]}:8080`;
         await lab.defineUnit(host, 'headscale', { exec: ['/bin/bash', HEADSCALE_SH], env: { STATE_DIR: '/var/lib/headscale', LISTEN: listen, ...(host === 'newvps' ? h002Env : {}) }, ready: { http: `http://${listen}/healthz` } });
-        await lab.system(host, { profiles: fencedProfiles('headscale', role, fence), active: 'previous' });
+        // no nginx: clients reach the lab's headscale at the record's address directly
+        await deployHost(lab, host, ['headscale'], role);
       }
       await must(lab, 'l001', 'systemctl is-active -q headscale');
       await must(lab, 'l001', `for i in $(seq 1 30); do curl -fsS -o /dev/null -X POST --data "node $i" http://${HS_ADDR.l001}:8080/items; done`);
