@@ -9,7 +9,7 @@
  * The double declares the options but, unlike nixpkgs, its service modules define no units. The
  * evaluation adds what nixpkgs' modules define, at their priority (a plain definition, so a
  * generated `lib.mkForce` wins as it would against nixpkgs): `wantedBy = [ "multi-user.target" ]`
- * for an enabled services.<x> (vaultwarden, adguardhome, nginx; zitadel inside its container),
+ * for an enabled services.<x> (vaultwarden, adguardhome, headscale, nginx; zitadel inside its container),
  * and for `containers.<n>.autoStart` nixos-containers.nix's `wantedBy = [ "machines.target" ]`,
  * `restartIfChanged = containers.<n>.restartIfChanged` and `restartTriggers` on container@<n>
  * (nixpkgs: the container's system path and .conf; here a hash of its bindMounts, its
