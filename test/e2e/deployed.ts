@@ -9,7 +9,7 @@
  * The double declares the options but, unlike nixpkgs, its service modules define no units. The
  * evaluation adds what nixpkgs' modules define, at their priority (a plain definition, so a
  * generated `lib.mkForce` wins as it would against nixpkgs): `wantedBy = [ "multi-user.target" ]`
- * for an enabled services.<x> (vaultwarden, adguardhome, nginx; zitadel inside its container),
+ * for an enabled services.<x> (vaultwarden, adguardhome, headscale, nginx; zitadel inside its container),
  * and for `containers.<n>.autoStart` nixos-containers.nix's `wantedBy = [ "machines.target" ]`,
  * `restartIfChanged = containers.<n>.restartIfChanged` and `restartTriggers` on container@<n>
  * (nixpkgs: the container's system path and .conf; here a hash of its bindMounts, its
@@ -39,9 +39,12 @@ const UNITS: Record<string, { units: string[]; inner?: Record<string, string[]> 
   h001: { units: ['container@forgejo', 'container@zitadel', 'nginx'], inner: { zitadel: ['zitadel'] } },
   h002: { units: ['vaultwarden', 'adguardhome', 'container@forgejo', 'container@zitadel', 'nginx'], inner: { zitadel: ['zitadel'] } },
   h003: { units: ['adguardhome'] },
+  // Headscale moves from l001 to newvps by its DNS record: no proxy, no nginx of the lab's
+  l001: { units: ['headscale'] },
+  newvps: { units: ['headscale'] },
 };
 // the service whose `enable` makes nixpkgs' module want the unit
-const SERVICE: Record<string, string> = { vaultwarden: 'vaultwarden', adguardhome: 'adguardhome', nginx: 'nginx', zitadel: 'zitadel' };
+const SERVICE: Record<string, string> = { vaultwarden: 'vaultwarden', adguardhome: 'adguardhome', headscale: 'headscale', nginx: 'nginx', zitadel: 'zitadel' };
 
 function expr(variant: Variant): string {
   const wants = (cfg: string, units: string[]) => units.filter((u) => SERVICE[u])
@@ -81,7 +84,7 @@ function expr(variant: Variant): string {
 interface Raw { triggers: Record<string, string>; units: Record<string, EvaluatedUnit>; activation: Record<string, string>; nginx: { upstreams: Record<string, string>; vhosts: Record<string, Record<string, string | null>> } | null }
 const cache = new Map<Variant, Promise<Record<string, EvaluatedHost>>>();
 
-/** the evaluated hosts o001, h001, h002, h003 (one nix eval per variant, cached) */
+/** the evaluated hosts o001, h001, h002, h003, l001, newvps (one nix eval per variant, cached) */
 export function evaluateFleet(variant: Variant = 'generated'): Promise<Record<string, EvaluatedHost>> {
   let p = cache.get(variant);
   if (!p) {

@@ -8,28 +8,28 @@
  * - AdGuard Home: the runbook waits for the secondary DNS to answer before it stops h003; a client
  *   with the secondary as fallback sees an outage shorter than the window; the verification asks
  *   h002 from h003; the DHCP change is a handoff the test performs when asked.
- * - Evacuating h001 (Forgejo warm, Zitadel hot) with `migen run --all ... --from h001`: Forgejo
- *   first, Zitadel last, both routes on o001 switched, every acknowledged push and write on h002;
- *   a failure in Forgejo leaves Zitadel untouched.
+ * - Evacuating h001 (Forgejo warm, Zitadel hot; compose-fleet.ts's lab) with `migen run --all ...
+ *   --from h001`: Forgejo first, Zitadel last, both routes on o001 switched, every acknowledged
+ *   push and write on h002; a failure in Forgejo leaves Zitadel untouched.
  *
- * SKIPPED unless MIGEN_FLEET_LAB is set (the lead enables them with the fleet lab's e2e suites).
- * Hosts get the system profiles a deploy brings (test/lab/system.ts): for the example's hosts
- * from the generated modules evaluated with nix (test/e2e/deployed.ts); l001 and newvps, which
- * that evaluation does not cover, get the same shape from the plan (the fence of the generated
- * modules: ConditionPathExists=, restartIfChanged off on the old host).
+ * Hosts get the system profiles a deploy brings (test/lab/system.ts): the example fleet's, from
+ * the generated modules evaluated with nix (test/e2e/deployed.ts), packages and copy access
+ * included; the lab's headscale manifest must fence as the example's does (checked at setup).
  */
 import fs from 'node:fs';
 import path from 'node:path';
 import { describe, expect, test } from 'vitest';
 import {
   checks, resolve, setupDnsAuthority, setupResolver, startDnsProber, startNameClient, startWriter, useLab, waitForAnswer,
-  type Lab, type LabOptions, type SystemProfile,
+  type Lab, type LabOptions,
 } from '../lab/index.js';
-import { FORGEJO, forgejoChecks as fc, forgejoLabOptions, gitOperatorEnv, gitVhost, setupForgejo, startPusher, defineForgejo } from '../lab/forgejo/index.js';
-import { replicationObjects, setupZitadel, DOMAIN as SSO } from '../lab/pg/zitadel.js';
-import { deployHost } from './deployed.js';
+import { defineForgejo, forgejoChecks as fc, gitOperatorEnv, startPusher, type ForgejoSetup } from '../lab/forgejo/index.js';
+import { replicationObjects, DOMAIN as SSO } from '../lab/pg/zitadel.js';
+import { composeLabOptions, itemIds, setupCompose } from './compose-fleet.js';
+import { deployHost, evaluateFleet } from './deployed.js';
 import { setupAdguard } from './fleet.js';
-import { fleet, MIGEN, proxyProfiles, REPO, sleep, whenJournal, type MigenRun } from './helpers.js';
+import { viaProxy } from './forgejo-fleet.js';
+import { fleet, MIGEN, REPO, sleep, whenJournal, type MigenRun } from './helpers.js';
 
 const HEADSCALE_SH = path.join(REPO, 'test/lab/service/headscale.sh');
 const APP_PY = path.join(REPO, 'test/lab/service/app.py');
@@ -42,18 +42,6 @@ const expiry = (ttl: number): number => (ttl + 1) * 1000 + 1000;
 
 interface PlanFile { migrations: { name: string; fence: { ready: string; moved: string }; routeFiles: { domain: string; location: string; upstream: string; file: string; proxyPass: string; old: string; new: string }[] }[] }
 const planIn = (dir: string, name: string) => (JSON.parse(fs.readFileSync(path.join(dir, 'plans', `${name}.json`), 'utf8')) as PlanFile).migrations[0]!;
-
-/**
- * The profiles of a host the example's evaluation does not cover (l001, newvps), from the plan's
- * fence as the generated modules set it: 'previous' (before migen's module: the old host runs the
- * unit, the new one has none), 'base' (what the runbook's deploy activates: the old host's unit
- * fenced by !moved and not restarted by a deploy, the new host's wanted and fenced by ready).
- */
-function fencedProfiles(unit: string, role: 'old' | 'new', fence: { ready: string; moved: string }): Record<string, SystemProfile> {
-  return role === 'old'
-    ? { previous: { units: { [unit]: { wanted: true } } }, base: { units: { [unit]: { wanted: true, conditions: [`!${fence.moved}`], restartIfChanged: false } } } }
-    : { previous: {}, base: { units: { [unit]: { wanted: true, conditions: [fence.ready] } } } };
-}
 
 async function must(lab: Lab, host: string, script: string, input?: string): Promise<string> {
   const r = await lab.exec(host, script, { input });
@@ -128,11 +116,15 @@ function headscaleScenario(h002Env: Record<string, string> = {}) {
       await setupResolver(lab, 'r2', { forwardZone: ZONE, to: s.auth.address, mode: 'forward' });
       await must(lab, 'l001', `install -d -m 0700 /run/agenix && cat > ${KEY} && chmod 0400 ${KEY}`, fs.readFileSync(s.auth.operatorKeyFile, 'utf8'));
       s.root = await generatedRoot(lab, 'headscale', hsManifest());
+      // the profiles are the example fleet's (its headscale.yaml): the lab's manifest must fence alike
       const fence = planIn(path.join(s.root, 'generated'), 'headscale').fence;
+      const ev = await evaluateFleet();
+      expect([ev.l001!.units.headscale!.conditions, ev.newvps!.units.headscale!.conditions]).toEqual([[`!${fence.moved}`], [fence.ready]]);
       for (const [host, role] of [['l001', 'old'], ['newvps', 'new']] as const) {
         const listen = `${HS_ADDR[host]}:8080`;
         await lab.defineUnit(host, 'headscale', { exec: ['/bin/bash', HEADSCALE_SH], env: { STATE_DIR: '/var/lib/headscale', LISTEN: listen, ...(host === 'newvps' ? h002Env : {}) }, ready: { http: `http://${listen}/healthz` } });
-        await lab.system(host, { profiles: fencedProfiles('headscale', role, fence), active: 'previous' });
+        // no nginx: clients reach the lab's headscale at the record's address directly
+        await deployHost(lab, host, ['headscale'], role);
       }
       await must(lab, 'l001', 'systemctl is-active -q headscale');
       await must(lab, 'l001', `for i in $(seq 1 30); do curl -fsS -o /dev/null -X POST --data "node $i" http://${HS_ADDR.l001}:8080/items; done`);
@@ -264,49 +256,24 @@ describe('[14] adguardhome: the secondary proven first, clients served within th
 
 // ------------------------------------------------------------------------------------ evacuating h001
 
-const ZITADEL_PORT = 8081;
-
 const routeOf = async (lab: Lab, file: string): Promise<string> => (await must(lab, 'o001', `cat ${file}`)).trim();
-const viaO001 = async (lab: Lab, domain: string, p = '/healthz'): Promise<string> => {
-  const r = await lab.operator(['curl', '-sS', '--max-time', '3', '--resolve', `${domain}:443:100.64.0.1`, `https://${domain}${p}`]);
-  return r.code === 0 ? r.stdout.trim() : `curl exit ${r.code}`;
-};
 
+/** h001 running Forgejo and Zitadel, one configuration per host with both (compose-fleet.ts); `forgejoOnH002`: the Forgejo unit's environment on h002 */
 function evacuation(opts: { forgejoOnH002?: Record<string, string> } = {}) {
-  const ctx = useLab(forgejoLabOptions());
-  const s = { root: '', git: undefined as unknown as Awaited<ReturnType<typeof setupForgejo>> };
+  const ctx = useLab(composeLabOptions());
+  const s = { root: '', git: undefined as unknown as ForgejoSetup };
   return {
     get lab() { return ctx.lab; },
     s,
     async setup() {
-      const { lab } = ctx;
-      // Zitadel first: it initialises h001's restic repository, which Forgejo's backup shares
-      await setupZitadel(lab); // o001: the example's proxy profiles (every route file of o001's generated module)
-      s.git = await setupForgejo(lab, { proxy: 'none', innerNginx: false });
-      if (opts.forgejoOnH002) await defineForgejo(lab, 'h002', opts.forgejoOnH002);
-      // As in the example fleet both are behind each host's nginx on port 80 (the inventory routes
-      // git and sso to 100.64.0.13): Zitadel's app on loopback, the host's nginx routing by Host.
-      // Each host gets one configuration with both services (each setup above gave it only its own).
-      for (const h of ['h001', 'h002'] as const) {
-        await lab.defineUnit(h, 'zitadel', { exec: [process.execPath, path.join(REPO, 'test/lab/pg/app.mjs')], env: { LISTEN: `127.0.0.1:${ZITADEL_PORT}` }, ready: { http: `http://127.0.0.1:${ZITADEL_PORT}/debug/healthz`, timeoutSec: 15 } });
-        await deployHost(lab, h, ['container@forgejo', 'container@zitadel', 'zitadel'], h === 'h001' ? 'old' : 'new', {
-          extraVhosts: [...gitVhost(`http://127.0.0.1:${FORGEJO.port}`), { serverName: SSO, locations: { '/': { proxyPass: `http://127.0.0.1:${ZITADEL_PORT}` } } }],
-        });
-      }
-      for (const u of ['container@forgejo', 'container@zitadel', 'zitadel']) await must(lab, 'h001', `systemctl is-active -q ${u} || systemctl start ${u}`);
-      const { proxy, profiles } = await proxyProfiles('zitadel');
-      await lab.system(proxy, { profiles, active: 'previous' });
-      s.root = path.join(lab.dir, 'repo');
-      for (const f of ['examples/homelab/inventory.json', 'examples/homelab/migrations/forgejo.yaml', 'examples/homelab/migrations/zitadel.yaml']) {
-        fs.mkdirSync(path.dirname(path.join(s.root, f)), { recursive: true });
-        fs.copyFileSync(path.join(REPO, f), path.join(s.root, f));
-      }
+      ({ fj: s.git, root: s.root } = await setupCompose(ctx.lab));
+      if (opts.forgejoOnH002) await defineForgejo(ctx.lab, 'h002', opts.forgejoOnH002);
     },
     runAll: () => migen(ctx.lab, ['run', '--all', 'examples/homelab/migrations/forgejo.yaml', 'examples/homelab/migrations/zitadel.yaml', '--from', 'h001', '--yes', '--root', s.root, '--ssh-config', ctx.lab.sshConfig], REPO, gitOperatorEnv(ctx.lab)),
   };
 }
 
-/** Evacuating h001 (Forgejo's container PostgreSQL listens on 5433, Zitadel's on 5432: the example no longer collides). */
+/** Evacuating h001 (Forgejo's container PostgreSQL listens on 5433, Zitadel's on 5432, as in the example). */
 describe('[14] evacuating h001 with one command (committed runbooks, migen run --all)', () => {
   const ev = evacuation();
 
@@ -314,7 +281,8 @@ describe('[14] evacuating h001 with one command (committed runbooks, migen run -
     await ev.setup();
     const { lab, s } = ev;
     const files = Object.fromEntries(['forgejo', 'zitadel'].map((n) => [n, planIn(path.join(REPO, 'generated'), n).routeFiles[0]!]));
-    expect(await viaO001(lab, SSO)).toBe('h001');
+    expect(await viaProxy(lab, SSO)).toBe('h001');
+    expect(await fc.servedBy(lab)).toBe('h001');
     const pusher = startPusher(lab, s.git, { intervalMs: 300 });
     const writer = startWriter(lab, { address: '100.64.0.1', host: SSO, intervalMs: 20, maxMs: 600_000, timeoutMs: 3000 });
     const r = await ev.runAll().done;
@@ -330,14 +298,14 @@ describe('[14] evacuating h001 with one command (committed runbooks, migen run -
     // both routes on o001 point at h002; the other vhosts still at h001
     expect(await routeOf(lab, files.forgejo!.file)).toBe(files.forgejo!.new);
     expect(await routeOf(lab, files.zitadel!.file)).toBe(files.zitadel!.new);
-    expect(await viaO001(lab, SSO)).toBe('h002');
-    expect(await viaO001(lab, 'chat.joshuabell.xyz')).not.toBe('h002');
+    expect(await viaProxy(lab, SSO)).toBe('h002');
+    expect(await fc.servedBy(lab)).toBe('h002');
+    expect(await viaProxy(lab, 'chat.joshuabell.xyz')).toBe('h001 chat');
     // nothing acknowledged lost: every push's commit is in h002's history, every write's row in its database
     const history = new Set(await fc.history(lab, 'h002'));
     expect(pushes.length).toBeGreaterThan(3);
     expect(pushes.filter((p) => !history.has(p.new))).toEqual([]);
-    const { sql } = await import('../lab/pg/zitadel.js');
-    const ids = new Set((await sql(lab, 'h002', 'zitadel', 'SELECT id FROM items;')).split('\n').map(Number));
+    const ids = await itemIds(lab, 'h002');
     expect(writes.length).toBeGreaterThan(100);
     expect(writes.filter((w) => !ids.has(w.id))).toEqual([]);
   }, 900_000);
@@ -357,10 +325,10 @@ describe('[14] evacuating h001: a failure in Forgejo leaves Zitadel untouched (m
     expect(fs.existsSync(path.join(s.root, '.migen', 'zitadel'))).toBe(false);
     expect(await replicationObjects(lab)).toEqual({ publications: '', slots: '', subscriptions: '', readOnly: 'off' });
     expect(await routeOf(lab, sso.file)).toBe(sso.old); // o001 was deployed (Forgejo's prepare): the file holds the old backend
-    expect(await viaO001(lab, SSO)).toBe('h001');
+    expect(await viaProxy(lab, SSO)).toBe('h001');
     expect((await lab.exec('h001', 'systemctl is-active --quiet zitadel')).code).toBe(0);
     expect((await lab.exec('h002', 'systemctl is-active --quiet zitadel')).code).not.toBe(0);
     // Forgejo serves from h001 again
-    expect(await viaO001(lab, 'git.joshuabell.xyz', '/api/healthz')).not.toMatch(/^curl exit/);
+    expect(await fc.servedBy(lab)).toBe('h001');
   }, 900_000);
 });
