@@ -55,6 +55,7 @@ lib.mkIf (config.migen.generated.enable && config.networking.hostName == "h001")
     # does not restart it until finalize.
     containers.zitadel.bindMounts."/var/lib/migen/zitadel" = { hostPath = "/var/lib/migen/zitadel"; isReadOnly = true; };
     containers.zitadel.config.systemd.services.zitadel.unitConfig.ConditionPathExists = [ "!/var/lib/migen/zitadel/moved" ];
+    containers.zitadel.config.systemd.services.zitadel.restartIfChanged = lib.mkForce false;
     system.activationScripts.migen-zitadel-fence = { deps = [ ]; text = "install -d -m 0755 /var/lib/migen/zitadel"; };
   }
   {

@@ -40,6 +40,8 @@ const appActive = async (lab: Lab): Promise<string[]> => {
   for (const h of ['h001', 'h002']) if ((await lab.exec(h, 'systemctl is-active -q zitadel')).code === 0) out.push(h);
   return out;
 };
+/** the migration's replication role on h001 (pg-role-zitadel creates it, its undo and pg-cleanup drop it) */
+const replRoles = (lab: Lab): Promise<string> => sql(lab, 'h001', 'postgres', "SELECT count(*) FROM pg_roles WHERE rolname = 'migen_repl_zitadel';");
 /** count and md5 of the rows of a table up to an id, in id order */
 const digest = (lab: Lab, host: string, table: string, maxId: number): Promise<string> =>
   sql(lab, host, 'zitadel', `SELECT count(*) || ' ' || coalesce(md5(string_agg(t::text, '|' ORDER BY id)), '-') FROM ${table} t WHERE id <= ${maxId};`);
@@ -99,6 +101,7 @@ describe('hot migration (zitadel h001 -> h002, PostgreSQL logical replication) w
 
     // no replication slot (nor publication, nor subscription) left
     expect(await replicationObjects(lab)).toEqual({ publications: '', slots: '', subscriptions: '', readOnly: 'on' });
+    expect(await replRoles(lab)).toBe('0');
 
     // one app serving, through the proxy, from h002
     expect(await appActive(lab)).toEqual(['h002']);
@@ -109,7 +112,8 @@ describe('hot migration (zitadel h001 -> h002, PostgreSQL logical replication) w
     // the backup ran before anything else changed
     const snaps = await lab.exec('h001', 'restic -r /backup/h001 snapshots --json --tag pre-migration');
     expect(snaps.code, snaps.stderr).toBe(0);
-    expect((JSON.parse(snaps.stdout) as { paths: string[] }[]).map((x) => x.paths)).toEqual([['/var/lib/zitadel/postgres']]);
+    // the state and the consistent copies' directory ([12]; no SQLite here: the hot path's own pg_dumpall is the step pg-dumpall)
+    expect((JSON.parse(snaps.stdout) as { paths: string[] }[]).map((x) => x.paths)).toEqual([['/var/lib/migen/backup/zitadel', '/var/lib/zitadel/postgres']]);
 
     // the replication password: in no command line seen during the run, no output, journal,
     // report, generated file, and not in PostgreSQL's logs
@@ -186,8 +190,9 @@ describe('hot: the subscription cannot apply (a conflicting row on h002)', () =>
     expect(report.steps.find((x) => x.status === 'failed')?.id).toBe('pg-ready-zitadel');
     expect(report.steps.some((x) => x.id.startsWith('pg-lag') || x.id === 'stop-old')).toBe(false);
     expect(r.stdout + r.stderr).toMatch(/the subscription reports [1-9]\d* apply\/sync errors/);
-    expect(report.steps.filter((x) => x.status === 'undone').map((x) => x.id)).toEqual(['pg-subscription-zitadel', 'pg-publication-zitadel', 'pg-database-zitadel']);
+    expect(report.steps.filter((x) => x.status === 'undone').map((x) => x.id)).toEqual(['pg-subscription-zitadel', 'pg-publication-zitadel', 'pg-role-zitadel', 'pg-database-zitadel']);
     expect(await replicationObjects(lab)).toEqual({ publications: '', slots: '', subscriptions: '', readOnly: 'off' });
+    expect(await replRoles(lab)).toBe('0');
     // the app never stopped on h001
     expect(await appActive(lab)).toEqual(['h001']);
     expect(longestGap(acked).ms).toBeLessThan(1500);
@@ -211,8 +216,9 @@ describe('hot: rollback before the freeze (the cutover is not confirmed)', () =>
     expect(r.stderr).toContain('stopped at the confirmation prompt; nothing was stopped');
     expect(report.steps.some((x) => x.id === 'stop-old')).toBe(false); // refused before it ran
     expect(report.steps.find((x) => x.id === 'pg-ready-zitadel')?.status).toBe('done');
-    expect(report.steps.filter((x) => x.status === 'undone').map((x) => x.id)).toEqual(['pg-subscription-zitadel', 'pg-publication-zitadel', 'pg-database-zitadel']);
+    expect(report.steps.filter((x) => x.status === 'undone').map((x) => x.id)).toEqual(['pg-subscription-zitadel', 'pg-publication-zitadel', 'pg-role-zitadel', 'pg-database-zitadel']);
     expect(await replicationObjects(lab)).toEqual({ publications: '', slots: '', subscriptions: '', readOnly: 'off' });
+    expect(await replRoles(lab)).toBe('0');
     expect(await appActive(lab)).toEqual(['h001']);
     expect(await servedBy(lab)).toBe('h001');
     expect(longestGap(acked).ms).toBeLessThan(1500);
@@ -237,8 +243,14 @@ describe('hot: rollback after the freeze (the app cannot start on h002)', () => 
     expect(report.result).toBe('rolled-back');
     expect(report.steps.find((x) => x.status === 'failed')?.id).toBe('start-new');
     const undone = report.steps.filter((x) => x.status === 'undone').map((x) => x.id);
-    expect(undone).toEqual(['route-new', 'start-new', 'pg-freeze-zitadel', 'stop-old', 'pg-subscription-zitadel', 'pg-publication-zitadel', 'pg-database-zitadel']);
+    // newest first: the window's groups (start and route, the snapshots, the freeze, the stop, the guards), then prepare's
+    expect(undone).toEqual(['route-new', 'start-new', 'pg-snapshot-new-zitadel', 'pg-snapshot-old-zitadel', 'pg-freeze-zitadel', 'stop-old',
+      'guard-routes', 'guard-new', 'guard-old', 'pg-subscription-zitadel', 'pg-publication-zitadel', 'pg-role-zitadel', 'pg-database-zitadel']);
     expect(await replicationObjects(lab)).toEqual({ publications: '', slots: '', subscriptions: '', readOnly: 'off' });
+    expect(await replRoles(lab)).toBe('0');
+    // no snapshot holder left on either host; h002's copy kept under another name (the app was started there: it may have written)
+    for (const h of ['h001', 'h002']) expect(await sql(lab, h, 'postgres', "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'migen-snapshot-%';"), h).toBe('0');
+    expect(await sql(lab, 'h002', 'postgres', "SELECT string_agg(datname, ',') FROM pg_database WHERE datname LIKE 'zitadel%';")).toMatch(/^zitadel_rolled_back_\d{8}_\d{6}$/);
     expect(await appActive(lab)).toEqual(['h001']);
     expect(await servedBy(lab)).toBe('h001');
     // writes after the rollback are acknowledged by h001 and are there

@@ -14,9 +14,11 @@
  * - nameClient: resolves `name` the same way every `intervalMs`, then GETs /healthz from the
  *   address it got: where a client that goes by the name really lands (`host` = the serving
  *   lab host, `answer` = the address, `server` = the DNS server that answered).
- * All are small node scripts (client-runner.mjs) started with lab.operatorSpawn.
+ * All are small node scripts (client-runner.mjs) started with lab.operatorSpawn; with `from: HOST`
+ * in a lab host's network namespace instead (an application that listens on that host's loopback,
+ * behind its own nginx, reached without the nginx).
  */
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Lab } from './lab.js';
@@ -26,6 +28,8 @@ const RUNNER = path.join(path.dirname(fileURLToPath(import.meta.url)), 'client-r
 export interface ClientOptions {
   /** proxy address, e.g. '100.64.0.1' */
   address: string;
+  /** run in this lab host's network namespace (default: the operator's), e.g. address '127.0.0.1' */
+  from?: string;
   /** Host header = the vhost's server_name, e.g. 'vault.example.org' */
   host: string;
   port?: number; // default 80
@@ -55,8 +59,12 @@ export class Runner {
   readonly exited: Promise<void>;
 
   constructor(lab: Lab, mode: string, opts: object, script = RUNNER) {
-    const args = { mode, ...opts };
-    this.child = lab.operatorSpawn([process.execPath, script, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const { from, ...args } = { mode, ...opts } as { from?: string; mode: string };
+    const cmd = [process.execPath, script, JSON.stringify(args)];
+    // nsenter -n alone execs the command: SIGTERM reaches the client, and the lab's teardown finds it in the host's netns
+    this.child = from
+      ? spawn('nsenter', ['-t', String(lab.hostPid(from)), '-n', '--', ...cmd], { stdio: ['ignore', 'pipe', 'pipe'] })
+      : lab.operatorSpawn(cmd, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child.stdout!.setEncoding('utf8').on('data', (d: string) => {
       this.buf += d;
       let i: number;

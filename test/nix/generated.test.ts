@@ -19,7 +19,7 @@ const probe = `cfgs: builtins.mapAttrs (n: s: let c = s.config; vh = c.services.
   specialisations = builtins.attrNames c.specialisation;
   upstreams = builtins.mapAttrs (u: v: v.extraConfig) c.services.nginx.upstreams;
   activation = builtins.mapAttrs (a: v: if builtins.isString v then v else v.text) (builtins.intersectAttrs { migen-forgejo-routes = 1; migen-vaultwarden-routes = 1; migen-zitadel-routes = 1; migen-zitadel-fence = 1; } c.system.activationScripts);
-  containers = builtins.mapAttrs (cn: ct: { autoStart = ct.autoStart; fence = ct.config.systemd.services.zitadel.unitConfig.ConditionPathExists or null; mounts = builtins.attrNames ct.bindMounts; }) c.containers;
+  containers = builtins.mapAttrs (cn: ct: { autoStart = ct.autoStart; fence = ct.config.systemd.services.zitadel.unitConfig.ConditionPathExists or null; restart = ct.config.systemd.services.zitadel.restartIfChanged or true; mounts = builtins.attrNames ct.bindMounts; }) c.containers;
   wantedBy = builtins.mapAttrs (u: v: v.wantedBy or null) (builtins.intersectAttrs { "container@forgejo" = 1; "container@zitadel" = 1; vaultwarden = 1; adguardhome = 1; headscale = 1; } c.systemd.services);
   fences = builtins.mapAttrs (u: v: { condition = v.unitConfig.ConditionPathExists or null; restart = v.restartIfChanged; }) (builtins.intersectAttrs { "container@forgejo" = 1; vaultwarden = 1; adguardhome = 1; } c.systemd.services);
   vaultwarden = c.services.vaultwarden.enable;
@@ -33,7 +33,7 @@ type Probe = Record<string, {
   specialisations: string[];
   upstreams: Record<string, string>;
   activation: Record<string, string>;
-  containers: Record<string, { autoStart: boolean; fence: string[] | null; mounts: string[] }>;
+  containers: Record<string, { autoStart: boolean; fence: string[] | null; restart: boolean; mounts: string[] }>;
   fences: Record<string, { condition: string[] | null; restart: boolean }>;
   wantedBy: Record<string, string[] | null>;
   vaultwarden: boolean;
@@ -104,6 +104,8 @@ describe('the example fleet with the generated modules (planned)', () => {
     expect(fleet.o001!.vaultwarden).toBe(true);
     // hot: the container runs on both hosts (PostgreSQL replicates); the application inside it is fenced
     expect(fleet.h001!.containers.zitadel!.fence).toEqual(['!/var/lib/migen/zitadel/moved']);
+    // the old host's deploy leaves the fenced app running (nixpkgs' s-t-c inside the container honours X-RestartIfChanged=false)
+    expect(fleet.h001!.containers.zitadel!.restart).toBe(false);
     expect(fleet.h002!.containers.zitadel!.fence).toEqual(['/var/lib/migen/zitadel/ready']);
     expect(fleet.h002!.containers.zitadel!.mounts).toContain('/var/lib/migen/zitadel');
     expect(fleet.h002!.activation['migen-zitadel-fence']).toBe('install -d -m 0755 /var/lib/migen/zitadel');

@@ -47,8 +47,8 @@ export const DOMAIN = 'sso.joshuabell.xyz';
 export const PUB = 'migen_pub_zitadel';
 export const SUB = 'migen_sub_zitadel_zitadel';
 export const ADDR: Record<string, string> = { o001: '100.64.0.1', h001: '100.64.0.13', h002: '100.64.0.20' };
-/** containers.zitadel.config.services.zitadel.settings.Port in the example */
-const APP_PORT = 8080;
+/** containers.zitadel.config.services.zitadel.settings.Port in the example: the app on each host's loopback */
+export const APP_PORT = 8080;
 export const RESTIC_ENV = { h001: { RESTIC_PASSWORD_FILE: '/root/.config/restic/password' } };
 
 export function zitadelLabOptions(extra: Partial<LabOptions> = {}): LabOptions {
