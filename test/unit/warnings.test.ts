@@ -74,6 +74,15 @@ const CASES: [string, { body: string; inventory?: Inventory; has: RegExp[]; not?
   ['a container: of its root only the uid/gid map is copied', { body: `${forgejo}\nbackup: { none: true }`, has: [/of the container's root under \/var\/lib\/nixos-containers\/forgejo only its uid\/gid map \(var\/lib\/nixos\) is copied/] }],
   ['a loopback backend the preset can re-address: no warning; a custom one: a warning', { body: 'service: vaultwarden\nfrom: o001\nto: h002\nstrategy: warm\nbackup: { none: true }', has: [/A rollback after o001 switched/], not: [/must listen on/] }],
   ['a custom service behind a loopback backend must be told to listen on the mesh', { body: 'service: custom\nunit: vaultwarden\nstate: [/var/lib/vaultwarden]\nfrom: o001\nto: h002\nstrategy: warm\nbackup: { none: true }\ndomains: [vault.joshuabell.xyz]', has: [/o001's proxy reaches custom on loopback; on h002 it must listen on 100\.64\.0\.20 \(ports 8222\)/] }],
+  ['the old host\'s autoStart container changes with the deploy: it restarts once in prepare (nixos-containers restartTriggers)', {
+    body: 'service: zitadel\nfrom: h001\nto: h002\nstrategy: hot\nbackup: { none: true }\ndatabase: { engine: postgresql, databases: [zitadel] }',
+    has: [/^Deploying h001 changes container zitadel's configuration \(the fence of zitadel inside it, the replication settings of its PostgreSQL\): an autoStart container restarts when its configuration changes/],
+  }],
+  ['a container without autoStart does not restart with the deploy', {
+    body: 'service: zitadel\nfrom: h001\nto: h002\nstrategy: hot\nbackup: { none: true }\ndatabase: { engine: postgresql, databases: [zitadel] }',
+    inventory: changed((i) => { (i.hosts.h001!.containers.zitadel as { autoStart: boolean }).autoStart = false; }),
+    has: [], not: [/autoStart container restarts/],
+  }],
   ['hot: a rollback keeps the new host\'s writes; which checks run in the window and which after; the safety net; the secret to declare', {
     body: 'service: zitadel\nfrom: h001\nto: h002\nstrategy: hot\nbackup: { none: true }\ndatabase: { engine: postgresql, databases: [zitadel] }',
     has: [/^A rollback after h002 took writes \(once the application started there and o001 switched to it\) keeps them: h002's database zitadel is renamed NAME_rolled_back_<UTC time> there, never dropped/,
