@@ -4,10 +4,6 @@
  * file, rrsync in their system profile: lab/packages.ts), on hosts whose machine sqlite3 is hidden
  * (the runbook's SQLite steps use the generated module's), and the warm run's restic backup
  * restores to a sound database with every row acknowledged before the run.
- *
- * SKIPPED until the fleet lab can run the downtime window: it runs on the new host through
- * systemd-run (src/runtime/coordinator.sh), whose lab stand-in is not merged yet. Enable with
- * MIGEN_FLEET_LAB=1.
  */
 import fs from 'node:fs';
 import path from 'node:path';

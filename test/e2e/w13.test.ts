@@ -13,8 +13,8 @@
  * - the marker password in neither server's log with every statement logged;
  * - a large object, and a column added on h001 during replication, refused with a clear message,
  *   nothing frozen.
- * The window runs on the fleet (the coordinator started with systemd-run on h002): these tests
- * need the lab's stand-in for it, and run when MIGEN_FLEET_LAB is set.
+ * The window runs on the fleet (the coordinator started with systemd-run on h002, the lab's
+ * stand-in for it: test/lab/README.md).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -57,7 +57,7 @@ async function onOld(lab: Lab): Promise<{ slots: string; publications: string; r
 
 const windows: Record<number, number> = {};
 
-describe.skipIf(!process.env.MIGEN_FLEET_LAB)('[13] the write freeze does not grow with the data', () => {
+describe('[13] the write freeze does not grow with the data', () => {
   for (const mib of [100, 1024]) {
     describe(`${mib} MiB`, () => {
       const s = scenario({ mib });
@@ -85,7 +85,7 @@ describe.skipIf(!process.env.MIGEN_FLEET_LAB)('[13] the write freeze does not gr
   });
 });
 
-describe.skipIf(!process.env.MIGEN_FLEET_LAB)('[13] a rollback after h002 took writes keeps them', () => {
+describe('[13] a rollback after h002 took writes keeps them', () => {
   const s = scenario({ h002AppEnv: { HEALTHZ_FAIL_HOST: DOMAIN } });
   test('the verification fails after the start: exit 3, h002\'s writes are in zitadel_rolled_back_* on h002, h001 serves again', async () => {
     const { lab, root } = s;
@@ -109,7 +109,7 @@ describe.skipIf(!process.env.MIGEN_FLEET_LAB)('[13] a rollback after h002 took w
   }, 300_000);
 });
 
-describe.skipIf(!process.env.MIGEN_FLEET_LAB)('[13] killed after the subscription, h002 then unreachable, --rollback', () => {
+describe('[13] killed after the subscription, h002 then unreachable, --rollback', () => {
   const s = scenario({ mib: 300 });
   test('nothing of the migration left on h001; the rest once h002 is back', async () => {
     const { lab, root } = s;
@@ -131,7 +131,7 @@ describe.skipIf(!process.env.MIGEN_FLEET_LAB)('[13] killed after the subscriptio
 const OPERATOR_HOT = ['pg-identity-zitadel', 'pg-large-objects-zitadel', 'pg-dumpall', 'pg-wal-level', 'pg-headroom-old', 'pg-start-new', 'pg-headroom-new', 'pg-extensions-zitadel', 'pg-roles',
   'pg-database-zitadel', 'pg-schema-zitadel', 'pg-role-zitadel', 'pg-connect-zitadel', 'pg-publication-zitadel', 'pg-subscription-zitadel', 'pg-ready-zitadel', 'pg-checkpoint-old', 'pg-checkpoint-new', 'pg-lag-zitadel', 'pg-cleanup-zitadel'];
 
-describe.skipIf(!process.env.MIGEN_FLEET_LAB)('[13] every hot step killed while it runs, then --resume', () => {
+describe('[13] every hot step killed while it runs, then --resume', () => {
   const s = scenario({ mib: 50 });
   test('each one runs again and the migration completes', async () => {
     const { lab, root } = s;
@@ -154,7 +154,7 @@ describe.skipIf(!process.env.MIGEN_FLEET_LAB)('[13] every hot step killed while 
   }, 900_000);
 });
 
-describe.skipIf(!process.env.MIGEN_FLEET_LAB)('[13] the marker password with every statement logged', () => {
+describe('[13] the marker password with every statement logged', () => {
   const s = scenario({ logAll: true });
   test('in neither server\'s log', async () => {
     const { lab, root, setup } = s;
@@ -168,7 +168,7 @@ describe.skipIf(!process.env.MIGEN_FLEET_LAB)('[13] the marker password with eve
   }, 300_000);
 });
 
-describe.skipIf(!process.env.MIGEN_FLEET_LAB)('[13] refused before anything is frozen', () => {
+describe('[13] refused before anything is frozen', () => {
   describe('a large object', () => {
     const s = scenario();
     test('exit 1 at pg-large-objects, with the fix; nothing created, the app never stopped', async () => {
