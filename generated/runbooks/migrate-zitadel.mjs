@@ -483,7 +483,7 @@ BEGIN
 END $$;
 SQL
   mkdir -p /var/lib/migen/zitadel/pg && printf '%s %s %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" zitadel "$to" >> /var/lib/migen/zitadel/pg/rolled-back-writes
-  echo "h002 took writes before the rollback: they are kept in the database $to on h002 (h001 serves zitadel again, as of the freeze)."
+  echo "h002 may have taken writes before the rollback (its application was started): they are kept in the database $to on h002 (h001 serves zitadel again, as of the freeze)."
   echo "inspect: nixos-container run zitadel -- runuser -u postgres -- psql -p 5432 -d $to"
   echo "merge: what h002 wrote after the cutover is in $to only. h001's sequences continue from the freeze, so its new rows may reuse those ids: copy the rows of $to newer than the freeze into h001's zitadel under new ids (pg_dump --data-only --table=... $to into a staging schema there, or INSERT ... SELECT over postgres_fdw), then setval its sequences past the highest id; drop $to once merged."
 else

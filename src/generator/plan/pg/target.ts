@@ -95,7 +95,7 @@ BEGIN
   RAISE EXCEPTION 'database ${db.replace(/'/g, "''")} is still in use after 10 s';
 END $$;`, { vars: { to: '"$to"' }, pipe: '>/dev/null' })}
   ${cmd`mkdir -p ${pgDir(c)}`} && printf '%s %s %s\\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" ${q(db)} "$to" >> ${q(keptFile(c))}
-  echo "${c.to.name} took writes before the rollback: they are kept in the database $to on ${c.to.name} (${c.from.name} serves ${db} again, as of the freeze)."
+  echo "${c.to.name} may have taken writes before the rollback (its application was started): they are kept in the database $to on ${c.to.name} (${c.from.name} serves ${db} again, as of the freeze)."
   echo "inspect: ${inspect} $to"
   echo "merge: what ${c.to.name} wrote after the cutover is in $to only. ${c.from.name}'s sequences continue from the freeze, so its new rows may reuse those ids: copy the rows of $to newer than the freeze into ${c.from.name}'s ${db} under new ids (pg_dump --data-only --table=... $to into a staging schema there, or INSERT ... SELECT over postgres_fdw), then setval its sequences past the highest id; drop $to once merged."
 else
