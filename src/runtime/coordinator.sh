@@ -32,9 +32,14 @@ J=$B/journal
 # shellcheck source=/dev/null
 . "$B/config"
 
-now() { date +%s%3N; }
+# milliseconds since the epoch, without a process (bash 5's EPOCHREALTIME: seconds.microseconds)
+now() { local t=${EPOCHREALTIME/[.,]/}; printf '%s\n' "${t:0:${#t}-3}"; }
 b64() { printf '%s' "$1" | base64 -w0; }
-log() { printf '%s\t%s\t%s\t%s\t%s\n' "$(now)" "$1" "${2:--}" "${3:--}" "$(b64 "${4:-}")" >>"$J"; }
+log() {
+  local t=${EPOCHREALTIME/[.,]/} m=''
+  [ -n "${4:-}" ] && m=$(b64 "$4")
+  printf '%s\t%s\t%s\t%s\t%s\n' "${t:0:${#t}-3}" "$1" "${2:--}" "${3:--}" "$m" >>"$J"
+}
 
 SSH=(ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=10 -o ServerAliveInterval=5 -o ServerAliveCountMax=3
   -o ControlMaster=auto -o "ControlPath=$HOME/.ssh/migen-cutover-%C" -o ControlPersist=120)
@@ -131,12 +136,14 @@ field() { awk -F'\t' -v i="$1" -v f="$2" '$1 == i { print $f; exit }' "$B/steps"
 # without), from the step that armed the guard until the coordinator exits.
 HB=()
 HB_SEEN=" "
-heartbeat_start() { # host file
+heartbeat_start() { # host file [later: the step that armed the guard just touched it]
   case $HB_SEEN in *" $1:$2 "*) return ;; esac
   HB_SEEN="$HB_SEEN$1:$2 "
   # it ends with the coordinator ($$ is the coordinator's pid in a subshell too), whether or not a
-  # service manager kills the rest of the unit with it
-  (while kill -0 "$$" 2>/dev/null; do part "$1" <(printf 'touch %q\n' "$2") 0 0 >/dev/null 2>&1; sleep 5; done) &
+  # service manager kills the rest of the unit with it; after a fresh arming the first touch waits
+  # one interval, so that it does not compete with the window's first steps
+  (if [ "${3:-}" = later ]; then sleep 5; fi
+   while kill -0 "$$" 2>/dev/null; do part "$1" <(printf 'touch %q\n' "$2") 0 0 >/dev/null 2>&1; sleep 5; done) &
   HB+=($!)
 }
 heartbeat_stop() { local p; for p in "${HB[@]}"; do kill -- -"$p" 2>/dev/null; kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; HB=(); }
@@ -219,22 +226,19 @@ while [ "$i" -lt "$n" ]; do
     step "${s[@]}" &
     pids+=($!)
   done
-  # wait for the batch, stopping it when the operator aborts
-  while :; do
-    alive=0
-    for p in "${pids[@]}"; do if kill -0 "$p" 2>/dev/null; then alive=1; fi; done
-    [ "$alive" = 0 ] && break
-    if [ -e "$B/abort" ]; then for p in "${pids[@]}"; do kill -- -"$p" 2>/dev/null; done; fi
-    sleep 0.05
-  done
+  # wait for the batch (the next step starts the moment the last of it ends); a watcher stops it
+  # when the operator aborts
+  (while :; do if [ -e "$B/abort" ]; then for p in "${pids[@]}"; do kill -- -"$p" 2>/dev/null; done; exit 0; fi; sleep 0.05; done) &
+  watcher=$!
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
+  kill -- -"$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null
   failed=""
   for k in "${batch[@]}"; do
     IFS=$'\t' read -ra s <<<"${LINES[$k]}"
     if [ "$(status_of "${s[0]}")" = done ]; then
       log done "${s[0]}" "${s[2]}" "$(tail8 "$B/${s[0]}.out")"
       [ "${s[5]}" = 1 ] && log window-end "${s[0]}" "${s[2]}"
-      [ "${s[14]}" != - ] && heartbeat_start "${s[14]}" "${s[15]}"
+      [ "${s[14]}" != - ] && heartbeat_start "${s[14]}" "${s[15]}" later
     else
       [ -e "$B/abort" ] && echo 'interrupted by the operator' >>"$B/${s[0]}.msg"
       echo failed >"$B/${s[0]}.status"
