@@ -136,14 +136,15 @@ field() { awk -F'\t' -v i="$1" -v f="$2" '$1 == i { print $f; exit }' "$B/steps"
 # without), from the step that armed the guard until the coordinator exits.
 HB=()
 HB_SEEN=" "
+HB_SECONDS=${MIGEN_HEARTBEAT_SECONDS:-5} # the unit's environment never sets it; a test does
 heartbeat_start() { # host file [later: the step that armed the guard just touched it]
   case $HB_SEEN in *" $1:$2 "*) return ;; esac
   HB_SEEN="$HB_SEEN$1:$2 "
   # it ends with the coordinator ($$ is the coordinator's pid in a subshell too), whether or not a
   # service manager kills the rest of the unit with it; after a fresh arming the first touch waits
   # one interval, so that it does not compete with the window's first steps
-  (if [ "${3:-}" = later ]; then sleep 5; fi
-   while kill -0 "$$" 2>/dev/null; do part "$1" <(printf 'touch %q\n' "$2") 0 0 >/dev/null 2>&1; sleep 5; done) &
+  (if [ "${3:-}" = later ]; then sleep "$HB_SECONDS"; fi
+   while kill -0 "$$" 2>/dev/null; do part "$1" <(printf 'touch %q\n' "$2") 0 0 >/dev/null 2>&1; sleep "$HB_SECONDS"; done) &
   HB+=($!)
 }
 heartbeat_stop() { local p; for p in "${HB[@]}"; do kill -- -"$p" 2>/dev/null; kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; HB=(); }
