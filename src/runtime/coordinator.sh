@@ -46,19 +46,23 @@ SSH=(ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=10 -o S
 FRESH=(ssh -o BatchMode=yes -o StrictHostKeyChecking=yes -o ConnectTimeout=10 -o ControlMaster=no -o ControlPath=none)
 mkdir -p -m 0700 "$HOME/.ssh"
 
-target() { awk -v h="$1" '$1 == h { print $2; exit }' "$B/hosts"; }
+# host name -> ssh target (or local), read once: a step's script pays no process to look it up
+declare -A TARGETS=()
+while read -r h t _; do [ -n "$h" ] && TARGETS[$h]=$t; done <"$B/hosts"
+target() { printf '%s\n' "${TARGETS[$1]:-}"; }
+# a file's content into the variable named $1, without a process
+slurp() { IFS= read -r -d '' "$1" <"$2" || true; }
 
 # One host's part of a script. $3: it reads a pipe (its bash travels on ssh's command line, not
 # on stdin); $4: over a new connection.
 part() {
-  local t body ssh=("${SSH[@]}")
-  t=$(target "$1")
+  local t=${TARGETS[$1]:-} body text ssh=("${SSH[@]}")
   [ "${4:-0}" = 1 ] && ssh=("${FRESH[@]}")
   if [ "$3" = 1 ]; then
-    body=$(printf 'set -euo pipefail\ncd /\n'; cat "$2")
+    slurp text "$2"; body=$'set -euo pipefail\ncd /\n'"$text"
     if [ "$t" = local ]; then bash -c "$body"; else "${ssh[@]}" "$t" "bash -c \"\$(echo $(b64 "$body") | base64 -d)\""; fi
   else
-    body=$(printf 'set -euo pipefail\ncd /\n{\n'; cat "$2"; printf '\n} </dev/null\n')
+    slurp text "$2"; body=$'set -euo pipefail\ncd /\n{\n'"$text"$'\n} </dev/null\n'
     if [ "$t" = local ]; then bash -s <<<"$body"; else "${ssh[@]}" "$t" bash -s <<<"$body"; fi
   fi
 }
@@ -129,7 +133,7 @@ poll() {
   return 1
 }
 
-status_of() { cat "$B/$1.status" 2>/dev/null || echo none; }
+status_of() { local st=none; [ -e "$B/$1.status" ] && read -r st <"$B/$1.status"; printf '%s\n' "${st:-none}"; }
 field() { awk -F'\t' -v i="$1" -v f="$2" '$1 == i { print $f; exit }' "$B/steps"; }
 
 # Heartbeats: one loop per host and file, touching it every 5 s (its guard reverts after 20 s

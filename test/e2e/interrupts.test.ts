@@ -158,6 +158,10 @@ describe('interrupts and faults during the vaultwarden migration (generated warm
     const { writer, prober } = clients();
     await sleep(300);
     const run = migenRun(lab, 'vaultwarden', root);
+    await whenJournal(root, 'vaultwarden', run, (j) => j.steps['sync-live']?.status === 'done');
+    // a large upload lands after the last live pass, so the final pass has 128 MiB to move: long
+    // enough for the operator (reading the coordinator's journal every 150 ms) to see it running
+    await lab.exec('o001', `head -c ${128 * 1048576} /dev/urandom > ${VW_STATE}/icon_cache/late.bin`);
     await whenJournal(root, 'vaultwarden', run, (j) => j.steps['final-pass']?.status === 'running');
     interrupt(run);
     const r = await run.done;

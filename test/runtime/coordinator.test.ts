@@ -56,8 +56,8 @@ function bundle(d: RunbookDef, noRollback = false) {
   return { base, dir };
 }
 
-// heartbeats every 0.2 s instead of 5 s, so that a short run sees one
-const env = (base: string) => ({ ...process.env, BASE: base, HOME: base, MIGEN_HEARTBEAT_SECONDS: '0.2' });
+// heartbeats every 0.02 s instead of 5 s, so that a run of a few hundred ms sees them
+const env = (base: string) => ({ ...process.env, BASE: base, HOME: base, MIGEN_HEARTBEAT_SECONDS: '0.02' });
 function run(b: { base: string; dir: string }): { events: FleetEvent[]; log: string[] } {
   const r = spawnSync('bash', [path.join(b.dir, 'coordinator.sh'), b.dir], { env: env(b.base), encoding: 'utf8', timeout: 30_000 });
   expect(r.status, r.stderr).toBe(0);
