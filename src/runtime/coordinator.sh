@@ -241,7 +241,8 @@ while [ "$i" -lt "$n" ]; do
   for k in "${batch[@]}"; do
     IFS=$'\t' read -ra s <<<"${LINES[$k]}"
     if [ "$(status_of "${s[0]}")" = done ]; then
-      log done "${s[0]}" "${s[2]}" "$(tail8 "$B/${s[0]}.out")"
+      said=''; [ -s "$B/${s[0]}.out" ] && said=$(tail8 "$B/${s[0]}.out") # no process for a step that printed nothing
+      log done "${s[0]}" "${s[2]}" "$said"
       [ "${s[5]}" = 1 ] && log window-end "${s[0]}" "${s[2]}"
       [ "${s[14]}" != - ] && heartbeat_start "${s[14]}" "${s[15]}" later
     else
