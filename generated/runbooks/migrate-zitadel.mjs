@@ -211,16 +211,18 @@ if [ "$n" != 0 ]; then echo "zitadel on h001 holds $n large objects" >&2; exit 1
       },
       failure: 'zitadel on h001 holds large objects, which logical replication does not copy: store them in bytea columns (lo_get) and remove them (lo_unlink), or migrate with strategy warm (a copy of the data directory); nothing was changed',
     },
-    // 13. prepare on h001: restic backup of the state on h001, tag pre-migration
+    // 13. prepare on h001: restic backup of the state on h001, tag pre-migration: PostgreSQL from pg_dumpall, not the live files
     {
       id: 'backup',
       phase: 'prepare',
       kind: 'command',
-      title: 'restic backup of the state on h001, tag pre-migration',
+      title: 'restic backup of the state on h001, tag pre-migration: PostgreSQL from pg_dumpall, not the live files',
       run: {
         on: 'h001',
         script: `rm -rf /var/lib/migen/backup/zitadel && install -d -m 0700 /var/lib/migen/backup/zitadel
-restic -r /backup/h001 --password-file /run/agenix/restic-password backup --tag pre-migration --tag migen-zitadel /var/lib/zitadel/postgres /var/lib/migen/backup/zitadel
+nixos-container run zitadel -- runuser -u postgres -- pg_dumpall -p 5432 > /var/lib/migen/backup/zitadel/pg_dumpall.sql
+tail -n 5 /var/lib/migen/backup/zitadel/pg_dumpall.sql | grep -q 'PostgreSQL database cluster dump complete'
+restic -r /backup/h001 --password-file /run/agenix/restic-password backup --tag pre-migration --tag migen-zitadel --exclude /var/lib/zitadel/postgres /var/lib/zitadel/postgres /var/lib/migen/backup/zitadel
 rm -rf /var/lib/migen/backup/zitadel`,
       },
     },

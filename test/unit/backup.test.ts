@@ -24,6 +24,8 @@ const CASES: [string, { given: string; inv?: Inventory; want: Want }][] = [
   ['a PostgreSQL data directory in a container: pg_dumpall there, at its port, the directory skipped', { given: `${fj}\nbackup: { restic: { repository: /backup/h001 } }`,
     inv: changed((i) => { (i.hosts.h001!.containers.forgejo!.postgresql as { port: number }).port = 5433; }),
     want: { kind: 'restic', passwordFile: '/etc/nixos/restic-password', sqlite: [], exclude: ['/var/lib/forgejo/postgres'], pgDump: { file: '/var/lib/migen/backup/demo/pg_dumpall.sql', dataDirs: ['/var/lib/forgejo/postgres'], container: 'forgejo', port: 5433 } } }],
+  ['hot: the live data directory is no consistent copy either: pg_dumpall, the directory skipped', { given: 'service: zitadel\nfrom: h001\nto: h002\nstrategy: hot\ndatabase: { engine: postgresql, databases: [zitadel] }\nbackup: { restic: { repository: /backup/h001 } }',
+    want: { kind: 'restic', sqlite: [], exclude: ['/var/lib/zitadel/postgres'], pgDump: { file: '/var/lib/migen/backup/demo/pg_dumpall.sql', dataDirs: ['/var/lib/zitadel/postgres'], container: 'zitadel', port: 5432 } } }],
   ['no backup in the manifest: the host\'s job covering the state, to its local repository, from copies', { given: fj,
     want: { kind: 'restic', repository: '/backup/h001', passwordFile: '/etc/nixos/restic-password', exclude: ['/var/lib/forgejo/postgres'] } }],
   ['a job whose repository migen cannot reach runs as it is', { given: vw, inv: withJob('s3:s3.example.org/bucket', '/etc/nixos/restic-password'), want: { kind: 'job' } }],

@@ -54,7 +54,9 @@ export function backupOf(b: BackupInput): Backup {
 function resticBackup(b: BackupInput, repository: string, tag: string, passwordFile: string | null, passwordFrom: string): ResticBackup {
   const snapshotDir = `/var/lib/migen/backup/${b.name}`;
   const sqlite = b.sqlite.map((database) => ({ database, snapshot: `${snapshotDir}${database}` }));
-  const dataDirs = b.strategy === 'hot' ? [] : b.state.map((s) => s.old).filter(isDatabaseDir);
+  // every strategy: a hot migration's live data directory is no consistent copy either (its own
+  // pg_dumpall step, kept on the old host, comes after and is not in the repository)
+  const dataDirs = b.state.map((s) => s.old).filter(isDatabaseDir);
   const inContainer = b.container !== null && (b.oldInv.containers[b.container]?.services.includes('postgresql') ?? false);
   const pgRuns = inContainer || (b.container === null && b.oldInv.postgresql.enable);
   // The server's own port: a container's PostgreSQL on another port (the example's Forgejo has 5433,
