@@ -112,8 +112,12 @@ describe('hot migration (zitadel h001 -> h002, PostgreSQL logical replication) w
     // the backup ran before anything else changed
     const snaps = await lab.exec('h001', 'restic -r /backup/h001 snapshots --json --tag pre-migration');
     expect(snaps.code, snaps.stderr).toBe(0);
-    // the state and the consistent copies' directory ([12]; no SQLite here: the hot path's own pg_dumpall is the step pg-dumpall)
+    // the state and the consistent copies' directory ([12]): a complete pg_dumpall, none of the running server's files
     expect((JSON.parse(snaps.stdout) as { paths: string[] }[]).map((x) => x.paths)).toEqual([['/var/lib/migen/backup/zitadel', '/var/lib/zitadel/postgres']]);
+    const files = (await lab.exec('h001', 'restic -r /backup/h001 ls latest')).stdout.split('\n');
+    expect(files).toContain('/var/lib/migen/backup/zitadel/pg_dumpall.sql');
+    expect(files.filter((f) => f.startsWith('/var/lib/zitadel/postgres/'))).toEqual([]);
+    expect((await lab.exec('h001', 'restic -r /backup/h001 dump latest /var/lib/migen/backup/zitadel/pg_dumpall.sql | tail -n 3')).stdout).toContain('PostgreSQL database cluster dump complete');
 
     // the replication password: in no command line seen during the run, no output, journal,
     // report, generated file, and not in PostgreSQL's logs
