@@ -25,6 +25,7 @@
  * hosts without Forgejo), plus the host-local nginx when there is one.
  */
 import { randomBytes } from 'node:crypto';
+import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { deployHost } from '../../e2e/deployed.js';
@@ -63,6 +64,11 @@ export function forgejoLabOptions(extra: Partial<LabOptions> = {}): LabOptions {
 }
 
 const ETC = `${CONTAINER_SYSTEM_INSIDE}/etc/postgresql`;
+/** The container has its own /tmp (and /root): what its units run comes with its system profile,
+ * never from the checkout, which may live under /tmp (a fresh clone in CI). */
+const LAB_INSIDE = `${CONTAINER_SYSTEM_INSIDE}/lab`;
+const FORGEJO_PY_INSIDE = `${LAB_INSIDE}/forgejo.py`;
+const POSTGRESQL_SH_INSIDE = `${LAB_INSIDE}/postgresql.sh`;
 const PG_CONF = [
   '# migen lab: NixOS services.postgresql defaults (the module writes these into the store)',
   `hba_file = '${ETC}/pg_hba.conf'`,
@@ -107,12 +113,12 @@ export async function defineForgejo(lab: Lab, host: string, env: Record<string, 
       'd /var/lib/forgejo/log 0750 forgejo forgejo',
       'd /var/lib/forgejo/repositories 0750 forgejo forgejo',
     ],
-    files: { 'etc/postgresql/postgresql.conf': PG_CONF, 'etc/postgresql/pg_hba.conf': PG_HBA, 'etc/postgresql/pg_ident.conf': '', 'etc/postgresql/ensure.sql': ENSURE },
+    files: { 'lab/forgejo.py': fs.readFileSync(FORGEJO_PY, 'utf8'), 'lab/postgresql.sh': fs.readFileSync(CONTAINER_POSTGRESQL_SH, 'utf8'), 'etc/postgresql/postgresql.conf': PG_CONF, 'etc/postgresql/pg_hba.conf': PG_HBA, 'etc/postgresql/pg_ident.conf': '', 'etc/postgresql/ensure.sql': ENSURE },
     units: [
       {
         name: 'postgresql',
         spec: {
-          exec: ['/bin/bash', CONTAINER_POSTGRESQL_SH, PGBIN],
+          exec: ['/bin/bash', POSTGRESQL_SH_INSIDE, PGBIN],
           user: 'postgres',
           env: { PGDATA: '/var/lib/postgresql/15', PG_CONFIG_FILE: `${ETC}/postgresql.conf` },
           killSignal: 'SIGINT',
@@ -124,7 +130,7 @@ export async function defineForgejo(lab: Lab, host: string, env: Record<string, 
       {
         name: 'forgejo',
         spec: {
-          exec: ['/usr/bin/python3', FORGEJO_PY, 'web'],
+          exec: ['/usr/bin/python3', FORGEJO_PY_INSIDE, 'web'],
           user: 'forgejo',
           env: { FORGEJO_WORK_DIR: '/var/lib/forgejo', PGHOST: '/run/postgresql', PGPORT: String(FORGEJO.pgPort), HTTP_ADDR: '0.0.0.0', HTTP_PORT: String(FORGEJO.port), ROOT_URL: `https://${FORGEJO.domain}/`, ...env },
           stopTimeoutSec: 90,
@@ -200,7 +206,7 @@ export async function setupForgejo(lab: Lab, opts: ForgejoSetupOptions = {}): Pr
   }
   if (running) {
     await must(lab, running, `mkdir -p ${FORGEJO.data} ${FORGEJO.postgres} && systemctl start ${FORGEJO.unit}`);
-    await inContainerMust(lab, running, `runuser -u forgejo -- env PGHOST=/run/postgresql PGPORT=${FORGEJO.pgPort} /usr/bin/python3 ${sq(FORGEJO_PY)} admin user create --username ${user} --password ${password} >/dev/null`);
+    await inContainerMust(lab, running, `runuser -u forgejo -- env PGHOST=/run/postgresql PGPORT=${FORGEJO.pgPort} /usr/bin/python3 ${sq(FORGEJO_PY_INSIDE)} admin user create --username ${user} --password ${password} >/dev/null`);
     const auth = `${user}:${password}`;
     for (const repo of repos) {
       const [owner, name] = repo.split('/');
