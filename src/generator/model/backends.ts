@@ -39,9 +39,19 @@ export function resolvePass(proxy: InventoryHost, p: ProxyPass): Resolved {
   return { ...p, upstream: null, backends: b ? [{ backend: b, address: `${b.host}${b.port}`, params: {} }] : [] };
 }
 
+type Pass = Resolved & { readonly domain: string };
+// The inventory is read-only once loaded, and every migration of a plan asks about every host with
+// nginx (the routes that reach a moved service): parsed once per host, not once per migration.
+const PASSES = new WeakMap<InventoryHost, readonly Pass[]>();
+
 /** Every proxy_pass of every vhost of a host, resolved (by domain, then location). */
-export function passesOf(h: InventoryHost): (Resolved & { readonly domain: string })[] {
-  return Object.keys(h.nginx.virtualHosts).sort().flatMap((d) => proxyPassesOf(h, d).map((p) => ({ ...resolvePass(h, p), domain: d })));
+export function passesOf(h: InventoryHost): readonly Pass[] {
+  let got = PASSES.get(h);
+  if (!got) {
+    got = Object.freeze(Object.keys(h.nginx.virtualHosts).sort().flatMap((d) => proxyPassesOf(h, d).map((p) => ({ ...resolvePass(h, p), domain: d }))));
+    PASSES.set(h, got);
+  }
+  return got;
 }
 
 /** The ports the moved service itself listens on, on the old host (its container's, when it runs in one). */
