@@ -129,11 +129,16 @@ export interface MigenRun {
  * `laptop: true` runs it in the lab's laptop namespace (its link can be cut on its own).
  */
 export function migenRun(lab: Lab, name: string, root: string, extra: string[] = [], env: NodeJS.ProcessEnv = {}, opts: { yes?: boolean; laptop?: boolean } = {}): MigenRun {
+  return migenAs(lab, ['run', name, ...(opts.yes === false ? [] : ['--yes']), '--root', root, '--ssh-config', lab.sshConfig, ...extra], { env, laptop: opts.laptop });
+}
+
+/** `node bin/migen.js ARGS` as the operator (in `cwd`, default the repository), its output collected. */
+export function migenAs(lab: Lab, args: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; laptop?: boolean } = {}): MigenRun {
   const t0 = Date.now();
   // `laptop`: from the operator's own link (lab.setLaptopLink cuts it), not the clients' namespace
-  const child = (opts.laptop ? lab.laptopSpawn.bind(lab) : lab.operatorSpawn.bind(lab))([process.execPath, MIGEN, 'run', name, ...(opts.yes === false ? [] : ['--yes']), '--root', root, '--ssh-config', lab.sshConfig, ...extra], {
-    cwd: REPO,
-    env: { NO_COLOR: '1', ...env },
+  const child = (opts.laptop ? lab.laptopSpawn.bind(lab) : lab.operatorSpawn.bind(lab))([process.execPath, MIGEN, ...args], {
+    cwd: opts.cwd ?? REPO,
+    env: { NO_COLOR: '1', ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stdout = '';

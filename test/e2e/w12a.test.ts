@@ -14,7 +14,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, test } from 'vitest';
 import { checks, createLab, startWriter, type Lab, type SystemProfile } from '../lab/index.js';
 import { APP_PY } from '../lab/lab.js';
-import { MIGEN, proxyProfiles, REPO, sleep } from './helpers.js';
+import { MIGEN, migenAs, proxyProfiles, REPO, sleep } from './helpers.js';
 import { VW_DOMAIN, servedBy, setupVaultwarden, vaultwardenLabOptions } from './fleet.js';
 
 const OLD_STATE = '/var/lib/bitwarden_rs';
@@ -35,12 +35,9 @@ function fleetRepo(lab: Lab, sub: string, change: (inv: { hosts: Record<string, 
 }
 
 /** `migen run NAME --yes` with the runbook generated in `root` (not the repository's). */
-function runIn(lab: Lab, root: string, name: string): Promise<{ code: number; out: string }> {
-  const child = lab.operatorSpawn([process.execPath, MIGEN, 'run', name, '--yes', '--root', root, '--ssh-config', lab.sshConfig], { cwd: root, env: { NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (out += d));
-  return new Promise((resolve, reject) => { child.on('error', reject); child.on('close', (code) => resolve({ code: code ?? 128, out })); });
+async function runIn(lab: Lab, root: string, name: string): Promise<{ code: number; out: string }> {
+  const r = await migenAs(lab, ['run', name, '--yes', '--root', root, '--ssh-config', lab.sshConfig], { cwd: root }).done;
+  return { code: r.code, out: r.stdout + r.stderr };
 }
 
 async function must(lab: Lab, host: string, script: string): Promise<void> {

@@ -29,7 +29,7 @@ import { composeLabOptions, itemIds, setupCompose } from './compose-fleet.js';
 import { deployHost, evaluateFleet } from './deployed.js';
 import { setupAdguard } from './fleet.js';
 import { viaProxy } from './forgejo-fleet.js';
-import { fleet, MIGEN, REPO, sleep, whenJournal, type MigenRun } from './helpers.js';
+import { fleet, migenAs, REPO, sleep, whenJournal, type MigenRun } from './helpers.js';
 
 const HEADSCALE_SH = path.join(REPO, 'test/lab/service/headscale.sh');
 const APP_PY = path.join(REPO, 'test/lab/service/app.py');
@@ -50,19 +50,7 @@ async function must(lab: Lab, host: string, script: string, input?: string): Pro
 }
 
 /** `node bin/migen.js ARGS` as the operator, in `cwd`; output collected. */
-function migen(lab: Lab, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): MigenRun {
-  const t0 = Date.now();
-  const child = lab.operatorSpawn([process.execPath, MIGEN, ...args], { cwd, env: { NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d));
-  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-  const done = new Promise<{ code: number; stdout: string; stderr: string; ms: number }>((res, rej) => {
-    child.on('error', rej);
-    child.on('close', (code) => res({ code: code ?? 1, stdout, stderr, ms: Date.now() - t0 }));
-  });
-  return { child, done, output: () => stdout + stderr };
-}
+const migen = (lab: Lab, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): MigenRun => migenAs(lab, args, { cwd, env });
 
 /** A repository root in the lab: the manifest (lab values), the example's inventory, generated/ from them. */
 async function generatedRoot(lab: Lab, name: string, manifest: string): Promise<string> {
