@@ -3,7 +3,8 @@
  * by `migen run` in the lab of test/lab/pg/zitadel.ts (two real PostgreSQL 15 servers, the
  * application stand-in behind o001's nginx):
  * - the write-unavailable window, as a client writing through the proxy sees it, with a 100 MiB
- *   and a 1 GiB database: under 2 s both, within 20% of each other;
+ *   and a 1 GiB database: under 2 s both (within 20% of each other: test/lab/pg-window.test.ts,
+ *   which has both windows at the same moment);
  * - a rollback after the new application took writes keeps them in the renamed database on h002;
  * - killed after the subscription was created, h002 then unreachable, --rollback: no slot,
  *   publication or role left on h001 (and the rest once h002 is back);
@@ -77,11 +78,15 @@ describe('[13] the write freeze does not grow with the data', () => {
       }, 900_000);
     });
   }
-  test('both under 2 s, within 20% of each other', () => {
+  // The two runs here are one after the other (each ~20-40 s), so what else loads this machine in
+  // between counts as a difference (955 vs 1164 ms, 22%, in a loaded CI rehearsal; 1413 vs 648 ms
+  // when run at once, the small run's window falling into the big one's pg_dumpall). Their ratio
+  // says nothing about the product; test/lab/pg-window.test.ts compares the two sizes with the
+  // windows at the same moment, the client writing through the proxy, and asserts the 20%.
+  test('both under 2 s', () => {
     const [a, b] = [windows[100]!, windows[1024]!];
     expect(a).toBeLessThan(2000);
     expect(b).toBeLessThan(2000);
-    expect(Math.abs(a - b) / Math.min(a, b)).toBeLessThan(0.2);
   });
 });
 

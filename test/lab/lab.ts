@@ -890,6 +890,7 @@ export function netnsPids(ns: string): number[] {
 export function isAlive(pid: number): boolean {
   try {
     const st = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    if (!st.includes(')')) return false; // read while it was reaped: gone
     const state = st.slice(st.lastIndexOf(')') + 2, st.lastIndexOf(')') + 3);
     return state !== 'Z' && state !== 'X';
   } catch {

@@ -227,7 +227,9 @@ describe('the cutover coordinator: handoffs', () => {
     const b = bundle({ ...d, steps: d.steps.map((s) => (s.id === 'healthy' ? { ...s, deadlineSeconds: 0.2, run: { on: 'new', script: 'false' } } as Step : s)) });
     const { events, log } = run(b);
     expect(result(events)).toEqual(['rolled-back']);
-    expect(log.slice(log.indexOf('provider'), log.indexOf('provider') + 2)).toEqual(['provider', 'switch-checked']);
+    // the handoff runs in group g, at the same time as start-new and route: their lines may fall
+    // between its own two, so only the order of its own is asserted
+    expect(log.filter((l) => l === 'provider' || l === 'switch-checked')).toEqual(['provider', 'switch-checked']);
     expect(seq(events, ['instruct', 'undo'])).toEqual(['undo:switch', 'instruct:switch', 'undo:route', 'undo:start-new', 'undo:stop-old', 'undo:publish']);
     expect(events.find((e) => e.event === 'instruct')!.message.trim()).toBe('Point the record back');
     expect(log.filter((l) => l.startsWith('undo-'))).toEqual(['undo-switch', 'undo-route', 'undo-start-new', 'undo-stop-old', 'undo-publish']);

@@ -45,7 +45,9 @@ SERVICE_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 norm() { case $1 in *.service) echo "${1%.service}" ;; *) echo "$1" ;; esac; }
 fname() { case $1 in *.target | *.timer) echo "$1" ;; *) echo "$1.service" ;; esac; }
 
-starttime() { local s; { s=$(<"/proc/$1/stat"); } 2>/dev/null || return 1; s=${s##*) }; local -a f; read -ra f <<<"$s"; echo "${f[19]}"; }
+# /proc/PID/stat of a process that exits while it is read can come back empty (or cut short):
+# that process is gone, not an error of the caller (set -u would make it one)
+starttime() { local s; { s=$(<"/proc/$1/stat"); } 2>/dev/null || return 1; s=${s##*) }; local -a f; read -ra f <<<"$s"; ((${#f[@]} > 19)) || return 1; echo "${f[19]}"; }
 
 # pid recorded in file $1 ("pid starttime") if that process still lives (not a zombie)
 live_pid() {
@@ -55,6 +57,7 @@ live_pid() {
   { s=$(<"/proc/$pid/stat"); } 2>/dev/null || return 1
   s=${s##*) }
   local -a f; read -ra f <<<"$s"
+  ((${#f[@]} > 19)) || return 1
   [[ ${f[0]} != Z && ${f[0]} != X ]] || return 1
   [[ -z ${start:-} || ${f[19]} == "$start" ]] || return 1
   echo "$pid"
