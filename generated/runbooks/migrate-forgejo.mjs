@@ -759,13 +759,14 @@ for i in $(seq 1 200); do
 done`,
       },
     },
-    // 39. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20
+    // 39. verify on o001 [downtime]: o001 reaches the new backend http://100.64.0.20
     {
       id: 'backend-healthy',
-      phase: 'cutover',
+      phase: 'verify',
       kind: 'probe',
       title: 'o001 reaches the new backend http://100.64.0.20',
       window: true,
+      concurrent: 'first-checks',
       fleet: true,
       run: {
         on: 'o001',
@@ -781,6 +782,7 @@ done`,
       kind: 'probe',
       title: 'https://git.joshuabell.xyz/ answers 200 through o001 (asked from h002)',
       window: true,
+      concurrent: 'first-checks',
       fleet: true,
       endsWindow: true,
       run: {

@@ -692,13 +692,14 @@ for i in $(seq 1 200); do
 done`,
       },
     },
-    // 36. cutover on o001 [downtime]: o001 reaches the new backend http://100.64.0.20:8222
+    // 36. verify on o001 [downtime]: o001 reaches the new backend http://100.64.0.20:8222
     {
       id: 'backend-healthy',
-      phase: 'cutover',
+      phase: 'verify',
       kind: 'probe',
       title: 'o001 reaches the new backend http://100.64.0.20:8222',
       window: true,
+      concurrent: 'first-checks',
       fleet: true,
       run: {
         on: 'o001',
@@ -714,6 +715,7 @@ done`,
       kind: 'probe',
       title: 'https://vault.joshuabell.xyz/alive answers 200 through o001 (asked from h002)',
       window: true,
+      concurrent: 'first-checks',
       fleet: true,
       endsWindow: true,
       run: {

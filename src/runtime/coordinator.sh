@@ -205,6 +205,13 @@ fi
 
 log start - "$RUN"
 mapfile -t LINES <"$B/steps"
+WINDOW_STARTED=0
+# One watcher for the whole run: when the operator aborts, it stops the process groups of the
+# steps running then (the batch's pids, in $B/running), and the loop below rolls back.
+(while [ ! -e "$B/abort" ]; do kill -0 "$$" 2>/dev/null || exit 0; sleep 0.05; done
+ read -ra rp <"$B/running" 2>/dev/null; for p in "${rp[@]}"; do kill -- -"$p" 2>/dev/null; done) &
+WATCHER=$!
+trap 'heartbeat_stop; kill -- -"$WATCHER" 2>/dev/null' EXIT
 n=${#LINES[@]}
 i=0
 while [ "$i" -lt "$n" ]; do
@@ -225,18 +232,18 @@ while [ "$i" -lt "$n" ]; do
   pids=()
   for k in "${batch[@]}"; do
     IFS=$'\t' read -ra s <<<"${LINES[$k]}"
-    if [ "${s[4]}" = 1 ] && ! grep -q "	window-start	" "$J"; then log window-start "${s[0]}" "${s[2]}"; fi
+    if [ "${s[4]}" = 1 ] && [ "$WINDOW_STARTED" = 0 ]; then log window-start "${s[0]}" "${s[2]}"; WINDOW_STARTED=1; fi
     echo running >"$B/${s[0]}.status"
     log run "${s[0]}" "${s[2]}"
     step "${s[@]}" &
     pids+=($!)
   done
-  # wait for the batch (the next step starts the moment the last of it ends); a watcher stops it
-  # when the operator aborts
-  (while :; do if [ -e "$B/abort" ]; then for p in "${pids[@]}"; do kill -- -"$p" 2>/dev/null; done; exit 0; fi; sleep 0.05; done) &
-  watcher=$!
+  # wait for the batch (the next step starts the moment the last of it ends); the watcher stops
+  # it when the operator aborts (an abort that came before it read the pids: the check below)
+  printf '%s\n' "${pids[*]}" >"$B/running"
+  [ -e "$B/abort" ] && for p in "${pids[@]}"; do kill -- -"$p" 2>/dev/null; done
   for p in "${pids[@]}"; do wait "$p" 2>/dev/null; done
-  kill -- -"$watcher" 2>/dev/null; wait "$watcher" 2>/dev/null
+  : >"$B/running" # ended: nothing of this batch for the watcher to stop (its pids may be reused)
   failed=""
   for k in "${batch[@]}"; do
     IFS=$'\t' read -ra s <<<"${LINES[$k]}"

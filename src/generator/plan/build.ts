@@ -106,7 +106,7 @@ function buildMigration(manifest: Manifest, inventory: Inventory, ctx: PlanConte
   };
   const full: Ctx = { ...c, warnings: [...routes.warnings, ...warningsOf(c, m, p, oldInv, newInv, owner ? { name: owner, uid: user!.uid } : null, proxyInv ?? null)] };
   const steps = buildSteps(full);
-  return { ...full, window: windowEstimate(m.strategy, sync, full.sqlite.length, full.dns?.lowerTo ?? null), steps, tools: toolsOf(steps, full.copyAccess) };
+  return { ...full, window: windowEstimate(m.strategy, sync, full.sqlite.length, full.dns?.lowerTo ?? null, steps.some((x) => x.id === 'backend-healthy' && x.concurrent !== undefined)), steps, tools: toolsOf(steps, full.copyAccess) };
 }
 
 function databaseOf(name: string, m: MigrationSpec, container: string | null, oldInv: InventoryHost, newInv: InventoryHost): Database | null {

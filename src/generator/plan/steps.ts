@@ -18,7 +18,7 @@ export function buildSteps(c: Ctx): Step[] {
   const copy: Ctx = hot ? { ...c, state: c.state.filter((s) => !isDatabaseDir(s.old)) } : c;
   const checks = [...preflight(c, copy.state), ...containerUsersCheck(c), ...(hot ? pgPreflight(c) : [])];
   const prep = prepare(c, hot ? { app: pgApp(c).unit } : null);
-  const later = [...sync(copy, hot), ...cutover(copy, hot), ...verify(c, hot), ...finalize(c)];
+  const later = checkedAtOnce([...sync(copy, hot), ...cutover(copy, hot), ...verify(c, hot), ...finalize(c)]);
   // The commands the steps run on each host: those before the deploys (preflight, the backup)
   // right after every host answered; the rest once the deploys (which bring the generated
   // module's packages) took effect, before the copy starts and long before anything stops.
@@ -39,6 +39,24 @@ export function buildSteps(c: Ctx): Step[] {
     ...later,
     ...(hot ? [pgDumpNote(c)] : []),
   ];
+}
+
+/**
+ * The proxy's check of the new backend and the first verification (through the proxy, on the
+ * fleet) poll at once: the verification cannot pass before the backend answers anyway, so in turn
+ * they only add one round trip to the window; together, the window ends at the verification's
+ * first success, and either one failing still rolls back. The backend check then belongs to the
+ * verification.
+ */
+function checkedAtOnce(steps: Step[]): Step[] {
+  const i = steps.findIndex((s) => s.id === 'backend-healthy');
+  const b = steps[i];
+  const v = steps[i + 1];
+  if (!b || !v || v.phase !== 'verify' || v.kind !== 'probe' || !v.window || !v.fleet || b.kind !== 'probe' || b.endsWindow) return steps;
+  const out = [...steps];
+  out[i] = Object.freeze({ ...b, phase: 'verify', concurrent: 'first-checks' }) as Step;
+  out[i + 1] = Object.freeze({ ...v, concurrent: 'first-checks' }) as Step;
+  return out;
 }
 
 function toolsStep(c: Ctx, t: HostTools, phase: 'preflight' | 'prepare'): Step {

@@ -17,18 +17,25 @@ export const LAB = {
 
 const s = (ms: number): number => Math.round(ms / 100) / 10;
 
-/** `dnsSeconds`: the lowered TTL of records that switch inside the window (resolvers follow within it). */
-export function windowEstimate(strategy: Strategy, sync: MigrationPlan['sync'], sqlite: number, dnsSeconds: number | null = null): MigrationPlan['window'] {
-  const w = base(strategy, sync, sqlite);
+/**
+ * `dnsSeconds`: the lowered TTL of records that switch inside the window (resolvers follow within
+ * it). `checksAtOnce`: the backend check and the first verification poll at the same time.
+ */
+export function windowEstimate(strategy: Strategy, sync: MigrationPlan['sync'], sqlite: number, dnsSeconds: number | null = null, checksAtOnce = false): MigrationPlan['window'] {
+  const w = base(strategy, sync, sqlite, checksAtOnce);
   if (dnsSeconds === null) return w;
   return { ...w, estimateSeconds: w.estimateSeconds === null ? null : Math.round((w.estimateSeconds + dnsSeconds) * 10) / 10, basis: `${w.basis}, plus up to ${dnsSeconds} s (the lowered TTL) until every resolver answers the new DNS record` };
 }
 
-function base(strategy: Strategy, sync: MigrationPlan['sync'], sqlite: number): MigrationPlan['window'] {
+function base(strategy: Strategy, sync: MigrationPlan['sync'], sqlite: number, checksAtOnce: boolean): MigrationPlan['window'] {
   const rate = Math.min(sync.bandwidthBytesPerSecond, LAB.bytesPerSecond);
-  const fixed = LAB.stopMs + LAB.startOrSwitchMs + LAB.backendMs + LAB.firstVerifyMs + sqlite * LAB.sqliteMs;
+  const checks = checksAtOnce ? Math.max(LAB.backendMs, LAB.firstVerifyMs) : LAB.backendMs + LAB.firstVerifyMs;
+  const fixed = LAB.stopMs + LAB.startOrSwitchMs + checks + sqlite * LAB.sqliteMs;
   const perThousandFilesSeconds = Math.round((LAB.finalPerFileMs + LAB.verifyPerFileMs) * 100) / 100;
-  const steps = `stop ${LAB.stopMs} ms, the longer of start and route switch ${LAB.startOrSwitchMs} ms, backend check ${LAB.backendMs} ms, first verification ${LAB.firstVerifyMs} ms${sqlite ? `, integrity_check ${LAB.sqliteMs} ms per SQLite database` : ''}`;
+  const checked = checksAtOnce
+    ? `the longer of backend check ${LAB.backendMs} ms and first verification ${LAB.firstVerifyMs} ms (at once)`
+    : `backend check ${LAB.backendMs} ms, first verification ${LAB.firstVerifyMs} ms`;
+  const steps = `stop ${LAB.stopMs} ms, the longer of start and route switch ${LAB.startOrSwitchMs} ms, ${checked}${sqlite ? `, integrity_check ${LAB.sqliteMs} ms per SQLite database` : ''}`;
   const lab = '(lab measurements, bench/results/window.md)';
   if (strategy === 'cold') {
     return { estimateSeconds: null, perThousandFilesSeconds, basis: `a full copy of the state at ${rate} B/s, plus ${s(LAB.finalMs + LAB.verifyMs)} s and ${perThousandFilesSeconds} s per 1,000 files for the copy and the dry run proving it, plus ${steps} ${lab}; preflight measures the state's size` };
