@@ -10,6 +10,8 @@ import { isPipe, scriptsOf, type HostScript, type Script, type Step } from '../r
 import type { Journal } from './types.js';
 
 export const COORDINATOR = readFileSync(new URL('./coordinator.sh', import.meta.url), 'utf8');
+/** What coordinator.sh sources from its bundle: its steps, probes, heartbeats and rollback. */
+export const COORDINATOR_STEPS = readFileSync(new URL('./coordinator-steps.sh', import.meta.url), 'utf8');
 
 /** The contiguous fleet steps, as [first, last] indices into def.steps, or null when there are none. */
 export function fleetRange(def: RunbookDef): [number, number] | null {
@@ -63,6 +65,7 @@ export function bundleFiles(def: RunbookDef, journal: Journal, noRollback: boole
   const range = fleetRange(def)!;
   const files: Record<string, string> = {
     'coordinator.sh': COORDINATOR,
+    'coordinator-steps.sh': COORDINATOR_STEPS,
     config: `NAME=${sq(def.name)}\nRUN=${sq(journal.runId)}\nSELF=${sq(coordinatorHost(def))}\nNO_ROLLBACK=${noRollback ? 1 : 0}\n`,
     hosts: `${Object.keys(def.hosts).sort().map((h) => `${h} ${fromCoordinator(def, h)}`).join('\n')}\n`,
     'run.json': `${JSON.stringify(journal)}\n`,
