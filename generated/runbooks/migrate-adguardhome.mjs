@@ -421,7 +421,7 @@ systemctl start adguardhome`,
         on: 'h002',
         script: `mkdir -p -m 0700 ~/.ssh
 install -d -m 0700 /var/lib/private && mkdir -p /var/lib/private/AdGuardHome
-rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/adguardhome/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-908aff6c98-%C -o ControlPersist=120' root@100.64.0.3:./ /var/lib/private/AdGuardHome/`,
+rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/adguardhome/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-908aff6c98-%C -o ControlPersist=120' root@100.64.0.3:./ /var/lib/private/AdGuardHome/`,
       },
     },
     // 24. cutover on h002 [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between h003 and h002
@@ -437,7 +437,7 @@ rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e 'ssh -F /dev/null 
       run: {
         on: 'h002',
         script: String.raw`mkdir -p -m 0700 ~/.ssh
-d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/adguardhome/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-908aff6c98-%C -o ControlPersist=120' root@100.64.0.3:./ /var/lib/private/AdGuardHome/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }`,
+d=$(rsync -n -i -c -aHAX -x --delete --modify-window=-1 --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/adguardhome/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-908aff6c98-%C -o ControlPersist=120' root@100.64.0.3:./ /var/lib/private/AdGuardHome/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }`,
       },
       failure: 'the copies differ after the final pass',
     },

@@ -461,26 +461,26 @@ if [ "$(ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/2 -o IdentitiesOnly
         on: 'h002',
         script: `mkdir -p -m 0700 ~/.ssh
 mkdir -p /var/lib/forgejo/data
-rsync -aHAX -x -S --delete --partial --stats --numeric-ids --info=progress2 -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-a1c87625cc-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/forgejo/data/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }
+rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 --numeric-ids --info=progress2 -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-a1c87625cc-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/forgejo/data/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }
 mkdir -p /var/lib/forgejo/postgres
-rsync -aHAX -x -S --delete --partial --stats --numeric-ids --info=progress2 -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/1 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-3910801525-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/forgejo/postgres/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }
+rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 --numeric-ids --info=progress2 -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/1 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-3910801525-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/forgejo/postgres/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }
 mkdir -p /var/lib/nixos-containers/forgejo/var/lib/nixos
-rsync -aHAX -x -S --delete --partial --stats --numeric-ids --info=progress2 -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/2 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-943f717091-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/nixos-containers/forgejo/var/lib/nixos/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }`,
+rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 --numeric-ids --info=progress2 -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/2 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-943f717091-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/nixos-containers/forgejo/var/lib/nixos/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }`,
       },
       measure: {
         on: 'h002',
         script: `total=0
 mkdir -p -m 0700 ~/.ssh
 mkdir -p /var/lib/forgejo/data
-out=$(rsync -aHAX -x -S --delete --partial --stats --numeric-ids -n -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-a1c87625cc-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/forgejo/data/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
+out=$(rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 --numeric-ids -n -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-a1c87625cc-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/forgejo/data/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
 n=$(printf '%s\\n' "$out" | sed -n 's/^Total transferred file size: \\([0-9,]*\\).*/\\1/p' | tr -d ,)
 total=$((total + \${n:-0}))
 mkdir -p /var/lib/forgejo/postgres
-out=$(rsync -aHAX -x -S --delete --partial --stats --numeric-ids -n -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/1 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-3910801525-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/forgejo/postgres/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
+out=$(rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 --numeric-ids -n -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/1 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-3910801525-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/forgejo/postgres/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
 n=$(printf '%s\\n' "$out" | sed -n 's/^Total transferred file size: \\([0-9,]*\\).*/\\1/p' | tr -d ,)
 total=$((total + \${n:-0}))
 mkdir -p /var/lib/nixos-containers/forgejo/var/lib/nixos
-out=$(rsync -aHAX -x -S --delete --partial --stats --numeric-ids -n -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/2 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-943f717091-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/nixos-containers/forgejo/var/lib/nixos/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
+out=$(rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 --numeric-ids -n -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/2 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-943f717091-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/nixos-containers/forgejo/var/lib/nixos/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
 n=$(printf '%s\\n' "$out" | sed -n 's/^Total transferred file size: \\([0-9,]*\\).*/\\1/p' | tr -d ,)
 total=$((total + \${n:-0}))
 echo "$total"`,
@@ -673,11 +673,11 @@ systemctl start container@forgejo`,
         on: 'h002',
         script: `mkdir -p -m 0700 ~/.ssh
 mkdir -p /var/lib/forgejo/data
-rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-a1c87625cc-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/forgejo/data/
+rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-a1c87625cc-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/forgejo/data/
 mkdir -p /var/lib/forgejo/postgres
-rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/1 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-3910801525-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/forgejo/postgres/
+rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/1 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-3910801525-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/forgejo/postgres/
 mkdir -p /var/lib/nixos-containers/forgejo/var/lib/nixos
-rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/2 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-943f717091-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/nixos-containers/forgejo/var/lib/nixos/`,
+rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/2 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-943f717091-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/nixos-containers/forgejo/var/lib/nixos/`,
       },
     },
     // 36. cutover on h002 [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between h001 and h002
@@ -693,9 +693,9 @@ rsync -aHAX -x -S --delete --partial --stats --numeric-ids -e 'ssh -F /dev/null 
       run: {
         on: 'h002',
         script: String.raw`mkdir -p -m 0700 ~/.ssh
-d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-a1c87625cc-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/forgejo/data/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }
-d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/1 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-3910801525-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/forgejo/postgres/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }
-d=$(rsync -n -i -aHAX -x --delete --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/2 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-943f717091-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/nixos-containers/forgejo/var/lib/nixos/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }`,
+d=$(rsync -n -i -c -aHAX -x --delete --modify-window=-1 --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-a1c87625cc-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/forgejo/data/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }
+d=$(rsync -n -i -c -aHAX -x --delete --modify-window=-1 --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/1 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-3910801525-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/forgejo/postgres/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }
+d=$(rsync -n -i -c -aHAX -x --delete --modify-window=-1 --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/2 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-943f717091-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/nixos-containers/forgejo/var/lib/nixos/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }`,
       },
       failure: 'the copies differ after the final pass',
     },

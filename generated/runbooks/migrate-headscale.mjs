@@ -396,14 +396,14 @@ if [ "$(ssh -F /dev/null -i /var/lib/migen/copy-keys/headscale/0 -o IdentitiesOn
         on: 'newvps',
         script: `mkdir -p -m 0700 ~/.ssh
 mkdir -p /var/lib/headscale
-rsync -aHAX -x -S --delete --partial --stats --info=progress2 -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/headscale/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-cbd4824c31-%C -o ControlPersist=120' root@100.64.0.2:./ /var/lib/headscale/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }`,
+rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 --info=progress2 -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/headscale/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-cbd4824c31-%C -o ControlPersist=120' root@100.64.0.2:./ /var/lib/headscale/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }`,
       },
       measure: {
         on: 'newvps',
         script: `total=0
 mkdir -p -m 0700 ~/.ssh
 mkdir -p /var/lib/headscale
-out=$(rsync -aHAX -x -S --delete --partial --stats -n -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/headscale/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-cbd4824c31-%C -o ControlPersist=120' root@100.64.0.2:./ /var/lib/headscale/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
+out=$(rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 -n -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/headscale/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-cbd4824c31-%C -o ControlPersist=120' root@100.64.0.2:./ /var/lib/headscale/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
 n=$(printf '%s\\n' "$out" | sed -n 's/^Total transferred file size: \\([0-9,]*\\).*/\\1/p' | tr -d ,)
 total=$((total + \${n:-0}))
 echo "$total"`,
@@ -589,7 +589,7 @@ systemctl start headscale`,
         on: 'newvps',
         script: `mkdir -p -m 0700 ~/.ssh
 mkdir -p /var/lib/headscale
-rsync -aHAX -x -S --delete --partial --stats -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/headscale/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-cbd4824c31-%C -o ControlPersist=120' root@100.64.0.2:./ /var/lib/headscale/`,
+rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/headscale/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-cbd4824c31-%C -o ControlPersist=120' root@100.64.0.2:./ /var/lib/headscale/`,
       },
     },
     // 31. cutover on newvps [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between l001 and newvps
@@ -605,7 +605,7 @@ rsync -aHAX -x -S --delete --partial --stats -e 'ssh -F /dev/null -i /var/lib/mi
       run: {
         on: 'newvps',
         script: String.raw`mkdir -p -m 0700 ~/.ssh
-d=$(rsync -n -i -aHAX -x --delete -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/headscale/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-cbd4824c31-%C -o ControlPersist=120' root@100.64.0.2:./ /var/lib/headscale/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }`,
+d=$(rsync -n -i -c -aHAX -x --delete --modify-window=-1 -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/headscale/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-cbd4824c31-%C -o ControlPersist=120' root@100.64.0.2:./ /var/lib/headscale/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }`,
       },
       failure: 'the copies differ after the final pass',
     },

@@ -367,14 +367,14 @@ if [ "$(ssh -F /dev/null -i /var/lib/migen/copy-keys/vaultwarden/0 -o Identities
         on: 'h002',
         script: `mkdir -p -m 0700 ~/.ssh
 mkdir -p /var/lib/vaultwarden
-rsync -aHAX -x -S --delete --partial --stats --info=progress2 -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/vaultwarden/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-f7dacbb997-%C -o ControlPersist=120' root@100.64.0.1:./ /var/lib/vaultwarden/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }`,
+rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 --info=progress2 -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/vaultwarden/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-f7dacbb997-%C -o ControlPersist=120' root@100.64.0.1:./ /var/lib/vaultwarden/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }`,
       },
       measure: {
         on: 'h002',
         script: `total=0
 mkdir -p -m 0700 ~/.ssh
 mkdir -p /var/lib/vaultwarden
-out=$(rsync -aHAX -x -S --delete --partial --stats -n -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/vaultwarden/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-f7dacbb997-%C -o ControlPersist=120' root@100.64.0.1:./ /var/lib/vaultwarden/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
+out=$(rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 -n -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/vaultwarden/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-f7dacbb997-%C -o ControlPersist=120' root@100.64.0.1:./ /var/lib/vaultwarden/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
 n=$(printf '%s\\n' "$out" | sed -n 's/^Total transferred file size: \\([0-9,]*\\).*/\\1/p' | tr -d ,)
 total=$((total + \${n:-0}))
 echo "$total"`,
@@ -578,7 +578,7 @@ systemctl start vaultwarden`,
         on: 'h002',
         script: `mkdir -p -m 0700 ~/.ssh
 mkdir -p /var/lib/vaultwarden
-rsync -aHAX -x -S --delete --partial --stats -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/vaultwarden/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-f7dacbb997-%C -o ControlPersist=120' root@100.64.0.1:./ /var/lib/vaultwarden/`,
+rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/vaultwarden/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-f7dacbb997-%C -o ControlPersist=120' root@100.64.0.1:./ /var/lib/vaultwarden/`,
       },
     },
     // 31. cutover on h002 [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between o001 and h002
@@ -594,7 +594,7 @@ rsync -aHAX -x -S --delete --partial --stats -e 'ssh -F /dev/null -i /var/lib/mi
       run: {
         on: 'h002',
         script: String.raw`mkdir -p -m 0700 ~/.ssh
-d=$(rsync -n -i -aHAX -x --delete -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/vaultwarden/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-f7dacbb997-%C -o ControlPersist=120' root@100.64.0.1:./ /var/lib/vaultwarden/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }`,
+d=$(rsync -n -i -c -aHAX -x --delete --modify-window=-1 -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/vaultwarden/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-f7dacbb997-%C -o ControlPersist=120' root@100.64.0.1:./ /var/lib/vaultwarden/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }`,
       },
       failure: 'the copies differ after the final pass',
     },

@@ -8,7 +8,12 @@ import { cmd } from './shell.js';
 import { on } from './step.js';
 import type { Ctx } from './types.js';
 
-const RSYNC_FLAGS = ['-aHAX', '-x', '-S', '--delete', '--partial', '--stats'];
+// --modify-window=-1: times compare to the nanosecond. rsync's default quick check compares whole
+// seconds, so a file rewritten at the same size within the second of the live pass that copied it
+// (a SQLite -wal reused after a checkpoint, a database that did not grow) looked unchanged to the
+// final pass and kept its stale content on the new host (seen in test/lab/sides.test.ts).
+const TIMES = '--modify-window=-1';
+const RSYNC_FLAGS = ['-aHAX', '-x', '-S', '--delete', '--partial', '--stats', TIMES];
 /** The keys' master connections live in the ssh user's ~/.ssh (0700), made by SSH_DIR. */
 const SSH_DIR = 'mkdir -p -m 0700 ~/.ssh';
 
@@ -65,13 +70,14 @@ export function measureScript(c: Ctx): HostScript {
 /**
  * A dry run (-aHAX, as root) that itemizes any difference in content, size, time, owner, group,
  * mode, ACL or xattr, and fails when it lists one: it also proves what an owners-and-modes
- * listing would.
+ * listing would. -c: content by checksum (both hosts read every file), not by size and time,
+ * which is what the final pass itself trusted (../shared/STATE-COPY.md: `rsync -n -c`).
  */
 export function diffScript(c: Ctx): HostScript {
   const a = access(c);
   const lines = a.keys.map((k) => {
     const e = ends(a, k);
-    return cmd`d=$(rsync -n -i ${['-aHAX', '-x', '--delete', ...numeric(c)]} -e ${k.ssh} ${e.src} ${e.dst}) && test -z "$d" || { printf '%s\\n' "$d" | head -n 20; exit 1; }`;
+    return cmd`d=$(rsync -n -i -c ${['-aHAX', '-x', '--delete', TIMES, ...numeric(c)]} -e ${k.ssh} ${e.src} ${e.dst}) && test -z "$d" || { printf '%s\\n' "$d" | head -n 20; exit 1; }`;
   });
   return on(a.client, [SSH_DIR, ...lines].join('\n'));
 }
