@@ -86,14 +86,20 @@ step() {
   echo failed >"$B/$idx.status"
 }
 
+# Does the coordinator still run? Asked by its own children (a step, a heartbeat loop, the abort
+# watcher): their parent is still the coordinator ($$ in a subshell too). Not `kill -0 $$`: pids are
+# reused (pid_max wraps, at 32768 on the test machine), and a heartbeat loop that outlived its
+# coordinator, its pid now another process's, would keep a guard from ever reverting. Whether or
+# not a service manager kills the rest of the unit with it.
+alive() { local s; read -r s <"/proc/$BASHPID/stat" 2>/dev/null || return 1; s=${s##*) }; local -a f; read -ra f <<<"$s"; [ "${f[1]:-}" = "$$" ]; }
+
 # Retries script $2 of step $1 until it succeeds (writes IDX.status done, returns 0) or the deadline
 # passes or it exits with a fatal code (writes IDX.msg, returns 1). $3 fresh, $4 interval (s),
 # $5 interval (ms), $6 deadline (ms), $7 fatal codes.
 poll() {
   local idx=$1 name=$2 fresh=$3 interval=$4 interval_ms=$5 deadline_ms=$6 fatal=$7 rc end
   end=$(( $(now) + deadline_ms ))
-  # ends with the coordinator ($$ in a subshell too), whether or not a service manager kills the rest
-  while kill -0 "$$" 2>/dev/null; do
+  while alive; do
     script "$idx" "$name" "$fresh" >"$B/$idx.out" 2>"$B/$idx.err"; rc=$?
     if [ "$rc" = 0 ]; then echo done >"$B/$idx.status"; return 0; fi
     if in_list "$rc" "$fatal"; then { echo "failed (exit $rc on $(hosts_of "$idx" "$name"), not retried)"; tail8 "$B/$idx.err"; } >"$B/$idx.msg"; return 1; fi
@@ -114,11 +120,10 @@ HB_SECONDS=${MIGEN_HEARTBEAT_SECONDS:-5} # the unit's environment never sets it;
 heartbeat_start() { # host file [later: the step that armed the guard just touched it]
   case $HB_SEEN in *" $1:$2 "*) return ;; esac
   HB_SEEN="$HB_SEEN$1:$2 "
-  # it ends with the coordinator ($$ is the coordinator's pid in a subshell too), whether or not a
-  # service manager kills the rest of the unit with it; after a fresh arming the first touch waits
-  # one interval, so that it does not compete with the window's first steps
+  # it ends with the coordinator (alive); after a fresh arming the first touch waits one interval,
+  # so that it does not compete with the window's first steps
   (if [ "${3:-}" = later ]; then sleep "$HB_SECONDS"; fi
-   while kill -0 "$$" 2>/dev/null; do part "$1" <(printf 'touch %q\n' "$2") 0 0 >/dev/null 2>&1; sleep "$HB_SECONDS"; done) &
+   while alive; do part "$1" <(printf 'touch %q\n' "$2") 0 0 >/dev/null 2>&1; sleep "$HB_SECONDS"; done) &
   HB+=($!)
 }
 heartbeat_stop() { local p; for p in "${HB[@]}"; do kill -- -"$p" 2>/dev/null; kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done; HB=(); }

@@ -58,7 +58,7 @@ mapfile -t LINES <"$B/steps"
 WINDOW_STARTED=0
 # One watcher for the whole run: when the operator aborts, it stops the process groups of the
 # steps running then (the batch's pids, in $B/running), and the loop below rolls back.
-(while [ ! -e "$B/abort" ]; do kill -0 "$$" 2>/dev/null || exit 0; sleep 0.05; done
+(while [ ! -e "$B/abort" ]; do alive || exit 0; sleep 0.05; done
  read -ra rp <"$B/running" 2>/dev/null; for p in "${rp[@]}"; do kill -- -"$p" 2>/dev/null; done) &
 WATCHER=$!
 trap 'heartbeat_stop; kill -- -"$WATCHER" 2>/dev/null' EXIT

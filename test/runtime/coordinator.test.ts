@@ -3,7 +3,7 @@
 // last, a half-done step's undo), an abort from the operator, a crash and the restart that systemd
 // would do, heartbeats and --no-rollback's hold. The lab runs it as a transient unit on real hosts.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -180,6 +180,30 @@ describe('the cutover coordinator', () => {
     const n = second.events.length;
     const third = run(b);
     expect(third.events.length).toBe(n);
+  });
+
+  it('its heartbeats end with it, also while its pid still exists (a zombie here; a reused pid on a host): a guard can revert', async () => {
+    fresh();
+    const d = def();
+    const b = bundle({ ...d, steps: d.steps.map((s) => (s.id === 'copy' ? { ...s, run: { on: 'new', script: `echo copy >> "$BASE/log"; sleep 5` } } as Step : s)) });
+    // a parent that never reaps: the killed coordinator stays a zombie, so `kill -0 PID` still succeeds
+    const holder = spawn('bash', ['-c', `bash ${JSON.stringify(path.join(b.dir, 'coordinator.sh'))} ${JSON.stringify(b.dir)} & echo $! > ${JSON.stringify(path.join(b.base, 'cpid'))}; exec sleep 20`], { env: env(b.base), stdio: 'ignore', detached: true });
+    try {
+      await until(() => read(b).log.includes('copy') && existsSync(HB));
+      const coordinator = Number(readFileSync(path.join(b.base, 'cpid'), 'utf8'));
+      const touched = (): number => statSync(HB).mtimeMs;
+      const before = touched();
+      await new Promise((r) => setTimeout(r, 200));
+      expect(touched()).toBeGreaterThan(before); // beating every 0.02 s
+      process.kill(coordinator, 'SIGKILL');
+      await new Promise((r) => setTimeout(r, 300));
+      expect(readFileSync(`/proc/${coordinator}/stat`, 'utf8')).toMatch(/\) Z /); // its pid still exists
+      const after = touched();
+      await new Promise((r) => setTimeout(r, 400));
+      expect(touched()).toBe(after);
+    } finally {
+      process.kill(-holder.pid!, 'SIGKILL');
+    }
   });
 
   it('restarted after every step had finished but before its result: records done, undoes nothing', () => {
