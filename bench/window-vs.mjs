@@ -4,10 +4,11 @@
 // report's downtime window each prints is collected. Pairs cancel the machine's drift; the result
 // is the median of each side and the median of the per-pair ratios.
 //
-//   node bench/window-vs.mjs [--base COMMIT] [--pairs N] [--out FILE]
+//   node bench/window-vs.mjs [--base COMMIT | --base-dir DIR] [--pairs N] [--out FILE]
 //
 // The base commit is checked out into a temporary git worktree with this checkout's node_modules
-// (linked) and built there; the worktree is removed at the end.
+// (linked) and built there; the worktree is removed at the end. --base-dir: an existing checkout
+// of the base, used (and built) as it is, and kept.
 import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -15,15 +16,20 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 const ROOT = path.resolve(path.dirname(new URL(import.meta.url).pathname), '..');
-const { values } = parseArgs({ options: { base: { type: 'string', default: '46042cc' }, pairs: { type: 'string', default: '5' }, out: { type: 'string', default: path.join(ROOT, 'bench/results/window-vs.md') } } });
+const { values } = parseArgs({ options: { base: { type: 'string', default: '46042cc' }, 'base-dir': { type: 'string' }, pairs: { type: 'string', default: '5' }, out: { type: 'string', default: path.join(ROOT, 'bench/results/window-vs.md') } } });
+const baseDir = values['base-dir'] ? path.resolve(values['base-dir']) : null;
 const pairs = Number(values.pairs);
-const base = execFileSync('git', ['-C', ROOT, 'rev-parse', '--short', values.base], { encoding: 'utf8' }).trim();
+const base = baseDir
+  ? execFileSync('git', ['-C', baseDir, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim()
+  : execFileSync('git', ['-C', ROOT, 'rev-parse', '--short', values.base], { encoding: 'utf8' }).trim();
 const head = execFileSync('git', ['-C', ROOT, 'rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
 const dirty = execFileSync('git', ['-C', ROOT, 'status', '--porcelain', '--', 'src', 'generated', 'test'], { encoding: 'utf8' }).trim() !== '';
 
-const other = fs.mkdtempSync(path.join(os.tmpdir(), 'migen-window-vs-'));
-execFileSync('git', ['-C', ROOT, 'worktree', 'add', '--detach', other, base], { stdio: 'ignore' });
-fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(other, 'node_modules'));
+const other = baseDir ?? fs.mkdtempSync(path.join(os.tmpdir(), 'migen-window-vs-'));
+if (!baseDir) {
+  execFileSync('git', ['-C', ROOT, 'worktree', 'add', '--detach', other, base], { stdio: 'ignore' });
+  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(other, 'node_modules'));
+}
 const npm = (cwd, args) => { const r = spawnSync('npm', args, { cwd, encoding: 'utf8' }); if (r.status !== 0) throw new Error(`${cwd}: npm ${args.join(' ')}: ${r.stderr}`); };
 npm(other, ['run', 'build']);
 npm(ROOT, ['run', 'build']);
@@ -50,7 +56,7 @@ try {
     for (const [k, v] of Object.entries(got)) if (!v.ok) console.log(`${k} failed:\n${v.out}`);
   }
 } finally {
-  spawnSync('git', ['-C', ROOT, 'worktree', 'remove', '--force', other]);
+  if (!baseDir) spawnSync('git', ['-C', ROOT, 'worktree', 'remove', '--force', other]);
 }
 
 const ok = rows.filter((r) => r.base.ok && r.head.ok);
@@ -58,7 +64,7 @@ const ratios = ok.map((r) => r.head.window / r.base.window);
 const lines = [
   `# Warm e2e window: ${head}${dirty ? ' (with uncommitted changes)' : ''} against ${base}`,
   '',
-  `\`node bench/window-vs.mjs --base ${base} --pairs ${pairs}\` on ${new Date().toISOString().slice(0, 10)}: test/e2e/warm.test.ts (Vaultwarden o001 -> h002, writer and prober through o001's nginx) of each checkout, alternately, each in a fresh lab; the report's window (stop to the first successful verification) and the prober's longest outage.`,
+  `\`node bench/window-vs.mjs ${baseDir ? `--base-dir ${baseDir} (${base})` : `--base ${base}`} --pairs ${pairs}\` on ${new Date().toISOString().slice(0, 10)}: test/e2e/warm.test.ts (Vaultwarden o001 -> h002, writer and prober through o001's nginx) of each checkout, alternately, each in a fresh lab; the report's window (stop to the first successful verification) and the prober's longest outage.`,
   '',
   '| pair | load (1/5/15 min) | base window ms | head window ms | head/base | base outage ms | head outage ms |',
   '|---:|---|---:|---:|---:|---:|---:|',
