@@ -19,7 +19,6 @@ mkdir -p -m 0700 "$HOME/.ssh"
 # host name -> ssh target (or local), read once: a step's script pays no process to look it up
 declare -A TARGETS=()
 while read -r h t _; do [ -n "$h" ] && TARGETS[$h]=$t; done <"$B/hosts"
-target() { printf '%s\n' "${TARGETS[$1]:-}"; }
 # a file's content into the variable named $1, without a process
 slurp() { IFS= read -r -d '' "$1" <"$2" || true; }
 
