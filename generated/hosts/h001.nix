@@ -25,8 +25,8 @@ lib.mkIf (config.migen.generated.enable && config.networking.hostName == "h001")
   }
   {
     # What the runbook of forgejo runs here that a stock NixOS host may lack:
-    # restic, rrsync, rsync.
-    environment.systemPackages = [ pkgs.restic pkgs.rrsync pkgs.rsync ];
+    # restic, rsync.
+    environment.systemPackages = [ pkgs.restic pkgs.rsync ];
   }
   {
     # The copy's access: h002 reaches this host for forgejo only with that migration's own

@@ -23,8 +23,8 @@ lib.mkIf (config.migen.generated.enable && config.networking.hostName == "h003")
   }
   {
     # What the runbook of adguardhome runs here that a stock NixOS host may lack:
-    # dig, rrsync, rsync.
-    environment.systemPackages = [ pkgs.dnsutils pkgs.rrsync pkgs.rsync ];
+    # dig, rsync.
+    environment.systemPackages = [ pkgs.dnsutils pkgs.rsync ];
   }
   {
     # The copy's access: h002 reaches this host for adguardhome only with that migration's own

@@ -25,8 +25,8 @@ lib.mkIf (config.migen.generated.enable && config.networking.hostName == "l001")
   }
   {
     # What the runbook of headscale runs here that a stock NixOS host may lack:
-    # dig, nsupdate, restic, rrsync, rsync, sqlite3.
-    environment.systemPackages = [ pkgs.dnsutils pkgs.restic pkgs.rrsync pkgs.rsync pkgs.sqlite ];
+    # dig, nsupdate, restic, rsync, sqlite3.
+    environment.systemPackages = [ pkgs.dnsutils pkgs.restic pkgs.rsync pkgs.sqlite ];
   }
   {
     # The copy's access: newvps reaches this host for headscale only with that migration's own

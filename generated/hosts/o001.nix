@@ -70,8 +70,8 @@ lib.mkIf (config.migen.generated.enable && config.networking.hostName == "o001")
   }
   {
     # What the runbook of vaultwarden runs here that a stock NixOS host may lack:
-    # restic, rrsync, rsync, sqlite3.
-    environment.systemPackages = [ pkgs.restic pkgs.rrsync pkgs.rsync pkgs.sqlite ];
+    # restic, rsync, sqlite3.
+    environment.systemPackages = [ pkgs.restic pkgs.rsync pkgs.sqlite ];
   }
   {
     # The copy's access: h002 reaches this host for vaultwarden only with that migration's own

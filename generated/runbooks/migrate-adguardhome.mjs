@@ -210,20 +210,20 @@ if [ -n "$missing" ]; then echo 'missing on h002:'"$missing" >&2; exit 1; fi`,
       },
       failure: "h002 lacks commands the runbook runs there: deploy h002 with the generated module first (generated/hosts/h002.nix adds pkgs.rsync to environment.systemPackages): nixos-rebuild switch --flake 'examples/homelab#h002' --target-host root@100.64.0.20",
     },
-    // 14. prepare on h003: h003 has the commands the runbook runs there (dig, rrsync, rsync)
+    // 14. prepare on h003: h003 has the commands the runbook runs there (/run/current-system/sw/bin/rsync, dig, rsync)
     {
       id: 'tools-deployed-h003',
       phase: 'prepare',
       kind: 'check',
-      title: 'h003 has the commands the runbook runs there (dig, rrsync, rsync)',
+      title: 'h003 has the commands the runbook runs there (/run/current-system/sw/bin/rsync, dig, rsync)',
       run: {
         on: 'h003',
         script: `missing=
 for c in dig rsync; do p=$(command -v "$c") && [ -x "$p" ] || missing="$missing $c"; done
-test -x /run/current-system/sw/bin/rrsync || missing="$missing /run/current-system/sw/bin/rrsync"
+test -x /run/current-system/sw/bin/rsync || missing="$missing /run/current-system/sw/bin/rsync"
 if [ -n "$missing" ]; then echo 'missing on h003:'"$missing" >&2; exit 1; fi`,
       },
-      failure: "h003 lacks commands the runbook runs there: deploy h003 with the generated module first (generated/hosts/h003.nix adds pkgs.dnsutils, pkgs.rrsync, pkgs.rsync to environment.systemPackages): nixos-rebuild switch --flake 'examples/homelab#h003' --target-host root@h003",
+      failure: "h003 lacks commands the runbook runs there: deploy h003 with the generated module first (generated/hosts/h003.nix adds pkgs.dnsutils, pkgs.rsync to environment.systemPackages): nixos-rebuild switch --flake 'examples/homelab#h003' --target-host root@h003",
     },
     // 15. prepare on h002: h002 makes adguardhome's copy keys (one per state directory), used by nothing else
     {
@@ -243,12 +243,12 @@ rm -rf /var/lib/migen/copy-keys/adguardhome`,
       },
       undoLeftover: '/var/lib/migen/copy-keys/adguardhome on h002, keys h003 no longer accepts (the undo of copy-access came first); the next run reuses them, or remove them with rm -rf /var/lib/migen/copy-keys/adguardhome',
     },
-    // 16. prepare on h002 | h003: h003 accepts them only for rrsync -ro (read-only) of their state directory (restrict: no shell, pty or forwarding)
+    // 16. prepare on h002 | h003: h003 accepts them only for rsync's daemon, a read-only module of their state directory (restrict: no shell, pty or forwarding)
     {
       id: 'copy-access',
       phase: 'prepare',
       kind: 'command',
-      title: 'h003 accepts them only for rrsync -ro (read-only) of their state directory (restrict: no shell, pty or forwarding)',
+      title: "h003 accepts them only for rsync's daemon, a read-only module of their state directory (restrict: no shell, pty or forwarding)",
       run: {
         pipe: [
           {
@@ -258,17 +258,18 @@ rm -rf /var/lib/migen/copy-keys/adguardhome`,
           {
             on: 'h003',
             script: String.raw`install -d -m 0755 /var/lib/migen/copy-access/adguardhome
+printf '%s' $'use chroot = no\nnumeric ids = no\nuid = root\ngid = root\nreverse lookup = no\nmunge symlinks = no\n[state]\npath = /var/lib/private/AdGuardHome\nread only = yes\nrefuse options = copy-links copy-unsafe-links copy-dirlinks remove-source-files remove-sent-files\n' > /var/lib/migen/copy-access/adguardhome/0.conf.tmp && mv -f /var/lib/migen/copy-access/adguardhome/0.conf.tmp /var/lib/migen/copy-access/adguardhome/0.conf
 : > /var/lib/migen/copy-access/adguardhome/root.tmp
 read -r type key _ || { echo 'copy key 0 missing' >&2; exit 1; }
 [ "$type" = ssh-ed25519 ] && [[ $key =~ ^[A-Za-z0-9+/]+=*$ ]] || { echo 'copy key 0 is not an ed25519 public key' >&2; exit 1; }
-printf '%s %s %s %s\n' 'restrict,command="/run/current-system/sw/bin/rrsync -ro /var/lib/private/AdGuardHome"' "$type" "$key" migen-adguardhome-0 >> /var/lib/migen/copy-access/adguardhome/root.tmp
+printf '%s %s %s %s\n' 'restrict,command="/run/current-system/sw/bin/rsync --server --daemon --config=/var/lib/migen/copy-access/adguardhome/0.conf ."' "$type" "$key" migen-adguardhome-0 >> /var/lib/migen/copy-access/adguardhome/root.tmp
 chmod 0600 /var/lib/migen/copy-access/adguardhome/root.tmp && mv -f /var/lib/migen/copy-access/adguardhome/root.tmp /var/lib/migen/copy-access/adguardhome/root`,
           },
         ],
       },
       undo: {
         on: 'h003',
-        script: 'rm -f /var/lib/migen/copy-access/adguardhome/root',
+        script: 'rm -f /var/lib/migen/copy-access/adguardhome/root /var/lib/migen/copy-access/adguardhome/0.conf',
       },
     },
     // 17. prepare on h002: h002 reaches h003 with the copy keys, for rsync only
@@ -279,11 +280,11 @@ chmod 0600 /var/lib/migen/copy-access/adguardhome/root.tmp && mv -f /var/lib/mig
       title: 'h002 reaches h003 with the copy keys, for rsync only',
       run: {
         on: 'h002',
-        script: `mkdir -p -m 0700 ~/.ssh
-rsync --list-only -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/adguardhome/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-908aff6c98-%C -o ControlPersist=120' root@100.64.0.3:./ >/dev/null || { echo 'copy key 0 cannot read /var/lib/private/AdGuardHome on h003 through rrsync' >&2; exit 1; }
-if [ "$(ssh -F /dev/null -i /var/lib/migen/copy-keys/adguardhome/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o 'ControlPath=~/.ssh/migen-908aff6c98-%C' -o ControlPersist=120 root@100.64.0.3 echo migen-shell 2>/dev/null)" = migen-shell ]; then echo 'copy key 0 opens a shell on h003' >&2; exit 1; fi`,
+        script: String.raw`mkdir -p -m 0700 ~/.ssh
+rsync --list-only -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/adguardhome/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-908aff6c98-%C -o ControlPersist=120' root@100.64.0.3::state/ >/dev/null || { echo $'copy key 0 cannot read /var/lib/private/AdGuardHome on h003 through rsync\'s daemon (/run/current-system/sw/bin/rsync)' >&2; exit 1; }
+if [ "$(ssh -F /dev/null -i /var/lib/migen/copy-keys/adguardhome/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o 'ControlPath=~/.ssh/migen-908aff6c98-%C' -o ControlPersist=120 root@100.64.0.3 echo migen-shell </dev/null 2>/dev/null)" = migen-shell ]; then echo 'copy key 0 opens a shell on h003' >&2; exit 1; fi`,
       },
-      failure: 'h002 cannot copy from h003 with its migration keys, or they open a shell: h003 must be deployed with the generated module (its sshd reads /var/lib/migen/copy-access/adguardhome/%u; rrsync at /run/current-system/sw/bin/rrsync)',
+      failure: 'h002 cannot copy from h003 with its migration keys, or they open a shell: h003 must be deployed with the generated module (its sshd reads /var/lib/migen/copy-access/adguardhome/%u; rsync at /run/current-system/sw/bin/rsync)',
     },
     // 18. prepare on h002: h002 records that adguardhome is prepared
     {
@@ -421,7 +422,7 @@ systemctl start adguardhome`,
         on: 'h002',
         script: `mkdir -p -m 0700 ~/.ssh
 install -d -m 0700 /var/lib/private && mkdir -p /var/lib/private/AdGuardHome
-rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/adguardhome/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-908aff6c98-%C -o ControlPersist=120' root@100.64.0.3:./ /var/lib/private/AdGuardHome/`,
+rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/adguardhome/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-908aff6c98-%C -o ControlPersist=120' root@100.64.0.3::state/ /var/lib/private/AdGuardHome/`,
       },
     },
     // 24. cutover on h002 [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between h003 and h002
@@ -437,7 +438,7 @@ rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 --numeric-ids -e
       run: {
         on: 'h002',
         script: String.raw`mkdir -p -m 0700 ~/.ssh
-d=$(rsync -n -i -c -aHAX -x --delete --modify-window=-1 --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/adguardhome/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-908aff6c98-%C -o ControlPersist=120' root@100.64.0.3:./ /var/lib/private/AdGuardHome/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }`,
+d=$(rsync -n -i -c -aHAX -x --delete --modify-window=-1 --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/adguardhome/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-908aff6c98-%C -o ControlPersist=120' root@100.64.0.3::state/ /var/lib/private/AdGuardHome/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }`,
       },
       failure: 'the copies differ after the final pass',
     },
@@ -543,7 +544,7 @@ if [ -e /var/lib/migen/adguardhome/guard/old.fired ]; then echo "'the guard rest
       title: "h003 no longer accepts adguardhome's copy keys",
       run: {
         on: 'h003',
-        script: 'rm -f /var/lib/migen/copy-access/adguardhome/root',
+        script: 'rm -f /var/lib/migen/copy-access/adguardhome/root /var/lib/migen/copy-access/adguardhome/0.conf',
       },
     },
     // 32. verify on h002: h002 removes adguardhome's copy keys

@@ -321,20 +321,20 @@ printf '%s\\n' "$conf" | sed 's/#.*//' | grep -E '^[[:space:]]*server_name([[:sp
       },
       failure: "o001's deploy did not take effect: the route files under /var/lib/migen/nginx/forgejo/ are missing",
     },
-    // 21. prepare on h001: h001 has the commands the runbook runs there (rrsync, rsync)
+    // 21. prepare on h001: h001 has the commands the runbook runs there (/run/current-system/sw/bin/rsync, rsync)
     {
       id: 'tools-deployed-h001',
       phase: 'prepare',
       kind: 'check',
-      title: 'h001 has the commands the runbook runs there (rrsync, rsync)',
+      title: 'h001 has the commands the runbook runs there (/run/current-system/sw/bin/rsync, rsync)',
       run: {
         on: 'h001',
         script: `missing=
 for c in rsync; do p=$(command -v "$c") && [ -x "$p" ] || missing="$missing $c"; done
-test -x /run/current-system/sw/bin/rrsync || missing="$missing /run/current-system/sw/bin/rrsync"
+test -x /run/current-system/sw/bin/rsync || missing="$missing /run/current-system/sw/bin/rsync"
 if [ -n "$missing" ]; then echo 'missing on h001:'"$missing" >&2; exit 1; fi`,
       },
-      failure: "h001 lacks commands the runbook runs there: deploy h001 with the generated module first (generated/hosts/h001.nix adds pkgs.rrsync, pkgs.rsync to environment.systemPackages): nixos-rebuild switch --flake 'examples/homelab#h001' --target-host root@100.64.0.13",
+      failure: "h001 lacks commands the runbook runs there: deploy h001 with the generated module first (generated/hosts/h001.nix adds pkgs.rsync to environment.systemPackages): nixos-rebuild switch --flake 'examples/homelab#h001' --target-host root@100.64.0.13",
     },
     // 22. prepare on h002: h002 has the commands the runbook runs there (curl, rsync)
     {
@@ -386,12 +386,12 @@ rm -rf /var/lib/migen/copy-keys/forgejo`,
       },
       undoLeftover: '/var/lib/migen/copy-keys/forgejo on h002, keys h001 no longer accepts (the undo of copy-access came first); the next run reuses them, or remove them with rm -rf /var/lib/migen/copy-keys/forgejo',
     },
-    // 25. prepare on h002 | h001: h001 accepts them only for rrsync -ro (read-only) of their state directory (restrict: no shell, pty or forwarding)
+    // 25. prepare on h002 | h001: h001 accepts them only for rsync's daemon, a read-only module of their state directory (restrict: no shell, pty or forwarding)
     {
       id: 'copy-access',
       phase: 'prepare',
       kind: 'command',
-      title: 'h001 accepts them only for rrsync -ro (read-only) of their state directory (restrict: no shell, pty or forwarding)',
+      title: "h001 accepts them only for rsync's daemon, a read-only module of their state directory (restrict: no shell, pty or forwarding)",
       run: {
         pipe: [
           {
@@ -401,23 +401,26 @@ rm -rf /var/lib/migen/copy-keys/forgejo`,
           {
             on: 'h001',
             script: String.raw`install -d -m 0755 /var/lib/migen/copy-access/forgejo
+printf '%s' $'use chroot = no\nnumeric ids = no\nuid = root\ngid = root\nreverse lookup = no\nmunge symlinks = no\n[state]\npath = /var/lib/forgejo/data\nread only = yes\nrefuse options = copy-links copy-unsafe-links copy-dirlinks remove-source-files remove-sent-files\n' > /var/lib/migen/copy-access/forgejo/0.conf.tmp && mv -f /var/lib/migen/copy-access/forgejo/0.conf.tmp /var/lib/migen/copy-access/forgejo/0.conf
+printf '%s' $'use chroot = no\nnumeric ids = no\nuid = root\ngid = root\nreverse lookup = no\nmunge symlinks = no\n[state]\npath = /var/lib/forgejo/postgres\nread only = yes\nrefuse options = copy-links copy-unsafe-links copy-dirlinks remove-source-files remove-sent-files\n' > /var/lib/migen/copy-access/forgejo/1.conf.tmp && mv -f /var/lib/migen/copy-access/forgejo/1.conf.tmp /var/lib/migen/copy-access/forgejo/1.conf
+printf '%s' $'use chroot = no\nnumeric ids = no\nuid = root\ngid = root\nreverse lookup = no\nmunge symlinks = no\n[state]\npath = /var/lib/nixos-containers/forgejo/var/lib/nixos\nread only = yes\nrefuse options = copy-links copy-unsafe-links copy-dirlinks remove-source-files remove-sent-files\n' > /var/lib/migen/copy-access/forgejo/2.conf.tmp && mv -f /var/lib/migen/copy-access/forgejo/2.conf.tmp /var/lib/migen/copy-access/forgejo/2.conf
 : > /var/lib/migen/copy-access/forgejo/root.tmp
 read -r type key _ || { echo 'copy key 0 missing' >&2; exit 1; }
 [ "$type" = ssh-ed25519 ] && [[ $key =~ ^[A-Za-z0-9+/]+=*$ ]] || { echo 'copy key 0 is not an ed25519 public key' >&2; exit 1; }
-printf '%s %s %s %s\n' 'restrict,command="/run/current-system/sw/bin/rrsync -ro /var/lib/forgejo/data"' "$type" "$key" migen-forgejo-0 >> /var/lib/migen/copy-access/forgejo/root.tmp
+printf '%s %s %s %s\n' 'restrict,command="/run/current-system/sw/bin/rsync --server --daemon --config=/var/lib/migen/copy-access/forgejo/0.conf ."' "$type" "$key" migen-forgejo-0 >> /var/lib/migen/copy-access/forgejo/root.tmp
 read -r type key _ || { echo 'copy key 1 missing' >&2; exit 1; }
 [ "$type" = ssh-ed25519 ] && [[ $key =~ ^[A-Za-z0-9+/]+=*$ ]] || { echo 'copy key 1 is not an ed25519 public key' >&2; exit 1; }
-printf '%s %s %s %s\n' 'restrict,command="/run/current-system/sw/bin/rrsync -ro /var/lib/forgejo/postgres"' "$type" "$key" migen-forgejo-1 >> /var/lib/migen/copy-access/forgejo/root.tmp
+printf '%s %s %s %s\n' 'restrict,command="/run/current-system/sw/bin/rsync --server --daemon --config=/var/lib/migen/copy-access/forgejo/1.conf ."' "$type" "$key" migen-forgejo-1 >> /var/lib/migen/copy-access/forgejo/root.tmp
 read -r type key _ || { echo 'copy key 2 missing' >&2; exit 1; }
 [ "$type" = ssh-ed25519 ] && [[ $key =~ ^[A-Za-z0-9+/]+=*$ ]] || { echo 'copy key 2 is not an ed25519 public key' >&2; exit 1; }
-printf '%s %s %s %s\n' 'restrict,command="/run/current-system/sw/bin/rrsync -ro /var/lib/nixos-containers/forgejo/var/lib/nixos"' "$type" "$key" migen-forgejo-2 >> /var/lib/migen/copy-access/forgejo/root.tmp
+printf '%s %s %s %s\n' 'restrict,command="/run/current-system/sw/bin/rsync --server --daemon --config=/var/lib/migen/copy-access/forgejo/2.conf ."' "$type" "$key" migen-forgejo-2 >> /var/lib/migen/copy-access/forgejo/root.tmp
 chmod 0600 /var/lib/migen/copy-access/forgejo/root.tmp && mv -f /var/lib/migen/copy-access/forgejo/root.tmp /var/lib/migen/copy-access/forgejo/root`,
           },
         ],
       },
       undo: {
         on: 'h001',
-        script: 'rm -f /var/lib/migen/copy-access/forgejo/root',
+        script: 'rm -f /var/lib/migen/copy-access/forgejo/root /var/lib/migen/copy-access/forgejo/0.conf /var/lib/migen/copy-access/forgejo/1.conf /var/lib/migen/copy-access/forgejo/2.conf',
       },
     },
     // 26. prepare on h002: h002 reaches h001 with the copy keys, for rsync only
@@ -428,15 +431,15 @@ chmod 0600 /var/lib/migen/copy-access/forgejo/root.tmp && mv -f /var/lib/migen/c
       title: 'h002 reaches h001 with the copy keys, for rsync only',
       run: {
         on: 'h002',
-        script: `mkdir -p -m 0700 ~/.ssh
-rsync --list-only -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-a1c87625cc-%C -o ControlPersist=120' root@100.64.0.13:./ >/dev/null || { echo 'copy key 0 cannot read /var/lib/forgejo/data on h001 through rrsync' >&2; exit 1; }
-if [ "$(ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o 'ControlPath=~/.ssh/migen-a1c87625cc-%C' -o ControlPersist=120 root@100.64.0.13 echo migen-shell 2>/dev/null)" = migen-shell ]; then echo 'copy key 0 opens a shell on h001' >&2; exit 1; fi
-rsync --list-only -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/1 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-3910801525-%C -o ControlPersist=120' root@100.64.0.13:./ >/dev/null || { echo 'copy key 1 cannot read /var/lib/forgejo/postgres on h001 through rrsync' >&2; exit 1; }
-if [ "$(ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/1 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o 'ControlPath=~/.ssh/migen-3910801525-%C' -o ControlPersist=120 root@100.64.0.13 echo migen-shell 2>/dev/null)" = migen-shell ]; then echo 'copy key 1 opens a shell on h001' >&2; exit 1; fi
-rsync --list-only -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/2 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-943f717091-%C -o ControlPersist=120' root@100.64.0.13:./ >/dev/null || { echo 'copy key 2 cannot read /var/lib/nixos-containers/forgejo/var/lib/nixos on h001 through rrsync' >&2; exit 1; }
-if [ "$(ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/2 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o 'ControlPath=~/.ssh/migen-943f717091-%C' -o ControlPersist=120 root@100.64.0.13 echo migen-shell 2>/dev/null)" = migen-shell ]; then echo 'copy key 2 opens a shell on h001' >&2; exit 1; fi`,
+        script: String.raw`mkdir -p -m 0700 ~/.ssh
+rsync --list-only -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-a1c87625cc-%C -o ControlPersist=120' root@100.64.0.13::state/ >/dev/null || { echo $'copy key 0 cannot read /var/lib/forgejo/data on h001 through rsync\'s daemon (/run/current-system/sw/bin/rsync)' >&2; exit 1; }
+if [ "$(ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o 'ControlPath=~/.ssh/migen-a1c87625cc-%C' -o ControlPersist=120 root@100.64.0.13 echo migen-shell </dev/null 2>/dev/null)" = migen-shell ]; then echo 'copy key 0 opens a shell on h001' >&2; exit 1; fi
+rsync --list-only -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/1 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-3910801525-%C -o ControlPersist=120' root@100.64.0.13::state/ >/dev/null || { echo $'copy key 1 cannot read /var/lib/forgejo/postgres on h001 through rsync\'s daemon (/run/current-system/sw/bin/rsync)' >&2; exit 1; }
+if [ "$(ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/1 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o 'ControlPath=~/.ssh/migen-3910801525-%C' -o ControlPersist=120 root@100.64.0.13 echo migen-shell </dev/null 2>/dev/null)" = migen-shell ]; then echo 'copy key 1 opens a shell on h001' >&2; exit 1; fi
+rsync --list-only -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/2 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-943f717091-%C -o ControlPersist=120' root@100.64.0.13::state/ >/dev/null || { echo $'copy key 2 cannot read /var/lib/nixos-containers/forgejo/var/lib/nixos on h001 through rsync\'s daemon (/run/current-system/sw/bin/rsync)' >&2; exit 1; }
+if [ "$(ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/2 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o 'ControlPath=~/.ssh/migen-943f717091-%C' -o ControlPersist=120 root@100.64.0.13 echo migen-shell </dev/null 2>/dev/null)" = migen-shell ]; then echo 'copy key 2 opens a shell on h001' >&2; exit 1; fi`,
       },
-      failure: 'h002 cannot copy from h001 with its migration keys, or they open a shell: h001 must be deployed with the generated module (its sshd reads /var/lib/migen/copy-access/forgejo/%u; rrsync at /run/current-system/sw/bin/rrsync)',
+      failure: 'h002 cannot copy from h001 with its migration keys, or they open a shell: h001 must be deployed with the generated module (its sshd reads /var/lib/migen/copy-access/forgejo/%u; rsync at /run/current-system/sw/bin/rsync)',
     },
     // 27. prepare on h002: h002 records that forgejo is prepared
     {
@@ -461,26 +464,26 @@ if [ "$(ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/2 -o IdentitiesOnly
         on: 'h002',
         script: `mkdir -p -m 0700 ~/.ssh
 mkdir -p /var/lib/forgejo/data
-rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 --numeric-ids --info=progress2 -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-a1c87625cc-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/forgejo/data/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }
+rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 --numeric-ids --info=progress2 -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-a1c87625cc-%C -o ControlPersist=120' root@100.64.0.13::state/ /var/lib/forgejo/data/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }
 mkdir -p /var/lib/forgejo/postgres
-rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 --numeric-ids --info=progress2 -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/1 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-3910801525-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/forgejo/postgres/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }
+rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 --numeric-ids --info=progress2 -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/1 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-3910801525-%C -o ControlPersist=120' root@100.64.0.13::state/ /var/lib/forgejo/postgres/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }
 mkdir -p /var/lib/nixos-containers/forgejo/var/lib/nixos
-rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 --numeric-ids --info=progress2 -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/2 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-943f717091-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/nixos-containers/forgejo/var/lib/nixos/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }`,
+rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 --numeric-ids --info=progress2 -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/2 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-943f717091-%C -o ControlPersist=120' root@100.64.0.13::state/ /var/lib/nixos-containers/forgejo/var/lib/nixos/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }`,
       },
       measure: {
         on: 'h002',
         script: `total=0
 mkdir -p -m 0700 ~/.ssh
 mkdir -p /var/lib/forgejo/data
-out=$(rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 --numeric-ids -n -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-a1c87625cc-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/forgejo/data/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
+out=$(rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 --numeric-ids -n -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-a1c87625cc-%C -o ControlPersist=120' root@100.64.0.13::state/ /var/lib/forgejo/data/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
 n=$(printf '%s\\n' "$out" | sed -n 's/^Total transferred file size: \\([0-9,]*\\).*/\\1/p' | tr -d ,)
 total=$((total + \${n:-0}))
 mkdir -p /var/lib/forgejo/postgres
-out=$(rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 --numeric-ids -n -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/1 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-3910801525-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/forgejo/postgres/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
+out=$(rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 --numeric-ids -n -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/1 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-3910801525-%C -o ControlPersist=120' root@100.64.0.13::state/ /var/lib/forgejo/postgres/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
 n=$(printf '%s\\n' "$out" | sed -n 's/^Total transferred file size: \\([0-9,]*\\).*/\\1/p' | tr -d ,)
 total=$((total + \${n:-0}))
 mkdir -p /var/lib/nixos-containers/forgejo/var/lib/nixos
-out=$(rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 --numeric-ids -n -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/2 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-943f717091-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/nixos-containers/forgejo/var/lib/nixos/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
+out=$(rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 --numeric-ids -n -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/2 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-943f717091-%C -o ControlPersist=120' root@100.64.0.13::state/ /var/lib/nixos-containers/forgejo/var/lib/nixos/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
 n=$(printf '%s\\n' "$out" | sed -n 's/^Total transferred file size: \\([0-9,]*\\).*/\\1/p' | tr -d ,)
 total=$((total + \${n:-0}))
 echo "$total"`,
@@ -622,12 +625,12 @@ before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
 install -d -m 0755 /var/lib/migen/nginx/forgejo
 if [ "$(cat /var/lib/migen/nginx/forgejo/0.upstream 2>/dev/null)" != 'server 100.64.0.13:80;' ]; then printf '%s\n' 'server 100.64.0.13:80;' > /var/lib/migen/nginx/forgejo/0.upstream.migen-tmp; mv -f /var/lib/migen/nginx/forgejo/0.upstream.migen-tmp /var/lib/migen/nginx/forgejo/0.upstream; fi
 systemctl reload nginx
-for i in $(seq 1 200); do
+for i in $(seq 1 1000); do
   now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
   stale=0; for p in $before; do case $now in *" $p "*) stale=1 ;; esac; done
   if [ "$stale" = 0 ] && [ "$now" != "  " ]; then break; fi
-  if [ "$i" = 200 ]; then echo "nginx still answers with the previous configuration (or not at all) 10 s after the reload" >&2; exit 1; fi
-  sleep 0.05
+  if [ "$i" = 1000 ]; then echo "nginx still answers with the previous configuration (or not at all) 10 s after the reload" >&2; exit 1; fi
+  sleep 0.01
 done
 date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/forgejo/guard/routes.fired
 MIGEN_GUARD
@@ -673,11 +676,11 @@ systemctl start container@forgejo`,
         on: 'h002',
         script: `mkdir -p -m 0700 ~/.ssh
 mkdir -p /var/lib/forgejo/data
-rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-a1c87625cc-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/forgejo/data/
+rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-a1c87625cc-%C -o ControlPersist=120' root@100.64.0.13::state/ /var/lib/forgejo/data/
 mkdir -p /var/lib/forgejo/postgres
-rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/1 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-3910801525-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/forgejo/postgres/
+rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/1 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-3910801525-%C -o ControlPersist=120' root@100.64.0.13::state/ /var/lib/forgejo/postgres/
 mkdir -p /var/lib/nixos-containers/forgejo/var/lib/nixos
-rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/2 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-943f717091-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/nixos-containers/forgejo/var/lib/nixos/`,
+rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/2 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-943f717091-%C -o ControlPersist=120' root@100.64.0.13::state/ /var/lib/nixos-containers/forgejo/var/lib/nixos/`,
       },
     },
     // 36. cutover on h002 [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between h001 and h002
@@ -693,9 +696,9 @@ rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 --numeric-ids -e
       run: {
         on: 'h002',
         script: String.raw`mkdir -p -m 0700 ~/.ssh
-d=$(rsync -n -i -c -aHAX -x --delete --modify-window=-1 --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-a1c87625cc-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/forgejo/data/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }
-d=$(rsync -n -i -c -aHAX -x --delete --modify-window=-1 --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/1 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-3910801525-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/forgejo/postgres/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }
-d=$(rsync -n -i -c -aHAX -x --delete --modify-window=-1 --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/2 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-943f717091-%C -o ControlPersist=120' root@100.64.0.13:./ /var/lib/nixos-containers/forgejo/var/lib/nixos/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }`,
+d=$(rsync -n -i -c -aHAX -x --delete --modify-window=-1 --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-a1c87625cc-%C -o ControlPersist=120' root@100.64.0.13::state/ /var/lib/forgejo/data/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }
+d=$(rsync -n -i -c -aHAX -x --delete --modify-window=-1 --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/1 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-3910801525-%C -o ControlPersist=120' root@100.64.0.13::state/ /var/lib/forgejo/postgres/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }
+d=$(rsync -n -i -c -aHAX -x --delete --modify-window=-1 --numeric-ids -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/2 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-943f717091-%C -o ControlPersist=120' root@100.64.0.13::state/ /var/lib/nixos-containers/forgejo/var/lib/nixos/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }`,
       },
       failure: 'the copies differ after the final pass',
     },
@@ -736,12 +739,12 @@ rm -f /var/lib/migen/forgejo/ready`,
 install -d -m 0755 /var/lib/migen/nginx/forgejo
 if [ "$(cat /var/lib/migen/nginx/forgejo/0.upstream 2>/dev/null)" != 'server 100.64.0.20:80;' ]; then printf '%s\n' 'server 100.64.0.20:80;' > /var/lib/migen/nginx/forgejo/0.upstream.migen-tmp; mv -f /var/lib/migen/nginx/forgejo/0.upstream.migen-tmp /var/lib/migen/nginx/forgejo/0.upstream; fi
 systemctl reload nginx
-for i in $(seq 1 200); do
+for i in $(seq 1 1000); do
   now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
   stale=0; for p in $before; do case $now in *" $p "*) stale=1 ;; esac; done
   if [ "$stale" = 0 ] && [ "$now" != "  " ]; then break; fi
-  if [ "$i" = 200 ]; then echo "nginx still answers with the previous configuration (or not at all) 10 s after the reload" >&2; exit 1; fi
-  sleep 0.05
+  if [ "$i" = 1000 ]; then echo "nginx still answers with the previous configuration (or not at all) 10 s after the reload" >&2; exit 1; fi
+  sleep 0.01
 done`,
       },
       undo: {
@@ -750,12 +753,12 @@ done`,
 install -d -m 0755 /var/lib/migen/nginx/forgejo
 if [ "$(cat /var/lib/migen/nginx/forgejo/0.upstream 2>/dev/null)" != 'server 100.64.0.13:80;' ]; then printf '%s\n' 'server 100.64.0.13:80;' > /var/lib/migen/nginx/forgejo/0.upstream.migen-tmp; mv -f /var/lib/migen/nginx/forgejo/0.upstream.migen-tmp /var/lib/migen/nginx/forgejo/0.upstream; fi
 systemctl reload nginx
-for i in $(seq 1 200); do
+for i in $(seq 1 1000); do
   now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
   stale=0; for p in $before; do case $now in *" $p "*) stale=1 ;; esac; done
   if [ "$stale" = 0 ] && [ "$now" != "  " ]; then break; fi
-  if [ "$i" = 200 ]; then echo "nginx still answers with the previous configuration (or not at all) 10 s after the reload" >&2; exit 1; fi
-  sleep 0.05
+  if [ "$i" = 1000 ]; then echo "nginx still answers with the previous configuration (or not at all) 10 s after the reload" >&2; exit 1; fi
+  sleep 0.01
 done`,
       },
     },
@@ -890,7 +893,7 @@ if [ -e /var/lib/migen/forgejo/guard/old.fired ]; then echo "'the guard restarte
       title: "h001 no longer accepts forgejo's copy keys",
       run: {
         on: 'h001',
-        script: 'rm -f /var/lib/migen/copy-access/forgejo/root',
+        script: 'rm -f /var/lib/migen/copy-access/forgejo/root /var/lib/migen/copy-access/forgejo/0.conf /var/lib/migen/copy-access/forgejo/1.conf /var/lib/migen/copy-access/forgejo/2.conf',
       },
     },
     // 48. verify on h002: h002 removes forgejo's copy keys

@@ -284,20 +284,20 @@ f=$(systemctl show -P FragmentPath headscale) && test -n "$f" && grep -qxF Condi
       },
       failure: "l001's deploy did not take effect: headscale must hold ConditionPathExists=!/var/lib/migen/headscale/moved",
     },
-    // 17. prepare on l001: l001 has the commands the runbook runs there (rrsync, rsync)
+    // 17. prepare on l001: l001 has the commands the runbook runs there (/run/current-system/sw/bin/rsync, rsync)
     {
       id: 'tools-deployed-l001',
       phase: 'prepare',
       kind: 'check',
-      title: 'l001 has the commands the runbook runs there (rrsync, rsync)',
+      title: 'l001 has the commands the runbook runs there (/run/current-system/sw/bin/rsync, rsync)',
       run: {
         on: 'l001',
         script: `missing=
 for c in rsync; do p=$(command -v "$c") && [ -x "$p" ] || missing="$missing $c"; done
-test -x /run/current-system/sw/bin/rrsync || missing="$missing /run/current-system/sw/bin/rrsync"
+test -x /run/current-system/sw/bin/rsync || missing="$missing /run/current-system/sw/bin/rsync"
 if [ -n "$missing" ]; then echo 'missing on l001:'"$missing" >&2; exit 1; fi`,
       },
-      failure: "l001 lacks commands the runbook runs there: deploy l001 with the generated module first (generated/hosts/l001.nix adds pkgs.rrsync, pkgs.rsync to environment.systemPackages): nixos-rebuild switch --flake 'examples/homelab#l001' --target-host root@l001",
+      failure: "l001 lacks commands the runbook runs there: deploy l001 with the generated module first (generated/hosts/l001.nix adds pkgs.rsync to environment.systemPackages): nixos-rebuild switch --flake 'examples/homelab#l001' --target-host root@l001",
     },
     // 18. prepare on newvps: newvps has the commands the runbook runs there (curl, rsync, sqlite3)
     {
@@ -331,12 +331,12 @@ rm -rf /var/lib/migen/copy-keys/headscale`,
       },
       undoLeftover: '/var/lib/migen/copy-keys/headscale on newvps, keys l001 no longer accepts (the undo of copy-access came first); the next run reuses them, or remove them with rm -rf /var/lib/migen/copy-keys/headscale',
     },
-    // 20. prepare on newvps | l001: l001 accepts them only for rrsync -ro (read-only) of their state directory (restrict: no shell, pty or forwarding)
+    // 20. prepare on newvps | l001: l001 accepts them only for rsync's daemon, a read-only module of their state directory (restrict: no shell, pty or forwarding)
     {
       id: 'copy-access',
       phase: 'prepare',
       kind: 'command',
-      title: 'l001 accepts them only for rrsync -ro (read-only) of their state directory (restrict: no shell, pty or forwarding)',
+      title: "l001 accepts them only for rsync's daemon, a read-only module of their state directory (restrict: no shell, pty or forwarding)",
       run: {
         pipe: [
           {
@@ -346,17 +346,18 @@ rm -rf /var/lib/migen/copy-keys/headscale`,
           {
             on: 'l001',
             script: String.raw`install -d -m 0755 /var/lib/migen/copy-access/headscale
+printf '%s' $'use chroot = no\nnumeric ids = no\nuid = root\ngid = root\nreverse lookup = no\nmunge symlinks = no\n[state]\npath = /var/lib/headscale\nread only = yes\nrefuse options = copy-links copy-unsafe-links copy-dirlinks remove-source-files remove-sent-files\n' > /var/lib/migen/copy-access/headscale/0.conf.tmp && mv -f /var/lib/migen/copy-access/headscale/0.conf.tmp /var/lib/migen/copy-access/headscale/0.conf
 : > /var/lib/migen/copy-access/headscale/root.tmp
 read -r type key _ || { echo 'copy key 0 missing' >&2; exit 1; }
 [ "$type" = ssh-ed25519 ] && [[ $key =~ ^[A-Za-z0-9+/]+=*$ ]] || { echo 'copy key 0 is not an ed25519 public key' >&2; exit 1; }
-printf '%s %s %s %s\n' 'restrict,command="/run/current-system/sw/bin/rrsync -ro /var/lib/headscale"' "$type" "$key" migen-headscale-0 >> /var/lib/migen/copy-access/headscale/root.tmp
+printf '%s %s %s %s\n' 'restrict,command="/run/current-system/sw/bin/rsync --server --daemon --config=/var/lib/migen/copy-access/headscale/0.conf ."' "$type" "$key" migen-headscale-0 >> /var/lib/migen/copy-access/headscale/root.tmp
 chmod 0600 /var/lib/migen/copy-access/headscale/root.tmp && mv -f /var/lib/migen/copy-access/headscale/root.tmp /var/lib/migen/copy-access/headscale/root`,
           },
         ],
       },
       undo: {
         on: 'l001',
-        script: 'rm -f /var/lib/migen/copy-access/headscale/root',
+        script: 'rm -f /var/lib/migen/copy-access/headscale/root /var/lib/migen/copy-access/headscale/0.conf',
       },
     },
     // 21. prepare on newvps: newvps reaches l001 with the copy keys, for rsync only
@@ -367,11 +368,11 @@ chmod 0600 /var/lib/migen/copy-access/headscale/root.tmp && mv -f /var/lib/migen
       title: 'newvps reaches l001 with the copy keys, for rsync only',
       run: {
         on: 'newvps',
-        script: `mkdir -p -m 0700 ~/.ssh
-rsync --list-only -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/headscale/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-cbd4824c31-%C -o ControlPersist=120' root@100.64.0.2:./ >/dev/null || { echo 'copy key 0 cannot read /var/lib/headscale on l001 through rrsync' >&2; exit 1; }
-if [ "$(ssh -F /dev/null -i /var/lib/migen/copy-keys/headscale/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o 'ControlPath=~/.ssh/migen-cbd4824c31-%C' -o ControlPersist=120 root@100.64.0.2 echo migen-shell 2>/dev/null)" = migen-shell ]; then echo 'copy key 0 opens a shell on l001' >&2; exit 1; fi`,
+        script: String.raw`mkdir -p -m 0700 ~/.ssh
+rsync --list-only -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/headscale/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-cbd4824c31-%C -o ControlPersist=120' root@100.64.0.2::state/ >/dev/null || { echo $'copy key 0 cannot read /var/lib/headscale on l001 through rsync\'s daemon (/run/current-system/sw/bin/rsync)' >&2; exit 1; }
+if [ "$(ssh -F /dev/null -i /var/lib/migen/copy-keys/headscale/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o 'ControlPath=~/.ssh/migen-cbd4824c31-%C' -o ControlPersist=120 root@100.64.0.2 echo migen-shell </dev/null 2>/dev/null)" = migen-shell ]; then echo 'copy key 0 opens a shell on l001' >&2; exit 1; fi`,
       },
-      failure: 'newvps cannot copy from l001 with its migration keys, or they open a shell: l001 must be deployed with the generated module (its sshd reads /var/lib/migen/copy-access/headscale/%u; rrsync at /run/current-system/sw/bin/rrsync)',
+      failure: 'newvps cannot copy from l001 with its migration keys, or they open a shell: l001 must be deployed with the generated module (its sshd reads /var/lib/migen/copy-access/headscale/%u; rsync at /run/current-system/sw/bin/rsync)',
     },
     // 22. prepare on newvps: newvps records that headscale is prepared
     {
@@ -396,14 +397,14 @@ if [ "$(ssh -F /dev/null -i /var/lib/migen/copy-keys/headscale/0 -o IdentitiesOn
         on: 'newvps',
         script: `mkdir -p -m 0700 ~/.ssh
 mkdir -p /var/lib/headscale
-rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 --info=progress2 -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/headscale/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-cbd4824c31-%C -o ControlPersist=120' root@100.64.0.2:./ /var/lib/headscale/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }`,
+rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 --info=progress2 -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/headscale/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-cbd4824c31-%C -o ControlPersist=120' root@100.64.0.2::state/ /var/lib/headscale/ || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; echo 'rsync: some files vanished during this live pass (exit 24); the next pass picks them up'; }`,
       },
       measure: {
         on: 'newvps',
         script: `total=0
 mkdir -p -m 0700 ~/.ssh
 mkdir -p /var/lib/headscale
-out=$(rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 -n -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/headscale/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-cbd4824c31-%C -o ControlPersist=120' root@100.64.0.2:./ /var/lib/headscale/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
+out=$(rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 -n -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/headscale/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-cbd4824c31-%C -o ControlPersist=120' root@100.64.0.2::state/ /var/lib/headscale/) || { rc=$?; [ "$rc" -eq 24 ] || exit "$rc"; }
 n=$(printf '%s\\n' "$out" | sed -n 's/^Total transferred file size: \\([0-9,]*\\).*/\\1/p' | tr -d ,)
 total=$((total + \${n:-0}))
 echo "$total"`,
@@ -589,7 +590,7 @@ systemctl start headscale`,
         on: 'newvps',
         script: `mkdir -p -m 0700 ~/.ssh
 mkdir -p /var/lib/headscale
-rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/headscale/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-cbd4824c31-%C -o ControlPersist=120' root@100.64.0.2:./ /var/lib/headscale/`,
+rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/headscale/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-cbd4824c31-%C -o ControlPersist=120' root@100.64.0.2::state/ /var/lib/headscale/`,
       },
     },
     // 31. cutover on newvps [downtime]: a dry run lists no difference (content, owners, modes, ACLs, xattrs) between l001 and newvps
@@ -605,7 +606,7 @@ rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 -e 'ssh -F /dev/
       run: {
         on: 'newvps',
         script: String.raw`mkdir -p -m 0700 ~/.ssh
-d=$(rsync -n -i -c -aHAX -x --delete --modify-window=-1 -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/headscale/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-cbd4824c31-%C -o ControlPersist=120' root@100.64.0.2:./ /var/lib/headscale/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }`,
+d=$(rsync -n -i -c -aHAX -x --delete --modify-window=-1 -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/headscale/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-cbd4824c31-%C -o ControlPersist=120' root@100.64.0.2::state/ /var/lib/headscale/) && test -z "$d" || { printf '%s\n' "$d" | head -n 20; exit 1; }`,
       },
       failure: 'the copies differ after the final pass',
     },
@@ -819,7 +820,7 @@ if [ -e /var/lib/migen/headscale/guard/old.fired ]; then echo "'the guard restar
       title: "l001 no longer accepts headscale's copy keys",
       run: {
         on: 'l001',
-        script: 'rm -f /var/lib/migen/copy-access/headscale/root',
+        script: 'rm -f /var/lib/migen/copy-access/headscale/root /var/lib/migen/copy-access/headscale/0.conf',
       },
     },
     // 43. verify on newvps: newvps removes headscale's copy keys

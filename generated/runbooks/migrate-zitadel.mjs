@@ -1082,12 +1082,12 @@ before=$(pgrep -d ' ' -f '^nginx: worker process *$' || true)
 install -d -m 0755 /var/lib/migen/nginx/zitadel
 if [ "$(cat /var/lib/migen/nginx/zitadel/0.upstream 2>/dev/null)" != 'server 100.64.0.13:80;' ]; then printf '%s\n' 'server 100.64.0.13:80;' > /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp; mv -f /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp /var/lib/migen/nginx/zitadel/0.upstream; fi
 systemctl reload nginx
-for i in $(seq 1 200); do
+for i in $(seq 1 1000); do
   now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
   stale=0; for p in $before; do case $now in *" $p "*) stale=1 ;; esac; done
   if [ "$stale" = 0 ] && [ "$now" != "  " ]; then break; fi
-  if [ "$i" = 200 ]; then echo "nginx still answers with the previous configuration (or not at all) 10 s after the reload" >&2; exit 1; fi
-  sleep 0.05
+  if [ "$i" = 1000 ]; then echo "nginx still answers with the previous configuration (or not at all) 10 s after the reload" >&2; exit 1; fi
+  sleep 0.01
 done
 date -u +%Y-%m-%dT%H:%M:%SZ > /var/lib/migen/zitadel/guard/routes.fired
 MIGEN_GUARD
@@ -1468,12 +1468,12 @@ rm -f /var/lib/migen/zitadel/ready`,
 install -d -m 0755 /var/lib/migen/nginx/zitadel
 if [ "$(cat /var/lib/migen/nginx/zitadel/0.upstream 2>/dev/null)" != 'server 100.64.0.20:80;' ]; then printf '%s\n' 'server 100.64.0.20:80;' > /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp; mv -f /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp /var/lib/migen/nginx/zitadel/0.upstream; fi
 systemctl reload nginx
-for i in $(seq 1 200); do
+for i in $(seq 1 1000); do
   now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
   stale=0; for p in $before; do case $now in *" $p "*) stale=1 ;; esac; done
   if [ "$stale" = 0 ] && [ "$now" != "  " ]; then break; fi
-  if [ "$i" = 200 ]; then echo "nginx still answers with the previous configuration (or not at all) 10 s after the reload" >&2; exit 1; fi
-  sleep 0.05
+  if [ "$i" = 1000 ]; then echo "nginx still answers with the previous configuration (or not at all) 10 s after the reload" >&2; exit 1; fi
+  sleep 0.01
 done`,
       },
       undo: {
@@ -1482,12 +1482,12 @@ done`,
 install -d -m 0755 /var/lib/migen/nginx/zitadel
 if [ "$(cat /var/lib/migen/nginx/zitadel/0.upstream 2>/dev/null)" != 'server 100.64.0.13:80;' ]; then printf '%s\n' 'server 100.64.0.13:80;' > /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp; mv -f /var/lib/migen/nginx/zitadel/0.upstream.migen-tmp /var/lib/migen/nginx/zitadel/0.upstream; fi
 systemctl reload nginx
-for i in $(seq 1 200); do
+for i in $(seq 1 1000); do
   now=" $(pgrep -d ' ' -f '^nginx: worker process *$' || true) "
   stale=0; for p in $before; do case $now in *" $p "*) stale=1 ;; esac; done
   if [ "$stale" = 0 ] && [ "$now" != "  " ]; then break; fi
-  if [ "$i" = 200 ]; then echo "nginx still answers with the previous configuration (or not at all) 10 s after the reload" >&2; exit 1; fi
-  sleep 0.05
+  if [ "$i" = 1000 ]; then echo "nginx still answers with the previous configuration (or not at all) 10 s after the reload" >&2; exit 1; fi
+  sleep 0.01
 done`,
       },
     },

@@ -5,9 +5,11 @@
 # milliseconds since the epoch, without a process (bash 5's EPOCHREALTIME: seconds.microseconds)
 now() { local t=${EPOCHREALTIME/[.,]/}; printf '%s\n' "${t:0:${#t}-3}"; }
 b64() { printf '%s' "$1" | base64 -w0; }
+# A journal line; its message "%" and then percent-encoded (%, tab, newline, CR), without a process:
+# the log of a step's end is on the window's path from one step to the next.
 log() {
-  local t=${EPOCHREALTIME/[.,]/} m=''
-  [ -n "${4:-}" ] && m=$(b64 "$4")
+  local t=${EPOCHREALTIME/[.,]/} m=${4:-}
+  if [ -n "$m" ]; then m=${m//%/%25}; m=${m//$'\t'/%09}; m=${m//$'\n'/%0A}; m=%${m//$'\r'/%0D}; fi
   printf '%s\t%s\t%s\t%s\t%s\n' "${t:0:${#t}-3}" "$1" "${2:--}" "${3:--}" "$m" >>"$J"
 }
 

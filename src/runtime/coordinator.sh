@@ -19,7 +19,7 @@
 #   pre           the undos of steps the operator ran before the window, newest first: "P.undo" names
 #   abort         (created by the operator on Ctrl-C) roll back now
 # It appends to BUNDLE_DIR/journal one line per event, tab-separated:
-#   MS EVENT IDX ID MESSAGE(base64)
+#   MS EVENT IDX ID MESSAGE ("%" and then the text with %, tab, newline and CR percent-encoded; base64 before)
 # events: start, restart, window-start, run, instruct, done, failed, undo, undone (MESSAGE: the undo's output), undo-failed,
 # window-end, heartbeat-lost, result (ID = done | rolled-back | rollback-failed | failed).
 # Restart=on-failure restarts it after a crash: it then rolls back what an unfinished window did

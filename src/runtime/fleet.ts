@@ -136,6 +136,12 @@ export interface FleetEvent { readonly t: number; readonly event: string; readon
 export function parseEvents(text: string): FleetEvent[] {
   return text.split('\n').filter((l) => l.split('\t').length >= 5).map((l) => {
     const [t, event, idx, id, msg] = l.split('\t');
-    return { t: Number(t), event: event!, idx: idx === '-' || idx === undefined || !/^\d+$/.test(idx) ? null : Number(idx), id: id === '-' ? null : id ?? null, message: Buffer.from(msg ?? '', 'base64').toString('utf8') };
+    return { t: Number(t), event: event!, idx: idx === '-' || idx === undefined || !/^\d+$/.test(idx) ? null : Number(idx), id: id === '-' ? null : id ?? null, message: journalMessage(msg ?? '') };
   });
+}
+
+/** A journal message: "%" and the text percent-encoded (%, tab, newline, CR) by the coordinator's `log`; base64 from coordinators before it. */
+export function journalMessage(m: string): string {
+  if (m.startsWith('%')) return m.slice(1).replace(/%(25|09|0A|0D)/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)));
+  return Buffer.from(m, 'base64').toString('utf8');
 }

@@ -116,7 +116,7 @@ export function profileUnit(u: EvaluatedUnit): ProfileUnit {
 export async function deployedProfile(host: string, units: string[], opts: { variant?: Variant; extraVhosts?: NginxVhost[] } = {}): Promise<SystemProfile> {
   const ev = (await evaluateFleet(opts.variant))[host];
   if (!ev) throw new Error(`deployedProfile: ${host} is not evaluated (${Object.keys(UNITS).join(', ')})`);
-  // the generated module's packages (its tools: rrsync, sqlite, ...) and sshd's copy-access files
+  // the generated module's packages (its tools: rsync, sqlite, ...) and sshd's copy-access files
   const out: SystemProfile = { units: {}, ...((opts.variant ?? 'generated') === 'generated' ? await generatedProfileParts(host) : {}) };
   for (const u of units) {
     const e = ev.units[u];

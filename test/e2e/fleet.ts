@@ -11,7 +11,7 @@
  *   h002 holds the agenix secret the runbook's preflight asks for.
  * - adguardhome: the lab's app with its DNS responder, state in /var/lib/private/AdGuardHome,
  *   on h003 (running) and h002 (installed, stopped); their deploys also bring the generated
- *   modules' packages (rrsync, dig, rsync) and sshd's copy-access files (test/lab/packages.ts).
+ *   modules' packages (rsync, dig, sqlite) and sshd's copy-access files (test/lab/packages.ts).
  *   `setupClientsNetwork`: what its clients have besides (examples/homelab/migrations/
  *   adguardhome.yaml): the secondary DNS 1.1.1.1 (unbound on host `internet`, the address routed
  *   from every host and the operator; nixos.org from a BIND authority there, empty until the test

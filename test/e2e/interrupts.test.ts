@@ -198,15 +198,16 @@ describe('interrupts and faults during the vaultwarden migration (generated warm
     // a large upload lands after the last live pass, so the final pass has 128 MiB to move (it
     // reuses the live passes' ssh connection, so it starts at once: the killer needs that time)
     const late = lab.exec('o001', `head -c ${128 * 1048576} /dev/urandom > ${VW_STATE}/icon_cache/late.bin`);
-    // on o001: the first non-dry-run `rsync --server --sender` after the live sync is the final
-    // pass's (rrsync, the copy key's forced command, runs it as /usr/bin/rsync, itself maybe still
-    // its parent); kill the sshd session processes above it and itself (the TCP connection drops)
+    // on o001: the first rsync daemon (the copy key's forced command, `rsync --server --daemon`,
+    // which sends the files itself) started after the live sync is the final pass's (nothing
+    // copies between them); kill the sshd session processes above it and itself (the TCP
+    // connection drops). One still ending from the live sync's last dry run is not it.
     const killer = await lab.exec('o001', [
+      "old=\" $(pgrep -d ' ' -f '^(/[^ ]*/)?rsync --server --daemon' || true) \"",
       'for i in $(seq 1 3000); do',
-      "  for p in $(pgrep -f '^(/[^ ]*/)?rsync --server --sender'); do",
+      "  for p in $(pgrep -f '^(/[^ ]*/)?rsync --server --daemon'); do",
+      '    case $old in *" $p "*) continue ;; esac',
       '    a=$(tr "\\0" " " </proc/$p/cmdline 2>/dev/null) || continue',
-      '    flags=${a#*rsync --server --sender -}; flags=${flags%% *}',
-      '    case $flags in *n*) continue ;; esac',
       '    up=""; q=$p; for _ in 1 2 3 4; do q=$(ps -o ppid= -p $q | tr -d " "); [ -n "$q" ] && [ "$q" != 1 ] || break; up="$up,$q"; done',
       '    sess=$(ps -o pid=,args= -p ${up#,} | grep sshd | grep -v "^ *1 " | grep -v -e listener -e " -D " | awk \'{print $1}\' | tr "\\n" " ")',
       '    kill -KILL $sess $p',

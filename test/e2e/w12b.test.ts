@@ -1,7 +1,7 @@
 /**
  * e2e for [12]'s host differences, whole runbooks (`migen run`) in the lab: the warm and cold
  * migrations copy with the per-migration key only (o001's and h003's sshd read the copy-access
- * file, rrsync in their system profile: lab/packages.ts), on hosts whose machine sqlite3 is hidden
+ * file, rsync in their system profile: lab/packages.ts), on hosts whose machine sqlite3 is hidden
  * (the runbook's SQLite steps use the generated module's), and the warm run's restic backup
  * restores to a sound database with every row acknowledged before the run.
  */
@@ -75,7 +75,7 @@ describe('cold adguardhome with the migration key', () => {
   }, 60_000);
   afterAll(async () => { await lab?.teardown(); });
 
-  test('the run passes through rrsync; the records are served by h002; the keys are gone', async () => {
+  test("the run passes through rsync's daemon (the copy key's forced command); the records are served by h002; the keys are gone", async () => {
     const r = await migenRun(lab, 'adguardhome', root).done;
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(await activeOn(lab, 'adguardhome', ['h003', 'h002'])).toEqual(['h002']);

@@ -100,6 +100,10 @@ describe('warm migration (vaultwarden o001 -> h002) with the generated runbook',
     if (process.env.E2E_DEBUG) {
       const fails = probe.samples.filter((s) => !s.ok);
       console.log(JSON.stringify({ window: report.window, outage: probe.longestOutageMs, firstFailSent: fails[0] && new Date(fails[0].t - fails[0].ms).toISOString(), lastFail: fails.at(-1) && new Date(fails.at(-1)!.t).toISOString(), firstNew: new Date(probe.samples.find((s) => s.host === 'h002')!.t).toISOString(), steps: report.steps.map((s) => `${s.id}:${s.ms}`).join(' ') }, null, 1));
+      // the coordinator's own journal on h002 (MS EVENT IDX ID ...): per-step times as the fleet saw them
+      const j = await lab.exec('h002', 'cat /var/lib/migen/vaultwarden/cutover/*/journal');
+      const t0 = Number(j.stdout.split('\n')[0].split('\t')[0]);
+      console.log(j.stdout.trim().split('\n').map((l) => { const f = l.split('\t'); return `${Number(f[0]) - t0} ${f[1]} ${f[3]}`; }).join('\n'));
     }
     expect(report.window.ms!).toBeGreaterThanOrEqual(probe.longestOutageMs - 100);
     expect(report.window.ms! - probe.longestOutageMs).toBeLessThanOrEqual(WINDOW_MARGIN_MS);

@@ -65,8 +65,8 @@ describe('state paths per side, with the plan\'s own scripts', () => {
     await app('h002', '/var/lib/vaultwarden', '100.64.0.20:8222');
     await must(lab, { on: 'o001', script: 'systemctl start vaultwarden\nfor i in $(seq 1 30); do curl -fsS -o /dev/null -X POST --data "row $i" "http://127.0.0.1:8222/items$([ $((i % 3)) -eq 0 ] && echo ?attach=1)"; done' });
     // the copy goes through the migration's key, which o001's generated module makes sshd accept
-    // for rrsync only (plan/access.ts): its packages and sshd's file as a deploy brings them
-    installPackages(lab, 'o001', ['rrsync', 'rsync']);
+    // for rsync's daemon only (plan/access.ts): its package and sshd's file as a deploy brings them
+    installPackages(lab, 'o001', ['rsync']);
     await authorizedKeysFiles(lab, 'o001', [m.copyAccess!.authorizedKeysFiles]);
     for (const id of ['copy-keys', 'copy-access', 'copy-access-works']) await runStep(lab, m, id);
     for (const s of parts(m, 'sync-live')) await must(lab, s); // the live pass

@@ -43,7 +43,7 @@ describe('tools (warm vaultwarden o001 -> h002)', () => {
     const old = await runScript(lab, scriptOf(stepOf(steps, 'tools-o001')));
     expect([old.code, old.stderr]).toEqual([1, 'missing on o001: restic sqlite3\n']);
     const oldLate = await runScript(lab, scriptOf(stepOf(steps, 'tools-deployed-o001')));
-    expect([oldLate.code, oldLate.stderr]).toEqual([1, 'missing on o001: /run/current-system/sw/bin/rrsync\n']);
+    expect([oldLate.code, oldLate.stderr]).toEqual([1, 'missing on o001: /run/current-system/sw/bin/rsync\n']);
     const neu = await runScript(lab, scriptOf(stepOf(steps, 'tools-deployed-h002')));
     expect([neu.code, neu.stderr]).toEqual([1, 'missing on h002: sqlite3\n']);
     expect(steps.some((x) => x.id === 'tools-h002')).toBe(false); // nothing runs on h002 before its deploy but what every host has
@@ -62,7 +62,7 @@ describe('tools (warm vaultwarden o001 -> h002)', () => {
   }, 120_000);
 
   test('deployed with it, the checks pass and the SQLite steps run with the system profile\'s sqlite3', async () => {
-    expect((await deployGenerated(lab, 'o001')).programs).toEqual(expect.arrayContaining(['restic', 'rrsync', 'rsync', 'sqlite3']));
+    expect((await deployGenerated(lab, 'o001')).programs).toEqual(expect.arrayContaining(['restic', 'rsync', 'sqlite3']));
     expect((await deployGenerated(lab, 'h002')).programs).toEqual(expect.arrayContaining(['rsync', 'sqlite3']));
     for (const h of ['o001', 'h002']) {
       for (const id of [`tools-${h}`, `tools-deployed-${h}`]) if (steps.some((x) => x.id === id)) await mustRun(lab, stepOf(steps, id));

@@ -22,13 +22,13 @@ describe('the example fleet with the generated modules (planned)', () => {
   it('every host declares the commands its steps run, from nixpkgs packages', async () => {
     fleet = await evalFleet(repoRoot);
     const has = (h: string, pkgs: string[]) => expect(fleet[h]!.packages, h).toEqual(expect.arrayContaining(pkgs));
-    has('o001', ['restic', 'rrsync', 'rsync', 'sqlite']);   // vaultwarden's old host: backup, SQLite copy, rsync's far end
+    has('o001', ['restic', 'rsync', 'sqlite']);             // vaultwarden's old host: backup, SQLite copy, rsync's far end (its daemon mode)
     has('h002', ['rsync', 'sqlite']);                       // the new host: rsync, integrity_check
-    has('h001', ['restic', 'rrsync', 'rsync']);             // forgejo's old host
-    has('h003', ['bind', 'rrsync', 'rsync']);               // AdGuard's old host, which also asks the new one as clients do (dig)
-    has('l001', ['bind', 'restic', 'rrsync', 'rsync', 'sqlite']); // headscale's old host makes the DNS changes (nsupdate, dig)
+    has('h001', ['restic', 'rsync']);                       // forgejo's old host
+    has('h003', ['bind', 'rsync']);                         // AdGuard's old host, which also asks the new one as clients do (dig)
+    has('l001', ['bind', 'restic', 'rsync', 'sqlite']); // headscale's old host makes the DNS changes (nsupdate, dig)
     has('newvps', ['rsync', 'sqlite']);
-    expect(fleet.h002!.packages).not.toContain('rrsync');   // nothing reads from h002
+    for (const h of Object.keys(fleet)) expect(fleet[h]!.packages, h).not.toContain('rrsync'); // every copy is pulled: rrsync serves only a push
     expect(Object.values(fleet).map((h) => h.system)).toEqual(Object.keys(fleet).map((h) => `nixos-system-${h}-26.05`));
   });
 
@@ -50,7 +50,7 @@ describe('after migen finalize vaultwarden', () => {
     repo.commitAll();
     const after = await evalFleet(repo.dir);
     expect(after.o001!.authorizedKeysFiles).toEqual(SSHD);
-    expect(after.o001!.packages).not.toContain('rrsync');
+    expect(after.o001!.packages).not.toContain('rsync');
     expect(after.o001!.packages).not.toContain('sqlite');
     expect(after.h001!.authorizedKeysFiles).toEqual([...SSHD, '/var/lib/migen/copy-access/forgejo/%u']); // forgejo is still planned
   });

@@ -218,6 +218,21 @@ describe('the cutover coordinator', () => {
   });
 });
 
+describe('the coordinator journal', () => {
+  it('carries any message through its log line unchanged (%, tabs, newlines, CR, UTF-8), and reads base64 from coordinators before it', () => {
+    const base = fresh();
+    writeFileSync(path.join(base, 'coordinator-steps.sh'), bundleFiles(def(), journal, false)['coordinator-steps.sh']!);
+    writeFileSync(path.join(base, 'hosts'), '');
+    const msg = 'rsync: 100%\tdone %09 %25\nline two\r\n\u00e9t\u00e9 \u2713 $HOME `x` \\n';
+    const r = spawnSync('bash', ['-c', 'B=$1; J=$1/journal; HOME=$1; . "$1/coordinator-steps.sh"; log done 3 final-pass "$2"; log run 4 x', 'sh', base, msg], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const [done, run] = parseEvents(readFileSync(path.join(base, 'journal'), 'utf8'));
+    expect([done!.event, done!.idx, done!.id, done!.message]).toEqual(['done', 3, 'final-pass', msg]);
+    expect(run!.message).toBe('');
+    expect(parseEvents(`1\tdone\t3\tx\t${Buffer.from(msg).toString('base64')}\n`)[0]!.message).toBe(msg);
+  });
+});
+
 describe('the cutover coordinator: handoffs', () => {
   const handoff = (extra: Partial<Step> = {}): Step => ({
     id: 'switch', phase: 'cutover', kind: 'handoff', title: 'switch', window: true, fleet: true, concurrent: 'g', undoOnFailure: true,

@@ -1,5 +1,5 @@
 // The copy's access between the hosts (plan/access.ts, access-steps.ts, rsync.ts): per-migration
-// keys, accepted only by rrsync for one state directory each, no agent, no ssh_config, installed
+// keys, accepted only by rsync's daemon (a read-only module) or rrsync -wo (push) for one state directory each, no agent, no ssh_config, installed
 // before anything stops and removed after the verification. Table-driven over copy modes.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
@@ -30,7 +30,20 @@ describe('copy access', () => {
     expect({ client: a.client, server: a.server, mode: a.mode, paths: a.keys.map((k) => k.remote) }).toEqual(want);
     for (const k of a.keys) expect(k.local).toBe(k.remote); // the same directory on both sides here (sides.test.ts maps them)
     // each key is confined to its directory, read-only or write-only, with restrict
-    for (const k of a.keys) expect(k.command).toBe(`/run/current-system/sw/bin/rrsync -${want.mode} ${k.remote}`);
+    a.keys.forEach((k, i) => {
+      if (want.mode === 'ro') {
+        // rsync's daemon mode, one read-only module of that directory, no chroot (owners mapped by name), no link followed out of it
+        const conf = `/var/lib/migen/copy-access/demo/${i}.conf`;
+        expect(k.command).toBe(`/run/current-system/sw/bin/rsync --server --daemon --config=${conf} .`);
+        expect(k.config!.file).toBe(conf);
+        expect(k.config!.text.split('\n')).toEqual(expect.arrayContaining(['use chroot = no', 'numeric ids = no', 'uid = root', '[state]', `path = ${k.remote}`, 'read only = yes']));
+        expect(k.config!.text).toMatch(/^refuse options = .*\bcopy-links copy-unsafe-links copy-dirlinks remove-source-files\b/m);
+        expect(k.far).toBe(`${a.user}@${a.address}::state/`);
+      } else {
+        expect(k.command).toBe(`/run/current-system/sw/bin/rrsync -wo ${k.remote}`);
+        expect([k.config, k.far]).toEqual([null, `${a.user}@${a.address}:./`]);
+      }
+    });
     expect(new Set(a.keys.map((k) => k.key)).size).toBe(a.keys.length);
     // a master connection per key: a session on another key's connection would run that key's forced command
     const sockets = a.keys.map((k) => /ControlPath=(\S+)/.exec(k.ssh)![1]);
@@ -41,7 +54,7 @@ describe('copy access', () => {
     for (const { on, l } of rsyncs) {
       expect(on).toBe(a.client);
       expect(l).toMatch(/-e 'ssh -F \/dev\/null -i \/var\/lib\/migen\/copy-keys\/demo\/\d -o IdentitiesOnly=yes -o ForwardAgent=no /);
-      expect(l).toContain(`${a.user}@${a.address}:./`);
+      expect(l).toContain(a.mode === 'ro' ? `${a.user}@${a.address}::state/` : `${a.user}@${a.address}:./`);
       expect(l).not.toMatch(/ -A | ForwardAgent=yes/);
     }
     // no script opens a plain ssh from one host of the run to another
@@ -89,7 +102,10 @@ describe('the server writes exactly one restricted line per key (real bash)', ()
     const lines = readFileSync(file, 'utf8').trim().split('\n');
     expect(lines.length).toBe(3);
     lines.forEach((l, i) => {
-      expect(l).toBe(`restrict,command="${p.copyAccess!.keys[i]!.command}" ${pubs[i]!.split(' ').slice(0, 2).join(' ')} migen-demo-${i}`);
+      const k = p.copyAccess!.keys[i]!;
+      expect(l).toBe(`restrict,command="${k.command.replace('/var/lib/migen/', `${dir}/`)}" ${pubs[i]!.split(' ').slice(0, 2).join(' ')} migen-demo-${i}`);
+      // and the daemon configuration that command reads, byte for byte
+      expect(readFileSync(k.config!.file.replace('/var/lib/migen/', `${dir}/`), 'utf8')).toBe(k.config!.text);
     });
   });
 

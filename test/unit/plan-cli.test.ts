@@ -35,8 +35,8 @@ describe('migen plan on the example fleet', () => {
     for (const phase of ['preflight', 'prepare', 'sync', 'cutover', 'verify', 'finalize']) expect(r.stdout).toContain(`   -- ${phase}\n`);
     expect(r.stdout).toContain('downtime window: about 2.8 s plus 0.05 s per 1,000 files of state (final pass of at most 67108864 bytes at 50000000 B/s');
     expect(r.stdout).toContain('h001$ systemctl stop container@forgejo');
-    // rsync reaches h001 only with the migration's key for that directory, confined there by rrsync (the remote path is its root).
-    expect(r.stdout).toMatch(/h002\$ rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 --numeric-ids -e 'ssh -F \/dev\/null -i \/var\/lib\/migen\/copy-keys\/forgejo\/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~\/\.ssh\/migen-[0-9a-f]{10}-%C -o ControlPersist=120' root@100\.64\.0\.13:\.\/ \/var\/lib\/forgejo\/data\/$/m);
+    // rsync reaches h001 only with the migration's key for that directory, confined there by rsync's daemon (the remote path is its module's root).
+    expect(r.stdout).toMatch(/h002\$ rsync -aHAX -x -S --delete --partial --stats --modify-window=-1 --numeric-ids -e 'ssh -F \/dev\/null -i \/var\/lib\/migen\/copy-keys\/forgejo\/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~\/\.ssh\/migen-[0-9a-f]{10}-%C -o ControlPersist=120' root@100\.64\.0\.13::state\/ \/var\/lib\/forgejo\/data\/$/m);
     // The backup runs before the first stop.
     const backup = r.stdout.indexOf('restic -r /backup/h001 --password-file /run/agenix/restic-password backup');
     expect(backup).toBeGreaterThan(0);

@@ -45,10 +45,10 @@ describe('state paths per side', () => {
     expect(plan!.sqlite).toEqual([{ old: '/var/lib/bitwarden_rs/db.sqlite3', new: '/var/lib/vaultwarden/db.sqlite3' }]);
     const steps = plan!.steps;
     // rsync reads the old host's directory through its copy key, whose forced command names it
-    expect(script(steps, 'copy-access')).toContain('rrsync -ro /var/lib/bitwarden_rs');
-    expect(script(steps, 'final-pass')).toContain('root@100.64.0.1:./ /var/lib/vaultwarden/');
-    expect(script(steps, 'copy-identical')).toContain('root@100.64.0.1:./ /var/lib/vaultwarden/');
-    expect(script(steps, 'sync-live')).toMatch(/mkdir -p \/var\/lib\/vaultwarden\nrsync .* root@100\.64\.0\.1:\.\/ \/var\/lib\/vaultwarden\//);
+    expect(script(steps, 'copy-access')).toContain('path = /var/lib/bitwarden_rs\\nread only = yes');
+    expect(script(steps, 'final-pass')).toContain('root@100.64.0.1::state/ /var/lib/vaultwarden/');
+    expect(script(steps, 'copy-identical')).toContain('root@100.64.0.1::state/ /var/lib/vaultwarden/');
+    expect(script(steps, 'sync-live')).toMatch(/mkdir -p \/var\/lib\/vaultwarden\nrsync .* root@100\.64\.0\.1::state\/ \/var\/lib\/vaultwarden\//);
     expect(script(steps, 'critical--var-lib-vaultwarden-rsa-key-pem')).toBe('[o001] sha256sum < /var/lib/bitwarden_rs/rsa_key.pem\n[h002] sha256sum < /var/lib/vaultwarden/rsa_key.pem');
     expect(script(steps, 'sqlite--var-lib-vaultwarden-db-sqlite3')).toBe("[h002] test \"$(sqlite3 -readonly /var/lib/vaultwarden/db.sqlite3 'PRAGMA integrity_check;')\" = ok");
     expect(script(steps, 'disk')).toMatch(/^\[o001\] du -sb --one-file-system \/var\/lib\/bitwarden_rs .*\n\[h002\] mkdir -p \/var\/lib\/vaultwarden && df -B1 --output=avail \/var\/lib\/vaultwarden/);

@@ -27,13 +27,13 @@ describe('commands in a script', () => {
 
 const vw = 'service: vaultwarden\nfrom: o001\nto: h002\nstrategy: warm\nbackup: { restic: { repository: /backup/o001 } }';
 const PLANS: [string, { given: string; want: Record<string, { commands: string[]; packages: string[] }> }][] = [
-  ['warm vaultwarden: the old host backs up, snapshots SQLite and serves rsync through rrsync; the new one copies and checks SQLite', {
+  ['warm vaultwarden: the old host backs up, snapshots SQLite and serves rsync (its daemon mode, at the path the forced command names); the new one copies and checks SQLite', {
     given: vw,
-    want: { h002: { commands: ['curl', 'rsync', 'sqlite3'], packages: ['rsync', 'sqlite'] }, o001: { commands: ['curl', 'restic', 'rrsync', 'rsync', 'sqlite3'], packages: ['restic', 'rrsync', 'rsync', 'sqlite'] } },
+    want: { h002: { commands: ['curl', 'rsync', 'sqlite3'], packages: ['rsync', 'sqlite'] }, o001: { commands: ['/run/current-system/sw/bin/rsync', 'curl', 'restic', 'rsync', 'sqlite3'], packages: ['restic', 'rsync', 'sqlite'] } },
   }],
   ['cold adguardhome, verified with dig on the new host', {
     given: 'service: adguardhome\nfrom: h003\nto: h002\nstrategy: cold\nbackup: { none: true }\nverify: [{ command: \'test -n "$(dig +short @127.0.0.1 nixos.org)"\', on: new }]',
-    want: { h002: { commands: ['dig', 'rsync'], packages: ['dnsutils', 'rsync'] }, h003: { commands: ['rrsync', 'rsync'], packages: ['rrsync', 'rsync'] } },
+    want: { h002: { commands: ['dig', 'rsync'], packages: ['dnsutils', 'rsync'] }, h003: { commands: ['/run/current-system/sw/bin/rsync', 'rsync'], packages: ['rsync'] } },
   }],
   ['pushed by the old host: rrsync on the new one', {
     given: 'service: adguardhome\nfrom: h003\nto: h002\nstrategy: cold\nbackup: { none: true }\nsync: { mode: push }',
@@ -64,7 +64,7 @@ describe('the commands of each host', () => {
     for (const st of p.steps.filter((x) => x.id.startsWith('tools-'))) {
       const host = st.id.replace(/^tools-(deployed-)?/, '');
       const script = 'run' in st && 'on' in st.run ? st.run.script : '';
-      const cmds = [...(/for c in ([^;]*); do/.exec(script)?.[1]?.split(' ') ?? []), ...(script.includes('rrsync') ? ['rrsync'] : [])];
+      const cmds = [...(/for c in ([^;]*); do/.exec(script)?.[1]?.split(' ') ?? []), ...(script.includes('rrsync') ? ['rrsync'] : []), ...[...script.matchAll(/test -x (\/\S+\/rsync) /g)].map((m) => m[1]!)];
       checked.set(host, [...(checked.get(host) ?? []), ...cmds].sort());
     }
     expect(Object.fromEntries([...checked].sort())).toEqual(Object.fromEntries(Object.entries(want).map(([h, w]) => [h, w.commands])));
@@ -79,15 +79,15 @@ describe('the preflight check (real bash, a PATH of stubs)', () => {
 
   it('fails naming every missing command and the fix; passes once they are on the PATH', async () => {
     const p = await planOf(vw);
-    // before the deploys: what the backup runs on o001; after them: rsync's other end (the module's rrsync)
+    // before the deploys: what the backup runs on o001; after them: rsync's other end (the module's rsync, at the forced command's path)
     const early = p.steps.find((s) => s.id === 'tools-o001') as Extract<Step, { kind: 'check' }>;
     const late = p.steps.find((s) => s.id === 'tools-deployed-o001') as Extract<Step, { kind: 'check' }>;
     expect(early.phase).toBe('preflight');
     expect(late.phase).toBe('prepare');
     expect(early.failure).toMatch(/^o001 lacks commands the runbook runs there: deploy o001 with the generated module first \(generated\/hosts\/o001\.nix adds pkgs\.restic, pkgs\.sqlite to environment\.systemPackages\): nixos-rebuild switch --flake \S+#o001'? --target-host root@o001$/);
-    expect(late.failure).toMatch(/generated\/hosts\/o001\.nix adds pkgs\.rrsync, pkgs\.rsync to environment\.systemPackages/);
-    const rrsync = path.join(bin, 'sw', 'rrsync');
-    const local = (st: Extract<Step, { kind: 'check' }>) => ('on' in st.run ? st.run.script : '').replaceAll('/run/current-system/sw/bin/rrsync', rrsync);
+    expect(late.failure).toMatch(/generated\/hosts\/o001\.nix adds pkgs\.rsync to environment\.systemPackages/);
+    const rrsync = path.join(bin, 'sw', 'rsync'); // the daemon's rsync at its absolute path
+    const local = (st: Extract<Step, { kind: 'check' }>) => ('on' in st.run ? st.run.script : '').replaceAll('/run/current-system/sw/bin/rsync', rrsync);
     const missing = run(local(early), '/nonexistent');
     expect(missing.status).toBe(1);
     expect(missing.stderr).toBe('missing on o001: restic sqlite3\n');

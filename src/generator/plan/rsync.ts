@@ -1,7 +1,8 @@
 // The state copy with rsync, run on one of the two hosts (rsync cannot copy between two remote
 // hosts): the new host pulls (sync.mode pull, the default) or the old host pushes. It reaches the
 // other host only with this migration's copy keys (access.ts), one per state directory, each
-// confined by rrsync to its directory: the remote path is that directory's root, `./`.
+// confined to its directory by its forced command: the remote path is that directory's root
+// (`host::state/` from rsync's daemon, `host:./` through rrsync).
 import type { HostScript } from '../../runbook/steps.js';
 import type { CopyAccess, CopyKey } from './access.js';
 import { cmd } from './shell.js';
@@ -30,8 +31,7 @@ function access(c: Ctx): CopyAccess {
 
 /** Source and destination of one state directory, seen from the client (the host rsync runs on). */
 function ends(a: CopyAccess, k: CopyKey): { src: string; dst: string } {
-  const far = `${a.user}@${a.address}:./`;
-  return a.mode === 'ro' ? { src: far, dst: `${k.local}/` } : { src: `${k.local}/`, dst: far };
+  return a.mode === 'ro' ? { src: k.far, dst: `${k.local}/` } : { src: `${k.local}/`, dst: k.far };
 }
 
 /** In a pull the client makes the directories it receives into; in a push the access step made them on the server. */

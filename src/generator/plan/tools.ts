@@ -7,7 +7,7 @@
 // environment.defaultPackages, which a minimal host empties.
 import { scriptsOf, type HostScript, type Script, type Step } from '../../runbook/steps.js';
 import { cmd } from './shell.js';
-import { RRSYNC } from './access.js';
+import { RRSYNC, RSYNC } from './access.js';
 import type { CopyAccess, HostTools } from './types.js';
 
 /** command -> nixpkgs attribute (pkgs.<name>) that puts it into /run/current-system/sw/bin; null: every NixOS host has it (checked, not declared). */
@@ -34,22 +34,24 @@ export function toolsOf(steps: readonly Step[], copy: CopyAccess | null): HostTo
   for (const s of steps) {
     for (const sc of [...scriptsOf(s), ...(s.undo ? [s.undo] : [])]) for (const p of partsOf(sc)) for (const c of commandsIn(p.script)) add(p.on, c);
   }
-  // rsync on the client starts `rsync --server` on the other host, through rrsync there.
-  if (copy) { add(copy.server, 'rsync'); add(copy.server, 'rrsync'); }
+  // rsync on the client starts `rsync --server` on the other host: its daemon mode at the path
+  // the forced command names, or rrsync there (push).
+  if (copy) { add(copy.server, 'rsync'); add(copy.server, copy.mode === 'ro' ? RSYNC : 'rrsync'); }
   return [...by].sort(([a], [b]) => (a < b ? -1 : 1)).map(([host, cs]) => {
     const commands = [...cs].sort();
     return { host, commands, packages: [...new Set(commands.flatMap((c) => PROVIDERS[c] ?? []))].sort() };
   });
 }
 
-/** command -v per command; rrsync at the path the forced command names. Prints what is missing. */
+/** command -v per command; rrsync, and a path (rsync's, for the forced command), where the forced command names it. Prints what is missing. */
 export function toolsCheck(t: HostTools): string {
-  const found = t.commands.filter((c) => c !== 'rrsync');
+  const found = t.commands.filter((c) => c !== 'rrsync' && !c.startsWith('/'));
+  const paths = [...(t.commands.includes('rrsync') ? [RRSYNC] : []), ...t.commands.filter((c) => c.startsWith('/'))];
   return [
     'missing=',
     // bash's command -v falls back to a file that is not executable: an executable is what counts
     ...(found.length ? [`for c in ${cmd`${found}`}; do p=$(command -v "$c") && [ -x "$p" ] || missing="$missing $c"; done`] : []),
-    ...(t.commands.includes('rrsync') ? [cmd`test -x ${RRSYNC} || missing="$missing ${RRSYNC}"`] : []),
+    ...paths.map((p) => cmd`test -x ${p} || missing="$missing ${p}"`),
     `if [ -n "$missing" ]; then echo ${cmd`${`missing on ${t.host}:`}`}"$missing" >&2; exit 1; fi`,
   ].join('\n');
 }

@@ -208,6 +208,10 @@ export interface CopyKey {
   readonly key: string;
   /** The forced command of its authorized-keys line on the server. */
   readonly command: string;
+  /** The rsync daemon's configuration that command reads (a pulled key), written beside the keys' file. */
+  readonly config: { readonly file: string; readonly text: string } | null;
+  /** The server's end as rsync names it: its state directory's root (`user@host::state/`, or `user@host:./` through rrsync). */
+  readonly far: string;
   /** rsync's `-e`: only this key, no ssh_config (no other identity can stand in), no agent. */
   readonly ssh: string;
 }
@@ -215,7 +219,7 @@ export interface CopyKey {
 export interface CopyAccess {
   /** Runs rsync and holds the keys. */
   readonly client: string;
-  /** Accepts the keys, for rrsync only. */
+  /** Accepts the keys, for rsync only (its daemon mode, or rrsync). */
   readonly server: string;
   /** The server's ssh user and address, as rsync reaches it. */
   readonly user: string;
