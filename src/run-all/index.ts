@@ -6,14 +6,14 @@ import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline/promises';
-import { fileURLToPath } from 'node:url';
 import { flag, str, type Parsed } from '../args.js';
+import { ROOT } from '../artifacts.js';
 import { UserError } from '../errors.js';
 import { rel } from '../generator/load/inputs.js';
 import { runGroups } from './schedule.js';
 import { select, type LastRun, type PlanFile } from './select.js';
 
-const MIGEN = fileURLToPath(new URL('../../bin/migen.js', import.meta.url));
+const MIGEN = path.join(ROOT, 'bin/migen.js');
 
 function readPlans(out: string): PlanFile[] {
   const dir = path.join(out, 'plans');

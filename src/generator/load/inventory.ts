@@ -1,7 +1,6 @@
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { ROOT } from '../../artifacts.js';
 import { UserError } from '../../errors.js';
 import { parseManifestText } from './manifest.js';
 import type { SourceDoc } from './source.js';
@@ -10,7 +9,7 @@ export const NIX_FLAGS = ['--extra-experimental-features', 'nix-command flakes']
 
 /** migen's own nix/inventory.nix, next to the package root. */
 export function inventoryHelper(): string {
-  return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../nix/inventory.nix');
+  return path.join(ROOT, 'nix/inventory.nix');
 }
 
 export interface FlakeSource { readonly flake: string; readonly overrideInputs?: readonly (readonly [string, string])[] }
@@ -31,11 +30,13 @@ export function absoluteRef(ref: string): string {
 }
 
 /** Evaluates the flake's nixosConfigurations with real nix; returns the JSON text. */
-export function evalInventory(src: FlakeSource): Promise<string> {
+export async function evalInventory(src: FlakeSource): Promise<string> {
   if (!existsSync(path.join(src.flake, 'flake.nix'))) {
-    return Promise.reject(new UserError('E_FLAKE', `${src.flake}: no flake.nix here; pass --flake DIR, or --inventory FILE with an exported inventory`));
+    throw new UserError('E_FLAKE', `${src.flake}: no flake.nix here; pass --flake DIR, or --inventory FILE with an exported inventory`);
   }
   const [bin, ...args] = inventoryCommand(src);
+  // Loaded here, not at start: node:child_process (with net and dgram) is for nix eval only.
+  const { execFile } = await import('node:child_process');
   return new Promise((resolve, reject) => {
     execFile(bin!, args, { maxBuffer: 256 * 1024 * 1024, env: { ...process.env, NIX_CONFIG: process.env.NIX_CONFIG ?? '' } }, (err, stdout, stderr) => {
       if (err) {

@@ -1,14 +1,14 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type HandlebarsNS from 'handlebars';
+import HandlebarsRuntime from 'handlebars/runtime.js';
 import { createRequire } from 'node:module';
-import { artifact } from '../../artifacts.js';
+import { artifact, ROOT } from '../../artifacts.js';
 
 type Handlebars = typeof HandlebarsNS;
 const require = createRequire(import.meta.url);
 
-export const TEMPLATES_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../templates');
+export const TEMPLATES_DIR = path.join(ROOT, 'templates');
 
 /** Escapes a string for a Nix double-quoted string: backslash, quote and the start of an interpolation. */
 export function nixString(s: string): string {
@@ -31,8 +31,9 @@ let instance: Handlebars | null = null;
 /** One private Handlebars instance with migen's helpers (never the global one). */
 export function hbs(): Handlebars {
   if (instance) return instance;
-  // With precompiled templates only the small runtime is needed; the compiler serves src/ (tests).
-  const base = (precompiledAll() ? require('handlebars/runtime') : require('handlebars')) as Handlebars & { default?: Handlebars };
+  // With precompiled templates only the small runtime is needed (imported, so that the bundle holds
+  // it); the compiler serves src/ (tests).
+  const base = (precompiledAll() ? HandlebarsRuntime : require('handlebars')) as Handlebars & { default?: Handlebars };
   const h = (base.default ?? base).create();
   h.registerHelper('nix', (v: unknown) => new h.SafeString(nixString(String(v))));
   h.registerHelper('attr', (v: unknown) => new h.SafeString(nixAttr(String(v))));

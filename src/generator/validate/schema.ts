@@ -2,14 +2,15 @@ import { createRequire } from 'node:module';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import type { Problem } from '../../errors.js';
 import { locate, type SourceDoc } from '../load/source.js';
-import { artifact } from '../../artifacts.js';
+import path from 'node:path';
+import { artifact, ROOT } from '../../artifacts.js';
 
 const require = createRequire(import.meta.url);
 
 let cache: { manifest?: ValidateFunction; inventory?: ValidateFunction; plan?: ValidateFunction } = {};
 
 export function schemaPath(name: 'manifest' | 'inventory' | 'plan'): string {
-  return require.resolve(`../../../schemas/${name}.schema.json`);
+  return path.join(ROOT, 'schemas', `${name}.schema.json`);
 }
 
 export function compiled(name: 'manifest' | 'inventory' | 'plan'): ValidateFunction {
@@ -31,7 +32,7 @@ function compileNow(name: 'manifest' | 'inventory' | 'plan'): ValidateFunction {
   const AjvCtor = require('ajv') as typeof import('ajv').default;
   const ajv = new AjvCtor({ allErrors: true, verbose: true, strict: true, strictRequired: false, useDefaults: false, allowUnionTypes: true });
   ajv.addKeyword({ keyword: 'x-valid', schemaType: 'string' });
-  return ajv.compile(require(`../../../schemas/${name}.schema.json`));
+  return ajv.compile(require(schemaPath(name)));
 }
 
 /** Validates data against a schema; every error is located in the YAML source (when given). */
