@@ -215,7 +215,14 @@ if [ -n "$d" ]; then printf '%s\n' "$d" >&2; exit 1; fi`,
         script: `rm -rf /var/lib/migen/backup/forgejo && install -d -m 0700 /var/lib/migen/backup/forgejo
 nixos-container run forgejo -- runuser -u postgres -- pg_dumpall -p 5433 > /var/lib/migen/backup/forgejo/pg_dumpall.sql
 tail -n 5 /var/lib/migen/backup/forgejo/pg_dumpall.sql | grep -q 'PostgreSQL database cluster dump complete'
-restic -r /backup/h001 --password-file /run/agenix/restic-password backup --tag pre-migration --tag migen-forgejo --exclude /var/lib/forgejo/postgres /var/lib/forgejo/data /var/lib/forgejo/postgres /var/lib/nixos-containers/forgejo/var/lib/nixos /var/lib/migen/backup/forgejo
+rc=0; out=$(restic -r /backup/h001 --password-file /run/agenix/restic-password backup --tag pre-migration --tag migen-forgejo --exclude /var/lib/forgejo/postgres /var/lib/forgejo/data /var/lib/forgejo/postgres /var/lib/nixos-containers/forgejo/var/lib/nixos /var/lib/migen/backup/forgejo 2>&1) || rc=$?
+printf '%s
+' "$out"
+if [ "$rc" = 3 ]; then errs=$(printf '%s
+' "$out" | grep '^error: ' || true)
+  if [ -n "$errs" ] && ! printf '%s
+' "$errs" | grep -qv ': no such file or directory$'; then echo 'restic: files vanished while it read the running service (exit 3); the snapshot holds every file that stayed'; else exit 3; fi
+elif [ "$rc" != 0 ]; then exit "$rc"; fi
 rm -rf /var/lib/migen/backup/forgejo`,
       },
     },

@@ -218,7 +218,14 @@ VACUUM INTO '/var/lib/migen/backup/headscale/var/lib/headscale/db.sqlite';
 SQL
 test "$(sqlite3 -readonly /var/lib/migen/backup/headscale/var/lib/headscale/db.sqlite 'PRAGMA integrity_check;')" = ok
 chown --reference=/var/lib/headscale/db.sqlite /var/lib/migen/backup/headscale/var/lib/headscale/db.sqlite && chmod --reference=/var/lib/headscale/db.sqlite /var/lib/migen/backup/headscale/var/lib/headscale/db.sqlite
-restic -r /backup/l001 --password-file /etc/nixos/restic-password backup --tag pre-migration --tag migen-headscale --exclude /var/lib/headscale/db.sqlite --exclude /var/lib/headscale/db.sqlite-wal --exclude /var/lib/headscale/db.sqlite-shm --exclude /var/lib/headscale/db.sqlite-journal /var/lib/headscale /var/lib/migen/backup/headscale
+rc=0; out=$(restic -r /backup/l001 --password-file /etc/nixos/restic-password backup --tag pre-migration --tag migen-headscale --exclude /var/lib/headscale/db.sqlite --exclude /var/lib/headscale/db.sqlite-wal --exclude /var/lib/headscale/db.sqlite-shm --exclude /var/lib/headscale/db.sqlite-journal /var/lib/headscale /var/lib/migen/backup/headscale 2>&1) || rc=$?
+printf '%s
+' "$out"
+if [ "$rc" = 3 ]; then errs=$(printf '%s
+' "$out" | grep '^error: ' || true)
+  if [ -n "$errs" ] && ! printf '%s
+' "$errs" | grep -qv ': no such file or directory$'; then echo 'restic: files vanished while it read the running service (exit 3); the snapshot holds every file that stayed'; else exit 3; fi
+elif [ "$rc" != 0 ]; then exit "$rc"; fi
 rm -rf /var/lib/migen/backup/headscale`,
       },
     },

@@ -177,7 +177,14 @@ VACUUM INTO '/var/lib/migen/backup/vaultwarden/var/lib/vaultwarden/db.sqlite3';
 SQL
 test "$(sqlite3 -readonly /var/lib/migen/backup/vaultwarden/var/lib/vaultwarden/db.sqlite3 'PRAGMA integrity_check;')" = ok
 chown --reference=/var/lib/vaultwarden/db.sqlite3 /var/lib/migen/backup/vaultwarden/var/lib/vaultwarden/db.sqlite3 && chmod --reference=/var/lib/vaultwarden/db.sqlite3 /var/lib/migen/backup/vaultwarden/var/lib/vaultwarden/db.sqlite3
-restic -r /backup/o001 backup --tag pre-migration --tag migen-vaultwarden --exclude /var/lib/vaultwarden/db.sqlite3 --exclude /var/lib/vaultwarden/db.sqlite3-wal --exclude /var/lib/vaultwarden/db.sqlite3-shm --exclude /var/lib/vaultwarden/db.sqlite3-journal /var/lib/vaultwarden /var/lib/migen/backup/vaultwarden
+rc=0; out=$(restic -r /backup/o001 backup --tag pre-migration --tag migen-vaultwarden --exclude /var/lib/vaultwarden/db.sqlite3 --exclude /var/lib/vaultwarden/db.sqlite3-wal --exclude /var/lib/vaultwarden/db.sqlite3-shm --exclude /var/lib/vaultwarden/db.sqlite3-journal /var/lib/vaultwarden /var/lib/migen/backup/vaultwarden 2>&1) || rc=$?
+printf '%s
+' "$out"
+if [ "$rc" = 3 ]; then errs=$(printf '%s
+' "$out" | grep '^error: ' || true)
+  if [ -n "$errs" ] && ! printf '%s
+' "$errs" | grep -qv ': no such file or directory$'; then echo 'restic: files vanished while it read the running service (exit 3); the snapshot holds every file that stayed'; else exit 3; fi
+elif [ "$rc" != 0 ]; then exit "$rc"; fi
 rm -rf /var/lib/migen/backup/vaultwarden`,
       },
     },

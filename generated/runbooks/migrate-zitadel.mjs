@@ -222,7 +222,14 @@ if [ "$n" != 0 ]; then echo "zitadel on h001 holds $n large objects" >&2; exit 1
         script: `rm -rf /var/lib/migen/backup/zitadel && install -d -m 0700 /var/lib/migen/backup/zitadel
 nixos-container run zitadel -- runuser -u postgres -- pg_dumpall -p 5432 > /var/lib/migen/backup/zitadel/pg_dumpall.sql
 tail -n 5 /var/lib/migen/backup/zitadel/pg_dumpall.sql | grep -q 'PostgreSQL database cluster dump complete'
-restic -r /backup/h001 --password-file /run/agenix/restic-password backup --tag pre-migration --tag migen-zitadel --exclude /var/lib/zitadel/postgres /var/lib/zitadel/postgres /var/lib/migen/backup/zitadel
+rc=0; out=$(restic -r /backup/h001 --password-file /run/agenix/restic-password backup --tag pre-migration --tag migen-zitadel --exclude /var/lib/zitadel/postgres /var/lib/zitadel/postgres /var/lib/migen/backup/zitadel 2>&1) || rc=$?
+printf '%s
+' "$out"
+if [ "$rc" = 3 ]; then errs=$(printf '%s
+' "$out" | grep '^error: ' || true)
+  if [ -n "$errs" ] && ! printf '%s
+' "$errs" | grep -qv ': no such file or directory$'; then echo 'restic: files vanished while it read the running service (exit 3); the snapshot holds every file that stayed'; else exit 3; fi
+elif [ "$rc" != 0 ]; then exit "$rc"; fi
 rm -rf /var/lib/migen/backup/zitadel`,
       },
     },

@@ -1,6 +1,11 @@
 // The pre-migration backup (plan/backup.ts): from consistent copies, with the password the
 // inventory knows, and a restore the plan prints. Table-driven: [name, { given, want }].
+import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import type { Step } from '../../src/runbook/steps.js';
 import type { MigrationPlan, ResticBackupPlan } from '../../src/generator/plan/types.js';
 import type { Inventory } from '../../src/generator/types.js';
 import { changed, planOf } from '../helpers/plan.js';
@@ -44,7 +49,9 @@ describe('the backup', () => {
     const step = p.steps.find((s) => s.id === 'backup')!;
     const script = 'run' in step && 'on' in step.run ? step.run.script : '';
     const lines = script.split('\n');
-    const restic = lines.findIndex((l) => l.startsWith('restic '));
+    // restic's line: its output kept for the exit-3 check below (`rc=0; out=$(restic ... 2>&1) || rc=$?`)
+    const restic = lines.findIndex((l) => l.startsWith('rc=0; out=$(restic '));
+    const resticLine = /^rc=0; out=\$\((restic .*) 2>&1\) \|\| rc=\$\?$/.exec(lines[restic] ?? '')?.[1] ?? '';
     // the copies come first and are checked; restic reads them, not the live files; they are removed after
     for (const s of b.sqlite) {
       const v = lines.findIndex((l) => l.startsWith(`VACUUM INTO '${s.snapshot}'`));
@@ -55,11 +62,11 @@ describe('the backup', () => {
     // pg_dumpall asks the server at its own port (the fixture's Forgejo container has 5433; the default would find no socket)
     if (b.pgDump) expect(lines.findIndex((l) => l.includes(`pg_dumpall -p ${b.pgDump!.port} >`))).toBeLessThan(restic);
     if (b.pgDump) expect(b.restore.some((r) => r.includes(`psql -X -q -v ON_ERROR_STOP=1 -p ${b.pgDump!.port} -f `))).toBe(true);
-    for (const e of b.exclude) expect(lines[restic]).toContain(` --exclude ${e} `);
-    expect(lines[restic]).toContain(` --tag ${b.tag} --tag migen-demo `);
-    expect(lines[restic]!.endsWith(` ${b.snapshotDir}`)).toBe(true);
+    for (const e of b.exclude) expect(resticLine).toContain(` --exclude ${e} `);
+    expect(resticLine).toContain(` --tag ${b.tag} --tag migen-demo `);
+    expect(resticLine.endsWith(` ${b.snapshotDir}`)).toBe(true);
     expect(lines.at(-1)).toBe(`rm -rf ${b.snapshotDir}`);
-    expect(b.passwordFile === null || lines[restic]!.startsWith(`restic -r ${b.repository} --password-file ${b.passwordFile} backup `)).toBe(true);
+    expect(b.passwordFile === null || resticLine.startsWith(`restic -r ${b.repository} --password-file ${b.passwordFile} backup `)).toBe(true);
     // the restore, printed in the plan
     expect(b.restore[0]).toBe(`restic -r ${b.repository}${b.passwordFile ? ` --password-file ${b.passwordFile}` : ''} restore latest --tag migen-demo --target /var/tmp/migen-restore-demo`);
     for (const s of b.sqlite) expect(b.restore).toContain(`cp -p /var/tmp/migen-restore-demo${s.snapshot} /var/tmp/migen-restore-demo${s.database}`);
@@ -73,5 +80,36 @@ describe('the plan says which backup restores, and how', () => {
     const section = md.slice(md.indexOf('## Backup'), md.indexOf('## Steps'));
     expect(section).toMatch(/\/var\/lib\/vaultwarden\/db\.sqlite3 as a consistent copy \(VACUUM INTO, then integrity_check\)/);
     expect(section).toContain('```sh\n# on o001\nrestic -r /backup/o001 restore latest --tag migen-vaultwarden --target /var/tmp/migen-restore-vaultwarden\ncp -p /var/tmp/migen-restore-vaultwarden/var/lib/migen/backup/vaultwarden/var/lib/vaultwarden/db.sqlite3 /var/tmp/migen-restore-vaultwarden/var/lib/vaultwarden/db.sqlite3\n```');
+  });
+});
+
+describe('restic reading the running service (real bash, a stub restic)', () => {
+  // The backup step's own script, its restic replaced by a stub that prints what restic prints and
+  // exits as it does: 3 when it could not read some source data (restic's "Exit codes").
+  const script = async (): Promise<string> => {
+    const p = await planOf(`${fj}\nbackup: { restic: { repository: /backup/h001 } }`, fleet());
+    const st = p.steps.find((s) => s.id === 'backup') as Extract<Step, { kind: 'command' }>;
+    const text = 'on' in st.run ? st.run.script : '';
+    return text.slice(text.indexOf('rc=0; out=$('), text.lastIndexOf('\nrm -rf'));
+  };
+  const run = async (out: string, code: number) => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'migen-restic-'));
+    writeFileSync(path.join(dir, 'restic'), `#!/bin/sh\ncat >&2 <<'OUT'\n${out}\nOUT\nexit ${code}\n`);
+    chmodSync(path.join(dir, 'restic'), 0o755);
+    return spawnSync('/bin/bash', ['-c', `set -euo pipefail\n${await script()}\necho after`], { encoding: 'utf8', env: { PATH: `${dir}:/usr/bin:/bin` } });
+  };
+  const vanished = 'error: Readdirnames /var/lib/forgejo/data/x/objects/tmp_objdir-incoming-FyKWuk failed: readdirent /var/lib/forgejo/data/x/objects/tmp_objdir-incoming-FyKWuk: no such file or directory\nerror: NodeFromFileInfo: xattr.list /var/lib/forgejo/data/x/refs/heads/main.lock: no such file or directory\nWarning: at least one source file could not be read';
+  it.each([
+    ['files that vanished while it read (a push\'s temporary objects and lock): passes, says so', vanished, 3, 0],
+    ['a file it could not open: fails with restic\'s exit 3', `${vanished}\nerror: open /var/lib/forgejo/data/x/config: permission denied`, 3, 3],
+    ['exit 3 without a single error line: fails', 'Warning: at least one source file could not be read', 3, 3],
+    ['any other failure keeps its code', 'Fatal: unable to open repository', 1, 1],
+    ['a clean backup passes', 'snapshot 1234abcd saved', 0, 0],
+  ])('%s', async (_, out, code, want) => {
+    const r = await run(out, code);
+    expect(r.status, r.stdout + r.stderr).toBe(want);
+    expect(r.stdout).toContain(out.split('\n')[0]!);
+    expect(r.stdout.includes('files vanished while it read the running service')).toBe(want === 0 && code === 3);
+    expect(r.stdout.includes('after')).toBe(want === 0);
   });
 });

@@ -99,7 +99,17 @@ export function backupScript(x: ResticBackup, paths: readonly string[]): string 
     );
   }
   const words = [...x.tags.flatMap((t) => ['--tag', t]), ...x.exclude.flatMap((e) => ['--exclude', e]), ...paths, x.snapshotDir];
-  lines.push(`${restic(x)} ${cmd`backup ${words}`}`);
+  // restic exits 3 when it could not read some source data (restic's docs, "Exit codes"). The
+  // service runs during the backup, so files that vanish between restic's scan and its read (a git
+  // push's temporary objects and lock files) are what live state does, as rsync's exit 24 in a live
+  // pass: the snapshot then holds every file that stayed. Any other read error fails the step.
+  lines.push(
+    `rc=0; out=$(${restic(x)} ${cmd`backup ${words}`} 2>&1) || rc=$?`,
+    `printf '%s\n' "$out"`,
+    `if [ "$rc" = 3 ]; then errs=$(printf '%s\n' "$out" | grep '^error: ' || true)`,
+    `  if [ -n "$errs" ] && ! printf '%s\n' "$errs" | grep -qv ': no such file or directory$'; then echo 'restic: files vanished while it read the running service (exit 3); the snapshot holds every file that stayed'; else exit 3; fi`,
+    `elif [ "$rc" != 0 ]; then exit "$rc"; fi`,
+  );
   lines.push(cmd`rm -rf ${x.snapshotDir}`);
   return lines.join('\n');
 }
