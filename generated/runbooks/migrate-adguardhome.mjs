@@ -284,7 +284,7 @@ chmod 0600 /var/lib/migen/copy-access/adguardhome/root.tmp && mv -f /var/lib/mig
 rsync --list-only -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/adguardhome/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-908aff6c98-%C -o ControlPersist=120' root@100.64.0.3::state/ >/dev/null || { echo $'copy key 0 cannot read /var/lib/private/AdGuardHome on h003 through rsync\'s daemon (/run/current-system/sw/bin/rsync)' >&2; exit 1; }
 if [ "$(ssh -F /dev/null -i /var/lib/migen/copy-keys/adguardhome/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o 'ControlPath=~/.ssh/migen-908aff6c98-%C' -o ControlPersist=120 root@100.64.0.3 echo migen-shell </dev/null 2>/dev/null)" = migen-shell ]; then echo 'copy key 0 opens a shell on h003' >&2; exit 1; fi`,
       },
-      failure: 'h002 cannot copy from h003 with its migration keys, or they open a shell: h003 must be deployed with the generated module (its sshd reads /var/lib/migen/copy-access/adguardhome/%u; rsync at /run/current-system/sw/bin/rsync)',
+      failure: "h002 cannot copy from h003 with its migration keys, or they open a shell: h003 must be deployed with the generated module (its sshd reads /var/lib/migen/copy-access/adguardhome/%u; rsync's daemon (/run/current-system/sw/bin/rsync))",
     },
     // 18. prepare on h002: h002 records that adguardhome is prepared
     {

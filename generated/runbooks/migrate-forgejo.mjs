@@ -446,7 +446,7 @@ if [ "$(ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/1 -o IdentitiesOnly
 rsync --list-only -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/2 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-943f717091-%C -o ControlPersist=120' root@100.64.0.13::state/ >/dev/null || { echo $'copy key 2 cannot read /var/lib/nixos-containers/forgejo/var/lib/nixos on h001 through rsync\'s daemon (/run/current-system/sw/bin/rsync)' >&2; exit 1; }
 if [ "$(ssh -F /dev/null -i /var/lib/migen/copy-keys/forgejo/2 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o 'ControlPath=~/.ssh/migen-943f717091-%C' -o ControlPersist=120 root@100.64.0.13 echo migen-shell </dev/null 2>/dev/null)" = migen-shell ]; then echo 'copy key 2 opens a shell on h001' >&2; exit 1; fi`,
       },
-      failure: 'h002 cannot copy from h001 with its migration keys, or they open a shell: h001 must be deployed with the generated module (its sshd reads /var/lib/migen/copy-access/forgejo/%u; rsync at /run/current-system/sw/bin/rsync)',
+      failure: "h002 cannot copy from h001 with its migration keys, or they open a shell: h001 must be deployed with the generated module (its sshd reads /var/lib/migen/copy-access/forgejo/%u; rsync's daemon (/run/current-system/sw/bin/rsync))",
     },
     // 27. prepare on h002: h002 records that forgejo is prepared
     {

@@ -379,7 +379,7 @@ chmod 0600 /var/lib/migen/copy-access/headscale/root.tmp && mv -f /var/lib/migen
 rsync --list-only -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/headscale/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-cbd4824c31-%C -o ControlPersist=120' root@100.64.0.2::state/ >/dev/null || { echo $'copy key 0 cannot read /var/lib/headscale on l001 through rsync\'s daemon (/run/current-system/sw/bin/rsync)' >&2; exit 1; }
 if [ "$(ssh -F /dev/null -i /var/lib/migen/copy-keys/headscale/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o 'ControlPath=~/.ssh/migen-cbd4824c31-%C' -o ControlPersist=120 root@100.64.0.2 echo migen-shell </dev/null 2>/dev/null)" = migen-shell ]; then echo 'copy key 0 opens a shell on l001' >&2; exit 1; fi`,
       },
-      failure: 'newvps cannot copy from l001 with its migration keys, or they open a shell: l001 must be deployed with the generated module (its sshd reads /var/lib/migen/copy-access/headscale/%u; rsync at /run/current-system/sw/bin/rsync)',
+      failure: "newvps cannot copy from l001 with its migration keys, or they open a shell: l001 must be deployed with the generated module (its sshd reads /var/lib/migen/copy-access/headscale/%u; rsync's daemon (/run/current-system/sw/bin/rsync))",
     },
     // 22. prepare on newvps: newvps records that headscale is prepared
     {

@@ -350,7 +350,7 @@ chmod 0600 /var/lib/migen/copy-access/vaultwarden/root.tmp && mv -f /var/lib/mig
 rsync --list-only -e 'ssh -F /dev/null -i /var/lib/migen/copy-keys/vaultwarden/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=~/.ssh/migen-f7dacbb997-%C -o ControlPersist=120' root@100.64.0.1::state/ >/dev/null || { echo $'copy key 0 cannot read /var/lib/vaultwarden on o001 through rsync\'s daemon (/run/current-system/sw/bin/rsync)' >&2; exit 1; }
 if [ "$(ssh -F /dev/null -i /var/lib/migen/copy-keys/vaultwarden/0 -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o 'ControlPath=~/.ssh/migen-f7dacbb997-%C' -o ControlPersist=120 root@100.64.0.1 echo migen-shell </dev/null 2>/dev/null)" = migen-shell ]; then echo 'copy key 0 opens a shell on o001' >&2; exit 1; fi`,
       },
-      failure: 'h002 cannot copy from o001 with its migration keys, or they open a shell: o001 must be deployed with the generated module (its sshd reads /var/lib/migen/copy-access/vaultwarden/%u; rsync at /run/current-system/sw/bin/rsync)',
+      failure: "h002 cannot copy from o001 with its migration keys, or they open a shell: o001 must be deployed with the generated module (its sshd reads /var/lib/migen/copy-access/vaultwarden/%u; rsync's daemon (/run/current-system/sw/bin/rsync))",
     },
     // 22. prepare on h002: h002 records that vaultwarden is prepared
     {

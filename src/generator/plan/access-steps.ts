@@ -63,7 +63,7 @@ export function accessPrepare(c: Ctx): Step[] {
       pipe(on(a.client, cmd`cat ${a.keys.map((k) => `${k.key}.pub`)}`), on(a.server, authorize)),
       { undo: on(a.server, unauthorize) }),
     check('copy-access-works', `${a.client} reaches ${a.server} with the copy keys, for rsync only`, on(a.client, ['mkdir -p -m 0700 ~/.ssh', ...proofs].join('\n')),
-      `${a.client} cannot copy ${a.mode === 'ro' ? 'from' : 'to'} ${a.server} with its migration keys, or they open a shell: ${a.server} must be deployed with the generated module (its sshd reads ${a.authorizedKeysFiles}; ${a.mode === 'ro' ? `rsync at ${RSYNC}` : `rrsync at ${RRSYNC}`})`),
+      `${a.client} cannot copy ${a.mode === 'ro' ? 'from' : 'to'} ${a.server} with its migration keys, or they open a shell: ${a.server} must be deployed with the generated module (its sshd reads ${a.authorizedKeysFiles}; ${via})`),
   ];
 }
 

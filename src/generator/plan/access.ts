@@ -5,7 +5,7 @@
 // directory. `restrict`: no pty, no port, agent or X11 forwarding, no ~/.ssh/rc.
 // - Pulled (the default: the old host sends): rsync's own daemon mode over ssh, `rsync --server
 //   --daemon --config=FILE .` (rsync(1), "USING RSYNC-DAEMON FEATURES VIA A REMOTE-SHELL
-//   CONNECTION"), one read-only module per key (DAEMON_CONFIG). No interpreter starts: rrsync (a
+//   CONNECTION"), one read-only module per key (daemonConfig). No interpreter starts: rrsync (a
 //   Python script) cost about 35 ms per rsync in the lab, twice inside the downtime window.
 // - Pushed (the new host receives): `rrsync -wo DIR`. A daemon module that receives rewrites the
 //   symlinks it is sent unless it chroots (rsyncd.conf(5), "munge symlinks"), and a chroot gives up
@@ -55,12 +55,13 @@ export function copyAccessOf(name: string, mode: SyncMode, from: HostRef, to: Ho
   const keyDir = `/var/lib/migen/copy-keys/${name}`;
   const dir = `/var/lib/migen/copy-access/${name}`;
   const user = sshUser(server);
+  const address = server.address || server.name;
   // A master connection per key: its sessions run the forced command of the key it authenticated
   // with. The socket's name is short (a unix socket path has at most 107 bytes) and unique per
   // migration and key, so two migrations between the same hosts never share one.
   const socket = (i: number): string => `~/.ssh/migen-${sha256(`${name}:${i}`).slice(0, 10)}-%C`;
   return {
-    client: client.name, server: server.name, user, address: server.address || server.name, mode: pull ? 'ro' : 'wo', keyDir,
+    client: client.name, server: server.name, user, address, mode: pull ? 'ro' : 'wo', keyDir,
     authorizedKeysFiles: `${dir}/%u`, file: `${dir}/${user}`,
     // the forced command confines the key to the server's directory; the client reads into (or sends from) its own
     keys: copy.map((s, i) => ({
@@ -69,7 +70,7 @@ export function copyAccessOf(name: string, mode: SyncMode, from: HostRef, to: Ho
       key: `${keyDir}/${i}`,
       command: pull ? `${RSYNC} --server --daemon --config=${dir}/${i}.conf .` : `${RRSYNC} -wo ${s.new}`,
       config: pull ? { file: `${dir}/${i}.conf`, text: daemonConfig(s.old) } : null,
-      far: `${user}@${server.address || server.name}${pull ? `::${MODULE}/` : ':./'}`,
+      far: `${user}@${address}${pull ? `::${MODULE}/` : ':./'}`,
       ssh: `ssh -F /dev/null -i ${keyDir}/${i} -o IdentitiesOnly=yes -o ForwardAgent=no -o BatchMode=yes -o StrictHostKeyChecking=yes -o ControlMaster=auto -o ControlPath=${socket(i)} -o ControlPersist=120`,
     })),
   };
